@@ -1,0 +1,2 @@
+//! Catalog tests.
+use super::*;

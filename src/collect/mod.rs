@@ -1,0 +1,72 @@
+//! Collect: where data comes from. Live (Prometheus + Kubernetes) and replay
+//! (a scenario directory) implement the same [`Source`] trait, so the rest of
+//! the pipeline cannot tell them apart.
+
+pub mod replay;
+pub mod tsdb;
+
+use crate::catalog::Catalog;
+use crate::k8s;
+use crate::time::Timestamp;
+
+/// Values of one metric signal at one instant: one entry per subject, where
+/// the subject is the values of the signal's `by` labels.
+pub type SignalResult = Result<Vec<(Vec<String>, f64)>, SourceError>;
+
+/// What a source delivers for one tick.
+#[derive(Debug, Default)]
+pub struct Observation {
+    /// Evaluation time.
+    pub at: Timestamp,
+    /// One entry per metric signal of the catalog, indexed like
+    /// `catalog.signals` (`None` for event signals).
+    pub metrics: Vec<Option<SignalResult>>,
+    /// Events delivered since the previous observation, in delivery order.
+    pub events: Vec<k8s::Event>,
+    /// False while the event stream is broken (event signals are unknown).
+    pub events_ok: bool,
+    /// The current node list, when it changed (or on the first tick).
+    pub nodes: Option<Vec<k8s::Node>>,
+    /// Pods seen since the previous observation (added or moved).
+    pub pods: Vec<k8s::Pod>,
+}
+
+/// A data source for the pipeline.
+#[allow(async_fn_in_trait)]
+pub trait Source {
+    /// Gathers everything known at `at` for the given catalog.
+    async fn observe(&mut self, at: Timestamp, catalog: &Catalog) -> Observation;
+}
+
+/// Why a source could not deliver a signal.
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
+pub enum SourceError {
+    /// Could not connect or the connection broke.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// No answer within the timeout.
+    #[error("timeout after {0}")]
+    Timeout(String),
+    /// HTTP error status.
+    #[error("HTTP {0}")]
+    Http(u16),
+    /// The server answered `{"status":"error"}`.
+    #[error("query error: {0}")]
+    Query(String),
+    /// The body could not be understood.
+    #[error("unparsable response: {0}")]
+    Parse(String),
+}
+
+impl SourceError {
+    /// Short kind for metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceError::Unreachable(_) => "unreachable",
+            SourceError::Timeout(_) => "timeout",
+            SourceError::Http(_) => "http",
+            SourceError::Query(_) => "query",
+            SourceError::Parse(_) => "parse",
+        }
+    }
+}

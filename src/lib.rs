@@ -1,0 +1,20 @@
+//! nodewatch: finds sick Kubernetes nodes and cluster-wide anomalies, tells
+//! people, and cordons nodes when it is safe to.
+//!
+//! The pipeline (DESIGN.md): [`collect`] → [`signals`] → [`score`] →
+//! [`decide`] → [`act`], with [`serve`] reading the published [`state`].
+//! The core stages are pure: no kube, no HTTP, no clock of their own.
+
+pub mod act;
+pub mod catalog;
+pub mod collect;
+pub mod decide;
+pub mod engine;
+pub mod k8s;
+pub mod report;
+pub mod scenario;
+pub mod score;
+pub mod serve;
+pub mod signals;
+pub mod state;
+pub mod time;

@@ -1,0 +1,172 @@
+//! Scenarios: a directory of native Kubernetes/Prometheus formats that drives
+//! replay, can be backfilled into a real Prometheus, and can be served by a
+//! test API server (format in DESIGN.md, binding).
+//!
+//! | file | content |
+//! | --- | --- |
+//! | `scenario.yaml` | name, description, start, end, step, truth |
+//! | `nodes.json` | NodeList |
+//! | `pods.json` | PodList |
+//! | `events.jsonl` | one core/v1 Event per line, in delivery order |
+//! | `metrics.om` | OpenMetrics text, timestamps in seconds, `# EOF` |
+
+pub mod binder;
+pub mod openmetrics;
+mod reader;
+pub mod rng;
+mod writer;
+
+pub use reader::read_dir;
+pub use writer::write_dir;
+
+use crate::k8s;
+use crate::time::{Duration, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A whole scenario in memory.
+#[derive(Clone, Debug, Default)]
+pub struct Scenario {
+    /// `scenario.yaml`.
+    pub meta: Meta,
+    /// `nodes.json` items (every node of the scenario; a node exists from its
+    /// `creationTimestamp`).
+    pub nodes: Vec<k8s::Node>,
+    /// `pods.json` items.
+    pub pods: Vec<k8s::Pod>,
+    /// `events.jsonl`, in delivery order.
+    pub events: Vec<k8s::Event>,
+    /// `metrics.om`, family by family.
+    pub metrics: Vec<Family>,
+}
+
+/// `scenario.yaml`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    /// Short name.
+    pub name: String,
+    /// What happens in it.
+    #[serde(default)]
+    pub description: String,
+    /// First evaluation time.
+    pub start: Timestamp,
+    /// Last evaluation time.
+    pub end: Timestamp,
+    /// Evaluation interval.
+    pub step: Duration,
+    /// Ground truth.
+    #[serde(default)]
+    pub truth: Truth,
+}
+
+/// Ground truth for the detection report.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Truth {
+    /// Node-local faults: should be alerted, may be cordoned.
+    #[serde(default)]
+    pub faulty_nodes: Vec<FaultyNode>,
+    /// Cluster-wide incidents: should raise a cluster-level alert, no cordon.
+    #[serde(default)]
+    pub cluster_incidents: Vec<Incident>,
+    /// `all-healthy`: every node not faulty in that window must never be cordoned.
+    #[serde(default = "all_healthy")]
+    pub never_cordon: String,
+}
+
+fn all_healthy() -> String {
+    "all-healthy".to_string()
+}
+
+/// A node-local fault window.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultyNode {
+    /// Node name.
+    pub node: String,
+    /// Start.
+    pub from: Timestamp,
+    /// End.
+    pub to: Timestamp,
+    /// Free text.
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// A cluster-wide incident window.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Incident {
+    /// Start.
+    pub from: Timestamp,
+    /// End.
+    pub to: Timestamp,
+    /// Free text.
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// OpenMetrics metric type (only the two nodewatch's sources use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MetricType {
+    /// Monotonic counter; samples are named `<family>_total`.
+    Counter,
+    /// Gauge.
+    #[default]
+    Gauge,
+}
+
+/// A metric family: every series of one metric name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Family {
+    /// Sample name as queried (e.g. `prober_probe_total`).
+    pub name: String,
+    /// Type.
+    pub kind: MetricType,
+    /// HELP text.
+    pub help: String,
+    /// Series.
+    pub series: Vec<Series>,
+}
+
+/// One series: sorted labels and time-ordered samples.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Series {
+    /// Label pairs sorted by name (no `__name__`).
+    pub labels: Vec<(String, String)>,
+    /// `(timestamp in ms, value)`, strictly increasing in time.
+    pub samples: Vec<(i64, f64)>,
+}
+
+impl Series {
+    /// The value of label `name`, or `""` (PromQL treats absent as empty).
+    pub fn label(&self, name: &str) -> &str {
+        self.labels.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// A problem reading or writing a scenario, with file and line when known.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {message}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ScenarioError {
+    /// File concerned.
+    pub file: PathBuf,
+    /// 1-based line, when the problem is on one.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Built-in scenario generators: `(name, description)`.
+pub fn builtin_names() -> Vec<(&'static str, &'static str)> {
+    vec![(binder::NAME, binder::DESCRIPTION)]
+}
+
+/// Generates the built-in scenario `name`, deterministically.
+pub fn builtin(name: &str) -> Option<Scenario> {
+    match name {
+        binder::NAME => Some(binder::generate()),
+        _ => None,
+    }
+}

@@ -1,0 +1,181 @@
+//! What the pipeline publishes after every tick: a read-only snapshot of node
+//! scores, explanations, alerts and actions. The HTTP server, the status page
+//! and `/metrics` render from it; nothing reads the engine's internals.
+
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Everything the outside world may see after one tick.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Snapshot {
+    /// Evaluation time of the tick.
+    pub at: Timestamp,
+    /// Scenario name in replay/demo mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// Nodes, highest score first.
+    pub nodes: Vec<NodeView>,
+    /// Workload subjects (e.g. the hub), by signal.
+    pub workloads: Vec<WorkloadView>,
+    /// Signals tripped on many nodes at once (empty when none).
+    pub common_cause: Vec<CommonCause>,
+    /// Pending and firing alerts.
+    pub alerts: Vec<AlertView>,
+    /// Recent cordons, uncordons and refusals, newest last (bounded).
+    pub actions: Vec<ActionRecord>,
+    /// The signal catalog, for labelling.
+    pub signals: Vec<SignalInfo>,
+    /// Counters about the agent itself.
+    pub stats: Stats,
+}
+
+/// One node's state.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NodeView {
+    /// Node name.
+    pub name: String,
+    /// Zone label.
+    pub zone: String,
+    /// Pool label.
+    pub pool: String,
+    /// Combined score in [0, 1].
+    pub score: f64,
+    /// The score explained in words.
+    pub explanation: String,
+    /// The signals that contributed, strongest first.
+    pub contributions: Vec<Contribution>,
+    /// Every signal's current value and anomaly level.
+    pub signals: Vec<SignalValue>,
+    /// Signals with no fresh data for this node (actions on it are held).
+    pub unknown: Vec<String>,
+    /// Unschedulable (by anyone).
+    pub cordoned: bool,
+    /// Cordoned by nodewatch.
+    pub cordoned_by_us: bool,
+}
+
+/// A workload subject (e.g. `prod/hub-…`) of a workload signal.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WorkloadView {
+    /// Signal name.
+    pub signal: String,
+    /// Subject, label values joined with `/`.
+    pub subject: String,
+    /// Subject labels.
+    pub labels: BTreeMap<String, String>,
+    /// Current value.
+    pub value: Option<f64>,
+    /// Anomaly level in [0, 1].
+    pub level: f64,
+    /// Why, in words.
+    pub detail: String,
+}
+
+/// One signal's share in a node score.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Contribution {
+    /// Signal name.
+    pub signal: String,
+    /// Current value.
+    pub value: f64,
+    /// Anomaly level in [0, 1].
+    pub level: f64,
+    /// Weight in the score.
+    pub weight: f64,
+    /// Which detectors fired, against which baseline.
+    pub detail: String,
+}
+
+/// A signal value for one node.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SignalValue {
+    /// Signal name.
+    pub signal: String,
+    /// Value, `None` when unknown.
+    pub value: Option<f64>,
+    /// Anomaly level in [0, 1].
+    pub level: f64,
+}
+
+/// A signal in common-cause state.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CommonCause {
+    /// Signal name.
+    pub signal: String,
+    /// Nodes tripping it.
+    pub nodes: Vec<String>,
+    /// Nodes with data for it.
+    pub of: usize,
+}
+
+/// An active alert.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AlertView {
+    /// Alert name.
+    pub name: String,
+    /// `node`, `workload` or `cluster`.
+    pub scope: String,
+    /// Node name, workload subject, or `cluster`.
+    pub subject: String,
+    /// `pending` or `firing`.
+    pub state: String,
+    /// Labels (alertname, scope, severity, node/...).
+    pub labels: BTreeMap<String, String>,
+    /// Annotations (summary, description, explanation).
+    pub annotations: BTreeMap<String, String>,
+    /// When the condition started holding.
+    pub active_since: Timestamp,
+    /// When it fired (firing only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fired_at: Option<Timestamp>,
+}
+
+/// A cordon, uncordon or refusal.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ActionRecord {
+    /// When.
+    pub at: Timestamp,
+    /// Node.
+    pub node: String,
+    /// `cordon`, `uncordon` or `refused`.
+    pub kind: String,
+    /// Rule that asked.
+    pub rule: String,
+    /// Why (for refusals: the governor's reason).
+    pub reason: String,
+    /// Node score at the time.
+    pub score: f64,
+}
+
+/// Catalog entry, for labelling.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SignalInfo {
+    /// Name.
+    pub name: String,
+    /// Help text.
+    pub help: String,
+    /// `node` or `workload`.
+    pub scope: String,
+}
+
+/// Self-health counters.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    /// Ticks evaluated.
+    pub ticks: u64,
+    /// Duration of the last tick's evaluation, seconds.
+    pub tick_seconds: f64,
+    /// Events ingested (objects delivered).
+    pub events_ingested: u64,
+    /// Event increments counted.
+    pub event_increments: u64,
+    /// Events that could not be attributed to a node.
+    pub events_unattributed: u64,
+    /// Source errors by kind.
+    pub source_errors: BTreeMap<String, u64>,
+    /// Whether each source is up.
+    pub source_up: BTreeMap<String, bool>,
+    /// Alert notifications sent.
+    pub notifications: u64,
+}
