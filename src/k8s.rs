@@ -48,7 +48,7 @@ pub struct List<T> {
     #[serde(default)]
     pub kind: String,
     /// The objects.
-    #[serde(default)]
+    #[serde(default = "Vec::new", bound(deserialize = "T: Deserialize<'de>"))]
     pub items: Vec<T>,
 }
 

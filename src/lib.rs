@@ -11,6 +11,8 @@ pub mod collect;
 pub mod decide;
 pub mod engine;
 pub mod k8s;
+pub mod pipeline;
+pub mod replay;
 pub mod report;
 pub mod scenario;
 pub mod score;

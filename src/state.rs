@@ -110,7 +110,7 @@ pub struct CommonCause {
 }
 
 /// An active alert.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct AlertView {
     /// Alert name.
     pub name: String,

@@ -1,1 +1,76 @@
-//! (stub, being written)
+//! Act: what nodewatch does about its decisions. Notifiers and the cordoner
+//! sit behind small traits; the replay implementations record in memory,
+//! live ones (Alertmanager, webhooks, email, the Kubernetes API) plug in
+//! behind the same traits. Every cordon passes the [`governor`].
+
+pub mod governor;
+
+pub use governor::{CordonRequest, Governor, GovernorSettings, NodeFacts, Refusal};
+
+use crate::state::AlertView;
+use crate::time::Timestamp;
+
+/// An alert state change to deliver.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notification {
+    /// The alert as it is now.
+    pub alert: AlertView,
+    /// `firing` or `resolved`.
+    pub status: &'static str,
+    /// When it resolved (resolved only).
+    pub ends_at: Option<Timestamp>,
+}
+
+/// Delivers alert notifications.
+pub trait Notifier {
+    /// Hands a notification over; must not block scoring (live sinks queue).
+    fn notify(&mut self, n: Notification);
+}
+
+/// Cordons nodes.
+#[allow(async_fn_in_trait)]
+pub trait Cordoner {
+    /// Marks `node` unschedulable, recording why. Errors mean it did not happen.
+    async fn cordon(&mut self, node: &str, req: &CordonRequest, at: Timestamp) -> Result<(), ActError>;
+    /// Makes `node` schedulable again.
+    async fn uncordon(&mut self, node: &str, at: Timestamp) -> Result<(), ActError>;
+}
+
+/// An action that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ActError(pub String);
+
+/// A notifier that keeps everything it is given (replay, tests).
+#[derive(Debug, Default)]
+pub struct RecordingNotifier {
+    /// Notifications, in order.
+    pub sent: Vec<Notification>,
+}
+
+impl Notifier for RecordingNotifier {
+    fn notify(&mut self, n: Notification) {
+        self.sent.push(n);
+    }
+}
+
+/// A cordoner that only records (replay).
+#[derive(Debug, Default)]
+pub struct InMemoryCordoner {
+    /// `(node, at, rule)` of each cordon.
+    pub cordoned: Vec<(String, Timestamp, String)>,
+    /// `(node, at)` of each uncordon.
+    pub uncordoned: Vec<(String, Timestamp)>,
+}
+
+impl Cordoner for InMemoryCordoner {
+    async fn cordon(&mut self, node: &str, req: &CordonRequest, at: Timestamp) -> Result<(), ActError> {
+        self.cordoned.push((node.to_string(), at, req.rule.clone()));
+        Ok(())
+    }
+
+    async fn uncordon(&mut self, node: &str, at: Timestamp) -> Result<(), ActError> {
+        self.uncordoned.push((node.to_string(), at));
+        Ok(())
+    }
+}

@@ -1,1 +1,435 @@
-//! (stub, being written)
+//! OpenMetrics text for `metrics.om`: the subset scenarios use (counters and
+//! gauges with timestamps), read and written so that the same file backfills a
+//! real Prometheus via `promtool tsdb create-blocks-from openmetrics`.
+//!
+//! Conventions (DESIGN.md, "Scenario format"):
+//! - a counter's `# TYPE` line names the family without `_total` and its
+//!   samples are `<family>_total`; [`Family::name`] is the sample name;
+//! - timestamps are seconds with at most millisecond precision, stored as ms;
+//! - values use Rust's shortest round-trip formatting, plus `NaN`/`+Inf`/`-Inf`;
+//! - families are contiguous, each series contiguous, samples in time order.
+//!
+//! The parser must take hundreds of thousands of lines quickly, so it works on
+//! borrowed line slices and only allocates when a new series starts.
+
+use super::{Family, MetricType, ScenarioError, Series};
+use std::collections::HashMap;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// A family while parsing: its metadata name (counters without `_total`) and
+/// an index of its series by label set.
+struct Building {
+    meta_name: String,
+    family: Family,
+    by_labels: HashMap<Vec<(String, String)>, usize>,
+}
+
+/// Parses OpenMetrics `text`; `file` is only used to name errors.
+///
+/// Errors carry the 1-based line. `unknown` families are read as gauges;
+/// `_created` samples of counters are skipped (Prometheus ignores them too).
+pub fn parse(text: &str, file: &Path) -> Result<Vec<Family>, ScenarioError> {
+    let err = |line: usize, message: String| ScenarioError {
+        file: file.to_path_buf(),
+        line: Some(line),
+        message,
+    };
+    let mut done: Vec<Family> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut cur: Option<Building> = None;
+    // Fast path: consecutive samples of one series share the raw label text.
+    let mut last_raw: Option<&str> = None;
+    let mut last_series = 0usize;
+    let mut eof_line = None;
+    let mut n = 0;
+
+    for (i, raw_line) in text.split('\n').enumerate() {
+        n = i + 1;
+        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
+        if let Some(at) = eof_line {
+            if line.is_empty() {
+                continue;
+            }
+            return Err(err(n, format!("content after `# EOF` (line {at})")));
+        }
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            let comment = comment.trim_start();
+            if comment == "EOF" {
+                eof_line = Some(n);
+                continue;
+            }
+            let mut parts = comment.splitn(3, ' ');
+            let (keyword, name, rest) = (parts.next(), parts.next(), parts.next());
+            let (Some(keyword @ ("HELP" | "TYPE" | "UNIT")), Some(name)) = (keyword, name) else {
+                continue; // Free comments are harmless.
+            };
+            if !valid_name(name) {
+                return Err(err(n, format!("invalid metric name {name:?}")));
+            }
+            if cur.as_ref().is_none_or(|b| b.meta_name != name) {
+                if seen.contains_key(name) {
+                    return Err(err(n, format!("metric family {name:?} appears twice")));
+                }
+                finish(&mut cur, &mut done, &mut seen);
+                cur = Some(new_building(name, MetricType::Gauge));
+                last_raw = None;
+            }
+            let Some(b) = cur.as_mut() else { continue };
+            let rest = rest.unwrap_or("");
+            match keyword {
+                "HELP" => b.family.help = unescape(rest),
+                "TYPE" => {
+                    b.family.kind = match rest.trim() {
+                        "counter" => MetricType::Counter,
+                        "gauge" | "unknown" | "untyped" => MetricType::Gauge,
+                        other => return Err(err(n, format!("unsupported metric type {other:?}"))),
+                    };
+                    b.family.name = sample_name(name, b.family.kind);
+                }
+                _ => {}
+            }
+            continue;
+        }
+
+        // A sample: name[{labels}] value [timestamp] [# exemplar]
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let name = &line[..name_end];
+        let (raw_labels, rest) = if line[name_end..].starts_with('{') {
+            let close = labels_end(&line[name_end..])
+                .ok_or_else(|| err(n, "unterminated label set".into()))?;
+            (&line[name_end..name_end + close], &line[name_end + close..])
+        } else {
+            ("", &line[name_end..])
+        };
+        let mut fields = rest.split_ascii_whitespace();
+        let value = fields.next().ok_or_else(|| err(n, format!("sample {name:?} has no value")))?;
+        let ts = fields.next().ok_or_else(|| err(n, format!("sample {name:?} has no timestamp")))?;
+        if let Some(extra) = fields.next() {
+            if extra != "#" {
+                return Err(err(n, format!("unexpected {extra:?} after the timestamp")));
+            }
+        }
+        let value = parse_value(value).ok_or_else(|| err(n, format!("invalid value {value:?}")))?;
+        let ts = parse_timestamp(ts).ok_or_else(|| err(n, format!("invalid timestamp {ts:?}")))?;
+
+        let matches = cur.as_ref().map(|b| (b.family.name == name, b.family.kind, &b.meta_name));
+        match matches {
+            Some((true, _, _)) => {}
+            Some((false, MetricType::Counter, meta)) if name.strip_suffix("_created") == Some(meta) => {
+                continue;
+            }
+            _ => {
+                if !valid_name(name) {
+                    return Err(err(n, format!("invalid metric name {name:?}")));
+                }
+                if seen.contains_key(name) {
+                    return Err(err(n, format!("samples of {name:?} are not contiguous")));
+                }
+                finish(&mut cur, &mut done, &mut seen);
+                cur = Some(new_building(name, MetricType::Gauge));
+                last_raw = None;
+            }
+        }
+        let Some(b) = cur.as_mut() else { continue };
+        if last_raw != Some(raw_labels) {
+            let labels = parse_labels(raw_labels).map_err(|m| err(n, m))?;
+            last_series = match b.by_labels.get(&labels) {
+                Some(&idx) => idx,
+                None => {
+                    b.family.series.push(Series { labels: labels.clone(), samples: Vec::new() });
+                    b.by_labels.insert(labels, b.family.series.len() - 1);
+                    b.family.series.len() - 1
+                }
+            };
+            last_raw = Some(raw_labels);
+        }
+        let Some(series) = b.family.series.get_mut(last_series) else { continue };
+        if let Some(&(prev, _)) = series.samples.last() {
+            if ts <= prev {
+                return Err(err(n, format!("timestamp {ts} ms is not after the series' previous sample ({prev} ms)")));
+            }
+        }
+        series.samples.push((ts, value));
+    }
+    if eof_line.is_none() {
+        return Err(err(n.max(1), "missing `# EOF` at the end".into()));
+    }
+    finish(&mut cur, &mut done, &mut seen);
+    Ok(done)
+}
+
+fn new_building(meta_name: &str, kind: MetricType) -> Building {
+    Building {
+        meta_name: meta_name.to_string(),
+        family: Family { name: sample_name(meta_name, kind), kind, ..Family::default() },
+        by_labels: HashMap::new(),
+    }
+}
+
+fn finish(cur: &mut Option<Building>, done: &mut Vec<Family>, seen: &mut HashMap<String, usize>) {
+    if let Some(b) = cur.take() {
+        seen.insert(b.meta_name, done.len());
+        seen.insert(b.family.name.clone(), done.len());
+        done.push(b.family);
+    }
+}
+
+fn sample_name(meta_name: &str, kind: MetricType) -> String {
+    match kind {
+        MetricType::Counter => format!("{meta_name}_total"),
+        MetricType::Gauge => meta_name.to_string(),
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Length of `{...}` at the start of `s`, quotes and escapes respected.
+fn labels_end(s: &str) -> Option<usize> {
+    let (mut in_quotes, mut escaped) = (false, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_quotes => escaped = true,
+            '"' => in_quotes = !in_quotes,
+            '}' if !in_quotes => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Parses `{a="x",b="y"}` (or `""`) into pairs sorted by name.
+fn parse_labels(raw: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let Some(inner) = raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) else {
+        return Ok(out);
+    };
+    let mut rest = inner.trim_start();
+    while !rest.is_empty() {
+        let eq = rest.find('=').ok_or_else(|| format!("label without value in {raw}"))?;
+        let name = rest[..eq].trim();
+        if !valid_name(name) || name.contains(':') {
+            return Err(format!("invalid label name {name:?}"));
+        }
+        let after = rest[eq + 1..].trim_start();
+        let body = after.strip_prefix('"').ok_or_else(|| format!("label {name} value is not quoted"))?;
+        let close = quoted_end(body).ok_or_else(|| format!("label {name} value is not terminated"))?;
+        out.push((name.to_string(), unescape(&body[..close])));
+        rest = body[close + 1..].trim_start();
+        rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
+    }
+    out.sort();
+    if out.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(format!("duplicate label name in {raw}"));
+    }
+    Ok(out)
+}
+
+/// Index of the closing unescaped `"` in `s`.
+fn quoted_end(s: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Undoes `\\`, `\"` and `\n`; other backslashes are kept as written.
+fn unescape(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some(e @ ('\\' | '"')) => out.push(e),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
+        }
+    }
+}
+
+fn parse_value(s: &str) -> Option<f64> {
+    // Rust accepts `inf`, `+Inf`, `NaN` case-insensitively, as Go does.
+    s.parse::<f64>().ok()
+}
+
+/// Seconds to ms. Decimal text with up to 3 fraction digits is converted
+/// exactly (a float round trip could land 1 ms off); anything else is rounded.
+fn parse_timestamp(s: &str) -> Option<i64> {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let exact = !int.is_empty()
+        && frac.len() <= 3
+        && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit());
+    if exact {
+        let secs: i64 = int.parse().ok()?;
+        let mut ms: i64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+        ms *= [1000, 100, 10, 1][frac.len()];
+        let total = secs.checked_mul(1000)?.checked_add(ms)?;
+        return Some(if neg { -total } else { total });
+    }
+    let f: f64 = s.parse().ok()?;
+    let ms = (f * 1000.0).round();
+    (ms.is_finite() && ms.abs() < 9.0e15).then_some(ms as i64)
+}
+
+fn bad_input(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// Writes `families` as OpenMetrics text ending in `# EOF`.
+///
+/// Rejects what promtool would reject: a family twice, a counter whose name
+/// lacks `_total`, samples not strictly increasing in time.
+pub fn write(families: &[Family], out: impl Write) -> io::Result<()> {
+    let mut w = BufWriter::with_capacity(1 << 16, out);
+    let mut seen = std::collections::HashSet::new();
+    let mut prefix = String::new();
+    for fam in families {
+        let meta = match fam.kind {
+            MetricType::Counter => fam.name.strip_suffix("_total").ok_or_else(|| {
+                bad_input(format!("counter family {:?} must be named <family>_total", fam.name))
+            })?,
+            MetricType::Gauge => fam.name.as_str(),
+        };
+        if !valid_name(meta) || !seen.insert(meta.to_string()) {
+            return Err(bad_input(format!("family {:?} is invalid or appears twice", fam.name)));
+        }
+        let kind = match fam.kind {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+        };
+        let mut help = String::new();
+        escape_into(&mut help, &fam.help);
+        writeln!(w, "# HELP {meta} {help}")?;
+        writeln!(w, "# TYPE {meta} {kind}")?;
+        for s in &fam.series {
+            prefix.clear();
+            prefix.push_str(&fam.name);
+            let mut labels: Vec<&(String, String)> = s.labels.iter().collect();
+            labels.sort();
+            for (i, (k, v)) in labels.iter().enumerate() {
+                prefix.push(if i == 0 { '{' } else { ',' });
+                prefix.push_str(k);
+                prefix.push_str("=\"");
+                escape_into(&mut prefix, v);
+                prefix.push('"');
+            }
+            if !labels.is_empty() {
+                prefix.push('}');
+            }
+            let mut prev = i64::MIN;
+            for &(ts, v) in &s.samples {
+                if ts <= prev {
+                    return Err(bad_input(format!("{prefix}: samples not in increasing time order")));
+                }
+                prev = ts;
+                w.write_all(prefix.as_bytes())?;
+                write_value(&mut w, v)?;
+                write_timestamp(&mut w, ts)?;
+            }
+        }
+    }
+    w.write_all(b"# EOF\n")?;
+    w.flush()
+}
+
+fn write_value(w: &mut impl Write, v: f64) -> io::Result<()> {
+    if v.is_nan() {
+        w.write_all(b" NaN")
+    } else if v.is_infinite() {
+        w.write_all(if v > 0.0 { b" +Inf" } else { b" -Inf" })
+    } else {
+        write!(w, " {v}")
+    }
+}
+
+fn write_timestamp(w: &mut impl Write, ms: i64) -> io::Result<()> {
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    if abs % 1000 == 0 {
+        writeln!(w, " {sign}{}", abs / 1000)
+    } else {
+        writeln!(w, " {sign}{}.{:03}", abs / 1000, abs % 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_counters_gauges_and_escapes() {
+        let text = "# HELP up Up.\n# TYPE up gauge\nup{job=\"a\\\"b\\\\c\\nd\"} 1 10.5\nup{job=\"x\"} NaN 11\n\
+                    # TYPE req counter\nreq_total 3 1\nreq_created 0 1\nreq_total +Inf 2.001\n# EOF\n";
+        let f = parse(text, Path::new("m.om")).unwrap();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].series[0].label("job"), "a\"b\\c\nd");
+        assert_eq!(f[0].series[0].samples, vec![(10_500, 1.0)]);
+        assert!(f[0].series[1].samples[0].1.is_nan());
+        assert_eq!(f[1].name, "req_total");
+        assert_eq!(f[1].kind, MetricType::Counter);
+        assert_eq!(f[1].series[0].samples, vec![(1000, 3.0), (2001, f64::INFINITY)]);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = parse("# TYPE a gauge\na 1 1\na 2 1\n# EOF\n", Path::new("m.om")).unwrap_err();
+        assert_eq!(e.line, Some(3));
+        let e = parse("a 1 1\n", Path::new("m.om")).unwrap_err();
+        assert!(e.to_string().contains("EOF"), "{e}");
+        let e = parse("a 1 1\nb 1 1\na 2 2\n# EOF", Path::new("m.om")).unwrap_err();
+        assert_eq!(e.to_string().split(": ").next(), Some("m.om:3"));
+    }
+
+    #[test]
+    fn timestamps_are_exact() {
+        assert_eq!(parse_timestamp("1519146000.123"), Some(1_519_146_000_123));
+        assert_eq!(parse_timestamp("1519146000.1"), Some(1_519_146_000_100));
+        assert_eq!(parse_timestamp("-1.5"), Some(-1500));
+        assert_eq!(parse_timestamp("1.5e3"), Some(1_500_000));
+        assert_eq!(parse_timestamp("x"), None);
+        let mut out = Vec::new();
+        write_timestamp(&mut out, -1500).unwrap();
+        write_timestamp(&mut out, 1_519_146_000_020).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), " -1.500\n 1519146000.020\n");
+    }
+}

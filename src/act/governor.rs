@@ -1,0 +1,231 @@
+//! The safety governor: every cordon nodewatch wants passes through here.
+//! Defaults (DESIGN.md): at most one cordon per 10 minutes; never more than
+//! 10% of nodes cordoned by nodewatch (at least one is allowed); never the
+//! last healthy schedulable node of a zone or pool; refuse when more than
+//! 30% of nodes look unhealthy (that is a common cause); fresh data only;
+//! a cooldown after nodewatch uncordons a node; a node a human uncordoned is
+//! left alone until it has been healthy again; dry-run and pause switches.
+//! A refusal is reported with its reason, never silently dropped.
+
+use crate::time::{Duration, Timestamp};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Governor settings; every field has the DESIGN.md default.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GovernorSettings {
+    /// Decide and report, never cordon.
+    pub dry_run: bool,
+    /// Pause switch: no actions while set (scoring goes on).
+    pub paused: bool,
+    /// Minimum time between two cordons.
+    pub min_interval: Duration,
+    /// Largest fraction of nodes cordoned by nodewatch at once.
+    pub max_fraction: f64,
+    /// Above this fraction of unhealthy nodes, refuse (common cause).
+    pub max_unhealthy_fraction: f64,
+    /// Node score from which a node counts as unhealthy.
+    pub unhealthy_score: f64,
+    /// After nodewatch uncordons a node, no new cordon of it for this long.
+    pub cooldown: Duration,
+    /// How long a node a human uncordoned must stay healthy before
+    /// nodewatch may cordon it again.
+    pub healthy_period: Duration,
+}
+
+impl Default for GovernorSettings {
+    fn default() -> Self {
+        GovernorSettings {
+            dry_run: false,
+            paused: false,
+            min_interval: Duration::mins(10),
+            max_fraction: 0.1,
+            max_unhealthy_fraction: 0.3,
+            unhealthy_score: 0.5,
+            cooldown: Duration::mins(60),
+            healthy_period: Duration::mins(10),
+        }
+    }
+}
+
+/// A node as the governor sees it.
+#[derive(Clone, Debug, Default)]
+pub struct NodeFacts {
+    /// Name.
+    pub name: String,
+    /// Zone label.
+    pub zone: String,
+    /// Pool label.
+    pub pool: String,
+    /// Unschedulable (by anyone).
+    pub unschedulable: bool,
+    /// Cordoned by nodewatch.
+    pub cordoned_by_us: bool,
+    /// Score below the unhealthy threshold.
+    pub healthy: bool,
+}
+
+/// A cordon nodewatch wants.
+#[derive(Clone, Debug)]
+pub struct CordonRequest {
+    /// Node.
+    pub node: String,
+    /// Rule asking for it.
+    pub rule: String,
+    /// Node score.
+    pub score: f64,
+    /// Explanation of the score.
+    pub explanation: String,
+    /// All of the node's signals have fresh data.
+    pub fresh: bool,
+}
+
+/// Why a cordon was refused.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Refusal {
+    /// The pause switch is on.
+    Paused,
+    /// Dry-run mode.
+    DryRun,
+    /// Some of the node's signals have no fresh data.
+    StaleData,
+    /// A human uncordoned this node; it has not been healthy since.
+    HumanOverride,
+    /// Too many nodes look unhealthy: common cause.
+    CommonCause { unhealthy: usize, total: usize },
+    /// The previous cordon was too recent.
+    RateLimit { last: Timestamp },
+    /// nodewatch already cordoned as many nodes as allowed.
+    MaxFraction { cordoned: usize, max: usize },
+    /// It is the last healthy schedulable node of its zone or pool.
+    LastHealthy { group: String },
+    /// nodewatch uncordoned it recently.
+    Cooldown { since: Timestamp },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Paused => write!(f, "paused: actions are switched off"),
+            Refusal::DryRun => write!(f, "dry-run: nodewatch never cordons in this mode"),
+            Refusal::StaleData => write!(f, "stale data: some signals of this node are unknown"),
+            Refusal::HumanOverride => write!(f, "a human uncordoned this node; waiting for it to be healthy first"),
+            Refusal::CommonCause { unhealthy, total } => {
+                write!(f, "common cause: {unhealthy} of {total} nodes look unhealthy")
+            }
+            Refusal::RateLimit { last } => write!(f, "rate limit: the last cordon was at {last}"),
+            Refusal::MaxFraction { cordoned, max } => {
+                write!(f, "max fraction: nodewatch already cordoned {cordoned} node(s), the limit is {max}")
+            }
+            Refusal::LastHealthy { group } => write!(f, "last healthy schedulable node of {group}"),
+            Refusal::Cooldown { since } => write!(f, "cooldown: nodewatch uncordoned it at {since}"),
+        }
+    }
+}
+
+/// The governor's memory.
+#[derive(Clone, Debug, Default)]
+pub struct Governor {
+    /// Settings.
+    pub settings: GovernorSettings,
+    last_cordon: Option<Timestamp>,
+    uncordoned_at: HashMap<String, Timestamp>,
+    /// Nodes a human uncordoned → since when healthy (None: not yet).
+    human_override: HashMap<String, Option<Timestamp>>,
+}
+
+impl Governor {
+    /// A governor with these settings.
+    pub fn new(settings: GovernorSettings) -> Self {
+        Governor { settings, ..Default::default() }
+    }
+
+    /// Decides whether `req` may go ahead now. `nodes` are all existing nodes.
+    pub fn check(&self, req: &CordonRequest, nodes: &[NodeFacts], now: Timestamp) -> Result<(), Refusal> {
+        let s = &self.settings;
+        if s.paused {
+            return Err(Refusal::Paused);
+        }
+        if s.dry_run {
+            return Err(Refusal::DryRun);
+        }
+        if !req.fresh {
+            return Err(Refusal::StaleData);
+        }
+        if self.human_override.contains_key(&req.node) {
+            return Err(Refusal::HumanOverride);
+        }
+        let total = nodes.len();
+        let unhealthy = nodes.iter().filter(|n| !n.healthy).count();
+        if total > 0 && unhealthy as f64 > s.max_unhealthy_fraction * total as f64 {
+            return Err(Refusal::CommonCause { unhealthy, total });
+        }
+        if let Some(last) = self.last_cordon {
+            if now.since(last) < s.min_interval {
+                return Err(Refusal::RateLimit { last });
+            }
+        }
+        let cordoned = nodes.iter().filter(|n| n.cordoned_by_us).count();
+        let max = ((s.max_fraction * total as f64).floor() as usize).max(1);
+        if cordoned + 1 > max {
+            return Err(Refusal::MaxFraction { cordoned, max });
+        }
+        if let Some(me) = nodes.iter().find(|n| n.name == req.node) {
+            for (kind, key) in [("zone", &me.zone), ("pool", &me.pool)] {
+                if key.is_empty() {
+                    continue;
+                }
+                let others = nodes.iter().filter(|n| {
+                    n.name != me.name
+                        && n.healthy
+                        && !n.unschedulable
+                        && (if kind == "zone" { &n.zone } else { &n.pool }) == key
+                });
+                if others.count() == 0 {
+                    return Err(Refusal::LastHealthy { group: format!("{kind} {key}") });
+                }
+            }
+        }
+        if let Some(&since) = self.uncordoned_at.get(&req.node) {
+            if now.since(since) < s.cooldown {
+                return Err(Refusal::Cooldown { since });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a cordon that really happened.
+    pub fn record_cordon(&mut self, now: Timestamp) {
+        self.last_cordon = Some(now);
+    }
+
+    /// Records an uncordon nodewatch did.
+    pub fn record_uncordon(&mut self, node: &str, now: Timestamp) {
+        self.uncordoned_at.insert(node.to_string(), now);
+    }
+
+    /// Records that a human uncordoned a node nodewatch had cordoned.
+    pub fn note_human_uncordon(&mut self, node: &str) {
+        self.human_override.insert(node.to_string(), None);
+    }
+
+    /// Tracks health of overridden nodes; the override ends after the node
+    /// has been healthy for `healthy_period`.
+    pub fn observe_health(&mut self, node: &str, healthy: bool, now: Timestamp) {
+        let period = self.settings.healthy_period;
+        let Some(since) = self.human_override.get_mut(node) else { return };
+        match (healthy, *since) {
+            (false, _) => *since = None,
+            (true, None) => *since = Some(now),
+            (true, Some(t)) if now.since(t) >= period => {
+                self.human_override.remove(node);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

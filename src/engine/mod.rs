@@ -1,0 +1,357 @@
+//! The pure core of one tick: signals → score → decide. It takes an
+//! [`Observation`] (from any source) and returns what changed: alert
+//! transitions, cordon and uncordon requests, and the facts the governor
+//! needs. No I/O, no clock: the observation carries the time.
+
+mod rules;
+mod snapshot;
+
+use crate::catalog::{Catalog, EventCount, SignalScope};
+use crate::collect::Observation;
+use crate::act::{CordonRequest, NodeFacts, Notification};
+use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
+use crate::score::{self, Evidence, SeriesState};
+use crate::signals::nodes::DEFAULT_POOL_LABEL;
+use crate::signals::{EventIngest, EventWindow, Hit, NodeTable};
+use crate::time::{Duration, Timestamp};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Engine settings (the `engine:` section of the config file).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Evaluation interval.
+    pub step: Duration,
+    /// Values kept per (node, signal) for the own baseline.
+    pub baseline_len: usize,
+    /// When a signal counts as tripped cluster-wide.
+    pub common_cause: CommonCauseSettings,
+    /// Node label naming the pool.
+    pub pool_label: String,
+    /// Node score from which a node counts as unhealthy.
+    pub unhealthy_score: f64,
+    /// Opt-in: uncordon nodes nodewatch cordoned after they were healthy
+    /// this long (`null`: never).
+    pub uncordon_after: Option<Duration>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            step: Duration::secs(30),
+            baseline_len: score::baseline::DEFAULT_CAPACITY,
+            common_cause: CommonCauseSettings::default(),
+            pool_label: DEFAULT_POOL_LABEL.to_string(),
+            unhealthy_score: 0.5,
+            uncordon_after: None,
+        }
+    }
+}
+
+/// A workload subject's state for one signal.
+struct Workload {
+    labels: Vec<(String, String)>,
+    state: SeriesState,
+    evidence: Option<Evidence>,
+    last_seen: u64,
+}
+
+/// What one tick produced.
+#[derive(Debug, Default)]
+pub struct TickOutput {
+    /// Evaluation time.
+    pub at: Timestamp,
+    /// Alerts that started firing or resolved.
+    pub notifications: Vec<Notification>,
+    /// Cordons the rules ask for (the governor decides).
+    pub cordon_requests: Vec<CordonRequest>,
+    /// Nodes nodewatch cordoned that have been healthy long enough.
+    pub uncordon_requests: Vec<String>,
+    /// Every existing node as the governor sees it.
+    pub facts: Vec<NodeFacts>,
+    /// Nodes nodewatch had cordoned that a human uncordoned.
+    pub human_uncordoned: Vec<String>,
+}
+
+/// The scoring pipeline's state across ticks.
+pub struct Engine {
+    catalog: Arc<Catalog>,
+    settings: Settings,
+    /// Known nodes.
+    pub nodes: NodeTable,
+    events: EventIngest,
+    /// `[signal][node]` own-baseline state (node signals).
+    series: Vec<Vec<SeriesState>>,
+    /// `[signal][node]` event windows (event signals).
+    windows: Vec<Vec<EventWindow>>,
+    /// `[signal][node]` this tick's evidence; `None` = unknown.
+    evidence: Vec<Vec<Option<Evidence>>>,
+    /// `[signal]` nodes tripping it when in common-cause state.
+    common: Vec<Option<(Vec<u32>, usize)>>,
+    workloads: Vec<HashMap<String, Workload>>,
+    scores: Vec<f64>,
+    healthy_since: Vec<Option<Timestamp>>,
+    alerts: AlertBook,
+    tick: u64,
+    at: Timestamp,
+    scratch: Vec<f32>,
+    values: Vec<f64>,
+    hits: Vec<Hit>,
+}
+
+impl Engine {
+    /// A fresh engine for a validated catalog.
+    pub fn new(catalog: Arc<Catalog>, settings: Settings) -> Self {
+        let n = catalog.signals.len();
+        Engine {
+            events: EventIngest::new(&catalog),
+            catalog,
+            settings,
+            nodes: NodeTable::default(),
+            series: vec![Vec::new(); n],
+            windows: vec![Vec::new(); n],
+            evidence: vec![Vec::new(); n],
+            common: vec![None; n],
+            workloads: (0..n).map(|_| HashMap::new()).collect(),
+            scores: Vec::new(),
+            healthy_since: Vec::new(),
+            alerts: AlertBook::default(),
+            tick: 0,
+            at: Timestamp(0),
+            scratch: Vec::new(),
+            values: Vec::new(),
+            hits: Vec::new(),
+        }
+    }
+
+    /// The catalog in use.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Runs one tick on `obs`.
+    pub fn tick(&mut self, obs: Observation) -> TickOutput {
+        self.tick += 1;
+        self.at = obs.at;
+        let mut out = TickOutput { at: obs.at, ..Default::default() };
+        if let Some(list) = &obs.nodes {
+            out.human_uncordoned = self.nodes.apply_list(list, &self.settings.pool_label);
+        }
+        for p in &obs.pods {
+            self.events.add_pod(p, &mut self.nodes);
+        }
+        self.ingest_events(&obs);
+        self.grow();
+        for s in 0..self.catalog.signals.len() {
+            match self.catalog.signals[s].scope {
+                SignalScope::Node => self.assess_node_signal(s, &obs),
+                SignalScope::Workload => self.assess_workload_signal(s, &obs),
+            }
+        }
+        self.score_nodes();
+        self.evaluate_rules(&mut out);
+        out.facts = self.facts();
+        out
+    }
+
+    fn ingest_events(&mut self, obs: &Observation) {
+        if !obs.events_ok {
+            return;
+        }
+        self.hits.clear();
+        for ev in &obs.events {
+            self.events.ingest(ev, obs.at, &mut self.nodes, &mut self.hits);
+        }
+        self.grow();
+        for h in &self.hits {
+            self.windows[h.signal][h.node as usize].add(self.tick, h.increments, h.object);
+        }
+        self.events.prune(obs.at);
+    }
+
+    /// Sizes per-node vectors to the node table.
+    fn grow(&mut self) {
+        let n = self.nodes.len();
+        let step = self.settings.step.0.max(1);
+        for (s, sig) in self.catalog.signals.iter().enumerate() {
+            if sig.scope != SignalScope::Node {
+                continue;
+            }
+            while self.series[s].len() < n {
+                let stagger = self.series[s].len() + s;
+                self.series[s].push(SeriesState::new(self.settings.baseline_len, stagger));
+            }
+            self.evidence[s].resize(n, None);
+            if let Some(q) = &sig.events {
+                let len = ((q.window.0 + step - 1) / step).max(1) as usize;
+                self.windows[s].resize_with(n, || EventWindow::new(len));
+            }
+        }
+        self.scores.resize(n, 0.0);
+        self.healthy_since.resize(n, None);
+    }
+
+    fn assess_node_signal(&mut self, s: usize, obs: &Observation) {
+        let sig = &self.catalog.signals[s];
+        let n = self.nodes.len();
+        self.values.clear();
+        self.values.resize(n, f64::NAN);
+        let mut known = vec![false; n];
+        if let Some(q) = &sig.events {
+            if obs.events_ok {
+                for i in 0..n {
+                    if self.nodes.exists(i as u32, obs.at) {
+                        self.values[i] = self.windows[s][i].value(self.tick, q.count);
+                        known[i] = true;
+                    }
+                }
+            }
+        } else if let Some(Some(Ok(rows))) = obs.metrics.get(s) {
+            for (subject, v) in rows {
+                let Some(name) = subject.first() else { continue };
+                let i = self.nodes.intern(name) as usize;
+                if i < n {
+                    self.values[i] = *v;
+                    known[i] = true;
+                }
+            }
+        }
+        let exists: Vec<bool> = (0..n).map(|i| self.nodes.exists(i as u32, obs.at)).collect();
+        let peers = score::peer_stats(
+            (0..n).filter(|&i| exists[i] && known[i]).map(|i| self.values[i]),
+            &mut self.scratch,
+        );
+        let count_tail = sig.events.as_ref().is_some_and(|q| q.count == EventCount::Increments);
+        let (mut tripped, mut with_data) = (Vec::new(), 0usize);
+        for i in 0..n {
+            if !(exists[i] && known[i]) {
+                self.evidence[s][i] = None;
+                continue;
+            }
+            let ev = score::node::assess(&sig.detect, &mut self.series[s][i], self.values[i], peers, count_tail);
+            if ev.value.is_finite() {
+                with_data += 1;
+            }
+            if ev.tripped {
+                tripped.push(i as u32);
+            }
+            self.evidence[s][i] = Some(ev);
+        }
+        self.common[s] = None;
+        if common_cause(tripped.len(), with_data, &self.settings.common_cause) {
+            for &i in &tripped {
+                if let Some(ev) = &mut self.evidence[s][i as usize] {
+                    ev.suppressed = true;
+                    ev.level = 0.0;
+                }
+            }
+            self.common[s] = Some((tripped, with_data));
+        }
+    }
+
+    fn assess_workload_signal(&mut self, s: usize, obs: &Observation) {
+        let sig = &self.catalog.signals[s];
+        let tick = self.tick;
+        let by = sig.metric.as_ref().map(|m| m.by.clone()).unwrap_or_default();
+        let map = &mut self.workloads[s];
+        for w in map.values_mut() {
+            w.evidence = None;
+        }
+        if let Some(Some(Ok(rows))) = obs.metrics.get(s) {
+            for (subject, v) in rows {
+                let key = subject.join("/");
+                let stagger = map.len();
+                let w = map.entry(key).or_insert_with(|| Workload {
+                    labels: by.iter().cloned().zip(subject.iter().cloned()).collect(),
+                    state: SeriesState::new(self.settings.baseline_len, stagger),
+                    evidence: None,
+                    last_seen: tick,
+                });
+                w.last_seen = tick;
+                w.evidence = Some(score::node::assess(&sig.detect, &mut w.state, *v, None, false));
+            }
+        }
+        // Subjects gone for an hour (a restarted pod's old name) are dropped,
+        // keeping memory bounded.
+        let keep = (3_600_000 / self.settings.step.0.max(1)) as u64;
+        map.retain(|_, w| tick - w.last_seen <= keep);
+    }
+
+    fn score_nodes(&mut self) {
+        for i in 0..self.nodes.len() {
+            let parts = self.catalog.signals.iter().enumerate().filter_map(|(s, sig)| {
+                let ev = self.evidence[s].get(i)?.as_ref()?;
+                (sig.scope == SignalScope::Node).then_some((sig.detect.weight, ev.level))
+            });
+            self.scores[i] = score::combine(parts);
+        }
+    }
+
+    /// Nodes that currently exist.
+    fn existing(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.nodes.len() as u32).filter(move |&i| self.nodes.exists(i, self.at))
+    }
+
+    fn facts(&self) -> Vec<NodeFacts> {
+        self.existing()
+            .map(|i| {
+                let e = self.nodes.entry(i);
+                NodeFacts {
+                    name: e.name.clone(),
+                    zone: e.zone.clone(),
+                    pool: e.pool.clone(),
+                    unschedulable: e.unschedulable,
+                    cordoned_by_us: e.cordoned_by_us,
+                    healthy: self.scores[i as usize] < self.settings.unhealthy_score,
+                }
+            })
+            .collect()
+    }
+
+    /// Records that nodewatch cordoned `node`.
+    pub fn mark_cordoned(&mut self, node: &str) {
+        let i = self.nodes.intern(node);
+        let e = self.nodes.entry_mut(i);
+        e.unschedulable = true;
+        e.cordoned_by_us = true;
+    }
+
+    /// Records that nodewatch uncordoned `node`.
+    pub fn mark_uncordoned(&mut self, node: &str) {
+        let i = self.nodes.intern(node);
+        let e = self.nodes.entry_mut(i);
+        e.unschedulable = false;
+        e.cordoned_by_us = false;
+    }
+
+    /// Event ingestion counters: (objects, increments, unattributed).
+    pub fn event_counts(&self) -> (u64, u64, u64) {
+        (self.events.ingested, self.events.increments, self.events.unattributed)
+    }
+
+    /// Approximate bytes of per-(node, signal) state, for the memory budget.
+    pub fn state_bytes_per_node_signal(&self) -> usize {
+        let mut total = 0usize;
+        let mut count = 0usize;
+        for s in &self.series {
+            for st in s {
+                total += st.bytes() + std::mem::size_of::<Option<Evidence>>();
+                count += 1;
+            }
+        }
+        for w in &self.windows {
+            total += w.len() * (std::mem::size_of::<EventWindow>() + 64 + crate::signals::events::MAX_OBJECTS * 16);
+        }
+        total / count.max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests;

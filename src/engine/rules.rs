@@ -1,0 +1,199 @@
+//! Rule evaluation inside a tick: each rule's condition per subject, the
+//! alert state machine, alert labels and annotations, and the cordon and
+//! uncordon requests that follow from firing node alerts.
+
+use super::Engine;
+use crate::act::{CordonRequest, Notification};
+use crate::catalog::{AlertScope, Condition, Rule};
+use crate::decide::{AlertBook, Transition, TransitionKind};
+use crate::score::node::fmt;
+use crate::score::Evidence;
+use crate::state::AlertView;
+use crate::time::Timestamp;
+use std::collections::BTreeMap;
+
+/// The value a condition compares and whether it holds.
+fn check(c: &Condition, score: f64, ev: Option<&Evidence>) -> (Option<bool>, f64) {
+    if let Some(t) = c.score_above {
+        return (Some(score > t), score);
+    }
+    let Some(ev) = ev else { return (None, f64::NAN) };
+    if !ev.value.is_finite() {
+        return (None, ev.value);
+    }
+    let holds = c.value_above.is_some_and(|t| ev.value > t)
+        || c.value_below.is_some_and(|t| ev.value < t)
+        || c.anomaly_above.is_some_and(|t| ev.level > t);
+    (Some(holds), if c.anomaly_above.is_some() { ev.level } else { ev.value })
+}
+
+impl Engine {
+    pub(super) fn evaluate_rules(&mut self, out: &mut TickOutputRef) {
+        let catalog = self.catalog.clone();
+        // Taken out for the loop so explanations can borrow the engine.
+        let mut alerts = std::mem::take(&mut self.alerts);
+        for (r, rule) in catalog.rules.iter().enumerate() {
+            let sig = rule.when.signal.as_ref().and_then(|n| catalog.signal_index(n));
+            let mut seen = Vec::new();
+            match rule.scope {
+                AlertScope::Node => {
+                    for i in self.existing().collect::<Vec<_>>() {
+                        let name = self.nodes.entry(i).name.clone();
+                        let ev = sig.and_then(|s| self.evidence[s].get(i as usize).copied().flatten());
+                        let any_known = self.evidence.iter().any(|e| e.get(i as usize).is_some_and(Option::is_some));
+                        let (holds, value) = check(&rule.when, self.scores[i as usize], ev.as_ref());
+                        let holds = if any_known { holds } else { None };
+                        let explain = || self.node_explanation(i);
+                        let t = alerts.evaluate(r, rule, &name, holds, value, explain, self.at);
+                        seen.push(name);
+                        self.emit(t, &alerts, out);
+                    }
+                }
+                AlertScope::Workload => {
+                    let Some(s) = sig else { continue };
+                    let subjects: Vec<(String, Evidence)> = self.workloads[s]
+                        .iter()
+                        .filter_map(|(k, w)| w.evidence.map(|e| (k.clone(), e)))
+                        .collect();
+                    for (subject, ev) in subjects {
+                        let (holds, value) = check(&rule.when, 0.0, Some(&ev));
+                        let detect = &catalog.signals[s].detect;
+                        let explain = || format!("{} {}", catalog.signals[s].name, ev.describe(detect));
+                        let t = alerts.evaluate(r, rule, &subject, holds, value, explain, self.at);
+                        seen.push(subject);
+                        self.emit(t, &alerts, out);
+                    }
+                }
+                AlertScope::Cluster => {
+                    let active: Vec<usize> = (0..catalog.signals.len())
+                        .filter(|&s| self.common[s].is_some() && sig.is_none_or(|x| x == s))
+                        .collect();
+                    let value = active.len() as f64;
+                    let explain = || self.cluster_explanation(&active);
+                    let t = alerts.evaluate(r, rule, "cluster", Some(!active.is_empty()), value, explain, self.at);
+                    seen.push("cluster".to_string());
+                    self.emit(t, &alerts, out);
+                }
+            }
+            // Subjects that vanished (deleted nodes, restarted pods): their
+            // condition no longer holds.
+            for subject in alerts.subjects_of(r) {
+                if !seen.contains(&subject) {
+                    let t = alerts.evaluate(r, rule, &subject, Some(false), f64::NAN, String::new, self.at);
+                    self.emit(t, &alerts, out);
+                }
+            }
+        }
+        self.alerts = alerts;
+        self.requests(out);
+    }
+
+    fn emit(&self, t: Option<Transition>, alerts: &AlertBook, out: &mut TickOutputRef) {
+        let Some(t) = t else { return };
+        let rule = &self.catalog.rules[t.key.0];
+        let entry = alerts.active.get(&t.key).cloned();
+        let (active_since, fired_at, value, explanation) = match &entry {
+            Some(e) => (e.active_since, e.fired_at, e.value, e.explanation.clone()),
+            None => (t.at, Some(t.at), f64::NAN, String::new()),
+        };
+        let mut view = self.alert_view(rule, &t.key.1, value, &explanation, active_since, fired_at);
+        let status = match t.kind {
+            TransitionKind::Firing => "firing",
+            TransitionKind::Resolved => "resolved",
+        };
+        view.state = status.to_string();
+        let ends_at = (t.kind == TransitionKind::Resolved).then_some(t.at);
+        out.notifications.push(Notification { alert: view, status, ends_at });
+    }
+
+    /// Builds the outward view of an alert: labels and templated annotations.
+    pub(super) fn alert_view(
+        &self,
+        rule: &Rule,
+        subject: &str,
+        value: f64,
+        explanation: &str,
+        active_since: Timestamp,
+        fired_at: Option<Timestamp>,
+    ) -> AlertView {
+        let mut labels = BTreeMap::new();
+        labels.insert("alertname".to_string(), rule.alert.clone());
+        labels.insert("scope".to_string(), rule.scope.as_str().to_string());
+        labels.insert("severity".to_string(), rule.severity.clone());
+        match rule.scope {
+            AlertScope::Node => {
+                labels.insert("node".to_string(), subject.to_string());
+            }
+            AlertScope::Workload => {
+                if let Some(s) = rule.when.signal.as_ref().and_then(|n| self.catalog.signal_index(n)) {
+                    labels.insert("signal".to_string(), self.catalog.signals[s].name.clone());
+                    if let Some(w) = self.workloads[s].get(subject) {
+                        for (k, v) in &w.labels {
+                            labels.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            AlertScope::Cluster => {}
+        }
+        for (k, v) in &rule.labels {
+            labels.insert(k.clone(), v.clone());
+        }
+        let fill = |t: &str| {
+            t.replace("{{ subject }}", subject)
+                .replace("{{ value }}", &fmt(value))
+                .replace("{{ explanation }}", explanation)
+        };
+        let mut annotations: BTreeMap<String, String> =
+            rule.annotations.iter().map(|(k, v)| (k.clone(), fill(v))).collect();
+        annotations.entry("explanation".to_string()).or_insert_with(|| explanation.to_string());
+        AlertView {
+            name: rule.alert.clone(),
+            scope: rule.scope.as_str().to_string(),
+            subject: subject.to_string(),
+            state: if fired_at.is_some() { "firing" } else { "pending" }.to_string(),
+            labels,
+            annotations,
+            active_since,
+            fired_at,
+        }
+    }
+
+    /// Cordon requests for firing node alerts whose rule cordons, and
+    /// (opt-in) uncordon requests for nodes healthy long enough.
+    fn requests(&mut self, out: &mut TickOutputRef) {
+        let catalog = self.catalog.clone();
+        for i in self.existing().collect::<Vec<_>>() {
+            let e = self.nodes.entry(i).clone();
+            let mut firing_node_alert = false;
+            for (r, rule) in catalog.rules.iter().enumerate() {
+                if rule.scope != AlertScope::Node || !self.alerts.is_firing(r, &e.name) {
+                    continue;
+                }
+                firing_node_alert = true;
+                if rule.cordons() && !e.unschedulable {
+                    let unknown = self.evidence.iter().any(|ev| ev.get(i as usize).is_some_and(Option::is_none))
+                        || self.evidence.iter().all(|ev| ev.get(i as usize).is_none_or(Option::is_none));
+                    out.cordon_requests.push(CordonRequest {
+                        node: e.name.clone(),
+                        rule: rule.alert.clone(),
+                        score: self.scores[i as usize],
+                        explanation: self.node_explanation(i),
+                        fresh: !unknown,
+                    });
+                }
+            }
+            let healthy = !firing_node_alert && self.scores[i as usize] < self.settings.unhealthy_score;
+            let since = &mut self.healthy_since[i as usize];
+            *since = if healthy { Some(since.unwrap_or(self.at)) } else { None };
+            if let (Some(after), Some(since), true) = (self.settings.uncordon_after, *since, e.cordoned_by_us) {
+                if self.at.since(since) >= after {
+                    out.uncordon_requests.push(e.name.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Alias so the submodule can name the output type.
+pub(super) type TickOutputRef = super::TickOutput;

@@ -1,0 +1,163 @@
+//! The pipeline driver: one tick of collect → engine → act, shared by
+//! replay, demo and (later) the live agent. It owns the governor and the
+//! action log, hands notifications to the notifier and cordons through the
+//! cordoner only when the governor agrees.
+
+use crate::act::{Cordoner, Governor, Notifier, Refusal};
+use crate::collect::{Observation, Source};
+use crate::engine::Engine;
+use crate::state::{ActionRecord, Snapshot};
+use crate::time::Timestamp;
+use std::collections::HashMap;
+
+/// Actions kept for the snapshot (the report keeps its own full list).
+const RECENT_ACTIONS: usize = 100;
+
+/// Drives the engine and the actors.
+pub struct Pipeline<N: Notifier, C: Cordoner> {
+    /// The pure core.
+    pub engine: Engine,
+    /// The safety governor.
+    pub governor: Governor,
+    /// Where alerts go.
+    pub notifier: N,
+    /// Who cordons.
+    pub cordoner: C,
+    /// Every cordon, uncordon and refusal, in order.
+    pub actions: Vec<ActionRecord>,
+    last_refusal: HashMap<String, String>,
+    notifications: u64,
+    tick_seconds: f64,
+}
+
+impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
+    /// Assembles a pipeline.
+    pub fn new(engine: Engine, governor: Governor, notifier: N, cordoner: C) -> Self {
+        Pipeline {
+            engine,
+            governor,
+            notifier,
+            cordoner,
+            actions: Vec::new(),
+            last_refusal: HashMap::new(),
+            notifications: 0,
+            tick_seconds: 0.0,
+        }
+    }
+
+    /// Observes `source` at `at` and runs one tick; returns the actions
+    /// taken or refused in it.
+    pub async fn step<S: Source>(&mut self, source: &mut S, at: Timestamp) -> Vec<ActionRecord> {
+        let obs = source.observe(at, self.engine.catalog()).await;
+        self.step_with(obs).await
+    }
+
+    /// Runs one tick on an observation.
+    pub async fn step_with(&mut self, obs: Observation) -> Vec<ActionRecord> {
+        let started = std::time::Instant::now();
+        let out = self.engine.tick(obs);
+        self.tick_seconds = started.elapsed().as_secs_f64();
+        let at = out.at;
+        for n in out.notifications {
+            self.notifications += 1;
+            tracing::info!(at = %at, "alert {} {} [{}] {}", n.status, n.alert.name, n.alert.scope, n.alert.subject);
+            self.notifier.notify(n);
+        }
+        for node in &out.human_uncordoned {
+            tracing::warn!(node, "a human uncordoned a node nodewatch had cordoned; leaving it alone until healthy");
+            self.governor.note_human_uncordon(node);
+        }
+        for f in &out.facts {
+            self.governor.observe_health(&f.name, f.healthy, at);
+        }
+        let mut taken = Vec::new();
+        let mut requested = Vec::new();
+        for req in &out.cordon_requests {
+            requested.push(req.node.clone());
+            // Facts change as cordons happen within one tick.
+            let facts = self.engine_facts(&out.facts);
+            let record = |kind: &str, reason: String| ActionRecord {
+                at,
+                node: req.node.clone(),
+                kind: kind.to_string(),
+                rule: req.rule.clone(),
+                reason,
+                score: req.score,
+            };
+            match self.governor.check(req, &facts, at) {
+                Ok(()) => match self.cordoner.cordon(&req.node, req, at).await {
+                    Ok(()) => {
+                        tracing::info!(node = %req.node, rule = %req.rule, "cordoned: {}", req.explanation);
+                        self.engine.mark_cordoned(&req.node);
+                        self.governor.record_cordon(at);
+                        self.last_refusal.remove(&req.node);
+                        taken.push(record("cordon", req.explanation.clone()));
+                    }
+                    Err(e) => tracing::warn!(node = %req.node, "cordon failed, will retry: {e}"),
+                },
+                Err(refusal) => {
+                    let reason = refusal.to_string();
+                    if self.last_refusal.get(&req.node) != Some(&reason) {
+                        log_refusal(&req.node, &refusal);
+                        self.last_refusal.insert(req.node.clone(), reason.clone());
+                        taken.push(record("refused", format!("would cordon, refused because {reason}")));
+                    }
+                }
+            }
+        }
+        // A node no longer asked for starts a fresh refusal streak.
+        self.last_refusal.retain(|n, _| requested.contains(n));
+        for node in &out.uncordon_requests {
+            if self.governor.settings.paused || self.governor.settings.dry_run {
+                continue;
+            }
+            match self.cordoner.uncordon(node, at).await {
+                Ok(()) => {
+                    self.engine.mark_uncordoned(node);
+                    self.governor.record_uncordon(node, at);
+                    taken.push(ActionRecord {
+                        at,
+                        node: node.clone(),
+                        kind: "uncordon".into(),
+                        rule: String::new(),
+                        reason: "healthy again after nodewatch cordoned it".into(),
+                        score: 0.0,
+                    });
+                }
+                Err(e) => tracing::warn!(node = %node, "uncordon failed, will retry: {e}"),
+            }
+        }
+        self.actions.extend(taken.iter().cloned());
+        taken
+    }
+
+    fn engine_facts(&self, facts: &[crate::act::NodeFacts]) -> Vec<crate::act::NodeFacts> {
+        facts
+            .iter()
+            .map(|f| {
+                let mut f = f.clone();
+                if let Some(i) = self.engine.nodes.get(&f.name) {
+                    let e = self.engine.nodes.entry(i);
+                    f.unschedulable = e.unschedulable;
+                    f.cordoned_by_us = e.cordoned_by_us;
+                }
+                f
+            })
+            .collect()
+    }
+
+    /// The snapshot to publish, with recent actions and self-health.
+    pub fn snapshot(&self, scenario: Option<&str>) -> Snapshot {
+        let mut s = self.engine.snapshot();
+        s.scenario = scenario.map(str::to_string);
+        let from = self.actions.len().saturating_sub(RECENT_ACTIONS);
+        s.actions = self.actions[from..].to_vec();
+        s.stats.tick_seconds = self.tick_seconds;
+        s.stats.notifications = self.notifications;
+        s
+    }
+}
+
+fn log_refusal(node: &str, r: &Refusal) {
+    tracing::info!(node, "would cordon, refused because {r}");
+}

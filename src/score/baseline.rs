@@ -1,0 +1,206 @@
+//! Bounded per-(subject, signal) state: a ring of recent values, a cached
+//! robust baseline (median and MAD) refreshed every few ticks, a CUSUM
+//! accumulator for slow drifts, and running mean/variance for count tails.
+//!
+//! Memory is fixed by the ring capacity (4 bytes a value): with the default
+//! 120 values this is about 0.5 KiB per (node, signal).
+
+/// Default ring capacity (values); at a 30 s step, one hour of baseline.
+pub const DEFAULT_CAPACITY: usize = 120;
+/// Values needed before the own baseline is trusted.
+pub const MIN_BASELINE: usize = 10;
+/// Ticks between baseline refreshes once warm: medians are the costly part
+/// of a tick, and a baseline that moves every 8 ticks is fresh enough.
+const REFRESH_EVERY: u16 = 8;
+
+/// The streaming state of one (subject, signal).
+#[derive(Clone, Debug)]
+pub struct SeriesState {
+    ring: Vec<f32>,
+    head: usize,
+    cap: usize,
+    /// Cached median of the ring.
+    pub median: f64,
+    /// Cached median absolute deviation of the ring.
+    pub mad: f64,
+    /// Cached mean of the ring.
+    pub mean: f64,
+    /// Cached variance of the ring.
+    pub var: f64,
+    until_refresh: u16,
+    /// CUSUM of standardized upward deviations.
+    pub cusum_up: f64,
+    /// CUSUM of standardized downward deviations.
+    pub cusum_down: f64,
+    /// Consecutive anomalous values kept out of the baseline.
+    frozen: u32,
+}
+
+impl SeriesState {
+    /// A new state whose ring holds `cap` values; `stagger` spreads baseline
+    /// refreshes of different series over different ticks.
+    pub fn new(cap: usize, stagger: usize) -> Self {
+        SeriesState {
+            ring: Vec::with_capacity(cap.max(1)),
+            head: 0,
+            cap: cap.max(1),
+            median: 0.0,
+            mad: 0.0,
+            mean: 0.0,
+            var: 0.0,
+            until_refresh: (stagger % REFRESH_EVERY as usize) as u16,
+            cusum_up: 0.0,
+            cusum_down: 0.0,
+            frozen: 0,
+        }
+    }
+
+    /// Values in the baseline.
+    pub fn len(&self) -> usize {
+        self.ring.len()
+    }
+
+    /// True when no value was recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
+    /// True once the baseline holds enough values to judge against.
+    pub fn warm(&self) -> bool {
+        self.ring.len() >= MIN_BASELINE
+    }
+
+    /// Records `x` into the baseline unless it is `anomalous`: anomalies are
+    /// kept out so a fault does not become "normal" within minutes, but only
+    /// for one ring length, after which a lasting shift is accepted.
+    pub fn record(&mut self, x: f64, anomalous: bool) {
+        if !x.is_finite() {
+            return;
+        }
+        if anomalous && self.warm() {
+            self.frozen += 1;
+            if (self.frozen as usize) < self.cap {
+                return;
+            }
+        } else {
+            self.frozen = 0;
+        }
+        if self.ring.len() < self.cap {
+            self.ring.push(x as f32);
+        } else {
+            self.ring[self.head] = x as f32;
+            self.head = (self.head + 1) % self.cap;
+        }
+        // Refresh every tick while warming up (the ring is small then), then
+        // every REFRESH_EVERY ticks.
+        if self.ring.len() <= 2 * MIN_BASELINE {
+            self.refresh();
+        } else if self.until_refresh == 0 {
+            self.refresh();
+            self.until_refresh = REFRESH_EVERY - 1;
+        } else {
+            self.until_refresh -= 1;
+        }
+    }
+
+    /// Recomputes median, MAD, mean and variance from the ring.
+    pub fn refresh(&mut self) {
+        let n = self.ring.len();
+        if n == 0 {
+            return;
+        }
+        let mut buf = [0f32; 512];
+        let mut heap;
+        let v: &mut [f32] = if n <= buf.len() {
+            buf[..n].copy_from_slice(&self.ring);
+            &mut buf[..n]
+        } else {
+            heap = self.ring.clone();
+            &mut heap
+        };
+        self.median = median_in_place(v);
+        let sum: f64 = self.ring.iter().map(|&x| x as f64).sum();
+        self.mean = sum / n as f64;
+        self.var = self.ring.iter().map(|&x| (x as f64 - self.mean).powi(2)).sum::<f64>() / n as f64;
+        for x in v.iter_mut() {
+            *x = (*x as f64 - self.median).abs() as f32;
+        }
+        self.mad = median_in_place(v);
+    }
+
+    /// Approximate heap bytes plus inline size, for the memory budget.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.ring.capacity() * std::mem::size_of::<f32>()
+    }
+}
+
+/// Median of a slice (reorders it). Empty → 0.
+pub fn median_in_place(v: &mut [f32]) -> f64 {
+    let n = v.len();
+    if n == 0 {
+        return 0.0;
+    }
+    let cmp = |a: &f32, b: &f32| a.total_cmp(b);
+    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, cmp);
+    if n % 2 == 1 {
+        hi as f64
+    } else {
+        let lo = v[..n / 2].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        (lo as f64 + hi as f64) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_mad_of_known_data() {
+        let mut s = SeriesState::new(16, 0);
+        for x in [1.0, 2.0, 3.0, 4.0, 100.0] {
+            s.record(x, false);
+        }
+        assert_eq!(s.median, 3.0);
+        // deviations 2,1,0,1,97 → median 1
+        assert_eq!(s.mad, 1.0);
+        assert!((s.mean - 22.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ring_is_bounded_and_forgets_oldest() {
+        let mut s = SeriesState::new(4, 0);
+        for x in 0..10 {
+            s.record(x as f64, false);
+        }
+        s.refresh();
+        assert_eq!(s.len(), 4);
+        assert_eq!(s.median, 7.5); // 6,7,8,9
+        assert!(s.bytes() < 4096);
+    }
+
+    #[test]
+    fn anomalies_are_kept_out_for_one_ring_length() {
+        let mut s = SeriesState::new(20, 0);
+        for _ in 0..20 {
+            s.record(1.0, false);
+        }
+        for _ in 0..19 {
+            s.record(50.0, true);
+        }
+        s.refresh();
+        assert_eq!(s.median, 1.0, "a fault must not become the baseline at once");
+        for _ in 0..20 {
+            s.record(50.0, true);
+        }
+        s.refresh();
+        assert_eq!(s.median, 50.0, "a lasting shift is accepted after a ring length");
+    }
+
+    #[test]
+    fn non_finite_values_are_ignored() {
+        let mut s = SeriesState::new(8, 0);
+        s.record(f64::NAN, false);
+        s.record(f64::INFINITY, false);
+        assert!(s.is_empty());
+    }
+}

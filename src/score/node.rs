@@ -1,0 +1,201 @@
+//! Assessing one value against its detectors, and combining a node's
+//! evidence into one score with an explanation.
+
+use super::detectors::{self, level, robust_z, threshold_crossed, PeerStats};
+use super::SeriesState;
+use crate::catalog::DetectConfig;
+
+/// What the detectors found for one (subject, signal) at one tick.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Evidence {
+    /// The value.
+    pub value: f64,
+    /// Final anomaly level in [0, 1].
+    pub level: f64,
+    /// Fixed threshold crossed.
+    pub threshold: bool,
+    /// Strength against the own baseline (robust z or count tail).
+    pub own_z: f64,
+    /// Drift (CUSUM) strength.
+    pub drift_z: f64,
+    /// Strength against peers, when compared.
+    pub peer_z: Option<f64>,
+    /// Own baseline median at the time.
+    pub median: f64,
+    /// Own baseline MAD at the time.
+    pub mad: f64,
+    /// Whether the own baseline was warm.
+    pub warm: bool,
+    /// Peer statistics used.
+    pub peers: Option<PeerStats>,
+    /// Anomalous on its own terms (threshold, own baseline or drift),
+    /// whatever the peers say: what common-cause detection counts.
+    pub tripped: bool,
+    /// Zeroed because the signal is in common-cause state.
+    pub suppressed: bool,
+}
+
+/// Runs the configured detectors on `x` and records it into the baseline.
+///
+/// A node-local anomaly needs both the own baseline and the peers to agree
+/// (when both are configured and available): anomalous against itself but
+/// not against peers is load or a common cause; against peers but not
+/// itself is a node that is always different. Fixed thresholds count alone.
+/// `count_tail` selects the negative-binomial tail instead of robust z.
+pub fn assess(cfg: &DetectConfig, st: &mut SeriesState, x: f64, peers: Option<PeerStats>, count_tail: bool) -> Evidence {
+    let mut ev = Evidence { value: x, median: st.median, mad: st.mad, warm: st.warm(), peers, ..Default::default() };
+    if !x.is_finite() {
+        return ev;
+    }
+    ev.threshold = threshold_crossed(x, cfg);
+    let thr_level: f64 = if ev.threshold { 1.0 } else { 0.0 };
+    let mut own_level = None;
+    if (cfg.baseline || cfg.drift) && ev.warm {
+        let mut own = 0.0f64;
+        if cfg.baseline {
+            ev.own_z = if count_tail {
+                detectors::nb_tail_z(x, st.mean, st.var, cfg.mad_floor)
+            } else {
+                robust_z(x, st.median, st.mad, cfg.mad_floor, cfg.direction)
+            };
+            own = own.max(level(ev.own_z, cfg.z));
+        }
+        if cfg.drift {
+            let scale = (1.4826 * st.mad).max(cfg.mad_floor);
+            ev.drift_z = detectors::cusum(st, (x - st.median) / scale, cfg.direction, cfg.z);
+            own = own.max(level(ev.drift_z, cfg.z));
+        }
+        own_level = Some(own);
+    }
+    let peer_level = match (cfg.peers, peers) {
+        (true, Some(p)) => {
+            let z = robust_z(x, p.median, p.mad, cfg.mad_floor, cfg.direction);
+            ev.peer_z = Some(z);
+            Some(level(z, cfg.z))
+        }
+        _ => None,
+    };
+    let local = match (own_level, peer_level) {
+        (Some(o), Some(p)) => o.min(p),
+        (Some(o), None) => o,
+        // Without a warm own baseline, peers alone only count for signals
+        // that have no own baseline configured: a brand-new node is not
+        // judged on one comparison.
+        (None, Some(p)) if !cfg.baseline && !cfg.drift => p,
+        _ => 0.0,
+    };
+    ev.level = thr_level.max(local);
+    ev.tripped = ev.threshold || own_level.is_some_and(|o| o >= 0.5);
+    st.record(x, ev.tripped);
+    ev
+}
+
+impl Evidence {
+    /// The evidence in words, e.g. `0.97: 19.4σ above its own baseline
+    /// (median 0.00), 18.0σ above peers (median 0.01 of 8 nodes)`.
+    pub fn describe(&self, cfg: &DetectConfig) -> String {
+        let mut parts = Vec::new();
+        if self.threshold {
+            match (cfg.above, cfg.below) {
+                (Some(a), _) if self.value > a => parts.push(format!("above the fixed threshold {}", fmt(a))),
+                (_, Some(b)) => parts.push(format!("below the fixed threshold {}", fmt(b))),
+                _ => {}
+            }
+        }
+        if self.own_z > 0.0 {
+            parts.push(format!("{:.1}σ from its own baseline (median {}, MAD {})", self.own_z, fmt(self.median), fmt(self.mad)));
+        }
+        if self.drift_z >= cfg.z {
+            parts.push(format!("drifting away from its baseline (CUSUM {:.1})", self.drift_z));
+        }
+        if let (Some(z), Some(p)) = (self.peer_z, self.peers) {
+            parts.push(format!("{z:.1}σ from peers (median {} of {} nodes)", fmt(p.median), p.n));
+        }
+        if self.suppressed {
+            parts.push("not counted: common cause across nodes".to_string());
+        }
+        if parts.is_empty() {
+            parts.push("normal".to_string());
+        }
+        format!("{}: {}", fmt(self.value), parts.join(", "))
+    }
+}
+
+/// Formats a number compactly for explanations.
+pub fn fmt(x: f64) -> String {
+    if !x.is_finite() {
+        format!("{x}")
+    } else if x == x.trunc() && x.abs() < 1e9 {
+        format!("{x:.0}")
+    } else if x.abs() >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Combines `(weight, level)` pairs into a score in [0, 1]:
+/// 1 − Π(1 − w·level). One fully anomalous full-weight signal gives 1; weak
+/// signals add up without any of them being decisive alone.
+pub fn combine(parts: impl Iterator<Item = (f64, f64)>) -> f64 {
+    let keep: f64 = parts.map(|(w, l)| 1.0 - (w * l).clamp(0.0, 1.0)).product();
+    (1.0 - keep).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::score::PeerStats;
+
+    fn warm(v: f64) -> SeriesState {
+        let mut s = SeriesState::new(32, 0);
+        for _ in 0..20 {
+            s.record(v, false);
+        }
+        s
+    }
+
+    #[test]
+    fn node_local_needs_own_and_peers_to_agree() {
+        let cfg = DetectConfig { z: 4.0, mad_floor: 0.05, ..Default::default() };
+        let calm_peers = Some(PeerStats { median: 0.0, mad: 0.0, n: 8 });
+        let ev = assess(&cfg, &mut warm(0.0), 0.9, calm_peers, false);
+        assert_eq!(ev.level, 1.0);
+        assert!(ev.tripped);
+        // Everyone is at 0.9: anomalous against itself, not against peers.
+        let busy_peers = Some(PeerStats { median: 0.9, mad: 0.0, n: 8 });
+        let ev = assess(&cfg, &mut warm(0.0), 0.9, busy_peers, false);
+        assert_eq!(ev.level, 0.0);
+        assert!(ev.tripped, "still counts for common cause");
+        // Always different from peers, normal for itself.
+        let ev = assess(&cfg, &mut warm(0.9), 0.9, calm_peers, false);
+        assert_eq!(ev.level, 0.0);
+    }
+
+    #[test]
+    fn thresholds_count_alone_and_cold_baselines_do_not() {
+        let cfg = DetectConfig { above: Some(0.7), baseline: false, peers: false, ..Default::default() };
+        let ev = assess(&cfg, &mut SeriesState::new(8, 0), 0.8, None, false);
+        assert_eq!(ev.level, 1.0);
+        let cfg = DetectConfig::default();
+        let ev = assess(&cfg, &mut SeriesState::new(8, 0), 100.0, Some(PeerStats { median: 0.0, mad: 0.0, n: 5 }), false);
+        assert_eq!(ev.level, 0.0, "no verdict on a cold baseline");
+    }
+
+    #[test]
+    fn combine_scores() {
+        assert_eq!(combine([(1.0, 1.0)].into_iter()), 1.0);
+        assert_eq!(combine([(0.5, 1.0)].into_iter()), 0.5);
+        assert!((combine([(0.5, 1.0), (0.5, 1.0)].into_iter()) - 0.75).abs() < 1e-12);
+        assert_eq!(combine(std::iter::empty()), 0.0);
+    }
+
+    #[test]
+    fn explanation_names_baselines() {
+        let cfg = DetectConfig { z: 4.0, mad_floor: 0.05, ..Default::default() };
+        let ev = assess(&cfg, &mut warm(0.0), 0.9, Some(PeerStats { median: 0.0, mad: 0.0, n: 8 }), false);
+        let d = ev.describe(&cfg);
+        assert!(d.contains("own baseline (median 0"), "{d}");
+        assert!(d.contains("of 8 nodes"), "{d}");
+    }
+}

@@ -1,0 +1,314 @@
+//! The metric families of `/metrics`, rendered from one snapshot (and the
+//! running action totals) through prometheus-client's encoders. Families
+//! without samples are left out; label sets are de-duplicated because
+//! Prometheus rejects a scrape with duplicate series.
+
+use crate::state::{Snapshot, Stats, WorkloadView};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, NoLabelSet,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Unit;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt;
+
+/// The counters that exist from the start (at zero before the first
+/// snapshot, so `rate()` sees the first increment).
+pub(super) fn encode_always(
+    enc: &mut DescriptorEncoder,
+    stats: Option<&Stats>,
+    action_totals: &BTreeMap<String, u64>,
+) -> Result<(), fmt::Error> {
+    let zero = Stats::default();
+    let stats = stats.unwrap_or(&zero);
+    counter(
+        enc,
+        "nodewatch_ticks",
+        "Evaluation ticks completed.",
+        stats.ticks,
+    )?;
+    counter(
+        enc,
+        "nodewatch_events_ingested",
+        "Kubernetes Event objects ingested.",
+        stats.events_ingested,
+    )?;
+    counter(
+        enc,
+        "nodewatch_event_increments",
+        "Kubernetes Event occurrences counted (increments of count/series.count).",
+        stats.event_increments,
+    )?;
+    counter(
+        enc,
+        "nodewatch_events_unattributed",
+        "Kubernetes Events that could not be attributed to a node.",
+        stats.events_unattributed,
+    )?;
+    counter(
+        enc,
+        "nodewatch_notifications",
+        "Alert notifications sent.",
+        stats.notifications,
+    )?;
+    let actions = action_totals
+        .iter()
+        .map(|(k, v)| ([("kind", k.as_str())], *v));
+    counters(
+        enc,
+        "nodewatch_actions",
+        "Cordon, uncordon and refused-cordon actions taken, by kind.",
+        actions,
+    )?;
+
+    Ok(())
+}
+
+/// The families that only exist once a snapshot has been published.
+pub(super) fn encode_snapshot(enc: &mut DescriptorEncoder, s: &Snapshot) -> Result<(), fmt::Error> {
+    let stats = &s.stats;
+    let errors = stats.source_errors.iter().map(|(key, n)| {
+        // The key is "<source>/<kind>"; a bare key is a kind of an unnamed source.
+        let (source, kind) = key.split_once('/').unwrap_or(("unknown", key.as_str()));
+        ([("source", source), ("kind", kind)], *n)
+    });
+    counters(
+        enc,
+        "nodewatch_source_errors",
+        "Errors reading from a data source, by source and kind.",
+        errors,
+    )?;
+    let up = stats
+        .source_up
+        .iter()
+        .map(|(src, up)| ([("source", src.as_str())], u64::from(*up)));
+    gauges(
+        enc,
+        "nodewatch_source_up",
+        "Whether a data source answered its last request (1) or not (0).",
+        None,
+        up,
+    )?;
+    let tick = std::iter::once((NO_LABELS, stats.tick_seconds));
+    gauges(
+        enc,
+        "nodewatch_tick_duration",
+        "Duration of the last evaluation tick.",
+        Some(&Unit::Seconds),
+        tick,
+    )?;
+
+    // A node listed twice would produce duplicate series, which Prometheus
+    // rejects; the first entry wins.
+    let mut names = HashSet::new();
+    let nodes: Vec<_> = s
+        .nodes
+        .iter()
+        .filter(|n| names.insert(n.name.as_str()))
+        .collect();
+    let score = nodes.iter().map(|n| {
+        (
+            [
+                ("node", n.name.as_str()),
+                ("zone", n.zone.as_str()),
+                ("pool", n.pool.as_str()),
+            ],
+            n.score,
+        )
+    });
+    gauges(
+        enc,
+        "nodewatch_node_score",
+        "Combined node sickness score in [0, 1].",
+        None,
+        score,
+    )?;
+    let cordoned = nodes.iter().map(|n| {
+        // `by` is empty (absent) for schedulable nodes.
+        let by = match (n.cordoned, n.cordoned_by_us) {
+            (true, true) => "nodewatch",
+            (true, false) => "other",
+            (false, _) => "",
+        };
+        (
+            [("node", n.name.as_str()), ("by", by)],
+            u64::from(n.cordoned),
+        )
+    });
+    gauges(
+        enc,
+        "nodewatch_node_cordoned",
+        "Whether the node is unschedulable (1), and by whom.",
+        None,
+        cordoned,
+    )?;
+
+    let mut values = Vec::new();
+    let mut levels = Vec::new();
+    let mut unknown = Vec::new();
+    for n in &nodes {
+        // Unknown: named in `n.unknown` or listed without a value. A stale
+        // value of an unknown signal is not exported as if it were current.
+        let mut unk: BTreeSet<&str> = n.unknown.iter().map(String::as_str).collect();
+        let mut seen = HashSet::new();
+        for sig in n.signals.iter().filter(|v| seen.insert(v.signal.as_str())) {
+            let labels = [("node", n.name.as_str()), ("signal", sig.signal.as_str())];
+            match sig.value {
+                Some(v) if !unk.contains(sig.signal.as_str()) => values.push((labels, v)),
+                _ => {
+                    unk.insert(sig.signal.as_str());
+                }
+            }
+            levels.push((labels, sig.level));
+        }
+        unknown.extend(
+            unk.into_iter()
+                .map(|u| ([("node", n.name.as_str()), ("signal", u)], 1u64)),
+        );
+    }
+    gauges(
+        enc,
+        "nodewatch_signal_value",
+        "Current value of a node signal (absent when unknown).",
+        None,
+        values.into_iter(),
+    )?;
+    gauges(
+        enc,
+        "nodewatch_signal_anomaly",
+        "Anomaly level of a node signal in [0, 1].",
+        None,
+        levels.into_iter(),
+    )?;
+    gauges(
+        enc,
+        "nodewatch_signal_unknown",
+        "1 for each node signal without fresh data (actions on the node are held).",
+        None,
+        unknown.into_iter(),
+    )?;
+
+    let mut seen = HashSet::new();
+    let workloads: Vec<_> = s
+        .workloads
+        .iter()
+        .filter(|w| seen.insert((w.signal.as_str(), w.subject.as_str())))
+        .collect();
+    let wvalues = workloads.iter().filter_map(|w| Some((wl(w), w.value?)));
+    gauges(
+        enc,
+        "nodewatch_workload_value",
+        "Current value of a workload signal for a subject.",
+        None,
+        wvalues,
+    )?;
+    let wlevels = workloads.iter().map(|w| (wl(w), w.level));
+    gauges(
+        enc,
+        "nodewatch_workload_anomaly",
+        "Anomaly level of a workload signal for a subject in [0, 1].",
+        None,
+        wlevels,
+    )?;
+
+    let mut seen = HashSet::new();
+    let common = s
+        .common_cause
+        .iter()
+        .filter(|c| seen.insert(c.signal.as_str()))
+        .map(|c| ([("signal", c.signal.as_str())], c.nodes.len() as u64));
+    gauges(
+        enc,
+        "nodewatch_common_cause",
+        "Nodes tripping a signal that is in cluster-wide (common-cause) state.",
+        None,
+        common,
+    )?;
+
+    let mut seen = HashSet::new();
+    let alerts = s.alerts.iter().filter_map(|a| {
+        let severity = a.labels.get("severity").map_or("", String::as_str);
+        let key = [
+            a.name.as_str(),
+            a.scope.as_str(),
+            a.subject.as_str(),
+            severity,
+            a.state.as_str(),
+        ];
+        seen.insert(key).then_some(())?;
+        let labels = [
+            ("alertname", key[0]),
+            ("scope", key[1]),
+            ("subject", key[2]),
+            ("severity", key[3]),
+            ("alertstate", key[4]),
+        ];
+        Some((labels, 1u64))
+    });
+    gauges(
+        enc,
+        "nodewatch_alerts",
+        "Pending and firing nodewatch alerts, like Prometheus's ALERTS.",
+        None,
+        alerts,
+    )
+}
+
+/// Labels of a workload series.
+fn wl(w: &WorkloadView) -> [(&'static str, &str); 2] {
+    [
+        ("signal", w.signal.as_str()),
+        ("subject", w.subject.as_str()),
+    ]
+}
+
+/// The label set of a family without labels.
+const NO_LABELS: [(&str, &str); 0] = [];
+
+/// A counter without labels, present even at zero.
+fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> Result<(), fmt::Error> {
+    enc.encode_descriptor(name, help, None, MetricType::Counter)?
+        .encode_counter::<NoLabelSet, _, u64>(&v, None)
+}
+
+/// A labelled counter family; `name` is without `_total`, which the
+/// encoder appends. Skipped when it has no samples.
+fn counters<L: EncodeLabelSet>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl Iterator<Item = (L, u64)>,
+) -> Result<(), fmt::Error> {
+    let mut samples = samples.peekable();
+    if samples.peek().is_none() {
+        return Ok(());
+    }
+    let mut family = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, v) in samples {
+        family
+            .encode_family(&labels)?
+            .encode_counter::<NoLabelSet, _, u64>(&v, None)?;
+    }
+    Ok(())
+}
+
+/// A gauge family (integer values for flags and counts, so they read
+/// `1`, not `1.0`). Skipped when it has no samples: an empty family is
+/// noise in the exposition.
+fn gauges<L: EncodeLabelSet, V: EncodeGaugeValue>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    samples: impl Iterator<Item = (L, V)>,
+) -> Result<(), fmt::Error> {
+    let mut samples = samples.peekable();
+    if samples.peek().is_none() {
+        return Ok(());
+    }
+    let mut family = enc.encode_descriptor(name, help, unit, MetricType::Gauge)?;
+    for (labels, v) in samples {
+        family.encode_family(&labels)?.encode_gauge(&v)?;
+    }
+    Ok(())
+}

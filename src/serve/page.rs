@@ -1,0 +1,346 @@
+//! The human status page (`GET /`): one server-rendered HTML document, no
+//! JavaScript, refreshed by the browser every 5 s. It answers the questions
+//! operators could not answer in the incident: is this a cluster-wide
+//! problem or a few bad nodes, which nodes and why, and what nodewatch did.
+
+use super::html::{band, escape_html as esc, fmt_num, fmt_score, sparkline};
+use crate::state::{NodeView, Snapshot};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// Node rows shown on the page; the rest are summarised in one line (the
+/// full list is in the JSON API), so a 5,000-node cluster stays readable.
+pub const MAX_NODES: usize = 100;
+
+/// Contributions shown per node.
+const TOP_CONTRIBUTIONS: usize = 3;
+
+const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;padding:0 16px;color:#222}\
+h1{font-size:20px;margin:12px 0 2px}h2{font-size:16px;margin:20px 0 6px}.meta{color:#666}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e4e4;vertical-align:top}\
+th{background:#f4f4f4;font-weight:600}.num{text-align:right;font-variant-numeric:tabular-nums}\
+#cluster-banner{background:#fde2e1;border:2px solid #c62828;border-radius:6px;padding:10px 14px;margin:12px 0}\
+#cluster-banner h2{margin:0 0 6px;color:#b71c1c}\
+.score{font-weight:700;text-align:right}.high{color:#b71c1c}.mid{color:#e65100}.low{color:#2e7d32}\
+.badge{display:inline-block;font-size:12px;padding:0 6px;border-radius:9px;margin-right:4px;background:#eee}\
+.b-cordon{background:#ffe0b2}.b-unknown{background:#e0e0e0;color:#555}.b-firing{background:#ffcdd2}.b-pending{background:#fff9c4}\
+.b-refused{background:#e1bee7}.b-uncordon{background:#c8e6c9}.sub{color:#777;font-size:12px}\
+ul.contrib{margin:2px 0 0;padding-left:18px;color:#444;font-size:12px}\
+svg.spark polyline{fill:none;stroke:#c62828;stroke-width:1.5}svg.spark .ref{stroke:#ddd}\
+.empty{color:#777;font-style:italic}";
+
+/// Renders the page for `snapshot` (or a waiting page before the first
+/// one); `histories` holds score histories by node name.
+pub fn render(snapshot: Option<&Snapshot>, histories: &HashMap<String, Vec<f32>>) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    out.push_str(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"5\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+    );
+    let title = match snapshot.and_then(|s| s.scenario.as_deref()) {
+        Some(name) => format!("nodewatch: {}", esc(name)),
+        None => "nodewatch".to_string(),
+    };
+    let _ = write!(
+        out,
+        "<title>{title}</title><style>{CSS}</style></head><body>"
+    );
+    let _ = write!(out, "<header><h1>{title}</h1>");
+    match snapshot {
+        None => {
+            out.push_str("<p class=\"meta\">Waiting for the first evaluation…</p></header>");
+        }
+        Some(s) => {
+            let _ = write!(
+                out,
+                "<p class=\"meta\">Evaluated at <time>{}</time> · {} nodes · tick {}</p></header>",
+                esc(&s.at.to_rfc3339()),
+                s.nodes.len(),
+                s.stats.ticks
+            );
+            banner(&mut out, s);
+            nodes(&mut out, s, histories);
+            workloads(&mut out, s);
+            alerts(&mut out, s);
+            actions(&mut out, s);
+        }
+    }
+    out.push_str(
+        "<footer><p class=\"meta\"><a href=\"/metrics\">/metrics</a> · \
+         <a href=\"/api/v1/nodewatch/snapshot\">snapshot JSON</a></p></footer></body></html>",
+    );
+    out
+}
+
+/// Nodes by score, highest first; NaN scores rank last, ties by name so
+/// the order does not flicker between refreshes.
+pub fn ranked(s: &Snapshot) -> Vec<&NodeView> {
+    let key = |n: &NodeView| {
+        if n.score.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            n.score
+        }
+    };
+    let mut nodes: Vec<&NodeView> = s.nodes.iter().collect();
+    nodes.sort_by(|a, b| {
+        key(b)
+            .partial_cmp(&key(a))
+            .unwrap_or(Ordering::Equal)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    nodes
+}
+
+/// Whether the page shows the cluster-incident banner.
+pub fn cluster_incident(s: &Snapshot) -> bool {
+    !s.common_cause.is_empty()
+        || s.alerts
+            .iter()
+            .any(|a| a.scope == "cluster" && a.state == "firing")
+}
+
+fn banner(out: &mut String, s: &Snapshot) {
+    if !cluster_incident(s) {
+        return;
+    }
+    out.push_str("<section id=\"cluster-banner\" role=\"alert\"><h2>Cluster-wide anomaly</h2><ul>");
+    for c in &s.common_cause {
+        let pct = if c.of > 0 {
+            100.0 * c.nodes.len() as f64 / c.of as f64
+        } else {
+            0.0
+        };
+        let mut names: Vec<String> = c.nodes.iter().take(8).map(|n| esc(n)).collect();
+        if c.nodes.len() > names.len() {
+            names.push(format!("and {} more", c.nodes.len() - names.len()));
+        }
+        let _ = write!(
+            out,
+            "<li class=\"common-cause\" data-signal=\"{sig}\"><b>{sig}</b> on {} of {} nodes ({pct:.0}%): {}</li>",
+            c.nodes.len(),
+            c.of,
+            names.join(", "),
+            sig = esc(&c.signal),
+        );
+    }
+    for a in s
+        .alerts
+        .iter()
+        .filter(|a| a.scope == "cluster" && a.state == "firing")
+    {
+        let summary = a.annotations.get("summary").map_or("", String::as_str);
+        let _ = write!(
+            out,
+            "<li>alert <b>{}</b> firing since {}: {}</li>",
+            esc(&a.name),
+            esc(&a.active_since.to_rfc3339()),
+            esc(summary)
+        );
+    }
+    out.push_str(
+        "</ul><p>Many nodes show the same problem at once: this is a common cause, not sick \
+         nodes. nodewatch raises one cluster-level alert and <b>will not cordon</b> nodes for it.</p></section>",
+    );
+}
+
+fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) {
+    let help: HashMap<&str, &str> = s
+        .signals
+        .iter()
+        .map(|i| (i.name.as_str(), i.help.as_str()))
+        .collect();
+    let firing: Vec<&str> = s
+        .alerts
+        .iter()
+        .filter(|a| a.scope == "node" && a.state == "firing")
+        .map(|a| a.subject.as_str())
+        .collect();
+    out.push_str("<section id=\"nodes\"><h2>Nodes by score</h2>");
+    if s.nodes.is_empty() {
+        out.push_str("<p class=\"empty\">No nodes.</p></section>");
+        return;
+    }
+    out.push_str(
+        "<table><thead><tr><th>#</th><th>Node</th><th class=\"num\">Score</th><th>History</th>\
+         <th>Why</th></tr></thead><tbody>",
+    );
+    let ranked = ranked(s);
+    for (i, n) in ranked.iter().take(MAX_NODES).enumerate() {
+        let sick = firing.contains(&n.name.as_str());
+        let score = fmt_score(n.score);
+        let _ = write!(
+            out,
+            "<tr class=\"node{}\" data-node=\"{}\" data-score=\"{score}\"><td>{}</td>\
+             <td><b>{}</b><div class=\"sub\">{} / {}</div></td>\
+             <td class=\"score {}\">{score}</td><td>{}</td><td>",
+            if sick { " sick" } else { "" },
+            esc(&n.name),
+            i + 1,
+            esc(&n.name),
+            esc(&n.zone),
+            esc(&n.pool),
+            band(n.score),
+            sparkline(histories.get(&n.name).map_or(&[][..], Vec::as_slice)),
+        );
+        if sick {
+            out.push_str("<span class=\"badge b-firing\">alert firing</span>");
+        }
+        if n.cordoned {
+            let by = if n.cordoned_by_us {
+                "cordoned by nodewatch"
+            } else {
+                "cordoned"
+            };
+            let _ = write!(out, "<span class=\"badge b-cordon\">{by}</span>");
+        }
+        if !n.unknown.is_empty() {
+            let list: Vec<String> = n.unknown.iter().map(|u| esc(u)).collect();
+            let _ = write!(
+                out,
+                "<span class=\"badge b-unknown\" title=\"no fresh data: actions held\">unknown: {}</span>",
+                list.join(", ")
+            );
+        }
+        let _ = write!(out, "<span class=\"why\">{}</span>", esc(&n.explanation));
+        let top: Vec<_> = n
+            .contributions
+            .iter()
+            .filter(|c| c.level > 0.0)
+            .take(TOP_CONTRIBUTIONS)
+            .collect();
+        if !top.is_empty() {
+            out.push_str("<ul class=\"contrib\">");
+            for c in top {
+                let _ = write!(
+                    out,
+                    "<li><b title=\"{}\">{}</b> = {} (anomaly {}, weight {}) {}</li>",
+                    esc(help.get(c.signal.as_str()).copied().unwrap_or("")),
+                    esc(&c.signal),
+                    fmt_num(c.value),
+                    fmt_score(c.level),
+                    fmt_num(c.weight),
+                    esc(&c.detail)
+                );
+            }
+            out.push_str("</ul>");
+        }
+        out.push_str("</td></tr>");
+    }
+    out.push_str("</tbody></table>");
+    if ranked.len() > MAX_NODES {
+        let rest = ranked.len() - MAX_NODES;
+        let max = ranked.get(MAX_NODES).map_or(0.0, |n| n.score);
+        let _ = write!(
+            out,
+            "<p class=\"meta\">{rest} more nodes with score ≤ {} (see the snapshot JSON).</p>",
+            fmt_score(max)
+        );
+    }
+    out.push_str("</section>");
+}
+
+fn workloads(out: &mut String, s: &Snapshot) {
+    let mut shown: Vec<_> = s
+        .workloads
+        .iter()
+        .filter(|w| w.level > 0.0 || w.value.is_some())
+        .collect();
+    if shown.is_empty() {
+        return;
+    }
+    shown.sort_by(|a, b| b.level.partial_cmp(&a.level).unwrap_or(Ordering::Equal));
+    out.push_str(
+        "<section id=\"workloads\"><h2>Workloads</h2><table><thead><tr><th>Signal</th><th>Subject</th>\
+         <th class=\"num\">Value</th><th class=\"num\">Anomaly</th><th>Detail</th></tr></thead><tbody>",
+    );
+    for w in shown {
+        let _ = write!(
+            out,
+            "<tr class=\"workload\" data-subject=\"{}\"><td>{}</td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"score {}\">{}</td><td>{}</td></tr>",
+            esc(&w.subject),
+            esc(&w.signal),
+            esc(&w.subject),
+            w.value.map_or("–".to_string(), fmt_num),
+            band(w.level),
+            fmt_score(w.level),
+            esc(&w.detail)
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+fn alerts(out: &mut String, s: &Snapshot) {
+    out.push_str("<section id=\"alerts\"><h2>Active alerts</h2>");
+    if s.alerts.is_empty() {
+        out.push_str("<p class=\"empty\">None.</p></section>");
+        return;
+    }
+    out.push_str(
+        "<table><thead><tr><th>Alert</th><th>Scope</th><th>Subject</th><th>State</th><th>Severity</th>\
+         <th>Since</th><th>Summary</th></tr></thead><tbody>",
+    );
+    for a in &s.alerts {
+        let text = |k: &str| {
+            a.annotations
+                .get(k)
+                .or_else(|| a.labels.get(k))
+                .map_or("", String::as_str)
+        };
+        let summary = match text("summary") {
+            "" => text("description"),
+            s => s,
+        };
+        let since = match a.fired_at {
+            Some(f) => format!("{} (fired {})", a.active_since.to_rfc3339(), f.to_rfc3339()),
+            None => a.active_since.to_rfc3339(),
+        };
+        let _ = write!(
+            out,
+            "<tr class=\"alert\" data-alert=\"{name}\" data-state=\"{state}\"><td><b>{name}</b></td><td>{}</td><td>{}</td>\
+             <td><span class=\"badge b-{state}\">{state}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&a.scope),
+            esc(&a.subject),
+            esc(text("severity")),
+            esc(&since),
+            esc(summary),
+            name = esc(&a.name),
+            state = esc(&a.state),
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+fn actions(out: &mut String, s: &Snapshot) {
+    out.push_str("<section id=\"actions\"><h2>Recent actions</h2>");
+    if s.actions.is_empty() {
+        out.push_str("<p class=\"empty\">None.</p></section>");
+        return;
+    }
+    out.push_str(
+        "<table><thead><tr><th>When</th><th>Action</th><th>Node</th><th>Rule</th>\
+         <th class=\"num\">Score</th><th>Reason</th></tr></thead><tbody>",
+    );
+    // Newest first: the list is kept newest last.
+    for a in s.actions.iter().rev() {
+        let what = match a.kind.as_str() {
+            "refused" => "would cordon, refused".to_string(),
+            k => esc(k),
+        };
+        let _ = write!(
+            out,
+            "<tr class=\"action\" data-kind=\"{kind}\"><td>{}</td><td><span class=\"badge b-{kind}\">{what}</span></td>\
+             <td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(&a.at.to_rfc3339()),
+            esc(&a.node),
+            esc(&a.rule),
+            fmt_score(a.score),
+            esc(&a.reason),
+            kind = esc(&a.kind),
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}

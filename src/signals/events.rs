@@ -1,0 +1,228 @@
+//! Event signals: matching Kubernetes Events against the catalog,
+//! attributing them to nodes, and counting *increments* of
+//! `count`/`series.count` (never objects twice: a repeated delivery, a relist
+//! or a watch restart adds nothing).
+//!
+//! Attribution: the reporting node (`source.host`, else `reportingInstance`),
+//! else the involved Pod's `spec.nodeName`, else the involved Node itself.
+
+use super::NodeTable;
+use crate::catalog::{Catalog, EventCount};
+use crate::k8s;
+use crate::time::{Duration, Timestamp};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+/// Events are folded by the API server and expire after an hour; remembering
+/// objects a little longer than that is enough to never count one twice.
+const SEEN_TTL: Duration = Duration::mins(75);
+/// Distinct objects remembered per (node, signal) window; beyond this the
+/// `objects` count saturates, which keeps memory bounded in an event storm.
+pub const MAX_OBJECTS: usize = 64;
+
+/// One counted occurrence batch: `increments` new occurrences of a matching
+/// event about object `object` on node `node` for signal `signal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    /// Signal index in the catalog.
+    pub signal: usize,
+    /// Node index.
+    pub node: u32,
+    /// New occurrences.
+    pub increments: u32,
+    /// Hash of the involved object (for distinct-object counts).
+    pub object: u64,
+}
+
+struct EventMatcher {
+    signal: usize,
+    message: Option<regex::Regex>,
+    kind: Option<String>,
+}
+
+/// Matches, attributes and de-duplicates events.
+pub struct EventIngest {
+    matchers: Vec<EventMatcher>,
+    by_reason: HashMap<String, Vec<usize>>,
+    any_reason: Vec<usize>,
+    seen: HashMap<u64, (i64, Timestamp)>,
+    pods: HashMap<u64, u32>,
+    last_prune: Timestamp,
+    /// Event objects delivered.
+    pub ingested: u64,
+    /// Increments counted (all, matching a signal or not).
+    pub increments: u64,
+    /// Matching events with no node to attribute them to.
+    pub unattributed: u64,
+}
+
+fn hash2(a: &str, b: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    a.hash(&mut h);
+    b.hash(&mut h);
+    h.finish()
+}
+
+impl EventIngest {
+    /// Prepares matching for the catalog's event signals.
+    pub fn new(catalog: &Catalog) -> Self {
+        let mut me = EventIngest {
+            matchers: Vec::new(),
+            by_reason: HashMap::new(),
+            any_reason: Vec::new(),
+            seen: HashMap::new(),
+            pods: HashMap::new(),
+            last_prune: Timestamp(i64::MIN),
+            ingested: 0,
+            increments: 0,
+            unattributed: 0,
+        };
+        for (i, s) in catalog.signals.iter().enumerate() {
+            let Some(q) = &s.events else { continue };
+            let m = me.matchers.len();
+            me.matchers.push(EventMatcher { signal: i, message: q.message.clone(), kind: q.involved_kind.clone() });
+            if q.reasons.is_empty() {
+                me.any_reason.push(m);
+            }
+            for r in &q.reasons {
+                me.by_reason.entry(r.clone()).or_default().push(m);
+            }
+        }
+        me
+    }
+
+    /// Remembers where a pod runs (for events that name no node).
+    pub fn add_pod(&mut self, pod: &k8s::Pod, nodes: &mut NodeTable) {
+        if pod.spec.node_name.is_empty() {
+            return;
+        }
+        let n = nodes.intern(&pod.spec.node_name);
+        if !pod.metadata.uid.is_empty() {
+            self.pods.insert(hash2("uid", &pod.metadata.uid), n);
+        }
+        self.pods.insert(hash2(&pod.metadata.namespace, &pod.metadata.name), n);
+    }
+
+    /// Ingests one delivered event at tick time `at`, appending hits.
+    pub fn ingest(&mut self, ev: &k8s::Event, at: Timestamp, nodes: &mut NodeTable, hits: &mut Vec<Hit>) {
+        self.ingested += 1;
+        let key = hash2(&ev.metadata.namespace, &ev.metadata.name);
+        let total = ev.total_count();
+        let prev = self.seen.insert(key, (total, at)).map_or(0, |(t, _)| t);
+        if total <= prev {
+            // A repeat delivery (relist, watch restart): nothing new. Keep
+            // the highest count seen so a stale copy cannot re-add.
+            self.seen.insert(key, (prev, at));
+            return;
+        }
+        let inc = (total - prev).min(u32::MAX as i64) as u32;
+        self.increments += inc as u64;
+        let reason_matches = self.by_reason.get(&ev.reason).map_or(&[][..], Vec::as_slice);
+        let mut node = None;
+        for &m in reason_matches.iter().chain(self.any_reason.iter()) {
+            let mt = &self.matchers[m];
+            if mt.kind.as_ref().is_some_and(|k| *k != ev.involved_object.kind) {
+                continue;
+            }
+            if mt.message.as_ref().is_some_and(|r| !r.is_match(&ev.message)) {
+                continue;
+            }
+            let n = match node {
+                Some(n) => n,
+                None => match self.attribute(ev, nodes) {
+                    Some(n) => *node.insert(n),
+                    None => {
+                        self.unattributed += 1;
+                        return;
+                    }
+                },
+            };
+            let o = &ev.involved_object;
+            let object = if o.uid.is_empty() { hash2(&o.namespace, &o.name) } else { hash2("uid", &o.uid) };
+            hits.push(Hit { signal: mt.signal, node: n, increments: inc, object });
+        }
+    }
+
+    fn attribute(&self, ev: &k8s::Event, nodes: &mut NodeTable) -> Option<u32> {
+        if let Some(host) = ev.reporting_node() {
+            return Some(nodes.intern(host));
+        }
+        let o = &ev.involved_object;
+        match o.kind.as_str() {
+            "Pod" => {
+                let by_uid = (!o.uid.is_empty()).then(|| self.pods.get(&hash2("uid", &o.uid))).flatten();
+                by_uid.or_else(|| self.pods.get(&hash2(&o.namespace, &o.name))).copied()
+            }
+            "Node" if !o.name.is_empty() => Some(nodes.intern(&o.name)),
+            _ => None,
+        }
+    }
+
+    /// Forgets event objects not delivered for longer than their TTL.
+    pub fn prune(&mut self, now: Timestamp) {
+        if now.since(self.last_prune) < Duration::mins(5) {
+            return;
+        }
+        self.last_prune = now;
+        self.seen.retain(|_, (_, at)| now.since(*at) < SEEN_TTL);
+    }
+
+    /// Event objects currently remembered.
+    pub fn remembered(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+/// A trailing window of counts for one (node, event signal), in tick buckets.
+#[derive(Clone, Debug)]
+pub struct EventWindow {
+    buckets: Box<[u32]>,
+    tick: u64,
+    objects: Vec<(u64, u64)>,
+}
+
+impl EventWindow {
+    /// A window of `len` ticks.
+    pub fn new(len: usize) -> Self {
+        EventWindow { buckets: vec![0; len.max(1)].into_boxed_slice(), tick: 0, objects: Vec::new() }
+    }
+
+    fn advance(&mut self, tick: u64) {
+        let n = self.buckets.len() as u64;
+        if tick > self.tick {
+            let gap = (tick - self.tick).min(n);
+            for k in 1..=gap {
+                self.buckets[((self.tick + k) % n) as usize] = 0;
+            }
+            self.tick = tick;
+        }
+        let oldest = tick.saturating_sub(n - 1);
+        self.objects.retain(|&(_, t)| t >= oldest);
+    }
+
+    /// Adds a hit at `tick`.
+    pub fn add(&mut self, tick: u64, increments: u32, object: u64) {
+        self.advance(tick);
+        let n = self.buckets.len() as u64;
+        let b = &mut self.buckets[(tick % n) as usize];
+        *b = b.saturating_add(increments);
+        if let Some(o) = self.objects.iter_mut().find(|(k, _)| *k == object) {
+            o.1 = tick;
+        } else if self.objects.len() < MAX_OBJECTS {
+            self.objects.push((object, tick));
+        }
+    }
+
+    /// The value at `tick`: increments or distinct objects in the window.
+    pub fn value(&mut self, tick: u64, count: EventCount) -> f64 {
+        self.advance(tick);
+        match count {
+            EventCount::Increments => self.buckets.iter().map(|&b| b as f64).sum(),
+            EventCount::Objects => self.objects.len() as f64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,2 @@
+//! Event ingestion tests.
+use super::*;

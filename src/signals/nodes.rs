@@ -1,0 +1,110 @@
+//! The node table: interns node names to small indices so per-node state
+//! lives in flat vectors, and keeps what the governor needs to know about
+//! each node (zone, pool, existence, who cordoned it).
+
+use crate::k8s;
+use crate::time::Timestamp;
+use std::collections::HashMap;
+
+/// Label naming a node's pool (GKE's; others are configurable later).
+pub const DEFAULT_POOL_LABEL: &str = "cloud.google.com/gke-nodepool";
+
+/// What is known about one node.
+#[derive(Clone, Debug, Default)]
+pub struct NodeEntry {
+    /// Node name.
+    pub name: String,
+    /// Zone label (empty if unknown).
+    pub zone: String,
+    /// Pool label (empty if unknown).
+    pub pool: String,
+    /// Creation time; the node is ignored before it.
+    pub created: Option<Timestamp>,
+    /// Present in the latest node list (or seen in data when no list came).
+    pub listed: bool,
+    /// `spec.unschedulable` as last seen or as set by nodewatch.
+    pub unschedulable: bool,
+    /// Cordoned by nodewatch (and not uncordoned since).
+    pub cordoned_by_us: bool,
+}
+
+/// Interned nodes.
+#[derive(Clone, Debug, Default)]
+pub struct NodeTable {
+    entries: Vec<NodeEntry>,
+    index: HashMap<String, u32>,
+}
+
+impl NodeTable {
+    /// Index of `name`, adding a node learned from data if unknown.
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.entries.len() as u32;
+        self.entries.push(NodeEntry { name: name.to_string(), listed: true, ..Default::default() });
+        self.index.insert(name.to_string(), i);
+        i
+    }
+
+    /// Index of `name` if known.
+    pub fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    /// Entry by index.
+    pub fn entry(&self, i: u32) -> &NodeEntry {
+        &self.entries[i as usize]
+    }
+
+    /// Mutable entry by index.
+    pub fn entry_mut(&mut self, i: u32) -> &mut NodeEntry {
+        &mut self.entries[i as usize]
+    }
+
+    /// Number of interned nodes (including ones no longer listed).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// All entries with their indices.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &NodeEntry)> {
+        self.entries.iter().enumerate().map(|(i, e)| (i as u32, e))
+    }
+
+    /// Whether node `i` exists at `at` (listed and created).
+    pub fn exists(&self, i: u32, at: Timestamp) -> bool {
+        let e = &self.entries[i as usize];
+        e.listed && e.created.is_none_or(|c| c <= at)
+    }
+
+    /// Applies a full node list: updates labels and schedulability, and marks
+    /// nodes absent from it as no longer listed. Returns the names of nodes
+    /// nodewatch had cordoned that are now schedulable again although
+    /// nodewatch did not uncordon them (a human did).
+    pub fn apply_list(&mut self, nodes: &[k8s::Node], pool_label: &str) -> Vec<String> {
+        let mut human_uncordoned = Vec::new();
+        for e in &mut self.entries {
+            e.listed = false;
+        }
+        for n in nodes {
+            let i = self.intern(&n.metadata.name);
+            let e = &mut self.entries[i as usize];
+            e.listed = true;
+            e.zone = n.zone().to_string();
+            e.pool = n.pool(pool_label).to_string();
+            e.created = n.metadata.creation_timestamp.as_deref().and_then(|t| Timestamp::parse_rfc3339(t).ok());
+            if e.cordoned_by_us && !n.spec.unschedulable {
+                e.cordoned_by_us = false;
+                human_uncordoned.push(e.name.clone());
+            }
+            e.unschedulable = n.spec.unschedulable;
+        }
+        human_uncordoned
+    }
+}
