@@ -2,6 +2,7 @@
 //! hand-built snapshot and checks every endpoint over a raw HTTP/1.1
 //! connection (no HTTP client crate), plus the bounded score history.
 
+use http::{get, promtool_check, request};
 use nodewatch::serve::{serve, Published, HISTORY_LEN};
 use nodewatch::state::{
     ActionRecord, AlertView, CommonCause, Contribution, NodeView, SignalValue, Snapshot, Stats,
@@ -10,111 +11,12 @@ use nodewatch::state::{
 use nodewatch::time::Timestamp;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-/// A parsed HTTP response.
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        let h = self
-            .headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name));
-        h.map(|(_, v)| v.as_str())
-    }
-}
-
-/// Sends one request with `Connection: close` and reads the whole answer.
-async fn request(addr: SocketAddr, method: &str, path: &str, extra: &[(&str, &str)]) -> Resp {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in extra {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("Content-Length: 0\r\n\r\n");
-    write_all(&stream, req.as_bytes()).await;
-    let raw = read_to_end(&stream).await;
-    let text = String::from_utf8(raw).expect("utf-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("header end");
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().expect("status line");
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v == "chunked");
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
-// tokio's `io-util` feature (AsyncReadExt/AsyncWriteExt) is not enabled in
-// this crate, so the helpers below use the readiness API directly.
-
-/// Writes all of `buf`.
-async fn write_all(stream: &TcpStream, mut buf: &[u8]) {
-    while !buf.is_empty() {
-        stream.writable().await.expect("writable");
-        match stream.try_write(buf) {
-            Ok(n) => buf = &buf[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => panic!("write: {e}"),
-        }
-    }
-}
-
-/// Reads until the server closes the connection.
-async fn read_to_end(stream: &TcpStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        stream.readable().await.expect("readable");
-        match stream.try_read(&mut buf) {
-            Ok(0) => return out,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-            Err(e) => panic!("read: {e}"),
-        }
-    }
-}
-
-/// Decodes a chunked body (hyper may stream large bodies that way).
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
-}
-
-async fn get(addr: SocketAddr, path: &str) -> Resp {
-    request(addr, "GET", path, &[]).await
-}
+// A crate root resolves `mod` next to itself, hence the explicit path.
+#[path = "serve/http.rs"]
+mod http;
 
 fn node(name: &str, score: f64, explanation: &str) -> NodeView {
     NodeView {
@@ -344,39 +246,11 @@ async fn metrics_in_both_formats() {
         .contains("# UNIT nodewatch_tick_duration_seconds seconds"));
 }
 
-/// Runs `promtool check metrics` when promtool is installed (the project's
-/// test script installs it; a bare checkout may not have it).
-fn promtool_check(body: &str) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        eprintln!("promtool not installed; skipping the lint");
-        return;
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(body.as_bytes())
-        .expect("write to promtool");
-    let out = child.wait_with_output().expect("promtool");
-    let report =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool: {report}"
-    );
-}
-
 #[tokio::test]
 async fn status_page_ranks_escapes_and_shows_banner_only_for_cluster_incidents() {
     let published = Published::new();
+    // Two publishes, so the sparkline has a line to draw.
+    published.publish(sample());
     published.publish(sample());
     let (addr, _stop, _task) = start(published.clone()).await;
 

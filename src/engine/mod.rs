@@ -148,6 +148,16 @@ impl Engine {
             self.events.add_pod(p, &mut self.nodes);
         }
         self.ingest_events(&obs);
+        // Nodes may first appear in metric data (no node list yet).
+        for (s, sig) in self.catalog.signals.iter().enumerate() {
+            if let (SignalScope::Node, Some(Some(Ok(rows)))) = (sig.scope, obs.metrics.get(s)) {
+                for (subject, _) in rows {
+                    if let Some(name) = subject.first() {
+                        self.nodes.intern(name);
+                    }
+                }
+            }
+        }
         self.grow();
         for s in 0..self.catalog.signals.len() {
             match self.catalog.signals[s].scope {
@@ -215,8 +225,8 @@ impl Engine {
             }
         } else if let Some(Some(Ok(rows))) = obs.metrics.get(s) {
             for (subject, v) in rows {
-                let Some(name) = subject.first() else { continue };
-                let i = self.nodes.intern(name) as usize;
+                let Some(i) = subject.first().and_then(|name| self.nodes.get(name)) else { continue };
+                let i = i as usize;
                 if i < n {
                     self.values[i] = *v;
                     known[i] = true;

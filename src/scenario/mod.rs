@@ -11,6 +11,7 @@
 //! | `metrics.om` | OpenMetrics text, timestamps in seconds, `# EOF` |
 
 pub mod binder;
+pub mod gen;
 pub mod openmetrics;
 mod reader;
 pub mod rng;

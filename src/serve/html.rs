@@ -3,6 +3,7 @@
 //! (node names, explanations, annotations) into the page goes through
 //! [`escape_html`]; nothing here trusts its input.
 
+use super::published::HISTORY_LEN;
 use std::fmt::Write;
 
 /// Escapes text for use in HTML element content and quoted attribute values.
@@ -68,39 +69,45 @@ const SPARK_W: f64 = 160.0;
 const SPARK_H: f64 = 28.0;
 
 /// An inline SVG sparkline of scores on a fixed 0..1 scale (so two nodes'
-/// lines can be compared by eye), oldest point on the left.
+/// lines can be compared by eye). The newest point is at the right edge and
+/// the x step is fixed to a full history, so a short history draws a short
+/// line instead of being stretched to look like a long one.
 pub fn sparkline(points: &[f32]) -> String {
     let mut svg = format!(
         "<svg class=\"spark\" width=\"{SPARK_W}\" height=\"{SPARK_H}\" \
          viewBox=\"0 0 {SPARK_W} {SPARK_H}\" role=\"img\" aria-label=\"score history\">"
     );
+    let points = &points[points.len().saturating_sub(HISTORY_LEN)..];
+    if let Some(last) = points.last() {
+        let _ = write!(
+            svg,
+            "<title>score history: {} points, last {}</title>",
+            points.len(),
+            fmt_score(f64::from(*last))
+        );
+    }
     // Faint line at 0.5 as a reference for "half sick".
     let mid = SPARK_H / 2.0;
     let _ = write!(
         svg,
         "<line x1=\"0\" y1=\"{mid}\" x2=\"{SPARK_W}\" y2=\"{mid}\" class=\"ref\"/>"
     );
-    if !points.is_empty() {
-        // A single point still gets a visible (flat) segment.
-        let n = points.len().max(2);
-        let step = SPARK_W / (n - 1) as f64;
-        let ys: Vec<f64> = points.iter().map(|p| spark_y(*p)).collect();
-        let ys = if ys.len() == 1 {
-            vec![ys[0], ys[0]]
-        } else {
-            ys
-        };
+    let step = (SPARK_W - 2.0) / (HISTORY_LEN - 1) as f64;
+    let x = |i: usize| SPARK_W - 1.0 - (points.len() - 1 - i) as f64 * step;
+    if points.len() > 1 {
         svg.push_str("<polyline points=\"");
-        for (i, y) in ys.iter().enumerate() {
-            let _ = write!(svg, "{:.1},{:.1} ", i as f64 * step, y);
+        for (i, p) in points.iter().enumerate() {
+            let _ = write!(svg, "{:.1},{:.1} ", x(i), spark_y(*p));
         }
         svg.push_str("\"/>");
-        let last = points.last().copied().unwrap_or(0.0);
+    }
+    if let Some(last) = points.last() {
+        // The dot marks "now", and is all a single point can show.
         let _ = write!(
             svg,
-            "<title>{} points, last {}</title>",
-            points.len(),
-            fmt_score(f64::from(last))
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2\"/>",
+            x(points.len() - 1),
+            spark_y(*last)
         );
     }
     svg.push_str("</svg>");
@@ -145,9 +152,16 @@ mod tests {
     fn sparkline_is_bounded_and_valid() {
         let s = sparkline(&[0.0, 1.0, f32::NAN, 7.0]);
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
-        assert!(s.contains("0.0,27.0 "), "{s}");
-        assert!(s.contains(",1.0 "), "{s}");
-        assert!(sparkline(&[0.5]).contains("<polyline"));
-        assert!(!sparkline(&[]).contains("<polyline"));
+        // Newest (7.0, clamped to 1) at the right edge, top.
+        assert!(s.contains(" 159.0,1.0 \""), "{s}");
+        assert!(s.contains(",27.0 "), "{s}");
+        let one = sparkline(&[0.5]);
+        assert!(
+            !one.contains("<polyline") && one.contains("<circle"),
+            "{one}"
+        );
+        assert!(!sparkline(&[]).contains("<circle"));
+        let long = sparkline(&vec![0.2; 3 * HISTORY_LEN]);
+        assert!(long.contains("polyline points=\"1.0,"), "{long}");
     }
 }

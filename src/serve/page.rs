@@ -27,7 +27,7 @@ th{background:#f4f4f4;font-weight:600}.num{text-align:right;font-variant-numeric
 .b-cordon{background:#ffe0b2}.b-unknown{background:#e0e0e0;color:#555}.b-firing{background:#ffcdd2}.b-pending{background:#fff9c4}\
 .b-refused{background:#e1bee7}.b-uncordon{background:#c8e6c9}.sub{color:#777;font-size:12px}\
 ul.contrib{margin:2px 0 0;padding-left:18px;color:#444;font-size:12px}\
-svg.spark polyline{fill:none;stroke:#c62828;stroke-width:1.5}svg.spark .ref{stroke:#ddd}\
+svg.spark polyline{fill:none;stroke:#c62828;stroke-width:1.5}svg.spark circle{fill:#c62828}svg.spark .ref{stroke:#ddd}\
 .empty{color:#777;font-style:italic}";
 
 /// Renders the page for `snapshot` (or a waiting page before the first
@@ -214,10 +214,13 @@ fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) 
         if !top.is_empty() {
             out.push_str("<ul class=\"contrib\">");
             for c in top {
+                let title = match help.get(c.signal.as_str()) {
+                    Some(h) if !h.is_empty() => format!(" title=\"{}\"", esc(h)),
+                    _ => String::new(),
+                };
                 let _ = write!(
                     out,
-                    "<li><b title=\"{}\">{}</b> = {} (anomaly {}, weight {}) {}</li>",
-                    esc(help.get(c.signal.as_str()).copied().unwrap_or("")),
+                    "<li><b{title}>{}</b> = {} (anomaly {}, weight {}) {}</li>",
                     esc(&c.signal),
                     fmt_num(c.value),
                     fmt_score(c.level),

@@ -48,7 +48,7 @@ pub struct EventIngest {
     any_reason: Vec<usize>,
     seen: HashMap<u64, (i64, Timestamp)>,
     pods: HashMap<u64, u32>,
-    last_prune: Timestamp,
+    last_prune: Option<Timestamp>,
     /// Event objects delivered.
     pub ingested: u64,
     /// Increments counted (all, matching a signal or not).
@@ -73,7 +73,7 @@ impl EventIngest {
             any_reason: Vec::new(),
             seen: HashMap::new(),
             pods: HashMap::new(),
-            last_prune: Timestamp(i64::MIN),
+            last_prune: None,
             ingested: 0,
             increments: 0,
             unattributed: 0,
@@ -161,10 +161,10 @@ impl EventIngest {
 
     /// Forgets event objects not delivered for longer than their TTL.
     pub fn prune(&mut self, now: Timestamp) {
-        if now.since(self.last_prune) < Duration::mins(5) {
+        if self.last_prune.is_some_and(|t| now.since(t) < Duration::mins(5)) {
             return;
         }
-        self.last_prune = now;
+        self.last_prune = Some(now);
         self.seen.retain(|_, (_, at)| now.since(*at) < SEEN_TTL);
     }
 

@@ -10,6 +10,7 @@ use crate::catalog::signal::Matcher;
 use crate::catalog::{Aggregation, MetricQuery};
 use crate::time::Duration;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A prepared query: one or two sides over a shared, sorted list of groups.
 #[derive(Debug)]
@@ -28,6 +29,10 @@ pub(super) struct Plan {
 pub(super) struct Side {
     /// `(series index, group index)` in Prometheus's series order.
     members: Vec<(usize, usize)>,
+    /// Per member, where the last window search ended: the next tick's
+    /// window is usually a few samples further. Atomics keep plans
+    /// shareable; a hint lost to a race only costs a longer search.
+    hints: Vec<AtomicUsize>,
     /// Rate window in ms, or `None` for an instant selector.
     rate_ms: Option<i64>,
     /// The aggregation operator.
@@ -48,6 +53,7 @@ impl Plan {
         }
         let keys: Vec<Vec<String>> = all.into_iter().cloned().collect();
         let side = |found: Vec<(usize, Vec<String>)>, rate: Option<Duration>, agg| Side {
+            hints: found.iter().map(|_| AtomicUsize::new(0)).collect(),
             members: found
                 .into_iter()
                 .map(|(s, k)| (s, keys.binary_search(&k).unwrap_or_default()))
@@ -65,12 +71,14 @@ impl Side {
     /// Evaluates this side at `at` into one accumulator per plan group.
     pub(super) fn eval(&self, db: &Tsdb, at: i64, groups: usize) -> Vec<Acc> {
         let mut accs = vec![Acc::default(); groups];
-        for &(s, g) in &self.members {
+        for (&(s, g), hint) in self.members.iter().zip(&self.hints) {
             let series = &db.series[s];
-            let v = match self.rate_ms {
-                Some(w) => select::rate(&series.ts, &series.vs, at, w),
-                None => select::instant(&series.ts, &series.vs, at),
+            let h = hint.load(Ordering::Relaxed);
+            let (v, h) = match self.rate_ms {
+                Some(w) => select::rate(&series.ts, &series.vs, at, w, h),
+                None => select::instant(&series.ts, &series.vs, at, h),
             };
+            hint.store(h, Ordering::Relaxed);
             if let Some(v) = v {
                 accs[g].add(self.agg, v);
             }

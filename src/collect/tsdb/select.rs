@@ -8,24 +8,60 @@ pub(super) const LOOKBACK_MS: i64 = 5 * 60 * 1000;
 
 /// Instant vector selector at `at`: the latest sample with a timestamp in
 /// `[at - 5m, at]` (both ends inclusive in Prometheus 2.x), or `None`.
-pub(super) fn instant(ts: &[i64], vs: &[f64], at: i64) -> Option<f64> {
-    let hi = ts.partition_point(|&t| t <= at);
-    let last = hi.checked_sub(1)?;
-    if ts[last] < at - LOOKBACK_MS {
-        return None;
-    }
-    Some(vs[last])
+/// `hint` is where the previous search ended (see [`lower_bound_from`]);
+/// the second value is the hint for the next call.
+pub(super) fn instant(ts: &[i64], vs: &[f64], at: i64, hint: usize) -> (Option<f64>, usize) {
+    let hi = lower_bound_from(ts, at.saturating_add(1), hint);
+    let value = match hi.checked_sub(1) {
+        Some(last) if ts[last] >= at - LOOKBACK_MS => Some(vs[last]),
+        _ => None,
+    };
+    (value, hi)
 }
 
 /// `rate(x[range])` at `at`: selects the samples with timestamps in
 /// `[at - range, at]` (inclusive on both ends before Prometheus 3.0) and
 /// applies [`extrapolated_rate`]. `None` when fewer than two samples.
-pub(super) fn rate(ts: &[i64], vs: &[f64], at: i64, range_ms: i64) -> Option<f64> {
+/// Hints as for [`instant`].
+pub(super) fn rate(
+    ts: &[i64],
+    vs: &[f64],
+    at: i64,
+    range_ms: i64,
+    hint: usize,
+) -> (Option<f64>, usize) {
     let start = at - range_ms;
-    let lo = ts.partition_point(|&t| t < start);
-    // Searching only the tail keeps `hi >= lo` even for a non-positive range.
-    let hi = lo + ts[lo..].partition_point(|&t| t <= at);
-    extrapolated_rate(&ts[lo..hi], &vs[lo..hi], start, at, range_ms)
+    let lo = lower_bound_from(ts, start, hint);
+    // Searching from `lo` keeps `hi >= lo` even for a non-positive range.
+    let hi = lower_bound_from(ts, at.saturating_add(1), lo);
+    (
+        extrapolated_rate(&ts[lo..hi], &vs[lo..hi], start, at, range_ms),
+        lo,
+    )
+}
+
+/// The first index whose timestamp is `>= key` (`partition_point(t < key)`),
+/// searched outward from `hint`. Replay evaluates ticks in order, so the
+/// answer is a few samples past the previous one: galloping from there takes
+/// a couple of probes where a fresh binary search over a long series takes
+/// a dozen cache misses. Any hint gives the right answer.
+pub(super) fn lower_bound_from(ts: &[i64], key: i64, hint: usize) -> usize {
+    let mut lo = hint.min(ts.len());
+    if lo > 0 && ts[lo - 1] >= key {
+        // Time went backwards: plain binary search below the hint.
+        return ts[..lo].partition_point(|&t| t < key);
+    }
+    // Invariant: every timestamp before `lo` is < key.
+    let mut step = 1;
+    loop {
+        let probe = lo + step;
+        if probe > ts.len() || ts[probe - 1] >= key {
+            let end = probe.min(ts.len());
+            return lo + ts[lo..end].partition_point(|&t| t < key);
+        }
+        lo = probe;
+        step *= 2;
+    }
 }
 
 /// Prometheus 2.42 `extrapolatedRate(isCounter = true, isRate = true)` on
@@ -125,7 +161,7 @@ mod tests {
         // -> extrapolate to 300: 285 * (300 / 285) / 300 = 1.
         let values: Vec<f64> = (0..=40).map(|i| 100.0 + 15.0 * i as f64).collect();
         let (ts, vs) = series(0, 15, &values);
-        let r = rate(&ts, &vs, 610_000, 300_000).unwrap();
+        let r = rate(&ts, &vs, 610_000, 300_000, 0).0.unwrap();
         assert!(close(r, 1.0), "{r}");
     }
 
@@ -136,7 +172,7 @@ mod tests {
         // toStart 0, toEnd 0, sampled 240 -> 140 * (240/240) / 240 = 7/12.
         // (An open left end would give 120 * (240/180) / 240 = 2/3.)
         let (ts, vs) = series(0, 60, &[0.0, 10.0, 30.0, 60.0, 100.0, 150.0]);
-        let r = rate(&ts, &vs, 300_000, 240_000).unwrap();
+        let r = rate(&ts, &vs, 300_000, 240_000, 0).0.unwrap();
         assert!(close(r, 7.0 / 12.0), "{r}");
     }
 
@@ -145,7 +181,7 @@ mod tests {
         // 5,10,2,6,9 at 0..240 s, rate[4m] at 240 s: 9 - 5 = 4, reset 10 -> 2
         // adds 10: 14; no extrapolation (edges on samples) -> 14 / 240.
         let (ts, vs) = series(0, 60, &[5.0, 10.0, 2.0, 6.0, 9.0]);
-        let r = rate(&ts, &vs, 240_000, 240_000).unwrap();
+        let r = rate(&ts, &vs, 240_000, 240_000, 0).0.unwrap();
         assert!(close(r, 14.0 / 240.0), "{r}");
     }
 
@@ -156,7 +192,7 @@ mod tests {
         // toZero = 120 * (1/6) = 20 < 50 -> toStart 20.
         // extrapolate to 120 + 20 + 30 = 170: 6 * (170/120) / 200 = 0.0425.
         let (ts, vs) = series(100, 60, &[1.0, 4.0, 7.0]);
-        let r = rate(&ts, &vs, 250_000, 200_000).unwrap();
+        let r = rate(&ts, &vs, 250_000, 200_000, 0).0.unwrap();
         assert!(close(r, 0.0425), "{r}");
     }
 
@@ -166,7 +202,7 @@ mod tests {
         // toStart 50 (toZero 30 * 10/6 = 50, not smaller), toEnd 70, both
         // >= 16.5 -> + 7.5 each: 30 + 15 = 45; 6 * (45/30) / 150 = 0.06.
         let (ts, vs) = series(100, 15, &[10.0, 13.0, 16.0]);
-        let r = rate(&ts, &vs, 200_000, 150_000).unwrap();
+        let r = rate(&ts, &vs, 200_000, 150_000, 0).0.unwrap();
         assert!(close(r, 0.06), "{r}");
     }
 
@@ -174,20 +210,37 @@ mod tests {
     fn fewer_than_two_samples_is_absent() {
         let (ts, vs) = series(0, 60, &[1.0, 2.0, 3.0]);
         // Window [61, 121] holds only the sample at 120 s.
-        assert_eq!(rate(&ts, &vs, 121_000, 60_000), None);
-        assert_eq!(rate(&[], &[], 0, 60_000), None);
-        assert_eq!(rate(&ts, &vs, 120_000, 0), None);
-        assert_eq!(rate(&ts, &vs, 120_000, -60_000), None);
+        assert_eq!(rate(&ts, &vs, 121_000, 60_000, 0).0, None);
+        assert_eq!(rate(&[], &[], 0, 60_000, 5).0, None);
+        assert_eq!(rate(&ts, &vs, 120_000, 0, 0).0, None);
+        assert_eq!(rate(&ts, &vs, 120_000, -60_000, 1).0, None);
     }
 
     #[test]
     fn lookback_is_inclusive_and_five_minutes() {
         let (ts, vs) = series(0, 100, &[1.0, 2.0]);
-        assert_eq!(instant(&ts, &vs, 99_999), Some(1.0));
-        assert_eq!(instant(&ts, &vs, 100_000), Some(2.0));
-        assert_eq!(instant(&ts, &vs, 400_000), Some(2.0));
-        assert_eq!(instant(&ts, &vs, 400_001), None);
-        assert_eq!(instant(&ts, &vs, -1), None);
+        let at = |t| instant(&ts, &vs, t, 0).0;
+        assert_eq!(at(99_999), Some(1.0));
+        assert_eq!(at(100_000), Some(2.0));
+        assert_eq!(at(400_000), Some(2.0));
+        assert_eq!(at(400_001), None);
+        assert_eq!(at(-1), None);
+    }
+
+    #[test]
+    fn galloping_search_agrees_with_binary_search() {
+        let ts: Vec<i64> = (0..200).map(|i| i * 10 + (i % 3)).collect();
+        for key in -5..2010 {
+            let want = ts.partition_point(|&t| t < key);
+            for hint in [0, 1, 7, 64, 150, 199, 200, 500] {
+                assert_eq!(
+                    lower_bound_from(&ts, key, hint),
+                    want,
+                    "key {key} hint {hint}"
+                );
+            }
+        }
+        assert_eq!(lower_bound_from(&[], 3, 9), 0);
     }
 
     #[test]

@@ -129,13 +129,23 @@ impl Cluster {
     /// A fresh `<prefix><5 chars>` pod name, unique in this cluster, drawn
     /// from a stream keyed by `key` (e.g. the pod's ordinal).
     pub fn generate_name(&mut self, prefix: &str, key: &str) -> String {
+        self.unique_name(prefix, key, NAME_ALPHABET, 5)
+    }
+
+    /// A fresh `<prefix><len chars of alphabet>` name, unique in this cluster.
+    pub fn unique_name(&mut self, prefix: &str, key: &str, alphabet: &str, len: usize) -> String {
         let mut r = self.rng.child(&format!("name/{prefix}/{key}"));
-        loop {
-            let name = format!("{prefix}{}", r.string(NAME_ALPHABET, 5));
+        for attempt in 0u32.. {
+            let mut name = format!("{prefix}{}", r.string(alphabet, len.max(1)));
+            if attempt >= 64 {
+                // A tiny alphabet ran out of fresh names: disambiguate.
+                name = format!("{name}{attempt}");
+            }
             if !self.names.contains(&name) {
                 return name;
             }
         }
+        format!("{prefix}{key}")
     }
 
     /// A ReplicaSet-style hash (`66fcc59fb9`) for a Deployment called `key`.

@@ -1,2 +1,136 @@
-//! Event ingestion tests.
+//! Event attribution and increment counting.
+
 use super::*;
+use crate::catalog::Catalog;
+use crate::k8s::{Event, EventSeries, EventSource, ObjectMeta, ObjectReference, Pod, PodSpec};
+use std::path::PathBuf;
+
+fn catalog() -> Catalog {
+    let text = "signals:\n  - name: sync\n    events: {reasons: [FailedSync], count: increments}\n  - name: threads\n    events: {message: \"can't start new thread\"}\n  - name: node_events\n    events: {reasons: [NodeNotReady], involved_kind: Node}\n";
+    Catalog::from_sources(vec![(PathBuf::from("t.yaml"), text.to_string())]).unwrap()
+}
+
+fn ev(name: &str, reason: &str, count: i64) -> Event {
+    Event {
+        metadata: ObjectMeta { name: name.into(), namespace: "prod".into(), ..Default::default() },
+        involved_object: ObjectReference { kind: "Pod".into(), namespace: "prod".into(), name: "p1".into(), uid: "u-p1".into() },
+        reason: reason.into(),
+        message: "Error syncing pod".into(),
+        count: Some(count),
+        ..Default::default()
+    }
+}
+
+fn ingest(ing: &mut EventIngest, nodes: &mut NodeTable, e: &Event) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    ing.ingest(e, Timestamp(0), nodes, &mut hits);
+    hits
+}
+
+#[test]
+fn source_host_then_reporting_instance_then_pod_node() {
+    let c = catalog();
+    let mut nodes = NodeTable::default();
+    let mut ing = EventIngest::new(&c);
+    let mut e = ev("a.1", "FailedSync", 1);
+    e.source = EventSource { component: "kubelet".into(), host: "n-host".into() };
+    e.reporting_instance = "n-ri".into();
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n-host").unwrap());
+
+    let mut e = ev("a.2", "FailedSync", 1);
+    e.reporting_instance = "n-ri".into();
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n-ri").unwrap());
+
+    // No reporter: the pod's spec.nodeName, by uid or by namespace/name.
+    let pod = Pod {
+        metadata: ObjectMeta { name: "p1".into(), namespace: "prod".into(), uid: "u-p1".into(), ..Default::default() },
+        spec: PodSpec { node_name: "n-pod".into() },
+    };
+    let e = ev("a.3", "FailedSync", 1);
+    assert!(ingest(&mut ing, &mut nodes, &e).is_empty(), "unknown pod: unattributed");
+    assert_eq!(ing.unattributed, 1);
+    ing.add_pod(&pod, &mut nodes);
+    let e = ev("a.4", "FailedSync", 1);
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n-pod").unwrap());
+    let mut e = ev("a.5", "FailedSync", 1);
+    e.involved_object.uid.clear();
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n-pod").unwrap());
+}
+
+#[test]
+fn counts_increments_not_objects_and_never_twice() {
+    let c = catalog();
+    let mut nodes = NodeTable::default();
+    let mut ing = EventIngest::new(&c);
+    let mut e = ev("x.1", "FailedSync", 1);
+    e.source.host = "n1".into();
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 1);
+    e.count = Some(4);
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 3, "count 1 → 4 is 3 new");
+    assert!(ingest(&mut ing, &mut nodes, &e).is_empty(), "the same object again (relist) adds nothing");
+    e.count = Some(2);
+    assert!(ingest(&mut ing, &mut nodes, &e).is_empty(), "a stale copy adds nothing");
+    e.count = Some(5);
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 1, "and does not lower the mark");
+    // New-style: series.count.
+    let mut e = ev("y.1", "FailedSync", 0);
+    e.count = None;
+    e.reporting_instance = "n1".into();
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 1);
+    e.series = Some(EventSeries { count: 7, last_observed_time: None });
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 6);
+    assert_eq!(ing.ingested, 8);
+}
+
+#[test]
+fn message_regex_and_involved_kind() {
+    let c = catalog();
+    let mut nodes = NodeTable::default();
+    let mut ing = EventIngest::new(&c);
+    let mut e = ev("h.1", "BackOff", 1);
+    e.source.host = "n1".into();
+    e.message = "RuntimeError: can't start new thread".into();
+    let hits = ingest(&mut ing, &mut nodes, &e);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].signal, c.signal_index("threads").unwrap());
+    // NodeNotReady about a Pod does not match the Node-kind signal...
+    let mut e = ev("nn.1", "NodeNotReady", 1);
+    e.source.host = "n1".into();
+    assert!(ingest(&mut ing, &mut nodes, &e).is_empty());
+    // ...about the Node it does, attributed to that node.
+    let mut e = ev("nn.2", "NodeNotReady", 1);
+    e.involved_object = ObjectReference { kind: "Node".into(), name: "n9".into(), ..Default::default() };
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n9").unwrap());
+}
+
+#[test]
+fn forgets_expired_objects() {
+    let c = catalog();
+    let mut nodes = NodeTable::default();
+    let mut ing = EventIngest::new(&c);
+    let mut e = ev("z.1", "FailedSync", 1);
+    e.source.host = "n1".into();
+    ingest(&mut ing, &mut nodes, &e);
+    ing.prune(Timestamp(0));
+    assert_eq!(ing.remembered(), 1);
+    ing.prune(Timestamp(2 * 3_600_000));
+    assert_eq!(ing.remembered(), 0);
+}
+
+#[test]
+fn windows_slide_and_count_objects() {
+    let mut w = EventWindow::new(3);
+    w.add(1, 5, 10);
+    w.add(2, 1, 11);
+    w.add(2, 1, 11);
+    assert_eq!(w.value(2, EventCount::Increments), 7.0);
+    assert_eq!(w.value(2, EventCount::Objects), 2.0);
+    assert_eq!(w.value(3, EventCount::Increments), 7.0);
+    assert_eq!(w.value(4, EventCount::Increments), 2.0, "tick 1 left the window");
+    assert_eq!(w.value(4, EventCount::Objects), 1.0);
+    assert_eq!(w.value(10, EventCount::Increments), 0.0);
+    for o in 0..200 {
+        w.add(11, 1, o);
+    }
+    assert_eq!(w.value(11, EventCount::Objects), MAX_OBJECTS as f64, "bounded");
+}
