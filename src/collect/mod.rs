@@ -14,7 +14,7 @@ use crate::time::Timestamp;
 pub type SignalResult = Result<Vec<(Vec<String>, f64)>, SourceError>;
 
 /// What a source delivers for one tick.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Observation {
     /// Evaluation time.
     pub at: Timestamp,
