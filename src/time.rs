@@ -41,11 +41,13 @@ impl Timestamp {
     }
 
     /// This timestamp moved by `d` (which may be negative).
+    #[allow(clippy::should_implement_trait)]
     pub fn add(self, d: Duration) -> Self {
         Timestamp(self.0 + d.0)
     }
 
     /// This timestamp moved back by `d`.
+    #[allow(clippy::should_implement_trait)]
     pub fn sub(self, d: Duration) -> Self {
         Timestamp(self.0 - d.0)
     }

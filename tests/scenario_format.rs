@@ -32,7 +32,10 @@ fn tiny() -> Scenario {
         name: "up".into(),
         kind: MetricType::Gauge,
         help: "Up.".into(),
-        series: vec![Series { labels: vec![("node".into(), "n1".into())], samples: vec![(1000, 1.0), (61_000, 0.0)] }],
+        series: vec![Series {
+            labels: vec![("node".into(), "n1".into())],
+            samples: vec![(1000, 1.0), (61_000, 0.0)],
+        }],
     }];
     s
 }
@@ -47,10 +50,18 @@ fn assert_same(a: &Scenario, b: &Scenario) {
     }
     assert_eq!(a.metrics.len(), b.metrics.len());
     for (x, y) in a.metrics.iter().zip(&b.metrics) {
-        assert_eq!((&x.name, x.kind, &x.help, x.series.len()), (&y.name, y.kind, &y.help, y.series.len()));
+        assert_eq!(
+            (&x.name, x.kind, &x.help, x.series.len()),
+            (&y.name, y.kind, &y.help, y.series.len())
+        );
         for (sx, sy) in x.series.iter().zip(&y.series) {
             assert_eq!(sx.labels, sy.labels);
-            let bits = |s: &Series| s.samples.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
+            let bits = |s: &Series| {
+                s.samples
+                    .iter()
+                    .map(|&(t, v)| (t, v.to_bits()))
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(bits(sx), bits(sy), "{} {:?}", x.name, sx.labels);
         }
     }
@@ -70,27 +81,63 @@ fn binder_round_trips_through_a_directory() {
     assert_eq!(truth.cluster_incidents.len(), 1);
     assert_eq!(truth.cluster_incidents[0].from, ts("2018-02-20T14:30:00Z"));
     assert_eq!(truth.cluster_incidents[0].to, ts("2018-02-22T06:18:00Z"));
-    let faulty: Vec<(&str, Timestamp, Timestamp)> =
-        truth.faulty_nodes.iter().map(|f| (f.node.as_str(), f.from, f.to)).collect();
+    let faulty: Vec<(&str, Timestamp, Timestamp)> = truth
+        .faulty_nodes
+        .iter()
+        .map(|f| (f.node.as_str(), f.from, f.to))
+        .collect();
     let node = |s: &str| format!("gke-prod-a-ssd-pool-32-134a959a-{s}");
-    assert_eq!(faulty[0], (node("vvsw").as_str(), ts("2018-02-20T17:00:00Z"), ts("2018-02-20T17:40:00Z")));
-    assert_eq!(faulty[1], (node("qz3m").as_str(), ts("2018-02-21T15:00:00Z"), ts("2018-02-21T16:00:00Z")));
-    assert_eq!(faulty[2], (node("vvsm").as_str(), ts("2018-02-21T15:00:00Z"), ts("2018-02-21T16:00:00Z")));
+    assert_eq!(
+        faulty[0],
+        (
+            node("vvsw").as_str(),
+            ts("2018-02-20T17:00:00Z"),
+            ts("2018-02-20T17:40:00Z")
+        )
+    );
+    assert_eq!(
+        faulty[1],
+        (
+            node("qz3m").as_str(),
+            ts("2018-02-21T15:00:00Z"),
+            ts("2018-02-21T16:00:00Z")
+        )
+    );
+    assert_eq!(
+        faulty[2],
+        (
+            node("vvsm").as_str(),
+            ts("2018-02-21T15:00:00Z"),
+            ts("2018-02-21T16:00:00Z")
+        )
+    );
     assert_eq!(truth.never_cordon, "all-healthy");
     assert_eq!(back.meta.step, Duration::secs(30));
     assert_eq!(back.nodes.len(), 8);
 
     let events = fs::read_to_string(dir.path().join("events.jsonl")).expect("events");
     assert_eq!(events.lines().count(), s.events.len());
-    let first: serde_json::Value = serde_json::from_str(events.lines().next().unwrap_or("")).expect("json");
-    assert_eq!((first["apiVersion"].as_str(), first["kind"].as_str()), (Some("v1"), Some("Event")));
+    let first: serde_json::Value =
+        serde_json::from_str(events.lines().next().unwrap_or("")).expect("json");
+    assert_eq!(
+        (first["apiVersion"].as_str(), first["kind"].as_str()),
+        (Some("v1"), Some("Event"))
+    );
     let om = fs::read_to_string(dir.path().join("metrics.om")).expect("metrics");
     assert!(om.ends_with("# EOF\n"));
     let nodes = fs::read_to_string(dir.path().join("nodes.json")).expect("nodes");
-    assert!(nodes.contains("\"kind\": \"NodeList\"") && nodes.contains("\n    \"items\""), "kubectl-style JSON");
+    assert!(
+        nodes.contains("\"kind\": \"NodeList\"") && nodes.contains("\n    \"items\""),
+        "kubectl-style JSON"
+    );
 
     let series: usize = s.metrics.iter().map(|f| f.series.len()).sum();
-    let samples: usize = s.metrics.iter().flat_map(|f| &f.series).map(|x| x.samples.len()).sum();
+    let samples: usize = s
+        .metrics
+        .iter()
+        .flat_map(|f| &f.series)
+        .map(|x| x.samples.len())
+        .sum();
     println!(
         "binder: generated in {generated:?}; {} nodes, {} pods, {} event deliveries, {} families, {series} series, \
          {samples} samples, metrics.om {} bytes, events.jsonl {} bytes",
@@ -131,10 +178,17 @@ fn errors_name_file_and_line() {
     let e = scenario::read_dir(p).expect_err("bad sample");
     assert!(e.to_string().contains("metrics.om:4"), "{e}");
     fs::write(p.join("metrics.om"), om.replace("# EOF\n", "")).expect("write");
-    assert!(scenario::read_dir(p).expect_err("no EOF").to_string().contains("EOF"));
+    assert!(scenario::read_dir(p)
+        .expect_err("no EOF")
+        .to_string()
+        .contains("EOF"));
     fs::write(p.join("metrics.om"), om).expect("restore");
 
-    fs::write(p.join("nodes.json"), "{\n  \"kind\": \"NodeList\",\n  \"items\": [,]\n}").expect("write");
+    fs::write(
+        p.join("nodes.json"),
+        "{\n  \"kind\": \"NodeList\",\n  \"items\": [,]\n}",
+    )
+    .expect("write");
     let e = scenario::read_dir(p).expect_err("bad nodes");
     assert!(e.to_string().contains("nodes.json:3"), "{e}");
     fs::remove_file(p.join("nodes.json")).expect("rm");
@@ -142,12 +196,23 @@ fn errors_name_file_and_line() {
     assert!(e.file.ends_with("nodes.json") && e.line.is_none(), "{e}");
 
     let yaml = fs::read_to_string(p.join("scenario.yaml")).expect("yaml");
-    fs::write(p.join("scenario.yaml"), yaml.replace("step: 30s", "step: soon")).expect("write");
+    fs::write(
+        p.join("scenario.yaml"),
+        yaml.replace("step: 30s", "step: soon"),
+    )
+    .expect("write");
     let e = scenario::read_dir(p).expect_err("bad step");
-    assert!(e.to_string().starts_with(&format!("{}:", p.join("scenario.yaml").display())), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}:", p.join("scenario.yaml").display())),
+        "{e}"
+    );
     assert!(e.line.is_some(), "{e}");
-    fs::write(p.join("scenario.yaml"), yaml.replace("end: 2018-02-20T13:00:00Z", "end: 2018-02-20T11:00:00Z"))
-        .expect("write");
+    fs::write(
+        p.join("scenario.yaml"),
+        yaml.replace("end: 2018-02-20T13:00:00Z", "end: 2018-02-20T11:00:00Z"),
+    )
+    .expect("write");
     let e = scenario::read_dir(p).expect_err("end before start");
     assert!(e.to_string().contains("not before end"), "{e}");
 }
@@ -161,38 +226,69 @@ fn openmetrics_round_trip() {
             help: "Has \"quotes\", a \\ and a\nnewline.".into(),
             series: vec![
                 Series {
-                    labels: vec![("a".into(), "x\"y\\z\nw".into()), ("b".into(), "é ✓ {},=".into())],
-                    samples: vec![(-1500, f64::NAN), (0, f64::INFINITY), (1, f64::NEG_INFINITY), (1002, -0.0)],
+                    labels: vec![
+                        ("a".into(), "x\"y\\z\nw".into()),
+                        ("b".into(), "é ✓ {},=".into()),
+                    ],
+                    samples: vec![
+                        (-1500, f64::NAN),
+                        (0, f64::INFINITY),
+                        (1, f64::NEG_INFINITY),
+                        (1002, -0.0),
+                    ],
                 },
-                Series { labels: vec![], samples: vec![(5000, 0.1 + 0.2), (6000, 1e300), (7000, 5e-324)] },
+                Series {
+                    labels: vec![],
+                    samples: vec![(5000, 0.1 + 0.2), (6000, 1e300), (7000, 5e-324)],
+                },
             ],
         },
         Family {
             name: "requests_total".into(),
             kind: MetricType::Counter,
             help: String::new(),
-            series: vec![Series { labels: vec![("code".into(), "200".into())], samples: vec![(1, 0.0), (60_001, 12.5)] }],
+            series: vec![Series {
+                labels: vec![("code".into(), "200".into())],
+                samples: vec![(1, 0.0), (60_001, 12.5)],
+            }],
         },
     ];
     let mut text = Vec::new();
     openmetrics::write(&fams, &mut text).expect("write");
     let text = String::from_utf8(text).expect("utf8");
     assert!(text.contains("# TYPE requests counter\n"), "{text}");
-    assert!(text.contains("requests_total{code=\"200\"} 12.5 60.001\n"), "{text}");
-    assert!(text.contains("weird_gauge{a=\"x\\\"y\\\\z\\nw\",b=\"é ✓ {},=\"} NaN -1.500\n"), "{text}");
-    assert!(text.contains(" +Inf 0\n") && text.contains(" -Inf 0.001\n"), "{text}");
+    assert!(
+        text.contains("requests_total{code=\"200\"} 12.5 60.001\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("weird_gauge{a=\"x\\\"y\\\\z\\nw\",b=\"é ✓ {},=\"} NaN -1.500\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" +Inf 0\n") && text.contains(" -Inf 0.001\n"),
+        "{text}"
+    );
     let back = openmetrics::parse(&text, Path::new("x.om")).expect("parse");
     assert_eq!(back.len(), 2);
     for (a, b) in fams.iter().zip(&back) {
         assert_eq!((&a.name, a.kind, &a.help), (&b.name, b.kind, &b.help));
         for (sa, sb) in a.series.iter().zip(&b.series) {
             assert_eq!(sa.labels, sb.labels);
-            let bits = |s: &Series| s.samples.iter().map(|&(t, v)| (t, v.to_bits())).collect::<Vec<_>>();
+            let bits = |s: &Series| {
+                s.samples
+                    .iter()
+                    .map(|&(t, v)| (t, v.to_bits()))
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(bits(sa), bits(sb));
         }
     }
     let dup = [fams[1].clone(), fams[1].clone()];
-    assert!(openmetrics::write(&dup, Vec::new()).is_err(), "duplicate family");
+    assert!(
+        openmetrics::write(&dup, Vec::new()).is_err(),
+        "duplicate family"
+    );
 }
 
 /// Facts of the Binder scenario a detector test relies on.
@@ -200,8 +296,11 @@ fn openmetrics_round_trip() {
 fn binder_tells_the_story() {
     let s = scenario::builtin("binder").expect("binder");
     let node = |x: &str| format!("gke-prod-a-ssd-pool-32-134a959a-{x}");
-    let pod_node: HashMap<&str, &str> =
-        s.pods.iter().map(|p| (p.metadata.uid.as_str(), p.spec.node_name.as_str())).collect();
+    let pod_node: HashMap<&str, &str> = s
+        .pods
+        .iter()
+        .map(|p| (p.metadata.uid.as_str(), p.spec.node_name.as_str()))
+        .collect();
     let attributed = |e: &k8s::Event| -> String {
         e.reporting_node()
             .or_else(|| pod_node.get(e.involved_object.uid.as_str()).copied())
@@ -211,13 +310,30 @@ fn binder_tells_the_story() {
     };
     // Every event lands on a node; some only through spec.nodeName.
     assert!(s.events.iter().all(|e| !attributed(e).is_empty()));
-    assert!(s.events.iter().any(|e| e.reporting_node().is_none() && e.type_ == "Warning"));
-    let new_style = s.events.iter().filter(|e| e.event_time.is_some()).count() as f64 / s.events.len() as f64;
+    assert!(s
+        .events
+        .iter()
+        .any(|e| e.reporting_node().is_none() && e.type_ == "Warning"));
+    let new_style =
+        s.events.iter().filter(|e| e.event_time.is_some()).count() as f64 / s.events.len() as f64;
     assert!((0.2..0.4).contains(&new_style), "{new_style}");
-    assert!(s.events.iter().any(|e| e.series.as_ref().is_some_and(|x| x.count > 5)));
+    assert!(s
+        .events
+        .iter()
+        .any(|e| e.series.as_ref().is_some_and(|x| x.count > 5)));
 
-    let kills: Vec<String> = s.events.iter().filter(|e| e.reason == "FailedKillPod").map(&attributed).collect();
-    assert!(!kills.is_empty() && kills.iter().all(|n| *n == node("qz3m") || *n == node("vvsm")));
+    let kills: Vec<String> = s
+        .events
+        .iter()
+        .filter(|e| e.reason == "FailedKillPod")
+        .map(&attributed)
+        .collect();
+    assert!(
+        !kills.is_empty()
+            && kills
+                .iter()
+                .all(|n| *n == node("qz3m") || *n == node("vvsm"))
+    );
     let sandbox_pods: std::collections::HashSet<&str> = s
         .events
         .iter()
@@ -225,11 +341,22 @@ fn binder_tells_the_story() {
         .map(|e| e.involved_object.name.as_str())
         .collect();
     assert!(sandbox_pods.len() >= 10, "{}", sandbox_pods.len());
-    assert!(s.events.iter().any(|e| e.message.contains("can't start new thread")));
+    assert!(s
+        .events
+        .iter()
+        .any(|e| e.message.contains("can't start new thread")));
 
     // Hub CPU per minute: first 5 consecutive minutes above 0.7 cores.
-    let cpu = s.metrics.iter().find(|f| f.name == "container_cpu_usage_seconds_total").expect("cpu");
-    let hub = cpu.series.iter().find(|x| x.label("container") == "hub").expect("hub");
+    let cpu = s
+        .metrics
+        .iter()
+        .find(|f| f.name == "container_cpu_usage_seconds_total")
+        .expect("cpu");
+    let hub = cpu
+        .series
+        .iter()
+        .find(|x| x.label("container") == "hub")
+        .expect("hub");
     let mut run = 0;
     let mut first = None;
     for w in hub.samples.windows(2) {
@@ -242,11 +369,28 @@ fn binder_tells_the_story() {
     }
     let first = first.expect("hub CPU above 0.7 for 5 minutes");
     println!("hub CPU first 5 min above 0.7 cores at {first}");
-    assert!(first > ts("2018-02-20T16:00:00Z") && first < ts("2018-02-20T18:30:00Z"), "{first}");
+    assert!(
+        first > ts("2018-02-20T16:00:00Z") && first < ts("2018-02-20T18:30:00Z"),
+        "{first}"
+    );
 
-    let threads = s.metrics.iter().find(|f| f.name == "container_threads").expect("threads");
-    let hub_threads = threads.series.iter().find(|x| x.label("container") == "hub").expect("hub threads");
+    let threads = s
+        .metrics
+        .iter()
+        .find(|f| f.name == "container_threads")
+        .expect("threads");
+    let hub_threads = threads
+        .series
+        .iter()
+        .find(|x| x.label("container") == "hub")
+        .expect("hub threads");
     let max = hub_threads.samples.iter().map(|x| x.1).fold(0.0, f64::max);
     assert!((6000.0..8000.0).contains(&max), "{max}");
-    assert!(!threads.series.iter().any(|x| x.label("pod").starts_with("jupyter-")), "user pods have no series");
+    assert!(
+        !threads
+            .series
+            .iter()
+            .any(|x| x.label("pod").starts_with("jupyter-")),
+        "user pods have no series"
+    );
 }

@@ -273,7 +273,7 @@ async fn status_page_ranks_escapes_and_shows_banner_only_for_cluster_incidents()
     assert!(b.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!b.contains("<script>"));
     assert!(b.contains("unknown: probe_failures"));
-    assert!(b.contains("would cordon, refused"));
+    assert!(b.contains("cordon refused"));
     assert!(b.contains("more than 30% of nodes look unhealthy"));
     assert!(b.contains("node-b is out of threads"));
     assert!(b.contains("prod/hub-7d9f"));

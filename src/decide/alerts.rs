@@ -54,14 +54,14 @@ pub struct AlertBook {
 
 impl AlertBook {
     /// Evaluates one (rule, subject) at `at`: `holds` is `Some(true/false)`
-    /// or `None` when the data is unknown (state held).
+    /// or `None` when the data is unknown (state held); `value` is what the
+    /// condition compared.
     pub fn evaluate(
         &mut self,
         rule_idx: usize,
         rule: &Rule,
         subject: &str,
-        holds: Option<bool>,
-        value: f64,
+        (holds, value): (Option<bool>, f64),
         explanation: impl FnOnce() -> String,
         at: Timestamp,
     ) -> Option<Transition> {
@@ -141,7 +141,7 @@ mod tests {
         let mut out = Vec::new();
         for (i, h) in seq.iter().enumerate() {
             let at = Timestamp(i as i64 * 60_000);
-            if let Some(t) = book.evaluate(0, r, "n1", *h, 1.0, String::new, at) {
+            if let Some(t) = book.evaluate(0, r, "n1", (*h, 1.0), String::new, at) {
                 out.push((i, t.kind));
             }
         }

@@ -216,10 +216,10 @@ impl Engine {
         let mut known = vec![false; n];
         if let Some(q) = &sig.events {
             if obs.events_ok {
-                for i in 0..n {
+                for (i, k) in known.iter_mut().enumerate() {
                     if self.nodes.exists(i as u32, obs.at) {
                         self.values[i] = self.windows[s][i].value(self.tick, q.count);
-                        known[i] = true;
+                        *k = true;
                     }
                 }
             }

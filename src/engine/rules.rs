@@ -24,7 +24,7 @@ fn check(c: &Condition, score: f64, ev: Option<&Evidence>) -> (Option<bool>, f64
     let holds = c.value_above.is_some_and(|t| ev.value > t)
         || c.value_below.is_some_and(|t| ev.value < t)
         || c.anomaly_above.is_some_and(|t| ev.level > t);
-    (Some(holds), if c.anomaly_above.is_some() { ev.level } else { ev.value })
+    (Some(holds), ev.value)
 }
 
 impl Engine {
@@ -44,7 +44,7 @@ impl Engine {
                         let (holds, value) = check(&rule.when, self.scores[i as usize], ev.as_ref());
                         let holds = if any_known { holds } else { None };
                         let explain = || self.node_explanation(i);
-                        let t = alerts.evaluate(r, rule, &name, holds, value, explain, self.at);
+                        let t = alerts.evaluate(r, rule, &name, (holds, value), explain, self.at);
                         seen.push(name);
                         self.emit(t, &alerts, out);
                     }
@@ -59,7 +59,7 @@ impl Engine {
                         let (holds, value) = check(&rule.when, 0.0, Some(&ev));
                         let detect = &catalog.signals[s].detect;
                         let explain = || format!("{} {}", catalog.signals[s].name, ev.describe(detect));
-                        let t = alerts.evaluate(r, rule, &subject, holds, value, explain, self.at);
+                        let t = alerts.evaluate(r, rule, &subject, (holds, value), explain, self.at);
                         seen.push(subject);
                         self.emit(t, &alerts, out);
                     }
@@ -70,7 +70,7 @@ impl Engine {
                         .collect();
                     let value = active.len() as f64;
                     let explain = || self.cluster_explanation(&active);
-                    let t = alerts.evaluate(r, rule, "cluster", Some(!active.is_empty()), value, explain, self.at);
+                    let t = alerts.evaluate(r, rule, "cluster", (Some(!active.is_empty()), value), explain, self.at);
                     seen.push("cluster".to_string());
                     self.emit(t, &alerts, out);
                 }
@@ -79,7 +79,7 @@ impl Engine {
             // condition no longer holds.
             for subject in alerts.subjects_of(r) {
                 if !seen.contains(&subject) {
-                    let t = alerts.evaluate(r, rule, &subject, Some(false), f64::NAN, String::new, self.at);
+                    let t = alerts.evaluate(r, rule, &subject, (Some(false), f64::NAN), String::new, self.at);
                     self.emit(t, &alerts, out);
                 }
             }

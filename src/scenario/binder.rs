@@ -15,7 +15,7 @@ mod incidents;
 mod metrics;
 mod users;
 
-use super::gen::{utc, Cluster, EventRecorder, Grid, PodInfo};
+use super::gen::{utc, Cluster, EventRecorder, EventType, Grid, Involved, PodInfo};
 use super::rng::Rng;
 use super::{FaultyNode, Incident, Meta, Scenario, Truth};
 use crate::time::{Duration, Timestamp};
@@ -23,7 +23,8 @@ use crate::time::{Duration, Timestamp};
 /// Scenario name.
 pub const NAME: &str = "binder";
 /// One-line description.
-pub const DESCRIPTION: &str = "The 2018-02-20 Binder outage: hub thread leak and overload (cluster-wide), \
+pub const DESCRIPTION: &str =
+    "The 2018-02-20 Binder outage: hub thread leak and overload (cluster-wide), \
      grafana pod trouble, cluster-wide readiness failures, vvsw losing pod networking, \
      pods failing to stop on qz3m and vvsm";
 
@@ -101,7 +102,10 @@ struct Infra {
 
 impl Infra {
     fn first(&self, role: Role) -> usize {
-        self.pods.iter().find(|(r, _)| *r == role).map_or(0, |&(_, i)| i)
+        self.pods
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map_or(0, |&(_, i)| i)
     }
 }
 
@@ -122,7 +126,13 @@ fn add_nodes(c: &mut Cluster, rng: &Rng) {
     c.add_node(&node_name("vvsw"), a, POOL, utc(2018, 2, 12, 9, 14), 8);
     c.add_node(&node_name("qz3m"), b, POOL, utc(2018, 2, 12, 9, 15), 3);
     c.add_node(&node_name("vvsm"), a, POOL, utc(2018, 2, 15, 22, 41), 5);
-    let joins = [feb20(13, 55), feb20(14, 5), feb20(14, 22), feb20(14, 38), feb20(14, 52)];
+    let joins = [
+        feb20(13, 55),
+        feb20(14, 5),
+        feb20(14, 22),
+        feb20(14, 38),
+        feb20(14, 52),
+    ];
     for (i, at) in joins.into_iter().enumerate() {
         let mut r = rng.child(&format!("autoscaled/{i}"));
         let name = loop {
@@ -132,7 +142,13 @@ fn add_nodes(c: &mut Cluster, rng: &Rng) {
             }
         };
         let zone = if i % 2 == 0 { b } else { a };
-        c.add_node(&name, zone, POOL, at.add(Duration(r.range(0, 30_000))), 11 + i as u8);
+        c.add_node(
+            &name,
+            zone,
+            POOL,
+            at.add(Duration(r.range(0, 30_000))),
+            11 + i as u8,
+        );
     }
 }
 
@@ -149,9 +165,27 @@ fn add_infra(c: &mut Cluster) -> Infra {
         (Role::Proxy, NS, "proxy", "chp", &vvsm),
         (Role::Binder, NS, "binder-66fcc59fb9-58btx", "binder", &qz3m),
         (Role::Grafana, NS, "grafana", "grafana", &vvsw),
-        (Role::Prometheus, NS, "prometheus-server", "prometheus-server", &vvsw),
-        (Role::Ingress, NS, "nginx-ingress-controller", "nginx-ingress-controller", &vvsw),
-        (Role::Ingress, NS, "nginx-ingress-controller", "nginx-ingress-controller", &vvsm),
+        (
+            Role::Prometheus,
+            NS,
+            "prometheus-server",
+            "prometheus-server",
+            &vvsw,
+        ),
+        (
+            Role::Ingress,
+            NS,
+            "nginx-ingress-controller",
+            "nginx-ingress-controller",
+            &vvsw,
+        ),
+        (
+            Role::Ingress,
+            NS,
+            "nginx-ingress-controller",
+            "nginx-ingress-controller",
+            &vvsm,
+        ),
         (Role::KubeDns, "kube-system", "kube-dns", "kubedns", &vvsw),
     ];
     for (i, (role, ns, base, container, node)) in deployments.into_iter().enumerate() {
@@ -161,16 +195,30 @@ fn add_infra(c: &mut Cluster) -> Infra {
             let hash = c.template_hash(base);
             c.generate_name(&format!("{base}-{hash}-"), &i.to_string())
         };
-        let idx = c.add_pod(ns, &name, container, node, before.add(Duration::mins(7 * i as i64)));
+        let idx = c.add_pod(
+            ns,
+            &name,
+            container,
+            node,
+            before.add(Duration::mins(7 * i as i64)),
+        );
         if role == Role::Grafana {
             c.pods[idx].ip = "10.12.8.137".to_string(); // The address in the incident's kubectl output.
         }
         pods.push((role, idx));
     }
-    let nodes: Vec<(String, Timestamp)> = c.nodes.iter().map(|n| (n.name.clone(), n.created)).collect();
+    let nodes: Vec<(String, Timestamp)> = c
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.created))
+        .collect();
     for (i, (node, created)) in nodes.into_iter().enumerate() {
         let name = c.generate_name("node-exporter-", &i.to_string());
-        let at = if created < START { before } else { created.add(Duration::secs(25)) };
+        let at = if created < START {
+            before
+        } else {
+            created.add(Duration::secs(25))
+        };
         let idx = c.add_pod(NS, &name, "node-exporter", &node, at);
         pods.push((Role::NodeExporter, idx));
     }
@@ -179,6 +227,47 @@ fn add_infra(c: &mut Cluster) -> Infra {
         c.pods[idx].labels.insert("app".into(), app);
     }
     Infra { pods }
+}
+
+/// What a node joining says: the kubelet starts and reports Ready, the node
+/// controller registers it (without a host: it is about the node itself).
+fn node_joins(c: &Cluster, ev: &mut EventRecorder) {
+    for n in c.nodes.iter().filter(|n| n.created >= START) {
+        let node = Involved::node(n);
+        let at = |s: i64| n.created.add(Duration::secs(s));
+        let ready = format!("Node {} status is now: NodeReady", n.name);
+        let registered = format!(
+            "Node {} event: Registered Node {} in Controller",
+            n.name, n.name
+        );
+        ev.record(
+            at(2),
+            node.clone(),
+            "kubelet",
+            &n.name,
+            EventType::Normal,
+            "Starting",
+            "Starting kubelet.",
+        );
+        ev.record(
+            at(14),
+            node.clone(),
+            "kubelet",
+            &n.name,
+            EventType::Normal,
+            "NodeReady",
+            &ready,
+        );
+        ev.record(
+            at(19),
+            node,
+            "node-controller",
+            "",
+            EventType::Normal,
+            "RegisteredNode",
+            &registered,
+        );
+    }
 }
 
 /// The ground truth, exactly as the brief states it.
@@ -198,7 +287,8 @@ fn truth() -> Truth {
         cluster_incidents: vec![Incident {
             from: LEAK_FROM,
             to: FIX,
-            kind: "hub overload: ~7000 idle threads, CPU above 0.7 cores, launches time out".to_string(),
+            kind: "hub overload: ~7000 idle threads, CPU above 0.7 cores, launches time out"
+                .to_string(),
         }],
         never_cordon: "all-healthy".to_string(),
     }
@@ -211,11 +301,18 @@ pub fn generate() -> Scenario {
     add_nodes(&mut cluster, &rng);
     let infra = add_infra(&mut cluster);
     let mut events = EventRecorder::new(SEED);
+    node_joins(&cluster, &mut events);
     users::simulate(&mut cluster, &mut events, &rng.child("users"));
     incidents::record(&mut cluster, &mut events, &infra, &rng.child("incidents"));
     let grid = Grid::new(START, END, Duration::mins(1));
     let per_node_users = cluster.counts(&grid, is_user);
-    let metrics = metrics::record(&cluster, &infra, &per_node_users, &grid, &rng.child("metrics"));
+    let metrics = metrics::record(
+        &cluster,
+        &infra,
+        &per_node_users,
+        &grid,
+        &rng.child("metrics"),
+    );
     let meta = Meta {
         name: NAME.to_string(),
         description: DESCRIPTION.to_string(),
@@ -224,5 +321,11 @@ pub fn generate() -> Scenario {
         step: Duration::secs(30),
         truth: truth(),
     };
-    Scenario { meta, nodes: cluster.node_objects(), pods: cluster.pod_objects(), events: events.finish(), metrics }
+    Scenario {
+        meta,
+        nodes: cluster.node_objects(),
+        pods: cluster.pod_objects(),
+        events: events.finish(),
+        metrics,
+    }
 }

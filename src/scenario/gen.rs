@@ -71,8 +71,16 @@ pub struct Grid {
 impl Grid {
     /// A grid covering `[start, end]`.
     pub fn new(start: Timestamp, end: Timestamp, step: Duration) -> Self {
-        let len = if step.0 > 0 { (end.0 - start.0).max(0) / step.0 + 1 } else { 1 };
-        Grid { start, step, len: len as usize }
+        let len = if step.0 > 0 {
+            (end.0 - start.0).max(0) / step.0 + 1
+        } else {
+            1
+        };
+        Grid {
+            start,
+            step,
+            len: len as usize,
+        }
     }
 
     /// The point with index `i`.
@@ -100,11 +108,20 @@ mod tests {
 
     #[test]
     fn civil_times() {
-        assert_eq!(utc(2018, 2, 20, 17, 0), Timestamp::parse_rfc3339("2018-02-20T17:00:00Z").unwrap());
+        assert_eq!(
+            utc(2018, 2, 20, 17, 0),
+            Timestamp::parse_rfc3339("2018-02-20T17:00:00Z").unwrap()
+        );
         assert_eq!(utc(1970, 1, 1, 0, 0), Timestamp(0));
         assert_eq!(utc(2024, 3, 1, 0, 0).to_rfc3339(), "2024-03-01T00:00:00Z");
-        assert_eq!(micro_time(Timestamp(1_519_146_000_042)), "2018-02-20T17:00:00.042000Z");
-        assert_eq!(rfc3339_secs(Timestamp(1_519_146_000_999)), "2018-02-20T17:00:00Z");
+        assert_eq!(
+            micro_time(Timestamp(1_519_146_000_042)),
+            "2018-02-20T17:00:00.042000Z"
+        );
+        assert_eq!(
+            rfc3339_secs(Timestamp(1_519_146_000_999)),
+            "2018-02-20T17:00:00Z"
+        );
     }
 
     #[test]

@@ -9,7 +9,11 @@ use std::fs;
 use std::path::Path;
 
 fn error(file: &Path, line: Option<usize>, message: impl Into<String>) -> ScenarioError {
-    ScenarioError { file: file.to_path_buf(), line, message: message.into() }
+    ScenarioError {
+        file: file.to_path_buf(),
+        line,
+        message: message.into(),
+    }
 }
 
 fn read_text(path: &Path) -> Result<String, ScenarioError> {
@@ -20,7 +24,9 @@ fn read_text(path: &Path) -> Result<String, ScenarioError> {
 /// line goes into [`ScenarioError::line`] and the column is added back here.
 fn json_message(e: &serde_json::Error) -> String {
     let full = e.to_string();
-    let msg = full.rfind(" at line ").map_or(full.as_str(), |i| &full[..i]);
+    let msg = full
+        .rfind(" at line ")
+        .map_or(full.as_str(), |i| &full[..i]);
     format!("{msg} (column {})", e.column())
 }
 
@@ -36,7 +42,13 @@ pub fn read_dir(dir: &Path) -> Result<Scenario, ScenarioError> {
     let events = read_events(&dir.join("events.jsonl"))?;
     let om_path = dir.join("metrics.om");
     let metrics = openmetrics::parse(&read_text(&om_path)?, &om_path)?;
-    Ok(Scenario { meta, nodes, pods, events, metrics })
+    Ok(Scenario {
+        meta,
+        nodes,
+        pods,
+        events,
+        metrics,
+    })
 }
 
 fn read_meta(path: &Path) -> Result<Meta, ScenarioError> {
@@ -47,14 +59,20 @@ fn read_meta(path: &Path) -> Result<Meta, ScenarioError> {
     })?;
     let invalid = |m: String| Err(error(path, None, m));
     if meta.start >= meta.end {
-        return invalid(format!("start {} is not before end {}", meta.start, meta.end));
+        return invalid(format!(
+            "start {} is not before end {}",
+            meta.start, meta.end
+        ));
     }
     if meta.step.0 <= 0 {
         return invalid(format!("step {} must be positive", meta.step));
     }
     for f in &meta.truth.faulty_nodes {
         if f.from > f.to {
-            return invalid(format!("truth window for node {} ends before it starts", f.node));
+            return invalid(format!(
+                "truth window for node {} ends before it starts",
+                f.node
+            ));
         }
     }
     for (i, c) in meta.truth.cluster_incidents.iter().enumerate() {
@@ -69,10 +87,14 @@ fn read_meta(path: &Path) -> Result<Meta, ScenarioError> {
 /// `kubectl get -o json` prints one for mixed queries).
 fn read_list<T: DeserializeOwned>(path: &Path, kind: &str) -> Result<Vec<T>, ScenarioError> {
     let text = read_text(path)?;
-    let list: List<T> = serde_json::from_str(&text)
-        .map_err(|e| error(path, Some(e.line()), json_message(&e)))?;
+    let list: List<T> =
+        serde_json::from_str(&text).map_err(|e| error(path, Some(e.line()), json_message(&e)))?;
     if !list.kind.is_empty() && list.kind != kind && list.kind != "List" {
-        return Err(error(path, None, format!("expected kind {kind}, found {}", list.kind)));
+        return Err(error(
+            path,
+            None,
+            format!("expected kind {kind}, found {}", list.kind),
+        ));
     }
     Ok(list.items)
 }
@@ -86,10 +108,14 @@ fn read_events(path: &Path) -> Result<Vec<k8s::Event>, ScenarioError> {
         if line.trim().is_empty() {
             continue;
         }
-        let ev: k8s::Event = serde_json::from_str(line)
-            .map_err(|e| error(path, Some(i + 1), format!("invalid Event: {}", json_message(&e))))?;
+        let ev: k8s::Event = serde_json::from_str(line).map_err(|e| {
+            error(
+                path,
+                Some(i + 1),
+                format!("invalid Event: {}", json_message(&e)),
+            )
+        })?;
         events.push(ev);
     }
     Ok(events)
 }
-

@@ -23,15 +23,24 @@ struct WireEvent<'a> {
 }
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> ScenarioError {
-    ScenarioError { file: path.to_path_buf(), line: None, message: format!("cannot write: {e}") }
+    ScenarioError {
+        file: path.to_path_buf(),
+        line: None,
+        message: format!("cannot write: {e}"),
+    }
 }
 
 /// Creates `path` and runs `body` on a buffered writer, flushing at the end
 /// so a full disk is reported rather than silently truncating the file.
-fn with_file(path: &Path, body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> Result<(), ScenarioError> {
+fn with_file(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> Result<(), ScenarioError> {
     let file = File::create(path).map_err(|e| io_error(path, e))?;
     let mut w = BufWriter::with_capacity(1 << 16, file);
-    body(&mut w).and_then(|()| w.flush()).map_err(|e| io_error(path, e))
+    body(&mut w)
+        .and_then(|()| w.flush())
+        .map_err(|e| io_error(path, e))
 }
 
 /// Serializes `value` as JSON indented with 4 spaces, like kubectl.
@@ -51,17 +60,29 @@ pub fn write_dir(s: &Scenario, dir: &Path) -> Result<(), ScenarioError> {
     fs::write(&path, yaml).map_err(|e| io_error(&path, e))?;
 
     let path = dir.join("nodes.json");
-    let nodes = List { api_version: "v1".into(), kind: "NodeList".into(), items: s.nodes.clone() };
+    let nodes = List {
+        api_version: "v1".into(),
+        kind: "NodeList".into(),
+        items: s.nodes.clone(),
+    };
     with_file(&path, |w| kubectl_json(w, &nodes))?;
 
     let path = dir.join("pods.json");
-    let pods = List { api_version: "v1".into(), kind: "PodList".into(), items: s.pods.clone() };
+    let pods = List {
+        api_version: "v1".into(),
+        kind: "PodList".into(),
+        items: s.pods.clone(),
+    };
     with_file(&path, |w| kubectl_json(w, &pods))?;
 
     let path = dir.join("events.jsonl");
     with_file(&path, |w| {
         for event in &s.events {
-            let wire = WireEvent { api_version: "v1", kind: "Event", event };
+            let wire = WireEvent {
+                api_version: "v1",
+                kind: "Event",
+                event,
+            };
             serde_json::to_writer(&mut *w, &wire).map_err(io::Error::other)?;
             w.write_all(b"\n")?;
         }

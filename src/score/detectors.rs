@@ -23,7 +23,7 @@ const Z_CAP: f64 = 99.0;
 
 /// Maps a z-like strength to an anomaly level in [0, 1].
 pub fn level(z: f64, z_threshold: f64) -> f64 {
-    if !(z >= z_threshold) {
+    if z.is_nan() || z < z_threshold {
         return 0.0;
     }
     (0.5 + 0.5 * (z - z_threshold) / z_threshold).min(1.0)
@@ -67,7 +67,7 @@ pub fn nb_tail_z(x: f64, mean: f64, var: f64, floor: f64) -> f64 {
 
 /// The z whose upper normal tail equals `p`.
 pub fn tail_to_z(p: f64) -> f64 {
-    if !(p > 0.0) {
+    if p.is_nan() || p <= 0.0 {
         return Z_CAP;
     }
     if p >= 0.5 {

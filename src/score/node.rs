@@ -125,9 +125,7 @@ impl Evidence {
 pub fn fmt(x: f64) -> String {
     if !x.is_finite() {
         format!("{x}")
-    } else if x == x.trunc() && x.abs() < 1e9 {
-        format!("{x:.0}")
-    } else if x.abs() >= 100.0 {
+    } else if (x == x.trunc() && x.abs() < 1e9) || x.abs() >= 100.0 {
         format!("{x:.0}")
     } else {
         format!("{x:.2}")

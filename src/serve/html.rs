@@ -6,6 +6,22 @@
 use super::published::HISTORY_LEN;
 use std::fmt::Write;
 
+/// The page's style sheet, inline so the page is one self-contained
+/// response (no asset routes, works offline).
+pub const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;padding:0 16px;color:#222}\
+h1{font-size:20px;margin:12px 0 2px}h2{font-size:16px;margin:20px 0 6px}.meta{color:#666}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e4e4;vertical-align:top}\
+th{background:#f4f4f4;font-weight:600}.num{text-align:right;font-variant-numeric:tabular-nums}\
+#cluster-banner{background:#fde2e1;border:2px solid #c62828;border-radius:6px;padding:10px 14px;margin:12px 0}\
+#cluster-banner h2{margin:0 0 6px;color:#b71c1c}\
+.score{font-weight:700;text-align:right}.high{color:#b71c1c}.mid{color:#e65100}.low{color:#2e7d32}\
+.badge{display:inline-block;font-size:12px;padding:0 6px;border-radius:9px;margin-right:4px;background:#eee}\
+.b-cordon{background:#ffe0b2}.b-unknown{background:#e0e0e0;color:#555}.b-firing{background:#ffcdd2}.b-pending{background:#fff9c4}\
+.b-refused{background:#e1bee7}.b-uncordon{background:#c8e6c9}.sub{color:#777;font-size:12px}\
+ul.contrib{margin:2px 0 0;padding-left:18px;color:#444;font-size:12px}\
+svg.spark polyline{fill:none;stroke:#c62828;stroke-width:1.5}svg.spark circle{fill:#c62828}svg.spark .ref{stroke:#ddd}\
+.empty{color:#777;font-style:italic}";
+
 /// Escapes text for use in HTML element content and quoted attribute values.
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);

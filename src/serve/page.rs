@@ -3,7 +3,7 @@
 //! operators could not answer in the incident: is this a cluster-wide
 //! problem or a few bad nodes, which nodes and why, and what nodewatch did.
 
-use super::html::{band, escape_html as esc, fmt_num, fmt_score, sparkline};
+use super::html::{band, escape_html as esc, fmt_num, fmt_score, sparkline, CSS};
 use crate::state::{NodeView, Snapshot};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -15,20 +15,6 @@ pub const MAX_NODES: usize = 100;
 
 /// Contributions shown per node.
 const TOP_CONTRIBUTIONS: usize = 3;
-
-const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;padding:0 16px;color:#222}\
-h1{font-size:20px;margin:12px 0 2px}h2{font-size:16px;margin:20px 0 6px}.meta{color:#666}\
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e4e4;vertical-align:top}\
-th{background:#f4f4f4;font-weight:600}.num{text-align:right;font-variant-numeric:tabular-nums}\
-#cluster-banner{background:#fde2e1;border:2px solid #c62828;border-radius:6px;padding:10px 14px;margin:12px 0}\
-#cluster-banner h2{margin:0 0 6px;color:#b71c1c}\
-.score{font-weight:700;text-align:right}.high{color:#b71c1c}.mid{color:#e65100}.low{color:#2e7d32}\
-.badge{display:inline-block;font-size:12px;padding:0 6px;border-radius:9px;margin-right:4px;background:#eee}\
-.b-cordon{background:#ffe0b2}.b-unknown{background:#e0e0e0;color:#555}.b-firing{background:#ffcdd2}.b-pending{background:#fff9c4}\
-.b-refused{background:#e1bee7}.b-uncordon{background:#c8e6c9}.sub{color:#777;font-size:12px}\
-ul.contrib{margin:2px 0 0;padding-left:18px;color:#444;font-size:12px}\
-svg.spark polyline{fill:none;stroke:#c62828;stroke-width:1.5}svg.spark circle{fill:#c62828}svg.spark .ref{stroke:#ddd}\
-.empty{color:#777;font-style:italic}";
 
 /// Renders the page for `snapshot` (or a waiting page before the first
 /// one); `histories` holds score histories by node name.
@@ -225,7 +211,12 @@ fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) 
                     fmt_num(c.value),
                     fmt_score(c.level),
                     fmt_num(c.weight),
-                    esc(&c.detail)
+                    // The explanation often already spells the detail out.
+                    if n.explanation.contains(&c.detail) {
+                        String::new()
+                    } else {
+                        esc(&c.detail)
+                    }
                 );
             }
             out.push_str("</ul>");
@@ -330,7 +321,7 @@ fn actions(out: &mut String, s: &Snapshot) {
     // Newest first: the list is kept newest last.
     for a in s.actions.iter().rev() {
         let what = match a.kind.as_str() {
-            "refused" => "would cordon, refused".to_string(),
+            "refused" => "cordon refused".to_string(),
             k => esc(k),
         };
         let _ = write!(

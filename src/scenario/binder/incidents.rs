@@ -7,8 +7,10 @@
 //! - 17:18 the hub cannot start a new thread;
 //! - Feb 21 15:00–16:00 pods fail to stop on `qz3m` and `vvsm` only.
 
-use super::{is_user, node_name, Infra, Role, GRAFANA_RESTARTS, GRAFANA_TROUBLE, KILL_TROUBLE, READINESS_WINDOWS,
-            THREAD_ERROR, VVSW_OUTAGE};
+use super::{
+    is_user, node_name, Infra, Role, GRAFANA_RESTARTS, GRAFANA_TROUBLE, KILL_TROUBLE,
+    READINESS_WINDOWS, THREAD_ERROR, VVSW_OUTAGE,
+};
 use crate::scenario::gen::{Cluster, EventRecorder, EventType, PodInfo};
 use crate::scenario::rng::Rng;
 use crate::time::{Duration, Timestamp};
@@ -20,18 +22,36 @@ use EventType::{Normal, Warning};
 pub(super) fn record(c: &mut Cluster, ev: &mut EventRecorder, infra: &Infra, rng: &Rng) {
     grafana(c, ev, infra, &mut rng.child("grafana"));
     for (w, &(from, to)) in READINESS_WINDOWS.iter().enumerate() {
-        cluster_wide_timeouts(c, ev, infra, from, to, &mut rng.child(&format!("window/{w}")));
+        cluster_wide_timeouts(
+            c,
+            ev,
+            infra,
+            from,
+            to,
+            &mut rng.child(&format!("window/{w}")),
+        );
     }
     vvsw_network(c, ev, &mut rng.child("vvsw"));
     let hub = c.pods[infra.first(Role::Hub)].clone();
     let t = THREAD_ERROR;
-    ev.kubelet(t, &hub, Warning, "Failed", "Error: container \"hub\" exited: RuntimeError: can't start new thread");
+    ev.kubelet(
+        t,
+        &hub,
+        Warning,
+        "Failed",
+        "Error: container \"hub\" exited: RuntimeError: can't start new thread",
+    );
     let backoff = "Back-off restarting failed container hub: RuntimeError: can't start new thread";
     for s in [9, 31, 74] {
         ev.kubelet(t.add(Duration::secs(s)), &hub, Warning, "BackOff", backoff);
     }
     for node in ["qz3m", "vvsm"] {
-        pods_fail_to_stop(c, ev, &node_name(node), &mut rng.child(&format!("kill/{node}")));
+        pods_fail_to_stop(
+            c,
+            ev,
+            &node_name(node),
+            &mut rng.child(&format!("kill/{node}")),
+        );
     }
 }
 
@@ -73,16 +93,41 @@ fn grafana(c: &Cluster, ev: &mut EventRecorder, infra: &Infra, r: &mut Rng) {
         "Readiness probe failed: Get http://{ip}:3000/login: dial tcp {ip}:3000: getsockopt: connection refused",
         ip = g.ip
     );
-    ev.kubelet_repeat(r, &g, from, to, (9_500, 10_500), Warning, "Unhealthy", &refused);
+    ev.kubelet_repeat(
+        r,
+        &g,
+        from,
+        to,
+        (9_500, 10_500),
+        Warning,
+        "Unhealthy",
+        &refused,
+    );
     let waiting = format!(
         "Readiness probe failed: Get {}: net/http: request canceled while waiting for connection \
          (Client.Timeout exceeded while awaiting headers)",
         probe_url(&g)
     );
-    ev.kubelet_repeat(r, &g, from.add(Duration::mins(1)), from.add(Duration::mins(5)), (40_000, 80_000), Warning,
-                      "Unhealthy", &waiting);
-    ev.kubelet_repeat(r, &g, from.add(Duration::mins(2)), to, (30_000, 90_000), Warning, "FailedSync",
-                      "Error syncing pod");
+    ev.kubelet_repeat(
+        r,
+        &g,
+        from.add(Duration::mins(1)),
+        from.add(Duration::mins(5)),
+        (40_000, 80_000),
+        Warning,
+        "Unhealthy",
+        &waiting,
+    );
+    ev.kubelet_repeat(
+        r,
+        &g,
+        from.add(Duration::mins(2)),
+        to,
+        (30_000, 90_000),
+        Warning,
+        "FailedSync",
+        "Error syncing pod",
+    );
     let join = format!(
         "Error: failed to start container \"grafana\": Error response from daemon: cannot join network of a non \
          running container: {}",
@@ -93,7 +138,13 @@ fn grafana(c: &Cluster, ev: &mut EventRecorder, infra: &Infra, r: &mut Rng) {
         let mut t = restart.sub(Duration::secs(r.range(20, 40)));
         ev.kubelet(t, &g, Warning, "Failed", &join);
         t = t.add(Duration::secs(r.range(3, 8)));
-        ev.kubelet(t, &g, Normal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
+        ev.kubelet(
+            t,
+            &g,
+            Normal,
+            "SandboxChanged",
+            "Pod sandbox changed, it will be killed and re-created.",
+        );
         for (reason, msg) in [
             ("Pulling", format!("pulling image \"{image}\"")),
             ("Pulled", format!("Successfully pulled image \"{image}\"")),
@@ -108,17 +159,34 @@ fn grafana(c: &Cluster, ev: &mut EventRecorder, infra: &Infra, r: &mut Rng) {
 
 /// The hub times out everybody: proxy, binder and ingress probes fail and
 /// a few user pods on *every* node report readiness timeouts.
-fn cluster_wide_timeouts(c: &Cluster, ev: &mut EventRecorder, infra: &Infra, from: Timestamp, to: Timestamp,
-                         r: &mut Rng) {
+fn cluster_wide_timeouts(
+    c: &Cluster,
+    ev: &mut EventRecorder,
+    infra: &Infra,
+    from: Timestamp,
+    to: Timestamp,
+    r: &mut Rng,
+) {
     for &(role, i) in &infra.pods {
         if matches!(role, Role::Proxy | Role::Binder | Role::Ingress) {
             let p = c.pods[i].clone();
             let start = from.add(Duration::secs(r.range(0, 120)));
-            ev.kubelet_repeat(r, &p, start, to, (10_000, 20_000), Warning, "Unhealthy", &timeout_message(&p));
+            ev.kubelet_repeat(
+                r,
+                &p,
+                start,
+                to,
+                (10_000, 20_000),
+                Warning,
+                "Unhealthy",
+                &timeout_message(&p),
+            );
         }
     }
     for node in c.nodes_at(from) {
-        let mut pods = c.alive_on(node, from, |p| is_user(p) && p.alive(to.sub(Duration::mins(3))));
+        let mut pods = c.alive_on(node, from, |p| {
+            is_user(p) && p.alive(to.sub(Duration::mins(3)))
+        });
         let k = r.range(3, 7) as usize;
         let mut picked = Vec::new();
         while picked.len() < k && !pods.is_empty() {
@@ -129,7 +197,16 @@ fn cluster_wide_timeouts(c: &Cluster, ev: &mut EventRecorder, infra: &Infra, fro
             let p = c.pods[i].clone();
             let start = from.add(Duration::secs(r.range(0, 300)));
             let end = to.sub(Duration::secs(r.range(0, 300)));
-            ev.kubelet_repeat(r, &p, start, end, (30_000, 90_000), Warning, "Unhealthy", &timeout_message(&p));
+            ev.kubelet_repeat(
+                r,
+                &p,
+                start,
+                end,
+                (30_000, 90_000),
+                Warning,
+                "Unhealthy",
+                &timeout_message(&p),
+            );
         }
     }
 }
@@ -148,9 +225,16 @@ fn vvsw_network(c: &Cluster, ev: &mut EventRecorder, r: &mut Rng) {
     for (k, p) in on_node.iter().enumerate() {
         let start = from.max(p.created).add(Duration::secs(r.range(5, 60)));
         let end = to.min(p.deleted.unwrap_or(to));
-        let msg = format!("Readiness probe failed: Get {url}: dial tcp {hostport}: i/o timeout",
-                          url = probe_url(p), hostport = host_port(&probe_url(p)));
-        let cadence = if is_user(p) { (45_000, 75_000) } else { (9_500, 10_500) };
+        let msg = format!(
+            "Readiness probe failed: Get {url}: dial tcp {hostport}: i/o timeout",
+            url = probe_url(p),
+            hostport = host_port(&probe_url(p))
+        );
+        let cadence = if is_user(p) {
+            (45_000, 75_000)
+        } else {
+            (9_500, 10_500)
+        };
         ev.kubelet_repeat(r, p, start, end, cadence, Warning, "Unhealthy", &msg);
         // Sandbox trouble for most user pods, and the runtime's own
         // complaint for a handful of pods.
@@ -164,14 +248,40 @@ fn vvsw_network(c: &Cluster, ev: &mut EventRecorder, r: &mut Rng) {
                 ns = p.namespace
             );
             let s = start.add(Duration::secs(r.range(0, 240)));
-            ev.kubelet_repeat(r, p, s, end, (60_000, 150_000), Warning, "FailedCreatePodSandBox", &msg);
-            ev.kubelet_repeat(r, p, s.add(Duration::secs(2)), end, (60_000, 150_000), Warning, "FailedSync",
-                              "Error syncing pod");
+            ev.kubelet_repeat(
+                r,
+                p,
+                s,
+                end,
+                (60_000, 150_000),
+                Warning,
+                "FailedCreatePodSandBox",
+                &msg,
+            );
+            ev.kubelet_repeat(
+                r,
+                p,
+                s.add(Duration::secs(2)),
+                end,
+                (60_000, 150_000),
+                Warning,
+                "FailedSync",
+                "Error syncing pod",
+            );
         }
         if k % 5 == 0 {
             let msg = "network is not ready: runtime network not ready: NetworkReady=false \
                        reason:NetworkPluginNotReady message:docker: network plugin is not ready: cni config uninitialized";
-            ev.kubelet_repeat(r, p, start, end, (20_000, 40_000), Warning, "NetworkNotReady", msg);
+            ev.kubelet_repeat(
+                r,
+                p,
+                start,
+                end,
+                (20_000, 40_000),
+                Warning,
+                "NetworkNotReady",
+                msg,
+            );
         }
     }
 }
@@ -192,7 +302,13 @@ fn pods_fail_to_stop(c: &mut Cluster, ev: &mut EventRecorder, node: &str, r: &mu
         let start = from.add(Duration::secs(r.range(0, 1_200)));
         let end = to.sub(Duration::secs(r.range(0, 600)));
         let p = c.pods[i].clone();
-        ev.kubelet(start, &p, Normal, "Killing", "Killing container with id docker://notebook:Need to kill Pod");
+        ev.kubelet(
+            start,
+            &p,
+            Normal,
+            "Killing",
+            "Killing container with id docker://notebook:Need to kill Pod",
+        );
         let msg = format!(
             "error killing pod: failed to \"KillPodSandbox\" for \"{uid}\" with KillPodSandboxError: \"rpc error: \
              code = Unknown desc = NetworkPlugin cni failed to teardown pod \\\"{name}_{ns}\\\" network: failed to \
@@ -201,7 +317,16 @@ fn pods_fail_to_stop(c: &mut Cluster, ev: &mut EventRecorder, node: &str, r: &mu
             name = p.name,
             ns = p.namespace
         );
-        ev.kubelet_repeat(r, &p, start.add(Duration::secs(30)), end, (60_000, 120_000), Warning, "FailedKillPod", &msg);
+        ev.kubelet_repeat(
+            r,
+            &p,
+            start.add(Duration::secs(30)),
+            end,
+            (60_000, 120_000),
+            Warning,
+            "FailedKillPod",
+            &msg,
+        );
         c.pods[i].deleted = Some(end.add(Duration::secs(r.range(30, 90))));
     }
 }

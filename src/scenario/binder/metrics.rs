@@ -3,9 +3,11 @@
 //! cAdvisor (`node`). The hub model is the heart of it: spawners keep 4
 //! idle threads each, and the hub's CPU grows with its thread count.
 
-use super::{Cluster, Infra, Role, END, FIX, GRAFANA_RESTARTS, GRAFANA_TROUBLE, HUB_RESTARTS, LEAK_FROM,
-            READINESS_WINDOWS, SCRAPE, START, VVSW_OUTAGE};
 use super::{feb20, feb21, feb22, node_name};
+use super::{
+    Cluster, Infra, Role, END, FIX, GRAFANA_RESTARTS, GRAFANA_TROUBLE, HUB_RESTARTS, LEAK_FROM,
+    READINESS_WINDOWS, SCRAPE, START, VVSW_OUTAGE,
+};
 use crate::scenario::gen::{within, CounterStep, Grid, MetricRecorder};
 use crate::scenario::rng::Rng;
 use crate::scenario::Family;
@@ -15,7 +17,8 @@ const HELP_THREADS: &str = "Allocated threads in system";
 const HELP_MAX_THREADS: &str = "Limit of threads in the system";
 const HELP_CPU: &str = "Seconds the CPUs spent in each mode.";
 const HELP_CONDITION: &str = "The condition of a cluster node.";
-const HELP_PROBE: &str = "Cumulative number of a liveness, readiness or startup probe for a container by result.";
+const HELP_PROBE: &str =
+    "Cumulative number of a liveness, readiness or startup probe for a container by result.";
 const HELP_CCPU: &str = "Cumulative cpu time consumed in seconds.";
 const HELP_CTHREADS: &str = "Number of threads running inside the container";
 
@@ -49,9 +52,15 @@ pub(super) fn hub_model(grid: &Grid, rng: &Rng) -> Hub {
         if HUB_RESTARTS.iter().any(|&x| t.sub(grid.step) < x && x <= t) {
             spawners = 0.0;
         }
-        let rate = SPAWN_RATE.iter().rev().find(|(at, _)| *at <= t).map_or(0.0, |&(_, v)| v);
+        let rate = SPAWN_RATE
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= t)
+            .map_or(0.0, |&(_, v)| v);
         spawners += rate * r.uniform(0.5, 1.5);
-        let n = (100.0 + 4.0 * spawners + r.normal(0.0, 3.0)).round().max(1.0);
+        let n = (100.0 + 4.0 * spawners + r.normal(0.0, 3.0))
+            .round()
+            .max(1.0);
         let mut c = 0.03 + n / 5600.0 + r.normal(0.0, 0.015);
         let evening = within(t, feb20(18, 0), feb20(21, 0));
         if evening && READINESS_WINDOWS.iter().any(|&(a, b)| within(t, a, b)) {
@@ -71,10 +80,18 @@ pub(super) fn hub_model(grid: &Grid, rng: &Rng) -> Hub {
 }
 
 /// Records every series of the scenario.
-pub(super) fn record(c: &Cluster, infra: &Infra, users: &[Vec<u32>], grid: &Grid, rng: &Rng) -> Vec<Family> {
+pub(super) fn record(
+    c: &Cluster,
+    infra: &Infra,
+    users: &[Vec<u32>],
+    grid: &Grid,
+    rng: &Rng,
+) -> Vec<Family> {
     let hub = hub_model(grid, rng);
-    let total: Vec<f64> = (0..grid.len).map(|i| users.iter().map(|u| f64::from(u[i])).sum()).collect();
-    let mut m = MetricRecorder::new(0x5c2a_9e, SCRAPE);
+    let total: Vec<f64> = (0..grid.len)
+        .map(|i| users.iter().map(|u| f64::from(u[i])).sum())
+        .collect();
+    let mut m = MetricRecorder::new(0x005c_2a9e, SCRAPE);
     let hub_node = c.pods[infra.first(Role::Hub)].node.clone();
     for (n, node) in c.nodes.iter().enumerate() {
         let from = node.created.max(START);
@@ -83,34 +100,72 @@ pub(super) fn record(c: &Cluster, infra: &Infra, users: &[Vec<u32>], grid: &Grid
         let inst = [("instance", name)];
         let mut r = rng.child(&format!("node/{name}"));
         let hub_here = node.name == hub_node;
-        m.gauge("node_processes_threads", HELP_THREADS, &inst, &target, from, END, |t| {
-            let i = grid.index(t);
-            let extra = if hub_here { hub.threads[i] } else { 0.0 };
-            (500.0 + 3.0 * f64::from(users[n][i]) + extra + r.normal(0.0, 8.0)).round()
-        });
-        m.gauge("node_processes_max_threads", HELP_MAX_THREADS, &inst, &target, from, END, |_| 126_000.0);
+        m.gauge(
+            "node_processes_threads",
+            HELP_THREADS,
+            &inst,
+            &target,
+            from,
+            END,
+            |t| {
+                let i = grid.index(t);
+                let extra = if hub_here { hub.threads[i] } else { 0.0 };
+                (500.0 + 3.0 * f64::from(users[n][i]) + extra + r.normal(0.0, 8.0)).round()
+            },
+        );
+        m.gauge(
+            "node_processes_max_threads",
+            HELP_MAX_THREADS,
+            &inst,
+            &target,
+            from,
+            END,
+            |_| 126_000.0,
+        );
         let uptime = (from.0 - node.created.0) as f64 / 1000.0 + 20.0;
         for cpu in ["0", "1"] {
             let mut r = rng.child(&format!("cpu/{name}/{cpu}"));
             let busy: Vec<f64> = (0..grid.len)
                 .map(|i| {
                     let hub_share = if hub_here { hub.cores[i] / 2.0 } else { 0.0 };
-                    (0.05 + 0.009 * f64::from(users[n][i]) + hub_share + r.normal(0.0, 0.02)).clamp(0.02, 0.97)
+                    (0.05 + 0.009 * f64::from(users[n][i]) + hub_share + r.normal(0.0, 0.02))
+                        .clamp(0.02, 0.97)
                 })
                 .collect();
-            for (mode, share, boot) in [("idle", -1.0, 0.9), ("user", 0.7, 0.07), ("system", 0.3, 0.03)] {
+            for (mode, share, boot) in [
+                ("idle", -1.0, 0.9),
+                ("user", 0.7, 0.07),
+                ("system", 0.3, 0.03),
+            ] {
                 let labels = [("cpu", cpu), ("instance", name), ("mode", mode)];
-                m.counter("node_cpu_seconds_total", HELP_CPU, &labels, &target, from, END, uptime * boot, |p, t| {
-                    let b = busy[grid.index(t)];
-                    let frac = if share < 0.0 { 1.0 - b } else { share * b };
-                    CounterStep::Add(frac * (t.0 - p.0) as f64 / 1000.0)
-                });
+                m.counter(
+                    "node_cpu_seconds_total",
+                    HELP_CPU,
+                    &labels,
+                    &target,
+                    from,
+                    END,
+                    uptime * boot,
+                    |p, t| {
+                        let b = busy[grid.index(t)];
+                        let frac = if share < 0.0 { 1.0 - b } else { share * b };
+                        CounterStep::Add(frac * (t.0 - p.0) as f64 / 1000.0)
+                    },
+                );
             }
         }
         for status in ["true", "false", "unknown"] {
             let labels = [("condition", "Ready"), ("node", name), ("status", status)];
             let v = if status == "true" { 1.0 } else { 0.0 };
-            m.gauge("kube_node_status_condition", HELP_CONDITION, &labels, "kube-state-metrics", from, END, |_| v);
+            m.gauge(
+                "kube_node_status_condition",
+                HELP_CONDITION,
+                &labels,
+                "kube-state-metrics",
+                from,
+                END,
+                |_| v,
+            );
         }
     }
     for &(role, i) in &infra.pods {
@@ -121,11 +176,24 @@ pub(super) fn record(c: &Cluster, infra: &Infra, users: &[Vec<u32>], grid: &Grid
 
 /// Probe counters (kubelet) and CPU/threads (cAdvisor) of one infra pod.
 #[allow(clippy::too_many_arguments)] // Internal: the scenario's shared model, passed through.
-fn containers(m: &mut MetricRecorder, c: &Cluster, role: Role, i: usize, grid: &Grid, hub: &Hub, total: &[f64],
-              rng: &Rng) {
+fn containers(
+    m: &mut MetricRecorder,
+    c: &Cluster,
+    role: Role,
+    i: usize,
+    grid: &Grid,
+    hub: &Hub,
+    total: &[f64],
+    rng: &Rng,
+) {
     let p = &c.pods[i];
     let from = p.created.max(START);
-    let (ns, pod, container, node) = (p.namespace.as_str(), p.name.as_str(), p.container.as_str(), p.node.as_str());
+    let (ns, pod, container, node) = (
+        p.namespace.as_str(),
+        p.name.as_str(),
+        p.container.as_str(),
+        p.node.as_str(),
+    );
     let mut r = rng.child(&format!("probe/{pod}"));
     let vvsw = node_name("vvsw");
     let failed: Vec<f64> = grid
@@ -147,13 +215,31 @@ fn containers(m: &mut MetricRecorder, c: &Cluster, role: Role, i: usize, grid: &
         .collect();
     let age_min = ((from.0 - p.created.0) / 60_000) as f64;
     let kubelet = format!("kubelet/{node}");
-    for (result, initial) in [("successful", 6.0 * age_min), ("failed", (age_min / 900.0).round())] {
-        let labels = [("container", container), ("namespace", ns), ("node", node), ("pod", pod),
-                      ("probe_type", "Readiness"), ("result", result)];
-        m.counter("prober_probe_total", HELP_PROBE, &labels, &kubelet, from, END, initial, |_, t| {
-            let f = failed[grid.index(t)];
-            CounterStep::Add(if result == "failed" { f } else { 6.0 - f })
-        });
+    for (result, initial) in [
+        ("successful", 6.0 * age_min),
+        ("failed", (age_min / 900.0).round()),
+    ] {
+        let labels = [
+            ("container", container),
+            ("namespace", ns),
+            ("node", node),
+            ("pod", pod),
+            ("probe_type", "Readiness"),
+            ("result", result),
+        ];
+        m.counter(
+            "prober_probe_total",
+            HELP_PROBE,
+            &labels,
+            &kubelet,
+            from,
+            END,
+            initial,
+            |_, t| {
+                let f = failed[grid.index(t)];
+                CounterStep::Add(if result == "failed" { f } else { 6.0 - f })
+            },
+        );
     }
     // cAdvisor: (threads, CPU cores at rest, cores per user pod in the cluster).
     let (threads, base, per_user): (f64, f64, f64) = match role {
@@ -179,23 +265,45 @@ fn containers(m: &mut MetricRecorder, c: &Cluster, role: Role, i: usize, grid: &
         })
         .collect();
     let cadvisor = format!("cadvisor/{node}");
-    let labels = [("container", container), ("namespace", ns), ("node", node), ("pod", pod)];
+    let labels = [
+        ("container", container),
+        ("namespace", ns),
+        ("node", node),
+        ("pod", pod),
+    ];
     let initial = cores[0] * (from.0 - p.created.0) as f64 / 1000.0;
-    m.counter("container_cpu_usage_seconds_total", HELP_CCPU, &labels, &cadvisor, from, END, initial, |prev, t| {
-        let k = grid.index(t);
-        match restarts.iter().find(|&&x| prev < x && x <= t) {
-            Some(&x) => CounterStep::Reset(cores[k] * (t.0 - x.0) as f64 / 1000.0),
-            None => CounterStep::Add(cores[k] * (t.0 - prev.0) as f64 / 1000.0),
-        }
-    });
+    m.counter(
+        "container_cpu_usage_seconds_total",
+        HELP_CCPU,
+        &labels,
+        &cadvisor,
+        from,
+        END,
+        initial,
+        |prev, t| {
+            let k = grid.index(t);
+            match restarts.iter().find(|&&x| prev < x && x <= t) {
+                Some(&x) => CounterStep::Reset(cores[k] * (t.0 - x.0) as f64 / 1000.0),
+                None => CounterStep::Add(cores[k] * (t.0 - prev.0) as f64 / 1000.0),
+            }
+        },
+    );
     let mut r = rng.child(&format!("threads/{pod}"));
-    m.gauge("container_threads", HELP_CTHREADS, &labels, &cadvisor, from, END, |t| {
-        let k = grid.index(t);
-        let fresh = restarts.iter().any(|&x| x <= t && t.0 - x.0 < 120_000);
-        match role {
-            Role::Hub => hub.threads[k],
-            _ if fresh => (threads * 0.6).round(),
-            _ => (threads + r.normal(0.0, 1.0)).round().max(1.0),
-        }
-    });
+    m.gauge(
+        "container_threads",
+        HELP_CTHREADS,
+        &labels,
+        &cadvisor,
+        from,
+        END,
+        |t| {
+            let k = grid.index(t);
+            let fresh = restarts.iter().any(|&x| x <= t && t.0 - x.0 < 120_000);
+            match role {
+                Role::Hub => hub.threads[k],
+                _ if fresh => (threads * 0.6).round(),
+                _ => (threads + r.normal(0.0, 1.0)).round().max(1.0),
+            }
+        },
+    );
 }

@@ -4,8 +4,10 @@
 //! must ignore). User pods carry no probe or cAdvisor series (that keeps
 //! `metrics.om` small) but feed the node-level series through their count.
 
-use super::{feb20, feb21, feb22, Cluster, EventRecorder, Rng, END, READINESS_WINDOWS, START, USER_IMAGE,
-            USER_PREFIX, VVSW_OUTAGE};
+use super::{
+    feb20, feb21, feb22, Cluster, EventRecorder, Rng, END, READINESS_WINDOWS, START, USER_IMAGE,
+    USER_PREFIX, VVSW_OUTAGE,
+};
 use crate::scenario::gen::{within, EventType, Grid, Involved};
 use crate::time::{Duration, Timestamp};
 
@@ -70,21 +72,35 @@ pub(super) fn simulate(c: &mut Cluster, ev: &mut EventRecorder, rng: &Rng) {
         };
         if let Some((age, max)) = mass {
             alive.sort_by_key(|&i| c.pods[i].created);
-            let victims: Vec<usize> =
-                alive.iter().copied().filter(|&i| c.pods[i].created <= t.sub(age)).take(max).collect();
+            let victims: Vec<usize> = alive
+                .iter()
+                .copied()
+                .filter(|&i| c.pods[i].created <= t.sub(age))
+                .take(max)
+                .collect();
             for i in victims {
                 c.pods[i].deleted = Some(t.add(Duration(r.range(1_000, 50_000))));
             }
-            alive.retain(|&i| c.pods[i].deleted.is_none_or(|d| d > t.add(Duration::mins(1))));
+            alive.retain(|&i| {
+                c.pods[i]
+                    .deleted
+                    .is_none_or(|d| d > t.add(Duration::mins(1)))
+            });
         }
         // Launches: up to the limit, a few per minute; almost none get
         // through while the hub is timing out everybody.
         let target = demand(t).min(limit(t));
         let jammed = READINESS_WINDOWS.iter().any(|&(a, b)| within(t, a, b));
-        let rate = if jammed { r.range(0, 2) } else { r.range(5, 10) };
+        let rate = if jammed {
+            r.range(0, 2)
+        } else {
+            r.range(5, 10)
+        };
         let gap = (target - alive.len() as f64).max(0.0) as i64;
         for _ in 0..gap.min(rate) {
-            let Some(node) = place(c, &alive, t, &mut r) else { break };
+            let Some(node) = place(c, &alive, t, &mut r) else {
+                break;
+            };
             ordinal += 1;
             let i = launch(c, ev, &mut r, &mut pulled, &node, t, ordinal);
             alive.push(i);
@@ -98,7 +114,11 @@ pub(super) fn simulate(c: &mut Cluster, ev: &mut EventRecorder, rng: &Rng) {
 fn place(c: &Cluster, alive: &[usize], t: Timestamp, r: &mut Rng) -> Option<String> {
     let ready: Vec<&str> = c.nodes_at(t.sub(Duration::mins(3)));
     let load = |n: &str| alive.iter().filter(|&&i| c.pods[i].node == n).count() as u32;
-    let room: Vec<(&str, u32)> = ready.into_iter().map(|n| (n, load(n))).filter(|&(_, l)| l < NODE_CAPACITY).collect();
+    let room: Vec<(&str, u32)> = ready
+        .into_iter()
+        .map(|n| (n, load(n)))
+        .filter(|&(_, l)| l < NODE_CAPACITY)
+        .collect();
     let a = r.pick(&room).copied()?;
     let b = r.pick(&room).copied()?;
     Some(if b.1 < a.1 { b.0 } else { a.0 }.to_string())
@@ -106,32 +126,66 @@ fn place(c: &Cluster, alive: &[usize], t: Timestamp, r: &mut Rng) -> Option<Stri
 
 /// Creates one user pod on `node` during minute `t` and records its
 /// scheduling and start-up events.
-fn launch(c: &mut Cluster, ev: &mut EventRecorder, r: &mut Rng, pulled: &mut Vec<String>, node: &str,
-          t: Timestamp, ordinal: u64) -> usize {
-    let name = c.unique_name(USER_PREFIX, &ordinal.to_string(), "abcdefghijklmnopqrstuvwxyz0123456789", 8);
+fn launch(
+    c: &mut Cluster,
+    ev: &mut EventRecorder,
+    r: &mut Rng,
+    pulled: &mut Vec<String>,
+    node: &str,
+    t: Timestamp,
+    ordinal: u64,
+) -> usize {
+    let name = c.unique_name(
+        USER_PREFIX,
+        &ordinal.to_string(),
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+        8,
+    );
     let created = t.add(Duration(r.range(0, 60_000)));
     let i = c.add_pod(super::NS, &name, "notebook", node, created);
     let lifetime = Duration::mins(r.range(40, 240));
     let p = &mut c.pods[i];
     p.deleted = Some(created.add(lifetime));
-    p.labels.insert("component".into(), "singleuser-server".into());
+    p.labels
+        .insert("component".into(), "singleuser-server".into());
     p.labels.insert("app".into(), "jupyterhub".into());
     let p = p.clone();
     let scheduled = format!("Successfully assigned {}/{} to {node}", p.namespace, p.name);
     // The scheduler reports no node of its own: attribution needs spec.nodeName.
-    ev.record(created, Involved::pod(&p), "default-scheduler", "", EventType::Normal, "Scheduled", &scheduled);
+    ev.record(
+        created,
+        Involved::pod(&p),
+        "default-scheduler",
+        "",
+        EventType::Normal,
+        "Scheduled",
+        &scheduled,
+    );
     // On vvsw during the outage the sandbox cannot be set up: the
     // containers only start once the network is back.
-    let mut at = if node == super::node_name("vvsw") && within(created, VVSW_OUTAGE.0, VVSW_OUTAGE.1) {
-        VVSW_OUTAGE.1.add(Duration(r.range(5_000, 90_000)))
-    } else {
-        created.add(Duration(r.range(1_000, 3_000)))
-    };
+    let mut at =
+        if node == super::node_name("vvsw") && within(created, VVSW_OUTAGE.0, VVSW_OUTAGE.1) {
+            VVSW_OUTAGE.1.add(Duration(r.range(5_000, 90_000)))
+        } else {
+            created.add(Duration(r.range(1_000, 3_000)))
+        };
     if !pulled.iter().any(|n| n == node) {
         pulled.push(node.to_string());
-        ev.kubelet(at, &p, EventType::Normal, "Pulling", &format!("pulling image \"{USER_IMAGE}\""));
+        ev.kubelet(
+            at,
+            &p,
+            EventType::Normal,
+            "Pulling",
+            &format!("pulling image \"{USER_IMAGE}\""),
+        );
         at = at.add(Duration(r.range(40_000, 120_000)));
-        ev.kubelet(at, &p, EventType::Normal, "Pulled", &format!("Successfully pulled image \"{USER_IMAGE}\""));
+        ev.kubelet(
+            at,
+            &p,
+            EventType::Normal,
+            "Pulled",
+            &format!("Successfully pulled image \"{USER_IMAGE}\""),
+        );
     } else {
         let msg = format!("Container image \"{USER_IMAGE}\" already present on machine");
         ev.kubelet(at, &p, EventType::Normal, "Pulled", &msg);
@@ -145,7 +199,13 @@ fn launch(c: &mut Cluster, ev: &mut EventRecorder, r: &mut Rng, pulled: &mut Vec
 
 /// Now and then (about twice an hour) one isolated warning for one random
 /// user pod: background a detector must not mistake for a sick node.
-fn background_noise(c: &Cluster, ev: &mut EventRecorder, alive: &[usize], t: Timestamp, r: &mut Rng) {
+fn background_noise(
+    c: &Cluster,
+    ev: &mut EventRecorder,
+    alive: &[usize],
+    t: Timestamp,
+    r: &mut Rng,
+) {
     if !r.chance(2.0 / 60.0) {
         return;
     }

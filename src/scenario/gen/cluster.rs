@@ -79,11 +79,23 @@ pub struct Cluster {
 impl Cluster {
     /// An empty cluster whose uids and names derive from `seed`.
     pub fn new(seed: u64) -> Self {
-        Cluster { nodes: Vec::new(), pods: Vec::new(), rng: Rng::from_key(seed, "cluster"), names: HashSet::new() }
+        Cluster {
+            nodes: Vec::new(),
+            pods: Vec::new(),
+            rng: Rng::from_key(seed, "cluster"),
+            names: HashSet::new(),
+        }
     }
 
     /// Adds a node; its pod range is `10.12.<subnet>.0/24`. Returns its index.
-    pub fn add_node(&mut self, name: &str, zone: &str, pool: &str, created: Timestamp, subnet: u8) -> usize {
+    pub fn add_node(
+        &mut self,
+        name: &str,
+        zone: &str,
+        pool: &str,
+        created: Timestamp,
+        subnet: u8,
+    ) -> usize {
         let uid = self.rng.child(&format!("node-uid/{name}")).uuid();
         self.nodes.push(NodeInfo {
             name: name.to_string(),
@@ -103,12 +115,23 @@ impl Cluster {
 
     /// Node names that exist at `t`.
     pub fn nodes_at(&self, t: Timestamp) -> Vec<&str> {
-        self.nodes.iter().filter(|n| n.created <= t).map(|n| n.name.as_str()).collect()
+        self.nodes
+            .iter()
+            .filter(|n| n.created <= t)
+            .map(|n| n.name.as_str())
+            .collect()
     }
 
     /// Adds a pod bound to `node`; uid and IP derive from its name. Returns
     /// its index.
-    pub fn add_pod(&mut self, namespace: &str, name: &str, container: &str, node: &str, created: Timestamp) -> usize {
+    pub fn add_pod(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        container: &str,
+        node: &str,
+        created: Timestamp,
+    ) -> usize {
         let mut r = self.rng.child(&format!("pod/{namespace}/{name}"));
         let subnet = self.node(node).map_or(0, |n| n.subnet);
         self.names.insert(name.to_string());
@@ -150,11 +173,18 @@ impl Cluster {
 
     /// A ReplicaSet-style hash (`66fcc59fb9`) for a Deployment called `key`.
     pub fn template_hash(&self, key: &str) -> String {
-        self.rng.child(&format!("hash/{key}")).string(NAME_ALPHABET, 10)
+        self.rng
+            .child(&format!("hash/{key}"))
+            .string(NAME_ALPHABET, 10)
     }
 
     /// Indices of pods on `node` alive at `t` that satisfy `pred`.
-    pub fn alive_on(&self, node: &str, t: Timestamp, pred: impl Fn(&PodInfo) -> bool) -> Vec<usize> {
+    pub fn alive_on(
+        &self,
+        node: &str,
+        t: Timestamp,
+        pred: impl Fn(&PodInfo) -> bool,
+    ) -> Vec<usize> {
         (0..self.pods.len())
             .filter(|&i| {
                 let p = &self.pods[i];
@@ -167,11 +197,17 @@ impl Cluster {
     /// alive at each point of `grid`; one pass over the pods with difference
     /// arrays, so thousands of pods over days cost milliseconds.
     pub fn counts(&self, grid: &super::Grid, pred: impl Fn(&PodInfo) -> bool) -> Vec<Vec<u32>> {
-        let index: HashMap<&str, usize> =
-            self.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
         let mut diff = vec![vec![0i64; grid.len + 1]; self.nodes.len()];
         for p in self.pods.iter().filter(|p| pred(p)) {
-            let Some(&n) = index.get(p.node.as_str()) else { continue };
+            let Some(&n) = index.get(p.node.as_str()) else {
+                continue;
+            };
             // First grid point at or after creation; first at or after deletion.
             let first = |t: Timestamp| {
                 if t <= grid.start {
@@ -190,10 +226,13 @@ impl Cluster {
         diff.into_iter()
             .map(|d| {
                 let mut acc = 0i64;
-                d[..grid.len].iter().map(|x| {
-                    acc += x;
-                    acc.max(0) as u32
-                }).collect()
+                d[..grid.len]
+                    .iter()
+                    .map(|x| {
+                        acc += x;
+                        acc.max(0) as u32
+                    })
+                    .collect()
             })
             .collect()
     }
@@ -205,7 +244,10 @@ impl Cluster {
             .map(|n| {
                 let labels = BTreeMap::from([
                     ("beta.kubernetes.io/os".to_string(), "linux".to_string()),
-                    ("failure-domain.beta.kubernetes.io/zone".to_string(), n.zone.clone()),
+                    (
+                        "failure-domain.beta.kubernetes.io/zone".to_string(),
+                        n.zone.clone(),
+                    ),
                     ("kubernetes.io/hostname".to_string(), n.name.clone()),
                     (POOL_LABEL.to_string(), n.pool.clone()),
                     (ZONE_LABEL.to_string(), n.zone.clone()),
@@ -220,7 +262,10 @@ impl Cluster {
                     },
                     spec: k8s::NodeSpec::default(),
                     status: k8s::NodeStatus {
-                        conditions: vec![k8s::NodeCondition { type_: "Ready".into(), status: "True".into() }],
+                        conditions: vec![k8s::NodeCondition {
+                            type_: "Ready".into(),
+                            status: "True".into(),
+                        }],
                     },
                 }
             })
@@ -240,7 +285,9 @@ impl Cluster {
                     creation_timestamp: Some(rfc3339_secs(p.created)),
                     ..ObjectMeta::default()
                 },
-                spec: k8s::PodSpec { node_name: p.node.clone() },
+                spec: k8s::PodSpec {
+                    node_name: p.node.clone(),
+                },
             })
             .collect()
     }

@@ -50,12 +50,22 @@ pub struct Involved {
 impl Involved {
     /// The pod `p`.
     pub fn pod(p: &PodInfo) -> Self {
-        Involved { kind: "Pod", namespace: p.namespace.clone(), name: p.name.clone(), uid: p.uid.clone() }
+        Involved {
+            kind: "Pod",
+            namespace: p.namespace.clone(),
+            name: p.name.clone(),
+            uid: p.uid.clone(),
+        }
     }
 
     /// The node `n`.
     pub fn node(n: &NodeInfo) -> Self {
-        Involved { kind: "Node", namespace: String::new(), name: n.name.clone(), uid: n.uid.clone() }
+        Involved {
+            kind: "Node",
+            namespace: String::new(),
+            name: n.name.clone(),
+            uid: n.uid.clone(),
+        }
     }
 }
 
@@ -73,7 +83,7 @@ struct Occurrence {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Style {
     Legacy,
-    NewStyle,
+    Series,
     Hostless,
 }
 
@@ -95,7 +105,10 @@ pub struct EventRecorder {
 impl EventRecorder {
     /// An empty recorder; styles, names and uids derive from `seed`.
     pub fn new(seed: u64) -> Self {
-        EventRecorder { seed, occurrences: Vec::new() }
+        EventRecorder {
+            seed,
+            occurrences: Vec::new(),
+        }
     }
 
     /// Occurrences recorded so far.
@@ -132,8 +145,23 @@ impl EventRecorder {
     }
 
     /// A kubelet event about pod `p`, reported from the pod's node.
-    pub fn kubelet(&mut self, at: Timestamp, p: &PodInfo, type_: EventType, reason: &str, message: &str) {
-        self.record(at, Involved::pod(p), "kubelet", &p.node, type_, reason, message);
+    pub fn kubelet(
+        &mut self,
+        at: Timestamp,
+        p: &PodInfo,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+    ) {
+        self.record(
+            at,
+            Involved::pod(p),
+            "kubelet",
+            &p.node,
+            type_,
+            reason,
+            message,
+        );
     }
 
     /// The same kubelet event about `p` repeated from `from` until before
@@ -169,18 +197,29 @@ impl EventRecorder {
         for o in self.occurrences {
             let key = format!(
                 "{}\u{1}{}\u{1}{}\u{1}{}\u{1}{}\u{1}{:?}\u{1}{}\u{1}{}",
-                o.component, o.host, o.involved.kind, o.involved.namespace, o.involved.uid, o.type_, o.reason, o.message
+                o.component,
+                o.host,
+                o.involved.kind,
+                o.involved.namespace,
+                o.involved.uid,
+                o.type_,
+                o.reason,
+                o.message
             );
             rv += 1 + rv_rng.range(0, 4) as u64;
-            let entry = live.get_mut(&key).filter(|l| o.at.0 - l.last.0 < EVENT_TTL_MS);
+            let entry = live
+                .get_mut(&key)
+                .filter(|l| o.at.0 - l.last.0 < EVENT_TTL_MS);
             let ev = match entry {
                 Some(l) => {
                     l.count += 1;
                     l.last = o.at;
                     match l.style {
-                        Style::NewStyle => {
-                            l.event.series =
-                                Some(EventSeries { count: l.count, last_observed_time: Some(micro_time(o.at)) });
+                        Style::Series => {
+                            l.event.series = Some(EventSeries {
+                                count: l.count,
+                                last_observed_time: Some(micro_time(o.at)),
+                            });
                         }
                         Style::Legacy | Style::Hostless => {
                             l.event.count = Some(l.count);
@@ -209,20 +248,26 @@ fn new_object(seed: u64, key: &str, o: &Occurrence, rv: u64, names: &mut HashSet
     let roll = r.f64();
     let kubelet = o.component == "kubelet" && !o.host.is_empty();
     let style = if kubelet && roll < NEW_STYLE_SHARE {
-        Style::NewStyle
+        Style::Series
     } else if kubelet && o.involved.kind == "Pod" && roll < NEW_STYLE_SHARE + HOSTLESS_SHARE {
         Style::Hostless
     } else {
         Style::Legacy
     };
     // Kubernetes names events `<object>.<UnixNano of the first occurrence, hex>`.
-    let mut nanos = (o.at.0 as u64).wrapping_mul(1_000_000).wrapping_add(r.range(0, 1_000_000) as u64);
+    let mut nanos = (o.at.0 as u64)
+        .wrapping_mul(1_000_000)
+        .wrapping_add(r.range(0, 1_000_000) as u64);
     let mut name = format!("{}.{nanos:016x}", o.involved.name);
     while !names.insert(name.clone()) {
         nanos += 1;
         name = format!("{}.{nanos:016x}", o.involved.name);
     }
-    let namespace = if o.involved.namespace.is_empty() { "default".to_string() } else { o.involved.namespace.clone() };
+    let namespace = if o.involved.namespace.is_empty() {
+        "default".to_string()
+    } else {
+        o.involved.namespace.clone()
+    };
     let mut event = k8s::Event {
         metadata: ObjectMeta {
             name,
@@ -244,18 +289,30 @@ fn new_object(seed: u64, key: &str, o: &Occurrence, rv: u64, names: &mut HashSet
         ..k8s::Event::default()
     };
     match style {
-        Style::NewStyle => {
+        Style::Series => {
             event.reporting_component = o.component.to_string();
             event.reporting_instance = o.host.clone();
             event.event_time = Some(micro_time(o.at));
         }
         Style::Legacy | Style::Hostless => {
-            let host = if style == Style::Hostless { String::new() } else { o.host.clone() };
-            event.source = EventSource { component: o.component.to_string(), host };
+            let host = if style == Style::Hostless {
+                String::new()
+            } else {
+                o.host.clone()
+            };
+            event.source = EventSource {
+                component: o.component.to_string(),
+                host,
+            };
             event.count = Some(1);
             event.first_timestamp = Some(rfc3339_secs(o.at));
             event.last_timestamp = Some(rfc3339_secs(o.at));
         }
     }
-    Live { event, style, count: 1, last: o.at }
+    Live {
+        event,
+        style,
+        count: 1,
+        last: o.at,
+    }
 }

@@ -38,7 +38,13 @@ pub struct MetricRecorder {
 impl MetricRecorder {
     /// A recorder scraping every `interval`, with offsets derived from `seed`.
     pub fn new(seed: u64, interval: Duration) -> Self {
-        MetricRecorder { seed, interval, families: Vec::new(), by_name: HashMap::new(), by_labels: HashMap::new() }
+        MetricRecorder {
+            seed,
+            interval,
+            families: Vec::new(),
+            by_name: HashMap::new(),
+            by_labels: HashMap::new(),
+        }
     }
 
     /// The scrape interval.
@@ -79,22 +85,43 @@ impl MetricRecorder {
     }
 
     /// The series for `name` and `labels`, created (with `help`) on first use.
-    fn series(&mut self, name: &str, kind: MetricType, help: &str, labels: &[(&str, &str)]) -> &mut Series {
+    fn series(
+        &mut self,
+        name: &str,
+        kind: MetricType,
+        help: &str,
+        labels: &[(&str, &str)],
+    ) -> &mut Series {
         let fam = match self.by_name.get(name) {
             Some(&i) => i,
             None => {
-                self.families.push(Family { name: name.to_string(), kind, help: help.to_string(), series: Vec::new() });
-                self.by_name.insert(name.to_string(), self.families.len() - 1);
+                self.families.push(Family {
+                    name: name.to_string(),
+                    kind,
+                    help: help.to_string(),
+                    series: Vec::new(),
+                });
+                self.by_name
+                    .insert(name.to_string(), self.families.len() - 1);
                 self.families.len() - 1
             }
         };
-        let mut owned: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut owned: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         owned.sort();
         let family = &mut self.families[fam];
-        let idx = *self.by_labels.entry((fam, owned.clone())).or_insert_with(|| {
-            family.series.push(Series { labels: owned, samples: Vec::new() });
-            family.series.len() - 1
-        });
+        let idx = *self
+            .by_labels
+            .entry((fam, owned.clone()))
+            .or_insert_with(|| {
+                family.series.push(Series {
+                    labels: owned,
+                    samples: Vec::new(),
+                });
+                family.series.len() - 1
+            });
         &mut family.series[idx]
     }
 
@@ -112,7 +139,9 @@ impl MetricRecorder {
     ) {
         let times = self.scrapes(target, from, to);
         let series = self.series(name, MetricType::Gauge, help, labels);
-        series.samples.extend(times.into_iter().map(|t| (t.0, value(t))));
+        series
+            .samples
+            .extend(times.into_iter().map(|t| (t.0, value(t))));
     }
 
     /// Records a counter starting at `initial` at the first scrape in
@@ -180,11 +209,32 @@ mod tests {
         assert_eq!(times.len(), 5);
         assert_eq!(times[0].0, off);
         let mut n = 0;
-        m.counter("x_total", "h", &[("b", "2"), ("a", "1")], "node-a", Timestamp(0), Timestamp(300_000), 5.0, |_, _| {
-            n += 1;
-            if n == 3 { CounterStep::Reset(1.0) } else { CounterStep::Add(0.5) }
-        });
-        m.gauge("g", "h", &[], "node-a", Timestamp(0), Timestamp(120_000), |t| t.0 as f64);
+        m.counter(
+            "x_total",
+            "h",
+            &[("b", "2"), ("a", "1")],
+            "node-a",
+            Timestamp(0),
+            Timestamp(300_000),
+            5.0,
+            |_, _| {
+                n += 1;
+                if n == 3 {
+                    CounterStep::Reset(1.0)
+                } else {
+                    CounterStep::Add(0.5)
+                }
+            },
+        );
+        m.gauge(
+            "g",
+            "h",
+            &[],
+            "node-a",
+            Timestamp(0),
+            Timestamp(120_000),
+            |t| t.0 as f64,
+        );
         let fams = m.finish();
         assert_eq!(fams[0].series[0].labels[0].0, "a");
         let vals: Vec<f64> = fams[0].series[0].samples.iter().map(|s| s.1).collect();
