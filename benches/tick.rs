@@ -32,23 +32,54 @@ fn observation(catalog: &Catalog, tick: u64, events: Vec<Event>) -> Observation 
                     SignalScope::Node => (0..NODES)
                         .map(|n| (vec![format!("node-{n}")], noise(tick, n as u64)))
                         .collect(),
-                    SignalScope::Workload => vec![(vec!["prod".into(), "hub-1".into()], noise(tick, 0))],
+                    SignalScope::Workload => {
+                        vec![(vec!["prod".into(), "hub-1".into()], noise(tick, 0))]
+                    }
                 };
                 Ok(rows)
             })
         })
         .collect();
-    Observation { at: Timestamp(tick as i64 * 30_000), metrics, events, events_ok: true, ..Default::default() }
+    Observation {
+        at: Timestamp(tick as i64 * 30_000),
+        metrics,
+        events,
+        events_ok: true,
+        ..Default::default()
+    }
 }
 
 fn event(i: u64) -> Event {
-    let reasons = ["FailedSync", "Unhealthy", "Pulled", "FailedKillPod", "Scheduled", "BackOff"];
+    let reasons = [
+        "FailedSync",
+        "Unhealthy",
+        "Pulled",
+        "FailedKillPod",
+        "Scheduled",
+        "BackOff",
+    ];
     Event {
-        metadata: ObjectMeta { name: format!("pod-{i}.{i:x}"), namespace: "prod".into(), ..Default::default() },
-        involved_object: ObjectReference { kind: "Pod".into(), namespace: "prod".into(), name: format!("pod-{i}"), uid: String::new() },
+        metadata: ObjectMeta {
+            name: format!("pod-{i}.{i:x}"),
+            namespace: "prod".into(),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            kind: "Pod".into(),
+            namespace: "prod".into(),
+            name: format!("pod-{i}"),
+            uid: String::new(),
+        },
         reason: reasons[(i % 6) as usize].into(),
-        message: if i % 6 == 1 { "Readiness probe failed: timeout".into() } else { "Error syncing pod".into() },
-        source: EventSource { component: "kubelet".into(), host: format!("node-{}", i % NODES as u64) },
+        message: if i % 6 == 1 {
+            "Readiness probe failed: timeout".into()
+        } else {
+            "Error syncing pod".into()
+        },
+        source: EventSource {
+            component: "kubelet".into(),
+            host: format!("node-{}", i % NODES as u64),
+        },
         count: Some(1),
         ..Default::default()
     }
@@ -92,7 +123,13 @@ fn bench_events(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("ingest_100k", |b| {
         b.iter_batched(
-            || (EventIngest::new(&catalog), NodeTable::default(), Vec::with_capacity(100_000)),
+            || {
+                (
+                    EventIngest::new(&catalog),
+                    NodeTable::default(),
+                    Vec::with_capacity(100_000),
+                )
+            },
             |(mut ing, mut nodes, mut hits)| {
                 for e in &events {
                     ing.ingest(e, Timestamp(0), &mut nodes, &mut hits);

@@ -99,12 +99,18 @@ pub struct NodeCondition {
 impl Node {
     /// The node's zone label, or `""`.
     pub fn zone(&self) -> &str {
-        self.metadata.labels.get(ZONE_LABEL).map_or("", String::as_str)
+        self.metadata
+            .labels
+            .get(ZONE_LABEL)
+            .map_or("", String::as_str)
     }
 
     /// The value of `pool_label`, or `""`.
     pub fn pool(&self, pool_label: &str) -> &str {
-        self.metadata.labels.get(pool_label).map_or("", String::as_str)
+        self.metadata
+            .labels
+            .get(pool_label)
+            .map_or("", String::as_str)
     }
 }
 
@@ -260,7 +266,10 @@ mod tests {
     fn series_count_wins_over_count() {
         let e = Event {
             count: Some(0),
-            series: Some(EventSeries { count: 5, last_observed_time: None }),
+            series: Some(EventSeries {
+                count: 5,
+                last_observed_time: None,
+            }),
             ..Default::default()
         };
         assert_eq!(e.total_count(), 5);

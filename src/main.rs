@@ -80,11 +80,21 @@ enum ScenarioCommand {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Demo { .. }) { "info" } else { "warn" };
+    let default_level = if matches!(cli.command, Command::Demo { .. }) {
+        "info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()?;
     rt.block_on(run(cli.command))
 }
 
@@ -107,13 +117,17 @@ async fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Replay { dir, json, rules } => {
             let catalog = load_catalog(&rules)?;
-            let sc = scenario::read_dir(&dir).with_context(|| format!("reading scenario {}", dir.display()))?;
+            let sc = scenario::read_dir(&dir)
+                .with_context(|| format!("reading scenario {}", dir.display()))?;
             let outcome = replay::run(sc, catalog, replay::Options::default()).await;
             let report = outcome.report();
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                println!("Timeline of {} ({} ticks):", outcome.meta.name, outcome.ticks);
+                println!(
+                    "Timeline of {} ({} ticks):",
+                    outcome.meta.name, outcome.ticks
+                );
                 for (t, line) in outcome.timeline() {
                     println!("{t}  {line}");
                 }
@@ -121,10 +135,17 @@ async fn run(cmd: Command) -> Result<()> {
                 print!("{}", report.summary());
             }
         }
-        Command::Demo { speed, listen, scenario: dir, rules, exit_when_done } => {
+        Command::Demo {
+            speed,
+            listen,
+            scenario: dir,
+            rules,
+            exit_when_done,
+        } => {
             let catalog = load_catalog(&rules)?;
             let sc = match dir {
-                Some(d) => scenario::read_dir(&d).with_context(|| format!("reading scenario {}", d.display()))?,
+                Some(d) => scenario::read_dir(&d)
+                    .with_context(|| format!("reading scenario {}", d.display()))?,
                 None => scenario::builtin("binder").context("built-in scenario missing")?,
             };
             let listener = tokio::net::TcpListener::bind(&listen)
@@ -142,8 +163,14 @@ async fn run(cmd: Command) -> Result<()> {
                 sc.meta.name,
                 hours * 3600.0 / speed / 60.0
             );
-            println!("status page: http://{addr}/   metrics: http://{addr}/metrics   (Ctrl-C to stop)");
-            let opts = replay::Options { speed: Some(speed), publish: Some(published), ..Default::default() };
+            println!(
+                "status page: http://{addr}/   metrics: http://{addr}/metrics   (Ctrl-C to stop)"
+            );
+            let opts = replay::Options {
+                speed: Some(speed),
+                publish: Some(published),
+                ..Default::default()
+            };
             let replay = replay::run(sc, catalog, opts);
             let outcome = tokio::select! {
                 o = replay => Some(o),
@@ -161,7 +188,11 @@ async fn run(cmd: Command) -> Result<()> {
         }
         Command::Check { paths, promql } => {
             let catalog = load_catalog(&paths)?;
-            println!("OK: {} signals, {} rules", catalog.signals.len(), catalog.rules.len());
+            println!(
+                "OK: {} signals, {} rules",
+                catalog.signals.len(),
+                catalog.rules.len()
+            );
             if promql {
                 for s in &catalog.signals {
                     if let Some(q) = &s.metric {
@@ -170,15 +201,25 @@ async fn run(cmd: Command) -> Result<()> {
                 }
             }
         }
-        Command::Scenario { command: ScenarioCommand::List } => {
+        Command::Scenario {
+            command: ScenarioCommand::List,
+        } => {
             for (name, desc) in scenario::builtin_names() {
                 println!("{name:<12} {desc}");
             }
         }
-        Command::Scenario { command: ScenarioCommand::Write { name, dir } } => {
+        Command::Scenario {
+            command: ScenarioCommand::Write { name, dir },
+        } => {
             let Some(sc) = scenario::builtin(&name) else {
-                let names: Vec<_> = scenario::builtin_names().into_iter().map(|(n, _)| n).collect();
-                bail!("no built-in scenario {name:?}; available: {}", names.join(", "));
+                let names: Vec<_> = scenario::builtin_names()
+                    .into_iter()
+                    .map(|(n, _)| n)
+                    .collect();
+                bail!(
+                    "no built-in scenario {name:?}; available: {}",
+                    names.join(", ")
+                );
             };
             scenario::write_dir(&sc, &dir).with_context(|| format!("writing {}", dir.display()))?;
             println!("wrote scenario {name} to {}", dir.display());

@@ -64,7 +64,10 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             self.notifier.notify(n);
         }
         for node in &out.human_uncordoned {
-            tracing::warn!(node, "a human uncordoned a node nodewatch had cordoned; leaving it alone until healthy");
+            tracing::warn!(
+                node,
+                "a human uncordoned a node nodewatch had cordoned; leaving it alone until healthy"
+            );
             self.governor.note_human_uncordon(node);
         }
         for f in &out.facts {
@@ -100,7 +103,10 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                     if self.last_refusal.get(&req.node) != Some(&reason) {
                         log_refusal(&req.node, &refusal);
                         self.last_refusal.insert(req.node.clone(), reason.clone());
-                        taken.push(record("refused", format!("would cordon, refused because {reason}")));
+                        taken.push(record(
+                            "refused",
+                            format!("would cordon, refused because {reason}"),
+                        ));
                     }
                 }
             }

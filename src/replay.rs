@@ -59,7 +59,12 @@ pub async fn run(scenario: Scenario, catalog: Arc<Catalog>, mut opts: Options) -
     opts.engine.step = meta.step;
     let engine = Engine::new(catalog, opts.engine.clone());
     let governor = Governor::new(opts.governor.clone());
-    let mut pipeline = Pipeline::new(engine, governor, RecordingNotifier::default(), InMemoryCordoner::default());
+    let mut pipeline = Pipeline::new(
+        engine,
+        governor,
+        RecordingNotifier::default(),
+        InMemoryCordoner::default(),
+    );
     let mut source = ReplaySource::new(scenario);
     let mut at = meta.start;
     let mut ticks = 0;
@@ -80,5 +85,10 @@ pub async fn run(scenario: Scenario, catalog: Arc<Catalog>, mut opts: Options) -
         }
         at = at.add(meta.step);
     }
-    Outcome { meta, notifications: pipeline.notifier.sent, actions: pipeline.actions, ticks }
+    Outcome {
+        meta,
+        notifications: pipeline.notifier.sent,
+        actions: pipeline.actions,
+        ticks,
+    }
 }

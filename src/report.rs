@@ -124,16 +124,27 @@ impl Report {
         let cordons: Vec<CordonRecord> = actions
             .iter()
             .filter(|a| a.kind == "cordon")
-            .map(|a| CordonRecord { node: a.node.clone(), at: a.at, rule: a.rule.clone() })
+            .map(|a| CordonRecord {
+                node: a.node.clone(),
+                at: a.at,
+                rule: a.rule.clone(),
+            })
             .collect();
         let refusals = actions
             .iter()
             .filter(|a| a.kind == "refused")
-            .map(|a| RefusalRecord { node: a.node.clone(), at: a.at, reason: a.reason.clone() })
+            .map(|a| RefusalRecord {
+                node: a.node.clone(),
+                at: a.at,
+                reason: a.reason.clone(),
+            })
             .collect();
         let truth = &meta.truth;
         let in_fault = |node: &str, t: Timestamp| {
-            truth.faulty_nodes.iter().any(|f| f.node == node && t >= f.from.sub(EARLY_GRACE) && t <= f.to)
+            truth
+                .faulty_nodes
+                .iter()
+                .any(|f| f.node == node && t >= f.from.sub(EARLY_GRACE) && t <= f.to)
         };
         let node_alerts = || alerts.iter().filter(|a| a.scope == "node");
         let faulty_nodes = truth
@@ -145,8 +156,11 @@ impl Report {
                     .filter(|a| a.labels.get("node") == Some(&f.node) && within(a.fired_at))
                     .map(|a| a.fired_at)
                     .min();
-                let cordoned_at =
-                    cordons.iter().filter(|c| c.node == f.node && within(c.at)).map(|c| c.at).min();
+                let cordoned_at = cordons
+                    .iter()
+                    .filter(|c| c.node == f.node && within(c.at))
+                    .map(|c| c.at)
+                    .min();
                 FaultyNodeReport {
                     node: f.node.clone(),
                     from: f.from,
@@ -163,7 +177,11 @@ impl Report {
             .map(|c| {
                 let detected_at = alerts
                     .iter()
-                    .filter(|a| (a.scope == "cluster" || a.scope == "workload") && a.fired_at >= c.from && a.fired_at <= c.to)
+                    .filter(|a| {
+                        (a.scope == "cluster" || a.scope == "workload")
+                            && a.fired_at >= c.from
+                            && a.fired_at <= c.to
+                    })
                     .map(|a| a.fired_at)
                     .min();
                 IncidentReport {
@@ -199,8 +217,14 @@ impl Report {
                 (Some(t), Some(d)) => format!("detected at {t} ({})", delay(d)),
                 _ => "NOT detected".to_string(),
             };
-            let cord = f.cordoned_at.map_or("not cordoned".to_string(), |t| format!("cordoned at {t}"));
-            let _ = writeln!(s, "  faulty node {} [{} → {}]: {det}, {cord}", f.node, f.from, f.to);
+            let cord = f
+                .cordoned_at
+                .map_or("not cordoned".to_string(), |t| format!("cordoned at {t}"));
+            let _ = writeln!(
+                s,
+                "  faulty node {} [{} → {}]: {det}, {cord}",
+                f.node, f.from, f.to
+            );
         }
         for c in &self.cluster_incidents {
             let det = match (c.detected_at, c.delay_s) {
@@ -209,8 +233,18 @@ impl Report {
             };
             let _ = writeln!(s, "  cluster incident [{} → {}]: {det}", c.from, c.to);
         }
-        let _ = writeln!(s, "  false node alerts: {}, false cordons: {}", self.false_alerts, self.false_cordons);
-        let _ = writeln!(s, "  alerts fired: {}, cordons: {}, refusals: {}", self.alerts.len(), self.cordons.len(), self.refusals.len());
+        let _ = writeln!(
+            s,
+            "  false node alerts: {}, false cordons: {}",
+            self.false_alerts, self.false_cordons
+        );
+        let _ = writeln!(
+            s,
+            "  alerts fired: {}, cordons: {}, refusals: {}",
+            self.alerts.len(),
+            self.cordons.len(),
+            self.refusals.len()
+        );
         s
     }
 }
@@ -225,15 +259,29 @@ fn delay(secs: f64) -> String {
 
 /// One line per alert transition and action, in time order, each with its
 /// explanation.
-pub fn timeline(notifications: &[Notification], actions: &[ActionRecord]) -> Vec<(Timestamp, String)> {
+pub fn timeline(
+    notifications: &[Notification],
+    actions: &[ActionRecord],
+) -> Vec<(Timestamp, String)> {
     let mut lines: Vec<(Timestamp, String)> = Vec::new();
     for n in notifications {
         let a = &n.alert;
-        let at = if n.status == "firing" { a.fired_at.unwrap_or(a.active_since) } else { n.ends_at.unwrap_or(a.active_since) };
+        let at = if n.status == "firing" {
+            a.fired_at.unwrap_or(a.active_since)
+        } else {
+            n.ends_at.unwrap_or(a.active_since)
+        };
         let what = if n.status == "firing" {
             let summary = a.annotations.get("summary").cloned().unwrap_or_default();
-            let why = a.annotations.get("explanation").cloned().unwrap_or_default();
-            format!("FIRING   {} [{}] {}: {summary}\n             why: {why}", a.name, a.scope, a.subject)
+            let why = a
+                .annotations
+                .get("explanation")
+                .cloned()
+                .unwrap_or_default();
+            format!(
+                "FIRING   {} [{}] {}: {summary}\n             why: {why}",
+                a.name, a.scope, a.subject
+            )
         } else {
             format!("RESOLVED {} [{}] {}", a.name, a.scope, a.subject)
         };
@@ -241,7 +289,10 @@ pub fn timeline(notifications: &[Notification], actions: &[ActionRecord]) -> Vec
     }
     for a in actions {
         let what = match a.kind.as_str() {
-            "cordon" => format!("CORDON   {} (rule {}, score {:.2}): {}", a.node, a.rule, a.score, a.reason),
+            "cordon" => format!(
+                "CORDON   {} (rule {}, score {:.2}): {}",
+                a.node, a.rule, a.score, a.reason
+            ),
             "refused" => format!("REFUSED  {} (rule {}): {}", a.node, a.rule, a.reason),
             other => format!("{:<8} {}: {}", other.to_uppercase(), a.node, a.reason),
         };

@@ -87,7 +87,11 @@ impl Duration {
     /// Parses a Prometheus-style duration: `30s`, `5m`, `1h30m`, `250ms`, `2d`.
     pub fn parse(s: &str) -> Result<Self, TimeError> {
         let s = s.trim();
-        let bad = || TimeError(format!("invalid duration {s:?} (expected e.g. 30s, 5m, 1h30m)"));
+        let bad = || {
+            TimeError(format!(
+                "invalid duration {s:?} (expected e.g. 30s, 5m, 1h30m)"
+            ))
+        };
         if s.is_empty() {
             return Err(bad());
         }

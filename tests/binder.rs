@@ -6,8 +6,15 @@ use serde_json::Value;
 use std::process::Command;
 
 fn nodewatch(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_nodewatch")).args(args).output().expect("run nodewatch");
-    assert!(out.status.success(), "nodewatch {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+        .args(args)
+        .output()
+        .expect("run nodewatch");
+    assert!(
+        out.status.success(),
+        "nodewatch {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -25,13 +32,24 @@ fn t(s: &str) -> i64 {
 fn hub_first_5min_above(dir: &std::path::Path) -> i64 {
     let text = std::fs::read_to_string(dir.join("metrics.om")).unwrap();
     let fams = nodewatch::scenario::openmetrics::parse(&text, &dir.join("metrics.om")).unwrap();
-    let fam = fams.iter().find(|f| f.name == "container_cpu_usage_seconds_total").unwrap();
+    let fam = fams
+        .iter()
+        .find(|f| f.name == "container_cpu_usage_seconds_total")
+        .unwrap();
     let mut best: Option<i64> = None;
-    for s in fam.series.iter().filter(|s| s.label("container") == "hub" && s.label("pod").starts_with("hub-")) {
+    for s in fam
+        .series
+        .iter()
+        .filter(|s| s.label("container") == "hub" && s.label("pod").starts_with("hub-"))
+    {
         let mut above_since: Option<i64> = None;
         for w in s.samples.windows(2) {
             let ((t0, v0), (t1, v1)) = (w[0], w[1]);
-            let usage = if v1 >= v0 { (v1 - v0) / ((t1 - t0) as f64 / 1000.0) } else { 0.0 };
+            let usage = if v1 >= v0 {
+                (v1 - v0) / ((t1 - t0) as f64 / 1000.0)
+            } else {
+                0.0
+            };
             if usage > 0.7 {
                 let since = *above_since.get_or_insert(t0 / 1000);
                 if t1 / 1000 - since >= 300 {
@@ -55,7 +73,16 @@ fn binder_replay_meets_the_brief() {
     nodewatch(&["scenario", "write", "binder", p]);
     let out = nodewatch(&["replay", p, "--json"]);
     let r: Value = serde_json::from_slice(&out.stdout).expect("replay --json prints JSON");
-    for key in ["scenario", "faulty_nodes", "cluster_incidents", "false_alerts", "false_cordons", "alerts", "cordons", "refusals"] {
+    for key in [
+        "scenario",
+        "faulty_nodes",
+        "cluster_incidents",
+        "false_alerts",
+        "false_cordons",
+        "alerts",
+        "cordons",
+        "refusals",
+    ] {
         assert!(r.get(key).is_some(), "report lacks {key}");
     }
     let summary = serde_json::to_string_pretty(&r["faulty_nodes"]).unwrap();
@@ -72,7 +99,10 @@ fn binder_replay_meets_the_brief() {
         .filter(|&f| f >= hub_at - 600)
         .min()
         .expect("HubCPUHigh fired");
-    assert!(hub_alert <= hub_at + 600, "hub alert at {hub_alert}, hub above 0.7 for 5m at {hub_at}");
+    assert!(
+        hub_alert <= hub_at + 600,
+        "hub alert at {hub_alert}, hub above 0.7 for 5m at {hub_at}"
+    );
 
     let node = |suffix: &str| {
         r["faulty_nodes"]
@@ -84,23 +114,49 @@ fn binder_replay_meets_the_brief() {
             .clone()
     };
     let vvsw = node("-vvsw");
-    assert!(secs(&vvsw["detected_at"]) <= t("2018-02-20T17:10:00Z"), "{summary}");
-    assert!(secs(&vvsw["cordoned_at"]) < t("2018-02-20T17:22:00Z"), "{summary}");
+    assert!(
+        secs(&vvsw["detected_at"]) <= t("2018-02-20T17:10:00Z"),
+        "{summary}"
+    );
+    assert!(
+        secs(&vvsw["cordoned_at"]) < t("2018-02-20T17:22:00Z"),
+        "{summary}"
+    );
     for n in ["-qz3m", "-vvsm"] {
         let f = node(n);
         assert!(f["detected_at"].is_string(), "{n} not detected: {summary}");
-        assert!(secs(&f["detected_at"]) <= t("2018-02-21T15:15:00Z"), "{summary}");
+        assert!(
+            secs(&f["detected_at"]) <= t("2018-02-21T15:15:00Z"),
+            "{summary}"
+        );
     }
     assert!(
-        r["alerts"].as_array().unwrap().iter().any(|a| a["scope"] == "cluster"),
+        r["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["scope"] == "cluster"),
         "the cluster-wide readiness failures raise a cluster alert"
     );
     assert!(r["cluster_incidents"][0]["detected_at"].is_string());
-    assert_eq!(r["false_cordons"], 0, "{}", serde_json::to_string_pretty(&r["cordons"]).unwrap());
-    assert_eq!(r["false_alerts"], 0, "{}", serde_json::to_string_pretty(&r["alerts"]).unwrap());
+    assert_eq!(
+        r["false_cordons"],
+        0,
+        "{}",
+        serde_json::to_string_pretty(&r["cordons"]).unwrap()
+    );
+    assert_eq!(
+        r["false_alerts"],
+        0,
+        "{}",
+        serde_json::to_string_pretty(&r["alerts"]).unwrap()
+    );
     // Every cordon and refusal is explained.
     for x in r["refusals"].as_array().unwrap() {
-        assert!(x["reason"].as_str().unwrap().contains("refused because"), "{x}");
+        assert!(
+            x["reason"].as_str().unwrap().contains("refused because"),
+            "{x}"
+        );
     }
 }
 
@@ -113,7 +169,10 @@ fn replay_text_output_has_timeline_and_report() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("FIRING   HubCPUHigh"), "{text}");
     assert!(text.contains("why: "), "every alert is explained");
-    assert!(text.contains("CORDON   gke-prod-a-ssd-pool-32-134a959a-vvsw"), "{text}");
+    assert!(
+        text.contains("CORDON   gke-prod-a-ssd-pool-32-134a959a-vvsw"),
+        "{text}"
+    );
     assert!(text.contains("Detection report for binder"), "{text}");
 }
 
@@ -121,21 +180,37 @@ fn replay_text_output_has_timeline_and_report() {
 fn check_reports_file_line_and_field_and_exits_nonzero() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("bad.yaml");
-    std::fs::write(&f, "signals:\n  - name: a\n    events: {reasons: [X]}\n    detekt: {}\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_nodewatch")).args(["check", f.to_str().unwrap()]).output().unwrap();
+    std::fs::write(
+        &f,
+        "signals:\n  - name: a\n    events: {reasons: [X]}\n    detekt: {}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+        .args(["check", f.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.yaml:4: signals[0]: unknown field `detekt`"), "{err}");
+    assert!(
+        err.contains("bad.yaml:4: signals[0]: unknown field `detekt`"),
+        "{err}"
+    );
     let ok = nodewatch(&["check", "rules", "--promql"]);
     let text = String::from_utf8_lossy(&ok.stdout);
-    assert!(text.contains("hub_cpu: sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{"), "{text}");
+    assert!(
+        text.contains("hub_cpu: sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{"),
+        "{text}"
+    );
 }
 
 #[test]
 fn scenario_list_and_unknown_name() {
     let out = nodewatch(&["scenario", "list"]);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("binder"));
-    let out = Command::new(env!("CARGO_BIN_EXE_nodewatch")).args(["scenario", "write", "nope", "/tmp/x"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+        .args(["scenario", "write", "nope", "/tmp/x"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("available: binder"));
 }

@@ -74,7 +74,9 @@ fn binder_round_trips_through_a_directory() {
     let generated = started.elapsed();
     let dir = tempfile::tempdir().expect("tempdir");
     scenario::write_dir(&s, dir.path()).expect("write");
+    let written = started.elapsed() - generated;
     let back = scenario::read_dir(dir.path()).expect("read");
+    let read = started.elapsed() - generated - written;
     assert_same(&s, &back);
 
     let truth = &back.meta.truth;
@@ -139,7 +141,7 @@ fn binder_round_trips_through_a_directory() {
         .map(|x| x.samples.len())
         .sum();
     println!(
-        "binder: generated in {generated:?}; {} nodes, {} pods, {} event deliveries, {} families, {series} series, \
+        "binder: generated in {generated:?}, written in {written:?}, read in {read:?}; {} nodes, {} pods, {} event deliveries, {} families, {series} series, \
          {samples} samples, metrics.om {} bytes, events.jsonl {} bytes",
         s.nodes.len(),
         s.pods.len(),
@@ -321,6 +323,29 @@ fn binder_tells_the_story() {
         .events
         .iter()
         .any(|e| e.series.as_ref().is_some_and(|x| x.count > 5)));
+
+    // Delivery order as a watch gives it: times and resourceVersions rise,
+    // and a repeated object keeps its name while its count climbs.
+    // (Old-style times have whole seconds only, so compare seconds.)
+    let secs = |e: &Event| ts(e.last_seen().unwrap_or("")).0 / 1000;
+    let seen: Vec<i64> = s.events.iter().map(secs).collect();
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "events in delivery order"
+    );
+    let rvs: Vec<u64> = s
+        .events
+        .iter()
+        .map(|e| e.metadata.resource_version.parse().unwrap_or(0))
+        .collect();
+    assert!(rvs.windows(2).all(|w| w[0] < w[1]));
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for e in &s.events {
+        let prev = counts
+            .insert(e.metadata.name.as_str(), e.total_count())
+            .unwrap_or(0);
+        assert_eq!(e.total_count(), prev + 1, "{}", e.metadata.name);
+    }
 
     let kills: Vec<String> = s
         .events

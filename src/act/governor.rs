@@ -111,16 +111,24 @@ impl fmt::Display for Refusal {
             Refusal::Paused => write!(f, "paused: actions are switched off"),
             Refusal::DryRun => write!(f, "dry-run: nodewatch never cordons in this mode"),
             Refusal::StaleData => write!(f, "stale data: some signals of this node are unknown"),
-            Refusal::HumanOverride => write!(f, "a human uncordoned this node; waiting for it to be healthy first"),
+            Refusal::HumanOverride => write!(
+                f,
+                "a human uncordoned this node; waiting for it to be healthy first"
+            ),
             Refusal::CommonCause { unhealthy, total } => {
-                write!(f, "common cause: {unhealthy} of {total} nodes look unhealthy")
+                write!(
+                    f,
+                    "common cause: {unhealthy} of {total} nodes look unhealthy"
+                )
             }
             Refusal::RateLimit { last } => write!(f, "rate limit: the last cordon was at {last}"),
             Refusal::MaxFraction { cordoned, max } => {
                 write!(f, "max fraction: nodewatch already cordoned {cordoned} node(s), the limit is {max}")
             }
             Refusal::LastHealthy { group } => write!(f, "last healthy schedulable node of {group}"),
-            Refusal::Cooldown { since } => write!(f, "cooldown: nodewatch uncordoned it at {since}"),
+            Refusal::Cooldown { since } => {
+                write!(f, "cooldown: nodewatch uncordoned it at {since}")
+            }
         }
     }
 }
@@ -139,11 +147,19 @@ pub struct Governor {
 impl Governor {
     /// A governor with these settings.
     pub fn new(settings: GovernorSettings) -> Self {
-        Governor { settings, ..Default::default() }
+        Governor {
+            settings,
+            ..Default::default()
+        }
     }
 
     /// Decides whether `req` may go ahead now. `nodes` are all existing nodes.
-    pub fn check(&self, req: &CordonRequest, nodes: &[NodeFacts], now: Timestamp) -> Result<(), Refusal> {
+    pub fn check(
+        &self,
+        req: &CordonRequest,
+        nodes: &[NodeFacts],
+        now: Timestamp,
+    ) -> Result<(), Refusal> {
         let s = &self.settings;
         if s.paused {
             return Err(Refusal::Paused);
@@ -184,7 +200,9 @@ impl Governor {
                         && (if kind == "zone" { &n.zone } else { &n.pool }) == key
                 });
                 if others.count() == 0 {
-                    return Err(Refusal::LastHealthy { group: format!("{kind} {key}") });
+                    return Err(Refusal::LastHealthy {
+                        group: format!("{kind} {key}"),
+                    });
                 }
             }
         }
@@ -215,7 +233,9 @@ impl Governor {
     /// has been healthy for `healthy_period`.
     pub fn observe_health(&mut self, node: &str, healthy: bool, now: Timestamp) {
         let period = self.settings.healthy_period;
-        let Some(since) = self.human_override.get_mut(node) else { return };
+        let Some(since) = self.human_override.get_mut(node) else {
+            return;
+        };
         match (healthy, *since) {
             (false, _) => *since = None,
             (true, None) => *since = Some(now),

@@ -31,7 +31,12 @@ pub trait Notifier {
 #[allow(async_fn_in_trait)]
 pub trait Cordoner {
     /// Marks `node` unschedulable, recording why. Errors mean it did not happen.
-    async fn cordon(&mut self, node: &str, req: &CordonRequest, at: Timestamp) -> Result<(), ActError>;
+    async fn cordon(
+        &mut self,
+        node: &str,
+        req: &CordonRequest,
+        at: Timestamp,
+    ) -> Result<(), ActError>;
     /// Makes `node` schedulable again.
     async fn uncordon(&mut self, node: &str, at: Timestamp) -> Result<(), ActError>;
 }
@@ -64,7 +69,12 @@ pub struct InMemoryCordoner {
 }
 
 impl Cordoner for InMemoryCordoner {
-    async fn cordon(&mut self, node: &str, req: &CordonRequest, at: Timestamp) -> Result<(), ActError> {
+    async fn cordon(
+        &mut self,
+        node: &str,
+        req: &CordonRequest,
+        at: Timestamp,
+    ) -> Result<(), ActError> {
         self.cordoned.push((node.to_string(), at, req.rule.clone()));
         Ok(())
     }

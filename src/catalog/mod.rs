@@ -20,7 +20,10 @@ use std::path::{Path, PathBuf};
 /// The default catalog shipped in `rules/`, compiled in so nodewatch runs
 /// without any files.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("rules/signals.yaml", include_str!("../../rules/signals.yaml")),
+    (
+        "rules/signals.yaml",
+        include_str!("../../rules/signals.yaml"),
+    ),
     ("rules/alerts.yaml", include_str!("../../rules/alerts.yaml")),
 ];
 
@@ -134,8 +137,15 @@ impl Catalog {
                     Item::Signal(i) => origin_sig[i].clone(),
                     Item::Rule(i) => origin_rule[i].clone(),
                 };
-                let text = texts.iter().find(|(f, _)| **f == file).map_or("", |(_, t)| *t);
-                let section = if matches!(p.item, Item::Signal(_)) { "signals" } else { "rules" };
+                let text = texts
+                    .iter()
+                    .find(|(f, _)| **f == file)
+                    .map_or("", |(_, t)| *t);
+                let section = if matches!(p.item, Item::Signal(_)) {
+                    "signals"
+                } else {
+                    "rules"
+                };
                 errors.push(CatalogError {
                     line: locate(text, section, idx, p.field.rsplit('.').next().unwrap_or("")),
                     field: format!("{section}[{idx}].{}", p.field),
@@ -161,23 +171,36 @@ impl Catalog {
         let mut seen = HashSet::new();
         for (i, s) in self.signals.iter().enumerate() {
             let mut bad = |field: &str, message: String| {
-                out.push(Problem { item: Item::Signal(i), field: field.to_string(), message })
+                out.push(Problem {
+                    item: Item::Signal(i),
+                    field: field.to_string(),
+                    message,
+                })
             };
             if !valid_name(&s.name) {
-                bad("name", format!("{:?} is not a valid name ([a-z_][a-z0-9_]*)", s.name));
+                bad(
+                    "name",
+                    format!("{:?} is not a valid name ([a-z_][a-z0-9_]*)", s.name),
+                );
             }
             if !seen.insert(s.name.as_str()) {
                 bad("name", format!("duplicate signal name {:?}", s.name));
             }
             match (&s.metric, &s.events) {
-                (Some(_), Some(_)) => bad("events", "set either `metric` or `events`, not both".into()),
+                (Some(_), Some(_)) => {
+                    bad("events", "set either `metric` or `events`, not both".into())
+                }
                 (None, None) => bad("metric", "one of `metric` or `events` is required".into()),
                 (Some(m), None) => {
                     if m.by.is_empty() {
                         bad("metric.by", "at least one label is required".into());
                     }
                     if s.scope == SignalScope::Node && m.by.len() != 1 {
-                        bad("metric.by", "node signals take exactly one label: the one carrying the node name".into());
+                        bad(
+                            "metric.by",
+                            "node signals take exactly one label: the one carrying the node name"
+                                .into(),
+                        );
                     }
                 }
                 (None, Some(e)) => {
@@ -185,34 +208,60 @@ impl Catalog {
                         bad("events.window", "must be positive".into());
                     }
                     if s.scope != SignalScope::Node {
-                        bad("scope", "event signals are attributed to nodes: scope must be `node`".into());
+                        bad(
+                            "scope",
+                            "event signals are attributed to nodes: scope must be `node`".into(),
+                        );
                     }
                 }
             }
             let d = &s.detect;
             if !(d.z.is_finite() && d.z > 0.0) {
-                bad("detect.z", format!("must be a positive number, got {}", d.z));
+                bad(
+                    "detect.z",
+                    format!("must be a positive number, got {}", d.z),
+                );
             }
             if !(d.mad_floor.is_finite() && d.mad_floor > 0.0) {
-                bad("detect.mad_floor", format!("must be a positive number, got {}", d.mad_floor));
+                bad(
+                    "detect.mad_floor",
+                    format!("must be a positive number, got {}", d.mad_floor),
+                );
             }
             if !(0.0..=1.0).contains(&d.weight) {
-                bad("detect.weight", format!("must be within 0..1, got {}", d.weight));
+                bad(
+                    "detect.weight",
+                    format!("must be within 0..1, got {}", d.weight),
+                );
             }
         }
         let mut seen_rules = HashSet::new();
         for (i, r) in self.rules.iter().enumerate() {
             let mut bad = |field: &str, message: String| {
-                out.push(Problem { item: Item::Rule(i), field: field.to_string(), message })
+                out.push(Problem {
+                    item: Item::Rule(i),
+                    field: field.to_string(),
+                    message,
+                })
             };
             if r.alert.is_empty() {
                 bad("alert", "must not be empty".into());
             }
             if !seen_rules.insert((r.alert.as_str(), r.scope)) {
-                bad("alert", format!("duplicate rule {:?} for scope {}", r.alert, r.scope.as_str()));
+                bad(
+                    "alert",
+                    format!(
+                        "duplicate rule {:?} for scope {}",
+                        r.alert,
+                        r.scope.as_str()
+                    ),
+                );
             }
             if !matches!(r.severity.as_str(), "info" | "warning" | "critical") {
-                bad("severity", format!("must be info, warning or critical, got {:?}", r.severity));
+                bad(
+                    "severity",
+                    format!("must be info, warning or critical, got {:?}", r.severity),
+                );
             }
             if r.cordons() && r.scope != AlertScope::Node {
                 bad("actions", "only node rules may cordon".into());
@@ -221,37 +270,67 @@ impl Catalog {
                 bad("for", "durations must not be negative".into());
             }
             let c = &r.when;
-            let thresholds = [c.value_above, c.value_below, c.anomaly_above].iter().flatten().count();
-            let forms = c.score_above.is_some() as u8 + (thresholds > 0) as u8 + c.common_cause as u8;
+            let thresholds = [c.value_above, c.value_below, c.anomaly_above]
+                .iter()
+                .flatten()
+                .count();
+            let forms =
+                c.score_above.is_some() as u8 + (thresholds > 0) as u8 + c.common_cause as u8;
             if forms != 1 {
                 bad("when", "use exactly one of: score_above; signal with value_above/value_below/anomaly_above; common_cause".into());
                 continue;
             }
-            for (f, v) in [("score_above", c.score_above), ("anomaly_above", c.anomaly_above)] {
+            for (f, v) in [
+                ("score_above", c.score_above),
+                ("anomaly_above", c.anomaly_above),
+            ] {
                 if v.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
                     bad(&format!("when.{f}"), "must be within 0..1".into());
                 }
             }
-            let sig = c.signal.as_ref().map(|n| (n, self.signals.iter().find(|s| &s.name == n)));
+            let sig = c
+                .signal
+                .as_ref()
+                .map(|n| (n, self.signals.iter().find(|s| &s.name == n)));
             if let Some((n, None)) = sig {
                 bad("when.signal", format!("unknown signal {n:?}"));
             }
             let sig = sig.and_then(|(_, s)| s);
             match r.scope {
-                AlertScope::Node if c.common_cause => bad("when.common_cause", "is for cluster rules".into()),
-                AlertScope::Cluster if !c.common_cause => bad("when", "cluster rules use `common_cause: true`".into()),
-                AlertScope::Workload if c.score_above.is_some() => {
-                    bad("when.score_above", "node scores are for node rules; use signal thresholds".into())
+                AlertScope::Node if c.common_cause => {
+                    bad("when.common_cause", "is for cluster rules".into())
                 }
+                AlertScope::Cluster if !c.common_cause => {
+                    bad("when", "cluster rules use `common_cause: true`".into())
+                }
+                AlertScope::Workload if c.score_above.is_some() => bad(
+                    "when.score_above",
+                    "node scores are for node rules; use signal thresholds".into(),
+                ),
                 _ => {}
             }
             if thresholds > 0 && c.signal.is_none() {
-                bad("when.signal", "value/anomaly thresholds need a `signal`".into());
+                bad(
+                    "when.signal",
+                    "value/anomaly thresholds need a `signal`".into(),
+                );
             }
             if let Some(s) = sig {
-                let want = if r.scope == AlertScope::Workload { SignalScope::Workload } else { SignalScope::Node };
+                let want = if r.scope == AlertScope::Workload {
+                    SignalScope::Workload
+                } else {
+                    SignalScope::Node
+                };
                 if r.scope != AlertScope::Cluster && s.scope != want {
-                    bad("when.signal", format!("signal {:?} has scope {:?}, rule has scope {}", s.name, s.scope, r.scope.as_str()));
+                    bad(
+                        "when.signal",
+                        format!(
+                            "signal {:?} has scope {:?}, rule has scope {}",
+                            s.name,
+                            s.scope,
+                            r.scope.as_str()
+                        ),
+                    );
                 }
             }
         }
@@ -277,7 +356,12 @@ fn valid_name(s: &str) -> bool {
 }
 
 fn io_error(p: &Path, e: std::io::Error) -> CatalogError {
-    CatalogError { file: p.to_path_buf(), line: 0, field: "-".into(), message: e.to_string() }
+    CatalogError {
+        file: p.to_path_buf(),
+        line: 0,
+        field: "-".into(),
+        message: e.to_string(),
+    }
 }
 
 fn yaml_error(file: &Path, e: &serde_yaml::Error) -> CatalogError {
@@ -305,18 +389,29 @@ fn yaml_error(file: &Path, e: &serde_yaml::Error) -> CatalogError {
 /// text: it is only used to point at errors found after deserialization.
 fn locate(text: &str, section: &str, idx: usize, field: &str) -> usize {
     let lines: Vec<&str> = text.lines().collect();
-    let Some(start) = lines.iter().position(|l| l.starts_with(&format!("{section}:"))) else {
+    let Some(start) = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("{section}:")))
+    else {
         return 0;
     };
-    let item_indent = lines[start + 1..]
-        .iter()
-        .find_map(|l| l.trim_start().starts_with("- ").then(|| l.len() - l.trim_start().len()));
-    let Some(indent) = item_indent else { return start + 1 };
+    let item_indent = lines[start + 1..].iter().find_map(|l| {
+        l.trim_start()
+            .starts_with("- ")
+            .then(|| l.len() - l.trim_start().len())
+    });
+    let Some(indent) = item_indent else {
+        return start + 1;
+    };
     let mut item = None;
     let mut item_line = start;
     for (n, l) in lines.iter().enumerate().skip(start + 1) {
         let ind = l.len() - l.trim_start().len();
-        if !l.trim().is_empty() && !l.trim_start().starts_with('#') && ind < indent && !l.starts_with(' ') {
+        if !l.trim().is_empty()
+            && !l.trim_start().starts_with('#')
+            && ind < indent
+            && !l.starts_with(' ')
+        {
             break; // next top-level key
         }
         if ind == indent && l.trim_start().starts_with("- ") {

@@ -18,6 +18,11 @@ pub struct Signal {
     /// Who the values belong to: `node` or `workload`.
     #[serde(default)]
     pub scope: SignalScope,
+    /// Signals of one family (e.g. `readiness`) are judged together for
+    /// common cause: one of them tripped cluster-wide suppresses all of
+    /// them on the nodes that trip any. Defaults to the signal's own name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<String>,
     /// A metric query (exactly one of `metric` and `events`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<MetricQuery>,
@@ -173,7 +178,12 @@ impl Matcher {
         if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("invalid label name {label:?}"));
         }
-        Ok(Matcher { label: label.to_string(), op, value: value.to_string(), regex })
+        Ok(Matcher {
+            label: label.to_string(),
+            op,
+            value: value.to_string(),
+            regex,
+        })
     }
 
     /// Whether a label value (empty when the label is absent) matches.
@@ -349,6 +359,11 @@ pub enum Direction {
 }
 
 impl Signal {
+    /// The common-cause family: `family`, else the name.
+    pub fn family(&self) -> &str {
+        self.family.as_deref().unwrap_or(&self.name)
+    }
+
     /// True for event signals.
     pub fn is_event(&self) -> bool {
         self.events.is_some()

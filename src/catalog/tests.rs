@@ -87,7 +87,10 @@ fn each_validation_rule() {
     ];
     for (text, want) in cases {
         let errs = load(text).expect_err(text);
-        assert!(errs.iter().any(|e| e.message.contains(want)), "{text}: {errs:?}");
+        assert!(
+            errs.iter().any(|e| e.message.contains(want)),
+            "{text}: {errs:?}"
+        );
         assert!(errs.iter().all(|e| e.line > 0), "{text}: {errs:?}");
     }
 }
@@ -95,12 +98,24 @@ fn each_validation_rule() {
 #[test]
 fn load_reads_directories_and_reports_all_files() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.yaml"), "signals:\n  - name: a\n    events: {}\n").unwrap();
-    std::fs::write(dir.path().join("b.yaml"), "rules:\n  - alert: A\n    scope: node\n    when: {score_above: 0.5}\n").unwrap();
+    std::fs::write(
+        dir.path().join("a.yaml"),
+        "signals:\n  - name: a\n    events: {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.yaml"),
+        "rules:\n  - alert: A\n    scope: node\n    when: {score_above: 0.5}\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
     let c = Catalog::load(&[dir.path().to_path_buf()]).unwrap();
     assert_eq!((c.signals.len(), c.rules.len()), (1, 1));
-    std::fs::write(dir.path().join("c.yaml"), "signals: [ {name: b, eventz: {}} ]\n").unwrap();
+    std::fs::write(
+        dir.path().join("c.yaml"),
+        "signals: [ {name: b, eventz: {}} ]\n",
+    )
+    .unwrap();
     let errs = Catalog::load(&[dir.path().to_path_buf()]).unwrap_err();
     assert!(errs[0].file.ends_with("c.yaml"), "{errs:?}");
     let missing = Catalog::load(&[dir.path().join("nope.yaml")]).unwrap_err();

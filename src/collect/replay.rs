@@ -28,11 +28,20 @@ impl ReplaySource {
             .events
             .into_iter()
             .map(|e| {
-                let t = e.last_seen().and_then(|t| Timestamp::parse_rfc3339(t).ok()).map_or(i64::MIN, |t| t.0);
+                let t = e
+                    .last_seen()
+                    .and_then(|t| Timestamp::parse_rfc3339(t).ok())
+                    .map_or(i64::MIN, |t| t.0);
                 (t, e)
             })
             .collect();
-        ReplaySource { tsdb: Tsdb::new(s.metrics), events, cursor: 0, nodes: Some(s.nodes), pods: s.pods }
+        ReplaySource {
+            tsdb: Tsdb::new(s.metrics),
+            events,
+            cursor: 0,
+            nodes: Some(s.nodes),
+            pods: s.pods,
+        }
     }
 }
 
@@ -50,7 +59,10 @@ impl Source for ReplaySource {
         Observation {
             at,
             metrics,
-            events: self.events[start..self.cursor].iter().map(|(_, e)| e.clone()).collect(),
+            events: self.events[start..self.cursor]
+                .iter()
+                .map(|(_, e)| e.clone())
+                .collect(),
             events_ok: true,
             nodes: self.nodes.take(),
             pods: std::mem::take(&mut self.pods),

@@ -79,7 +79,11 @@ impl AlertBook {
                     explanation: explanation(),
                 };
                 self.active.insert(key.clone(), e);
-                fires.then_some(Transition { key, kind: TransitionKind::Firing, at })
+                fires.then_some(Transition {
+                    key,
+                    kind: TransitionKind::Firing,
+                    at,
+                })
             }
             (Some(true), Some(e)) => {
                 e.last_true = at;
@@ -87,7 +91,11 @@ impl AlertBook {
                 e.explanation = explanation();
                 if e.fired_at.is_none() && at.since(e.active_since) >= rule.for_ {
                     e.fired_at = Some(at);
-                    return Some(Transition { key, kind: TransitionKind::Firing, at });
+                    return Some(Transition {
+                        key,
+                        kind: TransitionKind::Firing,
+                        at,
+                    });
                 }
                 None
             }
@@ -101,7 +109,11 @@ impl AlertBook {
                     return None;
                 }
                 self.active.remove(&key);
-                Some(Transition { key, kind: TransitionKind::Resolved, at })
+                Some(Transition {
+                    key,
+                    kind: TransitionKind::Resolved,
+                    at,
+                })
             }
         }
     }
@@ -109,12 +121,18 @@ impl AlertBook {
     /// Keys of active alerts for `rule_idx` (to evaluate subjects that
     /// disappeared from the data).
     pub fn subjects_of(&self, rule_idx: usize) -> Vec<String> {
-        self.active.keys().filter(|(r, _)| *r == rule_idx).map(|(_, s)| s.clone()).collect()
+        self.active
+            .keys()
+            .filter(|(r, _)| *r == rule_idx)
+            .map(|(_, s)| s.clone())
+            .collect()
     }
 
     /// True if the alert is firing.
     pub fn is_firing(&self, rule_idx: usize, subject: &str) -> bool {
-        self.active.get(&(rule_idx, subject.to_string())).is_some_and(|e| e.fired_at.is_some())
+        self.active
+            .get(&(rule_idx, subject.to_string()))
+            .is_some_and(|e| e.fired_at.is_some())
     }
 }
 
@@ -127,7 +145,10 @@ mod tests {
         Rule {
             alert: "A".into(),
             scope: AlertScope::Node,
-            when: Condition { score_above: Some(0.5), ..Default::default() },
+            when: Condition {
+                score_above: Some(0.5),
+                ..Default::default()
+            },
             for_: Duration::mins(for_m),
             keep_firing_for: Duration::mins(keep_m),
             severity: "warning".into(),
@@ -152,15 +173,26 @@ mod tests {
     fn fires_after_for_and_resolves() {
         let r = rule(2, 0);
         let mut b = AlertBook::default();
-        let t = run(&mut b, &r, &[Some(true), Some(true), Some(true), Some(false)]);
-        assert_eq!(t, vec![(2, TransitionKind::Firing), (3, TransitionKind::Resolved)]);
+        let t = run(
+            &mut b,
+            &r,
+            &[Some(true), Some(true), Some(true), Some(false)],
+        );
+        assert_eq!(
+            t,
+            vec![(2, TransitionKind::Firing), (3, TransitionKind::Resolved)]
+        );
     }
 
     #[test]
     fn pending_that_clears_never_fires() {
         let r = rule(2, 0);
         let mut b = AlertBook::default();
-        let t = run(&mut b, &r, &[Some(true), Some(false), Some(true), Some(false)]);
+        let t = run(
+            &mut b,
+            &r,
+            &[Some(true), Some(false), Some(true), Some(false)],
+        );
         assert!(t.is_empty());
         assert!(b.active.is_empty());
     }
@@ -169,26 +201,47 @@ mod tests {
     fn zero_for_fires_at_once() {
         let r = rule(0, 0);
         let mut b = AlertBook::default();
-        assert_eq!(run(&mut b, &r, &[Some(true)]), vec![(0, TransitionKind::Firing)]);
+        assert_eq!(
+            run(&mut b, &r, &[Some(true)]),
+            vec![(0, TransitionKind::Firing)]
+        );
     }
 
     #[test]
     fn keep_firing_for_holds_through_short_gaps() {
         let r = rule(0, 3);
         let mut b = AlertBook::default();
-        let seq = [Some(true), Some(false), Some(false), Some(true), Some(false), Some(false), Some(false)];
+        let seq = [
+            Some(true),
+            Some(false),
+            Some(false),
+            Some(true),
+            Some(false),
+            Some(false),
+            Some(false),
+        ];
         let t = run(&mut b, &r, &seq);
         // Fires at 0; false at 1,2 (<3m since last true at 0); true at 3;
         // false at 4,5 (<3m), resolved at 6 (3m after 3).
-        assert_eq!(t, vec![(0, TransitionKind::Firing), (6, TransitionKind::Resolved)]);
+        assert_eq!(
+            t,
+            vec![(0, TransitionKind::Firing), (6, TransitionKind::Resolved)]
+        );
     }
 
     #[test]
     fn unknown_holds_the_state() {
         let r = rule(1, 0);
         let mut b = AlertBook::default();
-        let t = run(&mut b, &r, &[Some(true), None, None, Some(true), None, Some(false)]);
-        assert_eq!(t, vec![(3, TransitionKind::Firing), (5, TransitionKind::Resolved)]);
+        let t = run(
+            &mut b,
+            &r,
+            &[Some(true), None, None, Some(true), None, Some(false)],
+        );
+        assert_eq!(
+            t,
+            vec![(3, TransitionKind::Firing), (5, TransitionKind::Resolved)]
+        );
         assert!(!b.is_firing(0, "n1"));
     }
 }

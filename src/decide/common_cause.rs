@@ -17,7 +17,10 @@ pub struct CommonCauseSettings {
 
 impl Default for CommonCauseSettings {
     fn default() -> Self {
-        CommonCauseSettings { min_fraction: 0.3, min_nodes: 3 }
+        CommonCauseSettings {
+            min_fraction: 0.3,
+            min_nodes: 3,
+        }
     }
 }
 

@@ -6,9 +6,9 @@
 mod rules;
 mod snapshot;
 
+use crate::act::{CordonRequest, NodeFacts, Notification};
 use crate::catalog::{Catalog, EventCount, SignalScope};
 use crate::collect::Observation;
-use crate::act::{CordonRequest, NodeFacts, Notification};
 use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
 use crate::score::{self, Evidence, SeriesState};
 use crate::signals::nodes::DEFAULT_POOL_LABEL;
@@ -140,7 +140,10 @@ impl Engine {
     pub fn tick(&mut self, obs: Observation) -> TickOutput {
         self.tick += 1;
         self.at = obs.at;
-        let mut out = TickOutput { at: obs.at, ..Default::default() };
+        let mut out = TickOutput {
+            at: obs.at,
+            ..Default::default()
+        };
         if let Some(list) = &obs.nodes {
             out.human_uncordoned = self.nodes.apply_list(list, &self.settings.pool_label);
         }
@@ -165,6 +168,7 @@ impl Engine {
                 SignalScope::Workload => self.assess_workload_signal(s, &obs),
             }
         }
+        self.common_cause_pass();
         self.score_nodes();
         self.evaluate_rules(&mut out);
         out.facts = self.facts();
@@ -177,7 +181,8 @@ impl Engine {
         }
         self.hits.clear();
         for ev in &obs.events {
-            self.events.ingest(ev, obs.at, &mut self.nodes, &mut self.hits);
+            self.events
+                .ingest(ev, obs.at, &mut self.nodes, &mut self.hits);
         }
         self.grow();
         for h in &self.hits {
@@ -225,7 +230,9 @@ impl Engine {
             }
         } else if let Some(Some(Ok(rows))) = obs.metrics.get(s) {
             for (subject, v) in rows {
-                let Some(i) = subject.first().and_then(|name| self.nodes.get(name)) else { continue };
+                let Some(i) = subject.first().and_then(|name| self.nodes.get(name)) else {
+                    continue;
+                };
                 let i = i as usize;
                 if i < n {
                     self.values[i] = *v;
@@ -233,19 +240,33 @@ impl Engine {
                 }
             }
         }
-        let exists: Vec<bool> = (0..n).map(|i| self.nodes.exists(i as u32, obs.at)).collect();
+        let exists: Vec<bool> = (0..n)
+            .map(|i| self.nodes.exists(i as u32, obs.at))
+            .collect();
         let peers = score::peer_stats(
-            (0..n).filter(|&i| exists[i] && known[i]).map(|i| self.values[i]),
+            (0..n)
+                .filter(|&i| exists[i] && known[i])
+                .map(|i| self.values[i]),
             &mut self.scratch,
         );
-        let count_tail = sig.events.as_ref().is_some_and(|q| q.count == EventCount::Increments);
+        let count_tail = sig
+            .events
+            .as_ref()
+            .is_some_and(|q| q.count == EventCount::Increments);
         let (mut tripped, mut with_data) = (Vec::new(), 0usize);
+        // Common cause is judged per family once all signals are assessed.
         for i in 0..n {
             if !(exists[i] && known[i]) {
                 self.evidence[s][i] = None;
                 continue;
             }
-            let ev = score::node::assess(&sig.detect, &mut self.series[s][i], self.values[i], peers, count_tail);
+            let ev = score::node::assess(
+                &sig.detect,
+                &mut self.series[s][i],
+                self.values[i],
+                peers,
+                count_tail,
+            );
             if ev.value.is_finite() {
                 with_data += 1;
             }
@@ -254,22 +275,63 @@ impl Engine {
             }
             self.evidence[s][i] = Some(ev);
         }
-        self.common[s] = None;
-        if common_cause(tripped.len(), with_data, &self.settings.common_cause) {
-            for &i in &tripped {
-                if let Some(ev) = &mut self.evidence[s][i as usize] {
-                    ev.suppressed = true;
-                    ev.level = 0.0;
+        self.common[s] = Some((tripped, with_data));
+    }
+
+    /// Common cause per family: the nodes tripping any member signal; when
+    /// they are many, every member stops counting on those nodes.
+    fn common_cause_pass(&mut self) {
+        let catalog = self.catalog.clone();
+        let mut families: Vec<&str> = catalog
+            .signals
+            .iter()
+            .filter(|s| s.scope == SignalScope::Node)
+            .map(|s| s.family())
+            .collect();
+        families.sort();
+        families.dedup();
+        let mut verdicts = vec![None; catalog.signals.len()];
+        for fam in families {
+            let members: Vec<usize> = (0..catalog.signals.len())
+                .filter(|&s| {
+                    catalog.signals[s].scope == SignalScope::Node
+                        && catalog.signals[s].family() == fam
+                })
+                .collect();
+            let mut nodes: Vec<u32> = Vec::new();
+            let mut of = 0;
+            for &s in &members {
+                if let Some((t, w)) = &self.common[s] {
+                    nodes.extend(t);
+                    of = of.max(*w);
                 }
             }
-            self.common[s] = Some((tripped, with_data));
+            nodes.sort_unstable();
+            nodes.dedup();
+            if !common_cause(nodes.len(), of, &self.settings.common_cause) {
+                continue;
+            }
+            for &s in &members {
+                for &i in &nodes {
+                    if let Some(Some(ev)) = self.evidence[s].get_mut(i as usize) {
+                        ev.suppressed = true;
+                        ev.level = 0.0;
+                    }
+                }
+                verdicts[s] = Some((nodes.clone(), of));
+            }
         }
+        self.common = verdicts;
     }
 
     fn assess_workload_signal(&mut self, s: usize, obs: &Observation) {
         let sig = &self.catalog.signals[s];
         let tick = self.tick;
-        let by = sig.metric.as_ref().map(|m| m.by.clone()).unwrap_or_default();
+        let by = sig
+            .metric
+            .as_ref()
+            .map(|m| m.by.clone())
+            .unwrap_or_default();
         let map = &mut self.workloads[s];
         for w in map.values_mut() {
             w.evidence = None;
@@ -285,7 +347,13 @@ impl Engine {
                     last_seen: tick,
                 });
                 w.last_seen = tick;
-                w.evidence = Some(score::node::assess(&sig.detect, &mut w.state, *v, None, false));
+                w.evidence = Some(score::node::assess(
+                    &sig.detect,
+                    &mut w.state,
+                    *v,
+                    None,
+                    false,
+                ));
             }
         }
         // Subjects gone for an hour (a restarted pod's old name) are dropped,
@@ -296,10 +364,15 @@ impl Engine {
 
     fn score_nodes(&mut self) {
         for i in 0..self.nodes.len() {
-            let parts = self.catalog.signals.iter().enumerate().filter_map(|(s, sig)| {
-                let ev = self.evidence[s].get(i)?.as_ref()?;
-                (sig.scope == SignalScope::Node).then_some((sig.detect.weight, ev.level))
-            });
+            let parts = self
+                .catalog
+                .signals
+                .iter()
+                .enumerate()
+                .filter_map(|(s, sig)| {
+                    let ev = self.evidence[s].get(i)?.as_ref()?;
+                    (sig.scope == SignalScope::Node).then_some((sig.detect.weight, ev.level))
+                });
             self.scores[i] = score::combine(parts);
         }
     }
@@ -343,7 +416,11 @@ impl Engine {
 
     /// Event ingestion counters: (objects, increments, unattributed).
     pub fn event_counts(&self) -> (u64, u64, u64) {
-        (self.events.ingested, self.events.increments, self.events.unattributed)
+        (
+            self.events.ingested,
+            self.events.increments,
+            self.events.unattributed,
+        )
     }
 
     /// Approximate bytes of per-(node, signal) state, for the memory budget.
@@ -357,7 +434,10 @@ impl Engine {
             }
         }
         for w in &self.windows {
-            total += w.len() * (std::mem::size_of::<EventWindow>() + 64 + crate::signals::events::MAX_OBJECTS * 16);
+            total += w.len()
+                * (std::mem::size_of::<EventWindow>()
+                    + 64
+                    + crate::signals::events::MAX_OBJECTS * 16);
         }
         total / count.max(1)
     }

@@ -17,7 +17,9 @@ fn check(c: &Condition, score: f64, ev: Option<&Evidence>) -> (Option<bool>, f64
     if let Some(t) = c.score_above {
         return (Some(score > t), score);
     }
-    let Some(ev) = ev else { return (None, f64::NAN) };
+    let Some(ev) = ev else {
+        return (None, f64::NAN);
+    };
     if !ev.value.is_finite() {
         return (None, ev.value);
     }
@@ -33,15 +35,24 @@ impl Engine {
         // Taken out for the loop so explanations can borrow the engine.
         let mut alerts = std::mem::take(&mut self.alerts);
         for (r, rule) in catalog.rules.iter().enumerate() {
-            let sig = rule.when.signal.as_ref().and_then(|n| catalog.signal_index(n));
+            let sig = rule
+                .when
+                .signal
+                .as_ref()
+                .and_then(|n| catalog.signal_index(n));
             let mut seen = Vec::new();
             match rule.scope {
                 AlertScope::Node => {
                     for i in self.existing().collect::<Vec<_>>() {
                         let name = self.nodes.entry(i).name.clone();
-                        let ev = sig.and_then(|s| self.evidence[s].get(i as usize).copied().flatten());
-                        let any_known = self.evidence.iter().any(|e| e.get(i as usize).is_some_and(Option::is_some));
-                        let (holds, value) = check(&rule.when, self.scores[i as usize], ev.as_ref());
+                        let ev =
+                            sig.and_then(|s| self.evidence[s].get(i as usize).copied().flatten());
+                        let any_known = self
+                            .evidence
+                            .iter()
+                            .any(|e| e.get(i as usize).is_some_and(Option::is_some));
+                        let (holds, value) =
+                            check(&rule.when, self.scores[i as usize], ev.as_ref());
                         let holds = if any_known { holds } else { None };
                         let explain = || self.node_explanation(i);
                         let t = alerts.evaluate(r, rule, &name, (holds, value), explain, self.at);
@@ -58,8 +69,10 @@ impl Engine {
                     for (subject, ev) in subjects {
                         let (holds, value) = check(&rule.when, 0.0, Some(&ev));
                         let detect = &catalog.signals[s].detect;
-                        let explain = || format!("{} {}", catalog.signals[s].name, ev.describe(detect));
-                        let t = alerts.evaluate(r, rule, &subject, (holds, value), explain, self.at);
+                        let explain =
+                            || format!("{} {}", catalog.signals[s].name, ev.describe(detect));
+                        let t =
+                            alerts.evaluate(r, rule, &subject, (holds, value), explain, self.at);
                         seen.push(subject);
                         self.emit(t, &alerts, out);
                     }
@@ -70,7 +83,14 @@ impl Engine {
                         .collect();
                     let value = active.len() as f64;
                     let explain = || self.cluster_explanation(&active);
-                    let t = alerts.evaluate(r, rule, "cluster", (Some(!active.is_empty()), value), explain, self.at);
+                    let t = alerts.evaluate(
+                        r,
+                        rule,
+                        "cluster",
+                        (Some(!active.is_empty()), value),
+                        explain,
+                        self.at,
+                    );
                     seen.push("cluster".to_string());
                     self.emit(t, &alerts, out);
                 }
@@ -79,7 +99,14 @@ impl Engine {
             // condition no longer holds.
             for subject in alerts.subjects_of(r) {
                 if !seen.contains(&subject) {
-                    let t = alerts.evaluate(r, rule, &subject, (Some(false), f64::NAN), String::new, self.at);
+                    let t = alerts.evaluate(
+                        r,
+                        rule,
+                        &subject,
+                        (Some(false), f64::NAN),
+                        String::new,
+                        self.at,
+                    );
                     self.emit(t, &alerts, out);
                 }
             }
@@ -103,7 +130,11 @@ impl Engine {
         };
         view.state = status.to_string();
         let ends_at = (t.kind == TransitionKind::Resolved).then_some(t.at);
-        out.notifications.push(Notification { alert: view, status, ends_at });
+        out.notifications.push(Notification {
+            alert: view,
+            status,
+            ends_at,
+        });
     }
 
     /// Builds the outward view of an alert: labels and templated annotations.
@@ -125,7 +156,12 @@ impl Engine {
                 labels.insert("node".to_string(), subject.to_string());
             }
             AlertScope::Workload => {
-                if let Some(s) = rule.when.signal.as_ref().and_then(|n| self.catalog.signal_index(n)) {
+                if let Some(s) = rule
+                    .when
+                    .signal
+                    .as_ref()
+                    .and_then(|n| self.catalog.signal_index(n))
+                {
                     labels.insert("signal".to_string(), self.catalog.signals[s].name.clone());
                     if let Some(w) = self.workloads[s].get(subject) {
                         for (k, v) in &w.labels {
@@ -144,14 +180,24 @@ impl Engine {
                 .replace("{{ value }}", &fmt(value))
                 .replace("{{ explanation }}", explanation)
         };
-        let mut annotations: BTreeMap<String, String> =
-            rule.annotations.iter().map(|(k, v)| (k.clone(), fill(v))).collect();
-        annotations.entry("explanation".to_string()).or_insert_with(|| explanation.to_string());
+        let mut annotations: BTreeMap<String, String> = rule
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), fill(v)))
+            .collect();
+        annotations
+            .entry("explanation".to_string())
+            .or_insert_with(|| explanation.to_string());
         AlertView {
             name: rule.alert.clone(),
             scope: rule.scope.as_str().to_string(),
             subject: subject.to_string(),
-            state: if fired_at.is_some() { "firing" } else { "pending" }.to_string(),
+            state: if fired_at.is_some() {
+                "firing"
+            } else {
+                "pending"
+            }
+            .to_string(),
             labels,
             annotations,
             active_since,
@@ -172,8 +218,14 @@ impl Engine {
                 }
                 firing_node_alert = true;
                 if rule.cordons() && !e.unschedulable {
-                    let unknown = self.evidence.iter().any(|ev| ev.get(i as usize).is_some_and(Option::is_none))
-                        || self.evidence.iter().all(|ev| ev.get(i as usize).is_none_or(Option::is_none));
+                    let unknown = self
+                        .evidence
+                        .iter()
+                        .any(|ev| ev.get(i as usize).is_some_and(Option::is_none))
+                        || self
+                            .evidence
+                            .iter()
+                            .all(|ev| ev.get(i as usize).is_none_or(Option::is_none));
                     out.cordon_requests.push(CordonRequest {
                         node: e.name.clone(),
                         rule: rule.alert.clone(),
@@ -183,10 +235,17 @@ impl Engine {
                     });
                 }
             }
-            let healthy = !firing_node_alert && self.scores[i as usize] < self.settings.unhealthy_score;
+            let healthy =
+                !firing_node_alert && self.scores[i as usize] < self.settings.unhealthy_score;
             let since = &mut self.healthy_since[i as usize];
-            *since = if healthy { Some(since.unwrap_or(self.at)) } else { None };
-            if let (Some(after), Some(since), true) = (self.settings.uncordon_after, *since, e.cordoned_by_us) {
+            *since = if healthy {
+                Some(since.unwrap_or(self.at))
+            } else {
+                None
+            };
+            if let (Some(after), Some(since), true) =
+                (self.settings.uncordon_after, *since, e.cordoned_by_us)
+            {
                 if self.at.since(since) >= after {
                     out.uncordon_requests.push(e.name.clone());
                 }

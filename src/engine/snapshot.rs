@@ -4,7 +4,9 @@
 use super::Engine;
 use crate::catalog::SignalScope;
 use crate::score::node::fmt;
-use crate::state::{CommonCause, Contribution, NodeView, SignalInfo, SignalValue, Snapshot, WorkloadView};
+use crate::state::{
+    CommonCause, Contribution, NodeView, SignalInfo, SignalValue, Snapshot, WorkloadView,
+};
 
 impl Engine {
     /// A node's score explained: the contributing signals, strongest first,
@@ -23,7 +25,11 @@ impl Engine {
         if !unknown.is_empty() {
             parts.push(format!("no fresh data for {}", unknown.join(", ")));
         }
-        format!("score {}: {}", fmt(self.scores[i as usize]), parts.join("; "))
+        format!(
+            "score {}: {}",
+            fmt(self.scores[i as usize]),
+            parts.join("; ")
+        )
     }
 
     fn contributions(&self, i: u32) -> Vec<Contribution> {
@@ -54,7 +60,10 @@ impl Engine {
             .iter()
             .enumerate()
             .filter(|(s, sig)| {
-                sig.scope == SignalScope::Node && self.evidence[*s].get(i as usize).is_some_and(Option::is_none)
+                sig.scope == SignalScope::Node
+                    && self.evidence[*s]
+                        .get(i as usize)
+                        .is_some_and(Option::is_none)
             })
             .map(|(_, sig)| sig.name.clone())
             .collect()
@@ -77,7 +86,10 @@ impl Engine {
         if parts.is_empty() {
             "no signal is tripped cluster-wide".to_string()
         } else {
-            format!("{}: a shared cause, so no node is blamed or cordoned for it", parts.join("; "))
+            format!(
+                "{}: a shared cause, so no node is blamed or cordoned for it",
+                parts.join("; ")
+            )
         }
     }
 
@@ -116,7 +128,11 @@ impl Engine {
                 }
             })
             .collect();
-        nodes.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.name.cmp(&b.name)));
+        nodes.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         let mut workloads = Vec::new();
         for (s, map) in self.workloads.iter().enumerate() {
             let sig = &self.catalog.signals[s];
@@ -143,7 +159,10 @@ impl Engine {
                 let (tripped, of) = c.as_ref()?;
                 Some(CommonCause {
                     signal: self.catalog.signals[s].name.clone(),
-                    nodes: tripped.iter().map(|&i| self.nodes.entry(i).name.clone()).collect(),
+                    nodes: tripped
+                        .iter()
+                        .map(|&i| self.nodes.entry(i).name.clone())
+                        .collect(),
                     of: *of,
                 })
             })
@@ -154,7 +173,14 @@ impl Engine {
             .iter()
             .map(|((r, subject), e)| {
                 let rule = &self.catalog.rules[*r];
-                self.alert_view(rule, subject, e.value, &e.explanation, e.active_since, e.fired_at)
+                self.alert_view(
+                    rule,
+                    subject,
+                    e.value,
+                    &e.explanation,
+                    e.active_since,
+                    e.fired_at,
+                )
             })
             .collect();
         let signals = self

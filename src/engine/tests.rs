@@ -36,12 +36,19 @@ fn obs(t: i64, values: &[f64]) -> Observation {
         .filter(|(_, v)| !v.is_nan())
         .map(|(i, v)| (vec![format!("n{i}")], *v))
         .collect();
-    Observation { at: Timestamp(t * 30_000), metrics: vec![Some(Ok(rows))], events_ok: true, ..Default::default() }
+    Observation {
+        at: Timestamp(t * 30_000),
+        metrics: vec![Some(Ok(rows))],
+        events_ok: true,
+        ..Default::default()
+    }
 }
 
 /// Runs `ticks` of values from `f(tick, node)`; returns all outputs.
 fn run(e: &mut Engine, ticks: i64, f: impl Fn(i64, usize) -> f64) -> Vec<TickOutput> {
-    (0..ticks).map(|t| e.tick(obs(t, &(0..8).map(|n| f(t, n)).collect::<Vec<_>>()))).collect()
+    (0..ticks)
+        .map(|t| e.tick(obs(t, &(0..8).map(|n| f(t, n)).collect::<Vec<_>>())))
+        .collect()
 }
 
 fn noise(t: i64, n: usize) -> f64 {
@@ -51,7 +58,13 @@ fn noise(t: i64, n: usize) -> f64 {
 #[test]
 fn a_node_local_fault_is_alerted_and_cordon_requested() {
     let mut e = engine();
-    let outs = run(&mut e, 60, |t, n| if n == 3 && t >= 40 { 0.9 } else { noise(t, n) });
+    let outs = run(&mut e, 60, |t, n| {
+        if n == 3 && t >= 40 {
+            0.9
+        } else {
+            noise(t, n)
+        }
+    });
     let fired: Vec<_> = outs
         .iter()
         .flat_map(|o| o.notifications.iter())
@@ -62,7 +75,11 @@ fn a_node_local_fault_is_alerted_and_cordon_requested() {
     assert_eq!(fired[0].alert.labels["scope"], "node");
     // for: 2m at 30 s ticks → pending at tick 40, firing at tick 44.
     assert_eq!(fired[0].alert.fired_at, Some(Timestamp(44 * 30_000)));
-    assert!(fired[0].alert.annotations["explanation"].contains("fail_ratio 0.90"), "{:?}", fired[0].alert.annotations);
+    assert!(
+        fired[0].alert.annotations["explanation"].contains("fail_ratio 0.90"),
+        "{:?}",
+        fired[0].alert.annotations
+    );
     let reqs: Vec<_> = outs.iter().flat_map(|o| o.cordon_requests.iter()).collect();
     assert!(!reqs.is_empty());
     assert!(reqs.iter().all(|r| r.node == "n3" && r.fresh));
@@ -74,14 +91,21 @@ fn a_node_local_fault_is_alerted_and_cordon_requested() {
 #[test]
 fn a_shared_fault_is_one_cluster_alert_and_no_node_alert() {
     let mut e = engine();
-    let outs = run(&mut e, 60, |t, n| if t >= 40 && n < 6 { 0.9 } else { noise(t, n) });
+    let outs = run(
+        &mut e,
+        60,
+        |t, n| if t >= 40 && n < 6 { 0.9 } else { noise(t, n) },
+    );
     let fired: Vec<_> = outs
         .iter()
         .flat_map(|o| o.notifications.iter())
         .filter(|n| n.status == "firing")
         .map(|n| (n.alert.name.clone(), n.alert.scope.clone()))
         .collect();
-    assert_eq!(fired, vec![("ClusterWide".to_string(), "cluster".to_string())]);
+    assert_eq!(
+        fired,
+        vec![("ClusterWide".to_string(), "cluster".to_string())]
+    );
     assert!(outs.iter().all(|o| o.cordon_requests.is_empty()));
     let snap = e.snapshot();
     assert_eq!(snap.common_cause[0].nodes.len(), 6);
@@ -107,7 +131,10 @@ fn unknown_data_holds_state_and_is_not_fresh() {
             assert_ne!(n.status, "resolved", "unknown must not resolve the alert");
         }
         if t >= 46 {
-            assert!(o.cordon_requests.iter().all(|r| !r.fresh), "no cordon on stale data");
+            assert!(
+                o.cordon_requests.iter().all(|r| !r.fresh),
+                "no cordon on stale data"
+            );
         }
     }
     assert_eq!(fired_at, Some(44));
@@ -125,7 +152,10 @@ fn a_failed_source_makes_signals_unknown() {
     o.metrics = vec![Some(Err(SourceError::Timeout("5s".into())))];
     e.tick(o);
     let snap = e.snapshot();
-    assert!(snap.nodes.iter().all(|n| n.unknown == vec!["fail_ratio".to_string()]));
+    assert!(snap
+        .nodes
+        .iter()
+        .all(|n| n.unknown == vec!["fail_ratio".to_string()]));
     assert!(snap.alerts.is_empty());
     let _ = TransitionKind::Firing;
 }

@@ -143,7 +143,10 @@ pub struct Series {
 impl Series {
     /// The value of label `name`, or `""` (PromQL treats absent as empty).
     pub fn label(&self, name: &str) -> &str {
-        self.labels.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+        self.labels
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
     }
 }
 

@@ -121,7 +121,12 @@ impl SeriesState {
         self.median = median_in_place(v);
         let sum: f64 = self.ring.iter().map(|&x| x as f64).sum();
         self.mean = sum / n as f64;
-        self.var = self.ring.iter().map(|&x| (x as f64 - self.mean).powi(2)).sum::<f64>() / n as f64;
+        self.var = self
+            .ring
+            .iter()
+            .map(|&x| (x as f64 - self.mean).powi(2))
+            .sum::<f64>()
+            / n as f64;
         for x in v.iter_mut() {
             *x = (*x as f64 - self.median).abs() as f32;
         }
@@ -188,12 +193,18 @@ mod tests {
             s.record(50.0, true);
         }
         s.refresh();
-        assert_eq!(s.median, 1.0, "a fault must not become the baseline at once");
+        assert_eq!(
+            s.median, 1.0,
+            "a fault must not become the baseline at once"
+        );
         for _ in 0..20 {
             s.record(50.0, true);
         }
         s.refresh();
-        assert_eq!(s.median, 50.0, "a lasting shift is accepted after a ring length");
+        assert_eq!(
+            s.median, 50.0,
+            "a lasting shift is accepted after a ring length"
+        );
     }
 
     #[test]

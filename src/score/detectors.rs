@@ -186,7 +186,12 @@ mod tests {
         // Noise around zero does not accumulate.
         let mut s = SeriesState::new(8, 0);
         for i in 0..100 {
-            z = cusum(&mut s, if i % 2 == 0 { 0.4 } else { -0.4 }, Direction::Up, 4.0);
+            z = cusum(
+                &mut s,
+                if i % 2 == 0 { 0.4 } else { -0.4 },
+                Direction::Up,
+                4.0,
+            );
         }
         assert_eq!(z, 0.0);
     }
@@ -203,10 +208,16 @@ mod tests {
 
     #[test]
     fn thresholds() {
-        let cfg = DetectConfig { above: Some(0.7), ..Default::default() };
+        let cfg = DetectConfig {
+            above: Some(0.7),
+            ..Default::default()
+        };
         assert!(threshold_crossed(0.71, &cfg));
         assert!(!threshold_crossed(0.7, &cfg));
-        let cfg = DetectConfig { below: Some(1.0), ..Default::default() };
+        let cfg = DetectConfig {
+            below: Some(1.0),
+            ..Default::default()
+        };
         assert!(threshold_crossed(0.0, &cfg));
     }
 }

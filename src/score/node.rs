@@ -42,8 +42,21 @@ pub struct Evidence {
 /// not against peers is load or a common cause; against peers but not
 /// itself is a node that is always different. Fixed thresholds count alone.
 /// `count_tail` selects the negative-binomial tail instead of robust z.
-pub fn assess(cfg: &DetectConfig, st: &mut SeriesState, x: f64, peers: Option<PeerStats>, count_tail: bool) -> Evidence {
-    let mut ev = Evidence { value: x, median: st.median, mad: st.mad, warm: st.warm(), peers, ..Default::default() };
+pub fn assess(
+    cfg: &DetectConfig,
+    st: &mut SeriesState,
+    x: f64,
+    peers: Option<PeerStats>,
+    count_tail: bool,
+) -> Evidence {
+    let mut ev = Evidence {
+        value: x,
+        median: st.median,
+        mad: st.mad,
+        warm: st.warm(),
+        peers,
+        ..Default::default()
+    };
     if !x.is_finite() {
         return ev;
     }
@@ -97,19 +110,33 @@ impl Evidence {
         let mut parts = Vec::new();
         if self.threshold {
             match (cfg.above, cfg.below) {
-                (Some(a), _) if self.value > a => parts.push(format!("above the fixed threshold {}", fmt(a))),
+                (Some(a), _) if self.value > a => {
+                    parts.push(format!("above the fixed threshold {}", fmt(a)))
+                }
                 (_, Some(b)) => parts.push(format!("below the fixed threshold {}", fmt(b))),
                 _ => {}
             }
         }
         if self.own_z > 0.0 {
-            parts.push(format!("{:.1}σ from its own baseline (median {}, MAD {})", self.own_z, fmt(self.median), fmt(self.mad)));
+            parts.push(format!(
+                "{:.1}σ from its own baseline (median {}, MAD {})",
+                self.own_z,
+                fmt(self.median),
+                fmt(self.mad)
+            ));
         }
         if self.drift_z >= cfg.z {
-            parts.push(format!("drifting away from its baseline (CUSUM {:.1})", self.drift_z));
+            parts.push(format!(
+                "drifting away from its baseline (CUSUM {:.1})",
+                self.drift_z
+            ));
         }
         if let (Some(z), Some(p)) = (self.peer_z, self.peers) {
-            parts.push(format!("{z:.1}σ from peers (median {} of {} nodes)", fmt(p.median), p.n));
+            parts.push(format!(
+                "{z:.1}σ from peers (median {} of {} nodes)",
+                fmt(p.median),
+                p.n
+            ));
         }
         if self.suppressed {
             parts.push("not counted: common cause across nodes".to_string());
@@ -155,13 +182,25 @@ mod tests {
 
     #[test]
     fn node_local_needs_own_and_peers_to_agree() {
-        let cfg = DetectConfig { z: 4.0, mad_floor: 0.05, ..Default::default() };
-        let calm_peers = Some(PeerStats { median: 0.0, mad: 0.0, n: 8 });
+        let cfg = DetectConfig {
+            z: 4.0,
+            mad_floor: 0.05,
+            ..Default::default()
+        };
+        let calm_peers = Some(PeerStats {
+            median: 0.0,
+            mad: 0.0,
+            n: 8,
+        });
         let ev = assess(&cfg, &mut warm(0.0), 0.9, calm_peers, false);
         assert_eq!(ev.level, 1.0);
         assert!(ev.tripped);
         // Everyone is at 0.9: anomalous against itself, not against peers.
-        let busy_peers = Some(PeerStats { median: 0.9, mad: 0.0, n: 8 });
+        let busy_peers = Some(PeerStats {
+            median: 0.9,
+            mad: 0.0,
+            n: 8,
+        });
         let ev = assess(&cfg, &mut warm(0.0), 0.9, busy_peers, false);
         assert_eq!(ev.level, 0.0);
         assert!(ev.tripped, "still counts for common cause");
@@ -172,11 +211,26 @@ mod tests {
 
     #[test]
     fn thresholds_count_alone_and_cold_baselines_do_not() {
-        let cfg = DetectConfig { above: Some(0.7), baseline: false, peers: false, ..Default::default() };
+        let cfg = DetectConfig {
+            above: Some(0.7),
+            baseline: false,
+            peers: false,
+            ..Default::default()
+        };
         let ev = assess(&cfg, &mut SeriesState::new(8, 0), 0.8, None, false);
         assert_eq!(ev.level, 1.0);
         let cfg = DetectConfig::default();
-        let ev = assess(&cfg, &mut SeriesState::new(8, 0), 100.0, Some(PeerStats { median: 0.0, mad: 0.0, n: 5 }), false);
+        let ev = assess(
+            &cfg,
+            &mut SeriesState::new(8, 0),
+            100.0,
+            Some(PeerStats {
+                median: 0.0,
+                mad: 0.0,
+                n: 5,
+            }),
+            false,
+        );
         assert_eq!(ev.level, 0.0, "no verdict on a cold baseline");
     }
 
@@ -190,8 +244,22 @@ mod tests {
 
     #[test]
     fn explanation_names_baselines() {
-        let cfg = DetectConfig { z: 4.0, mad_floor: 0.05, ..Default::default() };
-        let ev = assess(&cfg, &mut warm(0.0), 0.9, Some(PeerStats { median: 0.0, mad: 0.0, n: 8 }), false);
+        let cfg = DetectConfig {
+            z: 4.0,
+            mad_floor: 0.05,
+            ..Default::default()
+        };
+        let ev = assess(
+            &cfg,
+            &mut warm(0.0),
+            0.9,
+            Some(PeerStats {
+                median: 0.0,
+                mad: 0.0,
+                n: 8,
+            }),
+            false,
+        );
         let d = ev.describe(&cfg);
         assert!(d.contains("own baseline (median 0"), "{d}");
         assert!(d.contains("of 8 nodes"), "{d}");

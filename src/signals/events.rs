@@ -81,7 +81,11 @@ impl EventIngest {
         for (i, s) in catalog.signals.iter().enumerate() {
             let Some(q) = &s.events else { continue };
             let m = me.matchers.len();
-            me.matchers.push(EventMatcher { signal: i, message: q.message.clone(), kind: q.involved_kind.clone() });
+            me.matchers.push(EventMatcher {
+                signal: i,
+                message: q.message.clone(),
+                kind: q.involved_kind.clone(),
+            });
             if q.reasons.is_empty() {
                 me.any_reason.push(m);
             }
@@ -101,11 +105,18 @@ impl EventIngest {
         if !pod.metadata.uid.is_empty() {
             self.pods.insert(hash2("uid", &pod.metadata.uid), n);
         }
-        self.pods.insert(hash2(&pod.metadata.namespace, &pod.metadata.name), n);
+        self.pods
+            .insert(hash2(&pod.metadata.namespace, &pod.metadata.name), n);
     }
 
     /// Ingests one delivered event at tick time `at`, appending hits.
-    pub fn ingest(&mut self, ev: &k8s::Event, at: Timestamp, nodes: &mut NodeTable, hits: &mut Vec<Hit>) {
+    pub fn ingest(
+        &mut self,
+        ev: &k8s::Event,
+        at: Timestamp,
+        nodes: &mut NodeTable,
+        hits: &mut Vec<Hit>,
+    ) {
         self.ingested += 1;
         let key = hash2(&ev.metadata.namespace, &ev.metadata.name);
         let total = ev.total_count();
@@ -118,14 +129,25 @@ impl EventIngest {
         }
         let inc = (total - prev).min(u32::MAX as i64) as u32;
         self.increments += inc as u64;
-        let reason_matches = self.by_reason.get(&ev.reason).map_or(&[][..], Vec::as_slice);
+        let reason_matches = self
+            .by_reason
+            .get(&ev.reason)
+            .map_or(&[][..], Vec::as_slice);
         let mut node = None;
         for &m in reason_matches.iter().chain(self.any_reason.iter()) {
             let mt = &self.matchers[m];
-            if mt.kind.as_ref().is_some_and(|k| *k != ev.involved_object.kind) {
+            if mt
+                .kind
+                .as_ref()
+                .is_some_and(|k| *k != ev.involved_object.kind)
+            {
                 continue;
             }
-            if mt.message.as_ref().is_some_and(|r| !r.is_match(&ev.message)) {
+            if mt
+                .message
+                .as_ref()
+                .is_some_and(|r| !r.is_match(&ev.message))
+            {
                 continue;
             }
             let n = match node {
@@ -139,8 +161,17 @@ impl EventIngest {
                 },
             };
             let o = &ev.involved_object;
-            let object = if o.uid.is_empty() { hash2(&o.namespace, &o.name) } else { hash2("uid", &o.uid) };
-            hits.push(Hit { signal: mt.signal, node: n, increments: inc, object });
+            let object = if o.uid.is_empty() {
+                hash2(&o.namespace, &o.name)
+            } else {
+                hash2("uid", &o.uid)
+            };
+            hits.push(Hit {
+                signal: mt.signal,
+                node: n,
+                increments: inc,
+                object,
+            });
         }
     }
 
@@ -151,8 +182,12 @@ impl EventIngest {
         let o = &ev.involved_object;
         match o.kind.as_str() {
             "Pod" => {
-                let by_uid = (!o.uid.is_empty()).then(|| self.pods.get(&hash2("uid", &o.uid))).flatten();
-                by_uid.or_else(|| self.pods.get(&hash2(&o.namespace, &o.name))).copied()
+                let by_uid = (!o.uid.is_empty())
+                    .then(|| self.pods.get(&hash2("uid", &o.uid)))
+                    .flatten();
+                by_uid
+                    .or_else(|| self.pods.get(&hash2(&o.namespace, &o.name)))
+                    .copied()
             }
             "Node" if !o.name.is_empty() => Some(nodes.intern(&o.name)),
             _ => None,
@@ -161,7 +196,10 @@ impl EventIngest {
 
     /// Forgets event objects not delivered for longer than their TTL.
     pub fn prune(&mut self, now: Timestamp) {
-        if self.last_prune.is_some_and(|t| now.since(t) < Duration::mins(5)) {
+        if self
+            .last_prune
+            .is_some_and(|t| now.since(t) < Duration::mins(5))
+        {
             return;
         }
         self.last_prune = Some(now);
@@ -185,7 +223,11 @@ pub struct EventWindow {
 impl EventWindow {
     /// A window of `len` ticks.
     pub fn new(len: usize) -> Self {
-        EventWindow { buckets: vec![0; len.max(1)].into_boxed_slice(), tick: 0, objects: Vec::new() }
+        EventWindow {
+            buckets: vec![0; len.max(1)].into_boxed_slice(),
+            tick: 0,
+            objects: Vec::new(),
+        }
     }
 
     fn advance(&mut self, tick: u64) {

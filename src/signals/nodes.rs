@@ -42,7 +42,11 @@ impl NodeTable {
             return i;
         }
         let i = self.entries.len() as u32;
-        self.entries.push(NodeEntry { name: name.to_string(), listed: true, ..Default::default() });
+        self.entries.push(NodeEntry {
+            name: name.to_string(),
+            listed: true,
+            ..Default::default()
+        });
         self.index.insert(name.to_string(), i);
         i
     }
@@ -98,7 +102,11 @@ impl NodeTable {
             e.listed = true;
             e.zone = n.zone().to_string();
             e.pool = n.pool(pool_label).to_string();
-            e.created = n.metadata.creation_timestamp.as_deref().and_then(|t| Timestamp::parse_rfc3339(t).ok());
+            e.created = n
+                .metadata
+                .creation_timestamp
+                .as_deref()
+                .and_then(|t| Timestamp::parse_rfc3339(t).ok());
             if e.cordoned_by_us && !n.spec.unschedulable {
                 e.cordoned_by_us = false;
                 human_uncordoned.push(e.name.clone());

@@ -15,7 +15,13 @@ fn nodes(n: usize) -> Vec<NodeFacts> {
 }
 
 fn req(node: &str) -> CordonRequest {
-    CordonRequest { node: node.into(), rule: "R".into(), score: 0.9, explanation: String::new(), fresh: true }
+    CordonRequest {
+        node: node.into(),
+        rule: "R".into(),
+        score: 0.9,
+        explanation: String::new(),
+        fresh: true,
+    }
 }
 
 const T0: Timestamp = Timestamp(1_000_000_000);
@@ -31,25 +37,40 @@ fn allows_a_single_sick_node() {
 #[test]
 fn pause_and_dry_run() {
     let ns = nodes(8);
-    let g = Governor::new(GovernorSettings { paused: true, ..Default::default() });
+    let g = Governor::new(GovernorSettings {
+        paused: true,
+        ..Default::default()
+    });
     assert_eq!(g.check(&req("n0"), &ns, T0), Err(Refusal::Paused));
-    let g = Governor::new(GovernorSettings { dry_run: true, ..Default::default() });
+    let g = Governor::new(GovernorSettings {
+        dry_run: true,
+        ..Default::default()
+    });
     assert_eq!(g.check(&req("n0"), &ns, T0), Err(Refusal::DryRun));
 }
 
 #[test]
 fn stale_data_refused() {
     let g = Governor::default();
-    let r = CordonRequest { fresh: false, ..req("n0") };
+    let r = CordonRequest {
+        fresh: false,
+        ..req("n0")
+    };
     assert_eq!(g.check(&r, &nodes(8), T0), Err(Refusal::StaleData));
 }
 
 #[test]
 fn rate_limit_one_per_ten_minutes() {
-    let mut g = Governor::new(GovernorSettings { max_fraction: 0.5, ..Default::default() });
+    let mut g = Governor::new(GovernorSettings {
+        max_fraction: 0.5,
+        ..Default::default()
+    });
     g.record_cordon(T0);
     let ns = nodes(8);
-    assert!(matches!(g.check(&req("n1"), &ns, T0.add(Duration::mins(9))), Err(Refusal::RateLimit { .. })));
+    assert!(matches!(
+        g.check(&req("n1"), &ns, T0.add(Duration::mins(9))),
+        Err(Refusal::RateLimit { .. })
+    ));
     assert_eq!(g.check(&req("n1"), &ns, T0.add(Duration::mins(10))), Ok(()));
 }
 
@@ -57,10 +78,20 @@ fn rate_limit_one_per_ten_minutes() {
 fn max_fraction_allows_at_least_one() {
     let g = Governor::default();
     let mut ns = nodes(8);
-    assert_eq!(g.check(&req("n0"), &ns, T0), Ok(()), "10% of 8 rounds down to 0, but one is allowed");
+    assert_eq!(
+        g.check(&req("n0"), &ns, T0),
+        Ok(()),
+        "10% of 8 rounds down to 0, but one is allowed"
+    );
     ns[1].cordoned_by_us = true;
     ns[1].unschedulable = true;
-    assert_eq!(g.check(&req("n0"), &ns, T0), Err(Refusal::MaxFraction { cordoned: 1, max: 1 }));
+    assert_eq!(
+        g.check(&req("n0"), &ns, T0),
+        Err(Refusal::MaxFraction {
+            cordoned: 1,
+            max: 1
+        })
+    );
     let ns = nodes(30);
     let mut ns2 = ns.clone();
     ns2[1].cordoned_by_us = true;
@@ -68,7 +99,13 @@ fn max_fraction_allows_at_least_one() {
     for n in ns2.iter_mut().take(4).skip(1) {
         n.cordoned_by_us = true;
     }
-    assert_eq!(g.check(&req("n0"), &ns2, T0), Err(Refusal::MaxFraction { cordoned: 3, max: 3 }));
+    assert_eq!(
+        g.check(&req("n0"), &ns2, T0),
+        Err(Refusal::MaxFraction {
+            cordoned: 3,
+            max: 3
+        })
+    );
 }
 
 #[test]
@@ -78,9 +115,19 @@ fn common_cause_over_thirty_percent_unhealthy() {
     for n in ns.iter_mut().take(3) {
         n.healthy = false;
     }
-    assert_eq!(g.check(&req("n0"), &ns, T0), Ok(()), "exactly 30% is still allowed");
+    assert_eq!(
+        g.check(&req("n0"), &ns, T0),
+        Ok(()),
+        "exactly 30% is still allowed"
+    );
     ns[3].healthy = false;
-    assert_eq!(g.check(&req("n0"), &ns, T0), Err(Refusal::CommonCause { unhealthy: 4, total: 10 }));
+    assert_eq!(
+        g.check(&req("n0"), &ns, T0),
+        Err(Refusal::CommonCause {
+            unhealthy: 4,
+            total: 10
+        })
+    );
 }
 
 #[test]
@@ -91,7 +138,9 @@ fn never_the_last_healthy_node_of_a_zone() {
     ns[2].unschedulable = true; // the other z0 node is cordoned already
     assert_eq!(
         g.check(&req("n0"), &ns, T0),
-        Err(Refusal::LastHealthy { group: "zone z0".into() })
+        Err(Refusal::LastHealthy {
+            group: "zone z0".into()
+        })
     );
     ns[2].unschedulable = false;
     assert_eq!(g.check(&req("n0"), &ns, T0), Ok(()));
@@ -102,7 +151,10 @@ fn cooldown_after_uncordon() {
     let mut g = Governor::default();
     g.record_uncordon("n0", T0);
     let ns = nodes(8);
-    assert!(matches!(g.check(&req("n0"), &ns, T0.add(Duration::mins(30))), Err(Refusal::Cooldown { .. })));
+    assert!(matches!(
+        g.check(&req("n0"), &ns, T0.add(Duration::mins(30))),
+        Err(Refusal::Cooldown { .. })
+    ));
     assert_eq!(g.check(&req("n0"), &ns, T0.add(Duration::mins(61))), Ok(()));
 }
 
@@ -116,13 +168,19 @@ fn human_uncordon_waits_for_health() {
     g.observe_health("n0", false, T0.add(Duration::mins(5)));
     g.observe_health("n0", true, T0.add(Duration::mins(6)));
     g.observe_health("n0", true, T0.add(Duration::mins(15)));
-    assert_eq!(g.check(&req("n0"), &ns, T0.add(Duration::mins(15))), Err(Refusal::HumanOverride));
+    assert_eq!(
+        g.check(&req("n0"), &ns, T0.add(Duration::mins(15))),
+        Err(Refusal::HumanOverride)
+    );
     g.observe_health("n0", true, T0.add(Duration::mins(16)));
     assert_eq!(g.check(&req("n0"), &ns, T0.add(Duration::mins(16))), Ok(()));
 }
 
 #[test]
 fn refusals_read_well() {
-    let r = Refusal::CommonCause { unhealthy: 5, total: 8 };
+    let r = Refusal::CommonCause {
+        unhealthy: 5,
+        total: 8,
+    };
     assert_eq!(r.to_string(), "common cause: 5 of 8 nodes look unhealthy");
 }

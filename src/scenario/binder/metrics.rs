@@ -36,7 +36,9 @@ const SPAWN_RATE: [(Timestamp, f64); 8] = [
 
 /// Hub threads and CPU cores per minute of `grid`.
 pub(super) struct Hub {
+    /// Threads of the hub container.
     pub threads: Vec<f64>,
+    /// CPU cores the hub container uses.
     pub cores: Vec<f64>,
 }
 

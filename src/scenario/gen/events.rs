@@ -316,3 +316,72 @@ fn new_object(seed: u64, key: &str, o: &Occurrence, rv: u64, names: &mut HashSet
         last: o.at,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::gen::Cluster;
+
+    #[test]
+    fn repeats_fold_until_the_ttl() {
+        let mut c = Cluster::new(3);
+        c.add_node("n1", "z", "p", Timestamp(0), 1);
+        let i = c.add_pod("ns", "web", "web", "n1", Timestamp(0));
+        let p = c.pods[i].clone();
+        let mut ev = EventRecorder::new(3);
+        // Recorded out of order on purpose: finish() sorts by time.
+        for s in [30, 0, 10, 20] {
+            ev.kubelet(
+                Timestamp(s * 60_000),
+                &p,
+                EventType::Warning,
+                "Unhealthy",
+                "probe failed",
+            );
+        }
+        ev.kubelet(
+            Timestamp(95 * 60_000),
+            &p,
+            EventType::Warning,
+            "Unhealthy",
+            "probe failed",
+        );
+        ev.record(
+            Timestamp(1),
+            Involved::pod(&p),
+            "default-scheduler",
+            "",
+            EventType::Normal,
+            "Scheduled",
+            "ok",
+        );
+        let out = ev.finish();
+        assert_eq!(out.len(), 6);
+        assert_eq!(out[0].reason, "Unhealthy");
+        assert_eq!(out[1].reason, "Scheduled");
+        assert_eq!(out[1].reporting_node(), None);
+        let folded: Vec<&k8s::Event> = out.iter().filter(|e| e.reason == "Unhealthy").collect();
+        let counts: Vec<i64> = folded.iter().map(|e| e.total_count()).collect();
+        assert_eq!(
+            counts,
+            vec![1, 2, 3, 4, 1],
+            "a new object after the 1 h TTL"
+        );
+        assert!(folded[..4]
+            .iter()
+            .all(|e| e.metadata.name == folded[0].metadata.name));
+        assert_ne!(folded[4].metadata.name, folded[0].metadata.name);
+        assert!(
+            folded[0].metadata.name.starts_with("web.") && folded[0].metadata.name.len() == 4 + 16
+        );
+        let rvs: Vec<u64> = out
+            .iter()
+            .filter_map(|e| e.metadata.resource_version.parse().ok())
+            .collect();
+        assert!(rvs.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            folded[3].last_seen().map(|s| &s[..16]),
+            Some("1970-01-01T00:30")
+        );
+    }
+}

@@ -2,6 +2,7 @@
 //! sets with their escapes, values and timestamps. Kept apart from the
 //! line-level parser so each can be read (and tested) on its own.
 
+/// Whether `name` is a valid metric (or, without `:`, label) name.
 pub(super) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
@@ -94,6 +95,7 @@ pub(super) fn unescape(s: &str) -> String {
     out
 }
 
+/// Appends `s` with `\\`, `"` and newlines escaped (label values, HELP).
 pub(super) fn escape_into(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
@@ -105,6 +107,7 @@ pub(super) fn escape_into(out: &mut String, s: &str) {
     }
 }
 
+/// A sample value, including `NaN`, `+Inf` and `-Inf`.
 pub(super) fn parse_value(s: &str) -> Option<f64> {
     // Rust accepts `inf`, `+Inf`, `NaN` case-insensitively, as Go does.
     s.parse::<f64>().ok()

@@ -12,8 +12,17 @@ fn catalog() -> Catalog {
 
 fn ev(name: &str, reason: &str, count: i64) -> Event {
     Event {
-        metadata: ObjectMeta { name: name.into(), namespace: "prod".into(), ..Default::default() },
-        involved_object: ObjectReference { kind: "Pod".into(), namespace: "prod".into(), name: "p1".into(), uid: "u-p1".into() },
+        metadata: ObjectMeta {
+            name: name.into(),
+            namespace: "prod".into(),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            kind: "Pod".into(),
+            namespace: "prod".into(),
+            name: "p1".into(),
+            uid: "u-p1".into(),
+        },
         reason: reason.into(),
         message: "Error syncing pod".into(),
         count: Some(count),
@@ -33,28 +42,53 @@ fn source_host_then_reporting_instance_then_pod_node() {
     let mut nodes = NodeTable::default();
     let mut ing = EventIngest::new(&c);
     let mut e = ev("a.1", "FailedSync", 1);
-    e.source = EventSource { component: "kubelet".into(), host: "n-host".into() };
+    e.source = EventSource {
+        component: "kubelet".into(),
+        host: "n-host".into(),
+    };
     e.reporting_instance = "n-ri".into();
-    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n-host").unwrap());
+    assert_eq!(
+        ingest(&mut ing, &mut nodes, &e)[0].node,
+        nodes.get("n-host").unwrap()
+    );
 
     let mut e = ev("a.2", "FailedSync", 1);
     e.reporting_instance = "n-ri".into();
-    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n-ri").unwrap());
+    assert_eq!(
+        ingest(&mut ing, &mut nodes, &e)[0].node,
+        nodes.get("n-ri").unwrap()
+    );
 
     // No reporter: the pod's spec.nodeName, by uid or by namespace/name.
     let pod = Pod {
-        metadata: ObjectMeta { name: "p1".into(), namespace: "prod".into(), uid: "u-p1".into(), ..Default::default() },
-        spec: PodSpec { node_name: "n-pod".into() },
+        metadata: ObjectMeta {
+            name: "p1".into(),
+            namespace: "prod".into(),
+            uid: "u-p1".into(),
+            ..Default::default()
+        },
+        spec: PodSpec {
+            node_name: "n-pod".into(),
+        },
     };
     let e = ev("a.3", "FailedSync", 1);
-    assert!(ingest(&mut ing, &mut nodes, &e).is_empty(), "unknown pod: unattributed");
+    assert!(
+        ingest(&mut ing, &mut nodes, &e).is_empty(),
+        "unknown pod: unattributed"
+    );
     assert_eq!(ing.unattributed, 1);
     ing.add_pod(&pod, &mut nodes);
     let e = ev("a.4", "FailedSync", 1);
-    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n-pod").unwrap());
+    assert_eq!(
+        ingest(&mut ing, &mut nodes, &e)[0].node,
+        nodes.get("n-pod").unwrap()
+    );
     let mut e = ev("a.5", "FailedSync", 1);
     e.involved_object.uid.clear();
-    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n-pod").unwrap());
+    assert_eq!(
+        ingest(&mut ing, &mut nodes, &e)[0].node,
+        nodes.get("n-pod").unwrap()
+    );
 }
 
 #[test]
@@ -66,18 +100,35 @@ fn counts_increments_not_objects_and_never_twice() {
     e.source.host = "n1".into();
     assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 1);
     e.count = Some(4);
-    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 3, "count 1 → 4 is 3 new");
-    assert!(ingest(&mut ing, &mut nodes, &e).is_empty(), "the same object again (relist) adds nothing");
+    assert_eq!(
+        ingest(&mut ing, &mut nodes, &e)[0].increments,
+        3,
+        "count 1 → 4 is 3 new"
+    );
+    assert!(
+        ingest(&mut ing, &mut nodes, &e).is_empty(),
+        "the same object again (relist) adds nothing"
+    );
     e.count = Some(2);
-    assert!(ingest(&mut ing, &mut nodes, &e).is_empty(), "a stale copy adds nothing");
+    assert!(
+        ingest(&mut ing, &mut nodes, &e).is_empty(),
+        "a stale copy adds nothing"
+    );
     e.count = Some(5);
-    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 1, "and does not lower the mark");
+    assert_eq!(
+        ingest(&mut ing, &mut nodes, &e)[0].increments,
+        1,
+        "and does not lower the mark"
+    );
     // New-style: series.count.
     let mut e = ev("y.1", "FailedSync", 0);
     e.count = None;
     e.reporting_instance = "n1".into();
     assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 1);
-    e.series = Some(EventSeries { count: 7, last_observed_time: None });
+    e.series = Some(EventSeries {
+        count: 7,
+        last_observed_time: None,
+    });
     assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].increments, 6);
     assert_eq!(ing.ingested, 7);
 }
@@ -99,8 +150,15 @@ fn message_regex_and_involved_kind() {
     assert!(ingest(&mut ing, &mut nodes, &e).is_empty());
     // ...about the Node it does, attributed to that node.
     let mut e = ev("nn.2", "NodeNotReady", 1);
-    e.involved_object = ObjectReference { kind: "Node".into(), name: "n9".into(), ..Default::default() };
-    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, nodes.get("n9").unwrap());
+    e.involved_object = ObjectReference {
+        kind: "Node".into(),
+        name: "n9".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        ingest(&mut ing, &mut nodes, &e)[0].node,
+        nodes.get("n9").unwrap()
+    );
 }
 
 #[test]
@@ -126,11 +184,19 @@ fn windows_slide_and_count_objects() {
     assert_eq!(w.value(2, EventCount::Increments), 7.0);
     assert_eq!(w.value(2, EventCount::Objects), 2.0);
     assert_eq!(w.value(3, EventCount::Increments), 7.0);
-    assert_eq!(w.value(4, EventCount::Increments), 2.0, "tick 1 left the window");
+    assert_eq!(
+        w.value(4, EventCount::Increments),
+        2.0,
+        "tick 1 left the window"
+    );
     assert_eq!(w.value(4, EventCount::Objects), 1.0);
     assert_eq!(w.value(10, EventCount::Increments), 0.0);
     for o in 0..200 {
         w.add(11, 1, o);
     }
-    assert_eq!(w.value(11, EventCount::Objects), MAX_OBJECTS as f64, "bounded");
+    assert_eq!(
+        w.value(11, EventCount::Objects),
+        MAX_OBJECTS as f64,
+        "bounded"
+    );
 }
