@@ -70,8 +70,9 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             );
             self.governor.note_human_uncordon(node);
         }
-        for f in &out.facts {
-            self.governor.observe_health(&f.name, f.healthy, at);
+        for node in self.governor.overridden() {
+            let healthy = self.engine.is_healthy(&node);
+            self.governor.observe_health(&node, healthy, at);
         }
         let mut taken = Vec::new();
         let mut requested = Vec::new();

@@ -419,3 +419,74 @@ fn binder_tells_the_story() {
         "user pods have no series"
     );
 }
+
+/// The binding promise of the format: `promtool` (Prometheus 2.42 as Debian
+/// ships it) backfills `metrics.om` and then holds exactly our samples.
+/// Skipped when promtool is not installed.
+#[test]
+fn promtool_backfills_binder_metrics() {
+    use std::process::Command;
+    if Command::new("promtool").arg("--version").output().is_err() {
+        eprintln!("promtool not installed: skipped");
+        return;
+    }
+    let s = scenario::builtin("binder").expect("binder");
+    let dir = tempfile::tempdir().expect("tempdir");
+    scenario::write_dir(&s, dir.path()).expect("write");
+    let tsdb = dir.path().join("tsdb");
+    let out = Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(dir.path().join("metrics.om"))
+        .arg(&tsdb)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // promtool 2.42's dump insists on a WAL directory, which backfill leaves out.
+    fs::create_dir_all(tsdb.join("wal")).expect("wal dir");
+    let out = Command::new("promtool")
+        .args(["tsdb", "dump"])
+        .arg(&tsdb)
+        .output()
+        .expect("dump");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = String::from_utf8_lossy(&out.stdout);
+    let samples: usize = s
+        .metrics
+        .iter()
+        .flat_map(|f| &f.series)
+        .map(|x| x.samples.len())
+        .sum();
+    assert_eq!(dump.lines().count(), samples);
+    // Timestamps (whole-second scrape offsets) and values survive exactly.
+    let mut hub: Vec<(i64, f64)> = dump
+        .lines()
+        .filter(|l| {
+            l.starts_with("{__name__=\"container_cpu_usage_seconds_total\", container=\"hub\"")
+        })
+        .filter_map(|l| {
+            let mut f = l.rsplit(' ');
+            let t = f.next()?.parse().ok()?;
+            Some((t, f.next()?.parse().ok()?))
+        })
+        .collect();
+    hub.sort_by_key(|x| x.0);
+    let cpu = s
+        .metrics
+        .iter()
+        .find(|f| f.name == "container_cpu_usage_seconds_total")
+        .expect("cpu");
+    let ours = cpu
+        .series
+        .iter()
+        .find(|x| x.label("container") == "hub")
+        .expect("hub");
+    assert_eq!(hub, ours.samples);
+}

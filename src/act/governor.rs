@@ -229,6 +229,11 @@ impl Governor {
         self.human_override.insert(node.to_string(), None);
     }
 
+    /// Nodes a human uncordoned that nodewatch is waiting on.
+    pub fn overridden(&self) -> Vec<String> {
+        self.human_override.keys().cloned().collect()
+    }
+
     /// Tracks health of overridden nodes; the override ends after the node
     /// has been healthy for `healthy_period`.
     pub fn observe_health(&mut self, node: &str, healthy: bool, now: Timestamp) {

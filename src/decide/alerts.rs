@@ -45,11 +45,11 @@ pub enum TransitionKind {
     Resolved,
 }
 
-/// All pending and firing alerts.
+/// All pending and firing alerts, by rule then subject (ordered for stable
+/// output; nested so lookups by `&str` allocate nothing in the hot path).
 #[derive(Clone, Debug, Default)]
 pub struct AlertBook {
-    /// Active alerts by key (ordered for stable output).
-    pub active: BTreeMap<AlertKey, AlertEntry>,
+    active: BTreeMap<usize, BTreeMap<String, AlertEntry>>,
 }
 
 impl AlertBook {
@@ -65,11 +65,15 @@ impl AlertBook {
         explanation: impl FnOnce() -> String,
         at: Timestamp,
     ) -> Option<Transition> {
-        let key = (rule_idx, subject.to_string());
-        let entry = self.active.get_mut(&key);
+        let entry = self
+            .active
+            .get_mut(&rule_idx)
+            .and_then(|m| m.get_mut(subject));
+        let key = || (rule_idx, subject.to_string());
         match (holds, entry) {
             (None, _) => None,
             (Some(true), None) => {
+                let key = key();
                 let fires = rule.for_ <= Duration(0);
                 let e = AlertEntry {
                     active_since: at,
@@ -78,7 +82,10 @@ impl AlertBook {
                     value,
                     explanation: explanation(),
                 };
-                self.active.insert(key.clone(), e);
+                self.active
+                    .entry(rule_idx)
+                    .or_default()
+                    .insert(subject.to_string(), e);
                 fires.then_some(Transition {
                     key,
                     kind: TransitionKind::Firing,
@@ -92,7 +99,7 @@ impl AlertBook {
                 if e.fired_at.is_none() && at.since(e.active_since) >= rule.for_ {
                     e.fired_at = Some(at);
                     return Some(Transition {
-                        key,
+                        key: key(),
                         kind: TransitionKind::Firing,
                         at,
                     });
@@ -101,16 +108,13 @@ impl AlertBook {
             }
             (Some(false), None) => None,
             (Some(false), Some(e)) => {
-                if e.fired_at.is_none() {
-                    self.active.remove(&key);
+                let fired = e.fired_at.is_some();
+                if fired && at.since(e.last_true) < rule.keep_firing_for {
                     return None;
                 }
-                if at.since(e.last_true) < rule.keep_firing_for {
-                    return None;
-                }
-                self.active.remove(&key);
-                Some(Transition {
-                    key,
+                self.remove(rule_idx, subject);
+                fired.then(|| Transition {
+                    key: key(),
                     kind: TransitionKind::Resolved,
                     at,
                 })
@@ -118,21 +122,45 @@ impl AlertBook {
         }
     }
 
-    /// Keys of active alerts for `rule_idx` (to evaluate subjects that
+    fn remove(&mut self, rule_idx: usize, subject: &str) {
+        if let Some(m) = self.active.get_mut(&rule_idx) {
+            m.remove(subject);
+            if m.is_empty() {
+                self.active.remove(&rule_idx);
+            }
+        }
+    }
+
+    /// Subjects of active alerts for `rule_idx` (to evaluate subjects that
     /// disappeared from the data).
     pub fn subjects_of(&self, rule_idx: usize) -> Vec<String> {
         self.active
-            .keys()
-            .filter(|(r, _)| *r == rule_idx)
-            .map(|(_, s)| s.clone())
-            .collect()
+            .get(&rule_idx)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The entry of an active alert.
+    pub fn get(&self, rule_idx: usize, subject: &str) -> Option<&AlertEntry> {
+        self.active.get(&rule_idx)?.get(subject)
     }
 
     /// True if the alert is firing.
     pub fn is_firing(&self, rule_idx: usize, subject: &str) -> bool {
-        self.active
-            .get(&(rule_idx, subject.to_string()))
+        self.get(rule_idx, subject)
             .is_some_and(|e| e.fired_at.is_some())
+    }
+
+    /// Every active alert as `((rule, subject), entry)`, ordered.
+    pub fn iter(&self) -> impl Iterator<Item = ((usize, &str), &AlertEntry)> {
+        self.active
+            .iter()
+            .flat_map(|(r, m)| m.iter().map(move |(s, e)| ((*r, s.as_str()), e)))
+    }
+
+    /// True when no alert is active.
+    pub fn is_empty(&self) -> bool {
+        self.active.is_empty()
     }
 }
 
@@ -194,7 +222,7 @@ mod tests {
             &[Some(true), Some(false), Some(true), Some(false)],
         );
         assert!(t.is_empty());
-        assert!(b.active.is_empty());
+        assert!(b.is_empty());
     }
 
     #[test]

@@ -69,7 +69,8 @@ pub struct TickOutput {
     pub cordon_requests: Vec<CordonRequest>,
     /// Nodes nodewatch cordoned that have been healthy long enough.
     pub uncordon_requests: Vec<String>,
-    /// Every existing node as the governor sees it.
+    /// Every existing node as the governor sees it (filled only when there
+    /// are cordon requests to check).
     pub facts: Vec<NodeFacts>,
     /// Nodes nodewatch had cordoned that a human uncordoned.
     pub human_uncordoned: Vec<String>,
@@ -171,7 +172,9 @@ impl Engine {
         self.common_cause_pass();
         self.score_nodes();
         self.evaluate_rules(&mut out);
-        out.facts = self.facts();
+        if !out.cordon_requests.is_empty() {
+            out.facts = self.facts();
+        }
         out
     }
 
@@ -396,6 +399,17 @@ impl Engine {
                 }
             })
             .collect()
+    }
+
+    /// Whether `node` counts as healthy now (unknown nodes do not).
+    pub fn is_healthy(&self, node: &str) -> bool {
+        self.nodes.get(node).is_some_and(|i| {
+            self.healthy_since
+                .get(i as usize)
+                .copied()
+                .flatten()
+                .is_some()
+        })
     }
 
     /// Records that nodewatch cordoned `node`.

@@ -118,7 +118,7 @@ impl Engine {
     fn emit(&self, t: Option<Transition>, alerts: &AlertBook, out: &mut TickOutputRef) {
         let Some(t) = t else { return };
         let rule = &self.catalog.rules[t.key.0];
-        let entry = alerts.active.get(&t.key).cloned();
+        let entry = alerts.get(t.key.0, &t.key.1).cloned();
         let (active_since, fired_at, value, explanation) = match &entry {
             Some(e) => (e.active_since, e.fired_at, e.value, e.explanation.clone()),
             None => (t.at, Some(t.at), f64::NAN, String::new()),
@@ -209,40 +209,45 @@ impl Engine {
     /// (opt-in) uncordon requests for nodes healthy long enough.
     fn requests(&mut self, out: &mut TickOutputRef) {
         let catalog = self.catalog.clone();
+        let node_rules: Vec<usize> = (0..catalog.rules.len())
+            .filter(|&r| catalog.rules[r].scope == AlertScope::Node)
+            .collect();
         for i in self.existing().collect::<Vec<_>>() {
-            let e = self.nodes.entry(i).clone();
+            let iu = i as usize;
             let mut firing_node_alert = false;
-            for (r, rule) in catalog.rules.iter().enumerate() {
-                if rule.scope != AlertScope::Node || !self.alerts.is_firing(r, &e.name) {
+            for &r in &node_rules {
+                let name = &self.nodes.entry(i).name;
+                if !self.alerts.is_firing(r, name) {
                     continue;
                 }
                 firing_node_alert = true;
-                if rule.cordons() && !e.unschedulable {
-                    let unknown = self
+                let rule = &catalog.rules[r];
+                if rule.cordons() && !self.nodes.entry(i).unschedulable {
+                    let fresh = self
                         .evidence
                         .iter()
-                        .any(|ev| ev.get(i as usize).is_some_and(Option::is_none))
-                        || self
+                        .all(|ev| ev.get(iu).is_none_or(Option::is_some))
+                        && self
                             .evidence
                             .iter()
-                            .all(|ev| ev.get(i as usize).is_none_or(Option::is_none));
+                            .any(|ev| ev.get(iu).is_some_and(Option::is_some));
                     out.cordon_requests.push(CordonRequest {
-                        node: e.name.clone(),
+                        node: name.clone(),
                         rule: rule.alert.clone(),
-                        score: self.scores[i as usize],
+                        score: self.scores[iu],
                         explanation: self.node_explanation(i),
-                        fresh: !unknown,
+                        fresh,
                     });
                 }
             }
-            let healthy =
-                !firing_node_alert && self.scores[i as usize] < self.settings.unhealthy_score;
-            let since = &mut self.healthy_since[i as usize];
+            let healthy = !firing_node_alert && self.scores[iu] < self.settings.unhealthy_score;
+            let since = &mut self.healthy_since[iu];
             *since = if healthy {
                 Some(since.unwrap_or(self.at))
             } else {
                 None
             };
+            let e = self.nodes.entry(i);
             if let (Some(after), Some(since), true) =
                 (self.settings.uncordon_after, *since, e.cordoned_by_us)
             {

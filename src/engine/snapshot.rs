@@ -169,10 +169,9 @@ impl Engine {
             .collect();
         let alerts = self
             .alerts
-            .active
             .iter()
             .map(|((r, subject), e)| {
-                let rule = &self.catalog.rules[*r];
+                let rule = &self.catalog.rules[r];
                 self.alert_view(
                     rule,
                     subject,

@@ -244,9 +244,12 @@ pub fn write(families: &[Family], out: impl Write) -> io::Result<()> {
             MetricType::Counter => "counter",
             MetricType::Gauge => "gauge",
         };
-        let mut help = String::new();
-        escape_into(&mut help, &fam.help);
-        writeln!(w, "# HELP {meta} {help}")?;
+        if !fam.help.is_empty() {
+            // An empty HELP is left out rather than written with a dangling space.
+            let mut help = String::new();
+            escape_into(&mut help, &fam.help);
+            writeln!(w, "# HELP {meta} {help}")?;
+        }
         writeln!(w, "# TYPE {meta} {kind}")?;
         for s in &fam.series {
             prefix.clear();

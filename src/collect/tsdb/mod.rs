@@ -5,6 +5,8 @@
 //! version the cross-check test runs against): 5 m lookback for instant
 //! selectors, closed `[t - W, t]` range windows, `extrapolatedRate`,
 //! `sum`/`max`/`min`/`avg` by labels, and one-to-one vector division.
+//! Like Prometheus, `rate` applies counter-reset handling to every series,
+//! whatever the family's declared type.
 //! Live mode sends [`crate::catalog::render`]'s PromQL for the same query
 //! to Prometheus instead; the two must agree.
 //!
