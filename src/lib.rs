@@ -8,6 +8,7 @@
 pub mod act;
 pub mod catalog;
 pub mod collect;
+pub mod config;
 pub mod decide;
 pub mod engine;
 pub mod k8s;

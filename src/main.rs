@@ -1,5 +1,7 @@
 //! The `nodewatch` command line: replay, demo, check and scenario tools.
 
+mod cli;
+
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use nodewatch::catalog::{self, Catalog};
@@ -58,6 +60,14 @@ enum Command {
         #[arg(long)]
         promql: bool,
     },
+    /// Run the agent: watch the cluster, query Prometheus, score, alert and
+    /// cordon (through the safety governor).
+    Run(cli::run::RunArgs),
+    /// Evaluate the rules over a Prometheus's history and print the same
+    /// timeline and report as `replay`.
+    Backtest(cli::backtest::BacktestArgs),
+    /// Replay every built-in scenario and print the detection table.
+    Suite(cli::suite::SuiteArgs),
     /// Built-in scenarios.
     Scenario {
         #[command(subcommand)]
@@ -98,7 +108,8 @@ fn main() -> Result<()> {
     rt.block_on(run(cli.command))
 }
 
-fn load_catalog(paths: &[PathBuf]) -> Result<Arc<Catalog>> {
+/// Loads rule files, or the built-in catalog when none are given.
+pub(crate) fn load_catalog(paths: &[PathBuf]) -> Result<Arc<Catalog>> {
     if paths.is_empty() {
         return Ok(Arc::new(Catalog::builtin()));
     }
@@ -201,6 +212,9 @@ async fn run(cmd: Command) -> Result<()> {
                 }
             }
         }
+        Command::Run(args) => cli::run::run(args).await?,
+        Command::Backtest(args) => cli::backtest::run(args).await?,
+        Command::Suite(args) => cli::suite::run(args).await?,
         Command::Scenario {
             command: ScenarioCommand::List,
         } => {

@@ -31,6 +31,15 @@ pub struct Observation {
     pub pods: Vec<k8s::Pod>,
 }
 
+/// Evaluates every metric signal of a catalog at one instant: the
+/// Prometheus collector live, the embedded evaluator on replay. The result
+/// is indexed like `catalog.signals` (`None` for event signals).
+#[allow(async_fn_in_trait)]
+pub trait MetricSource {
+    /// One result per signal.
+    async fn metrics(&mut self, at: Timestamp, catalog: &Catalog) -> Vec<Option<SignalResult>>;
+}
+
 /// A data source for the pipeline.
 #[allow(async_fn_in_trait)]
 pub trait Source {

@@ -4,7 +4,7 @@
 //! listed on the first tick, as a watch's initial list would.
 
 use super::tsdb::Tsdb;
-use super::{Observation, Source};
+use super::{MetricSource, Observation, SignalResult, Source};
 use crate::catalog::Catalog;
 use crate::k8s;
 use crate::scenario::Scenario;
@@ -45,13 +45,15 @@ impl ReplaySource {
     }
 }
 
+impl MetricSource for Tsdb {
+    async fn metrics(&mut self, at: Timestamp, catalog: &Catalog) -> Vec<Option<SignalResult>> {
+        catalog.signals.iter().map(|s| s.metric.as_ref().map(|q| Ok(self.eval(q, at)))).collect()
+    }
+}
+
 impl Source for ReplaySource {
     async fn observe(&mut self, at: Timestamp, catalog: &Catalog) -> Observation {
-        let metrics = catalog
-            .signals
-            .iter()
-            .map(|s| s.metric.as_ref().map(|q| Ok(self.tsdb.eval(q, at))))
-            .collect();
+        let metrics = self.tsdb.metrics(at, catalog).await;
         let start = self.cursor;
         while self.cursor < self.events.len() && self.events[self.cursor].0 <= at.0 {
             self.cursor += 1;
