@@ -6,9 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests start (on 127.0.0.1, with their own config and
-# temp dirs). The suite of this release needs none yet; the Prometheus,
-# Alertmanager and SMTP tests of later releases add theirs here.
-APT_PACKAGES=()
+# temp dirs): Prometheus and promtool (live collector, backtest and query API
+# tests, scenario backfill, scraping /metrics), headless Chromium (the status
+# page test), Alertmanager and an SMTP server writing a Maildir (the
+# notification sink tests).
+APT_PACKAGES=(prometheus chromium prometheus-alertmanager python3-aiosmtpd)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -19,6 +21,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# kubectl (with its built-in kustomize) renders deploy/ for tests/deploy_*.rs.
+# It is not a Debian package; the tests would fail on it too, but say so here
+# first.
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "error: kubectl is missing: tests/deploy_*.rs render deploy/ with 'kubectl kustomize'." >&2
+  echo "Install kubectl (https://kubernetes.io/docs/tasks/tools/), e.g. as /usr/bin/kubectl, and run again." >&2
+  exit 1
 fi
 
 echo "== cargo fmt --check"

@@ -6,12 +6,15 @@
 //! The core stages are pure: no kube, no HTTP, no clock of their own.
 
 pub mod act;
+pub mod backtest;
 pub mod catalog;
 pub mod collect;
 pub mod config;
 pub mod decide;
 pub mod engine;
 pub mod k8s;
+pub mod live;
+pub mod nab;
 pub mod pipeline;
 pub mod replay;
 pub mod report;
@@ -20,4 +23,5 @@ pub mod score;
 pub mod serve;
 pub mod signals;
 pub mod state;
+pub mod suite;
 pub mod time;

@@ -50,15 +50,24 @@ enum Command {
         /// Exit when the replay ends instead of serving until Ctrl-C.
         #[arg(long)]
         exit_when_done: bool,
+        /// Stop the replay at this simulated time (RFC 3339, e.g.
+        /// 2018-02-20T17:10:00Z) and keep serving that moment.
+        #[arg(long, value_parser = parse_until)]
+        until: Option<nodewatch::time::Timestamp>,
     },
-    /// Validate rule files; every error names file, line and field.
+    /// Validate rule files, or a configuration file with `--config`; every
+    /// error names file, line and field.
     Check {
         /// Rule files or directories.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "config")]
         paths: Vec<PathBuf>,
         /// Also print the PromQL each metric signal renders to.
         #[arg(long)]
         promql: bool,
+        /// Validate this configuration file (`nodewatch run --config`) and
+        /// list the secrets it reads at start (not read here).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Run the agent: watch the cluster, query Prometheus, score, alert and
     /// cordon (through the safety governor).
@@ -108,6 +117,11 @@ fn main() -> Result<()> {
     rt.block_on(run(cli.command))
 }
 
+/// Parses `--until`.
+fn parse_until(s: &str) -> Result<nodewatch::time::Timestamp, String> {
+    nodewatch::time::Timestamp::parse_rfc3339(s).map_err(|e| e.to_string())
+}
+
 /// Loads rule files, or the built-in catalog when none are given.
 pub(crate) fn load_catalog(paths: &[PathBuf]) -> Result<Arc<Catalog>> {
     if paths.is_empty() {
@@ -152,6 +166,7 @@ async fn run(cmd: Command) -> Result<()> {
             scenario: dir,
             rules,
             exit_when_done,
+            until,
         } => {
             let catalog = load_catalog(&rules)?;
             let sc = match dir {
@@ -180,6 +195,7 @@ async fn run(cmd: Command) -> Result<()> {
             let opts = replay::Options {
                 speed: Some(speed),
                 publish: Some(published),
+                until,
                 ..Default::default()
             };
             let replay = replay::run(sc, catalog, opts);
@@ -197,7 +213,17 @@ async fn run(cmd: Command) -> Result<()> {
             let _ = stop_tx.send(());
             server.await??;
         }
-        Command::Check { paths, promql } => {
+        Command::Check {
+            paths,
+            promql,
+            config,
+        } => {
+            if let Some(file) = &config {
+                print!("{}", cli::check::config(file)?);
+                if paths.is_empty() {
+                    return Ok(());
+                }
+            }
             let catalog = load_catalog(&paths)?;
             println!(
                 "OK: {} signals, {} rules",

@@ -134,6 +134,9 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                 Err(e) => tracing::warn!(node = %node, "uncordon failed, will retry: {e}"),
             }
         }
+        for a in &taken {
+            self.notifier.record_action(a);
+        }
         self.actions.extend(taken.iter().cloned());
         taken
     }
@@ -161,6 +164,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         s.actions = self.actions[from..].to_vec();
         s.stats.tick_seconds = self.tick_seconds;
         s.stats.notifications = self.notifications;
+        s.stats.sinks = self.notifier.sink_stats();
         s
     }
 }

@@ -6,6 +6,7 @@
 use crate::act::{Governor, GovernorSettings, InMemoryCordoner, Notification, RecordingNotifier};
 use crate::catalog::Catalog;
 use crate::collect::replay::ReplaySource;
+use crate::collect::Source;
 use crate::engine::{Engine, Settings};
 use crate::pipeline::Pipeline;
 use crate::report::{timeline, Report};
@@ -26,6 +27,9 @@ pub struct Options {
     pub speed: Option<f64>,
     /// Publish a snapshot after every tick here.
     pub publish: Option<Published>,
+    /// Stop after the last tick at or before this simulated time (the demo
+    /// then keeps serving that moment).
+    pub until: Option<Timestamp>,
 }
 
 /// What a replay produced.
@@ -54,8 +58,24 @@ impl Outcome {
 }
 
 /// Replays `scenario` through the full pipeline.
-pub async fn run(scenario: Scenario, catalog: Arc<Catalog>, mut opts: Options) -> Outcome {
+pub async fn run(scenario: Scenario, catalog: Arc<Catalog>, opts: Options) -> Outcome {
     let meta = scenario.meta.clone();
+    let mut source = ReplaySource::new(scenario);
+    drive(&mut source, meta, catalog, opts, |_| true).await
+}
+
+/// Runs the full pipeline over any `source` at simulated time, from
+/// `meta.start` to `meta.end` every `meta.step`: the loop `replay` and
+/// `backtest` share, so the same data gives the same report. `on_tick` is
+/// called after every tick (progress bars, aborting on a source failure);
+/// returning `false` stops early.
+pub async fn drive<S: Source>(
+    source: &mut S,
+    meta: Meta,
+    catalog: Arc<Catalog>,
+    mut opts: Options,
+    mut on_tick: impl FnMut(Timestamp) -> bool,
+) -> Outcome {
     opts.engine.step = meta.step;
     let engine = Engine::new(catalog, opts.engine.clone());
     let governor = Governor::new(opts.governor.clone());
@@ -65,15 +85,18 @@ pub async fn run(scenario: Scenario, catalog: Arc<Catalog>, mut opts: Options) -
         RecordingNotifier::default(),
         InMemoryCordoner::default(),
     );
-    let mut source = ReplaySource::new(scenario);
     let mut at = meta.start;
     let mut ticks = 0;
     let started = std::time::Instant::now();
-    while at <= meta.end {
-        pipeline.step(&mut source, at).await;
+    let last = opts.until.map_or(meta.end, |u| u.min(meta.end));
+    while at <= last {
+        pipeline.step(source, at).await;
         ticks += 1;
         if let Some(p) = &opts.publish {
             p.publish(pipeline.snapshot(Some(&meta.name)));
+        }
+        if !on_tick(at) {
+            break;
         }
         if let Some(speed) = opts.speed.filter(|s| *s > 0.0) {
             // Pace against the start so slow ticks do not accumulate drift.

@@ -178,4 +178,40 @@ pub struct Stats {
     pub source_up: BTreeMap<String, bool>,
     /// Alert notifications sent.
     pub notifications: u64,
+    /// Delivery counters per notification sink (`kind/name`).
+    pub sinks: BTreeMap<String, SinkStats>,
+}
+
+/// Delivery counters of one notification sink. Items are alert states and
+/// action records; a message (HTTP request, email) may carry several.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SinkStats {
+    /// `alertmanager`, `webhook`, `email` or `grafana`.
+    pub kind: String,
+    /// Items delivered.
+    pub sent: u64,
+    /// Items given up on (rejected as invalid, or out of attempts).
+    pub failed: u64,
+    /// Delivery attempts that were retried.
+    pub retried: u64,
+    /// Items dropped from a full queue.
+    pub dropped: u64,
+    /// Items replaced by a newer state of the same alert.
+    pub coalesced: u64,
+    /// Items waiting now.
+    pub queue_depth: u64,
+    /// The queue's bound.
+    pub queue_capacity: u64,
+    /// Batches being delivered now (0 or 1, including retry waits).
+    pub in_flight: u64,
+    /// Seconds the last successful delivery took.
+    pub latency_last_seconds: f64,
+    /// Sum of seconds of successful deliveries (with `latency_count`, an
+    /// average, as a Prometheus summary does).
+    pub latency_sum_seconds: f64,
+    /// Successful deliveries timed.
+    pub latency_count: u64,
+    /// The last delivery error, if the last attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }

@@ -422,14 +422,19 @@ fn binder_tells_the_story() {
 
 /// The binding promise of the format: `promtool` (Prometheus 2.42 as Debian
 /// ships it) backfills `metrics.om` and then holds exactly our samples.
-/// Skipped when promtool is not installed.
+/// Fails (never skips) when promtool is not installed.
 #[test]
 fn promtool_backfills_binder_metrics() {
     use std::process::Command;
-    if Command::new("promtool").arg("--version").output().is_err() {
-        eprintln!("promtool not installed: skipped");
-        return;
-    }
+    let found = Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "`promtool` is not installed: install the Debian package `prometheus` \
+         (apt-get install prometheus; scripts/test.sh does it)"
+    );
     let s = scenario::builtin("binder").expect("binder");
     let dir = tempfile::tempdir().expect("tempdir");
     scenario::write_dir(&s, dir.path()).expect("write");

@@ -5,8 +5,8 @@
 use http::{get, promtool_check, request};
 use nodewatch::serve::{serve, Published, HISTORY_LEN};
 use nodewatch::state::{
-    ActionRecord, AlertView, CommonCause, Contribution, NodeView, SignalValue, Snapshot, Stats,
-    WorkloadView,
+    ActionRecord, AlertView, CommonCause, Contribution, NodeView, SignalValue, SinkStats, Snapshot,
+    Stats, WorkloadView,
 };
 use nodewatch::time::Timestamp;
 use std::collections::BTreeMap;
@@ -115,6 +115,17 @@ fn sample() -> Snapshot {
             tick_seconds: 0.012,
             source_up: BTreeMap::from([("prometheus".to_string(), true)]),
             source_errors: BTreeMap::from([("prometheus/timeout".to_string(), 2)]),
+            sinks: BTreeMap::from([(
+                "webhook/ops".to_string(),
+                SinkStats {
+                    kind: "webhook".into(),
+                    sent: 3,
+                    dropped: 1,
+                    queue_depth: 2,
+                    queue_capacity: 100,
+                    ..Default::default()
+                },
+            )]),
             ..Default::default()
         },
         ..Default::default()
@@ -201,7 +212,7 @@ async fn metrics_in_both_formats() {
         "nodewatch_signal_value{node=\"node-b\",signal=\"node_threads\"} 7012.0",
         "nodewatch_signal_unknown{node=\"node-a\",signal=\"probe_failures\"} 1",
         "nodewatch_common_cause{signal=\"network_not_ready\"} 2",
-        "nodewatch_alerts{alertname=\"NodeThreadExhaustion\",scope=\"node\",subject=\"node-b\",severity=\"critical\",alertstate=\"firing\"} 1",
+        "nodewatch_alerts{alertname=\"NodeThreadExhaustion\",alertstate=\"firing\",node=\"node-b\",scope=\"node\",severity=\"critical\",subject=\"node-b\"} 1",
         "nodewatch_actions_total{kind=\"refused\"} 1",
         "nodewatch_workload_value{signal=\"pod_cpu\",subject=\"prod/hub-7d9f\"} 1.25",
         "nodewatch_source_errors_total{source=\"prometheus\",kind=\"timeout\"} 2",
@@ -209,6 +220,10 @@ async fn metrics_in_both_formats() {
         "nodewatch_ticks_total 7",
         "nodewatch_tick_duration_seconds 0.012",
         "nodewatch_node_cordoned{node=\"node-a\",by=\"\"} 0",
+        "nodewatch_sink_queue_depth{sink=\"webhook/ops\",kind=\"webhook\"} 2",
+        "nodewatch_sink_queue_capacity{sink=\"webhook/ops\",kind=\"webhook\"} 100",
+        "nodewatch_sink_items_total{sink=\"webhook/ops\",outcome=\"dropped\"} 1",
+        "nodewatch_sink_retries_total{sink=\"webhook/ops\"} 0",
     ] {
         assert!(m.body.lines().any(|l| l == line), "missing {line}\n{}", m.body);
     }

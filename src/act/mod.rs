@@ -4,11 +4,13 @@
 //! behind the same traits. Every cordon passes the [`governor`].
 
 pub mod governor;
+pub mod sinks;
 
 pub use governor::{CordonRequest, Governor, GovernorSettings, NodeFacts, Refusal};
 
-use crate::state::AlertView;
+use crate::state::{ActionRecord, AlertView, SinkStats};
 use crate::time::Timestamp;
+use std::collections::BTreeMap;
 
 /// An alert state change to deliver.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +27,15 @@ pub struct Notification {
 pub trait Notifier {
     /// Hands a notification over; must not block scoring (live sinks queue).
     fn notify(&mut self, n: Notification);
+
+    /// Hands over a cordon, uncordon or refusal, for notifiers that report
+    /// actions (email, Grafana annotations). Must not block either.
+    fn record_action(&mut self, _action: &ActionRecord) {}
+
+    /// Delivery counters per sink, for the snapshot (none by default).
+    fn sink_stats(&self) -> BTreeMap<String, SinkStats> {
+        BTreeMap::new()
+    }
 }
 
 /// Cordons nodes.

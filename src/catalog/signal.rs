@@ -318,6 +318,13 @@ pub struct DetectConfig {
     pub peers: bool,
     /// CUSUM drift detection against the own baseline.
     pub drift: bool,
+    /// Novelty: only values beyond the whole range of the own baseline
+    /// count (besides being `z` from its median), and every value enters
+    /// the baseline, so a spike seen once is no news the second time. For
+    /// bursty signals whose spikes are routine; an excursion is judged
+    /// against the baseline from before it began for as long as it lasts
+    /// (at most one baseline length).
+    pub novelty: bool,
     /// Robust z (|x − median| / (1.4826·MAD)) at which a value starts to count.
     pub z: f64,
     /// Lower bound for the MAD so flat baselines do not make every wiggle an
@@ -337,6 +344,7 @@ impl Default for DetectConfig {
             baseline: true,
             peers: true,
             drift: false,
+            novelty: false,
             z: 4.0,
             mad_floor: 1.0,
             direction: Direction::Up,

@@ -3,5 +3,6 @@
 //! library so tests can call it.
 
 pub mod backtest;
+pub mod check;
 pub mod run;
 pub mod suite;

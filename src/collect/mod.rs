@@ -2,6 +2,7 @@
 //! (a scenario directory) implement the same [`Source`] trait, so the rest of
 //! the pipeline cannot tell them apart.
 
+pub mod prometheus;
 pub mod replay;
 pub mod tsdb;
 

@@ -47,7 +47,11 @@ impl ReplaySource {
 
 impl MetricSource for Tsdb {
     async fn metrics(&mut self, at: Timestamp, catalog: &Catalog) -> Vec<Option<SignalResult>> {
-        catalog.signals.iter().map(|s| s.metric.as_ref().map(|q| Ok(self.eval(q, at)))).collect()
+        catalog
+            .signals
+            .iter()
+            .map(|s| s.metric.as_ref().map(|q| Ok(self.eval(q, at))))
+            .collect()
     }
 }
 

@@ -93,6 +93,10 @@ pub struct Engine {
     common: Vec<Option<(Vec<u32>, usize)>>,
     workloads: Vec<HashMap<String, Workload>>,
     scores: Vec<f64>,
+    /// `[node]` node signals with a known value this tick.
+    known: Vec<u16>,
+    /// Number of node-scope signals in the catalog.
+    node_signals: u16,
     healthy_since: Vec<Option<Timestamp>>,
     alerts: AlertBook,
     tick: u64,
@@ -106,6 +110,11 @@ impl Engine {
     /// A fresh engine for a validated catalog.
     pub fn new(catalog: Arc<Catalog>, settings: Settings) -> Self {
         let n = catalog.signals.len();
+        let node_signals = catalog
+            .signals
+            .iter()
+            .filter(|s| s.scope == SignalScope::Node)
+            .count() as u16;
         Engine {
             events: EventIngest::new(&catalog),
             catalog,
@@ -117,6 +126,8 @@ impl Engine {
             common: vec![None; n],
             workloads: (0..n).map(|_| HashMap::new()).collect(),
             scores: Vec::new(),
+            known: Vec::new(),
+            node_signals,
             healthy_since: Vec::new(),
             alerts: AlertBook::default(),
             tick: 0,
@@ -152,20 +163,21 @@ impl Engine {
             self.events.add_pod(p, &mut self.nodes);
         }
         self.ingest_events(&obs);
-        // Nodes may first appear in metric data (no node list yet).
+        // Resolve metric subjects to node indices once; nodes may first
+        // appear in metric data (no node list yet).
+        let mut rows_by_signal: Vec<Vec<(u32, f64)>> = vec![Vec::new(); self.catalog.signals.len()];
         for (s, sig) in self.catalog.signals.iter().enumerate() {
             if let (SignalScope::Node, Some(Some(Ok(rows)))) = (sig.scope, obs.metrics.get(s)) {
-                for (subject, _) in rows {
-                    if let Some(name) = subject.first() {
-                        self.nodes.intern(name);
-                    }
-                }
+                rows_by_signal[s] = rows
+                    .iter()
+                    .filter_map(|(subject, v)| Some((self.nodes.intern(subject.first()?), *v)))
+                    .collect();
             }
         }
         self.grow();
-        for s in 0..self.catalog.signals.len() {
+        for (s, rows) in rows_by_signal.iter().enumerate() {
             match self.catalog.signals[s].scope {
-                SignalScope::Node => self.assess_node_signal(s, &obs),
+                SignalScope::Node => self.assess_node_signal(s, &obs, rows),
                 SignalScope::Workload => self.assess_workload_signal(s, &obs),
             }
         }
@@ -203,7 +215,12 @@ impl Engine {
                 continue;
             }
             while self.series[s].len() < n {
-                let stagger = self.series[s].len() + s;
+                // Stagger baseline refreshes by node name, not by position,
+                // so results do not depend on the order nodes were listed.
+                let name = &self.nodes.entry(self.series[s].len() as u32).name;
+                let stagger = name
+                    .bytes()
+                    .fold(s, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
                 self.series[s].push(SeriesState::new(self.settings.baseline_len, stagger));
             }
             self.evidence[s].resize(n, None);
@@ -213,10 +230,11 @@ impl Engine {
             }
         }
         self.scores.resize(n, 0.0);
+        self.known.resize(n, 0);
         self.healthy_since.resize(n, None);
     }
 
-    fn assess_node_signal(&mut self, s: usize, obs: &Observation) {
+    fn assess_node_signal(&mut self, s: usize, obs: &Observation, rows: &[(u32, f64)]) {
         let sig = &self.catalog.signals[s];
         let n = self.nodes.len();
         self.values.clear();
@@ -231,16 +249,10 @@ impl Engine {
                     }
                 }
             }
-        } else if let Some(Some(Ok(rows))) = obs.metrics.get(s) {
-            for (subject, v) in rows {
-                let Some(i) = subject.first().and_then(|name| self.nodes.get(name)) else {
-                    continue;
-                };
-                let i = i as usize;
-                if i < n {
-                    self.values[i] = *v;
-                    known[i] = true;
-                }
+        } else {
+            for &(i, v) in rows {
+                self.values[i as usize] = v;
+                known[i as usize] = true;
             }
         }
         let exists: Vec<bool> = (0..n)
@@ -367,6 +379,11 @@ impl Engine {
 
     fn score_nodes(&mut self) {
         for i in 0..self.nodes.len() {
+            self.known[i] = self
+                .evidence
+                .iter()
+                .filter(|e| e.get(i).is_some_and(Option::is_some))
+                .count() as u16;
             let parts = self
                 .catalog
                 .signals

@@ -44,21 +44,23 @@ impl Engine {
             match rule.scope {
                 AlertScope::Node => {
                     for i in self.existing().collect::<Vec<_>>() {
-                        let name = self.nodes.entry(i).name.clone();
-                        let ev =
-                            sig.and_then(|s| self.evidence[s].get(i as usize).copied().flatten());
-                        let any_known = self
-                            .evidence
-                            .iter()
-                            .any(|e| e.get(i as usize).is_some_and(Option::is_some));
-                        let (holds, value) =
-                            check(&rule.when, self.scores[i as usize], ev.as_ref());
-                        let holds = if any_known { holds } else { None };
+                        let iu = i as usize;
+                        let ev = sig.and_then(|s| self.evidence[s].get(iu).copied().flatten());
+                        let (holds, value) = check(&rule.when, self.scores[iu], ev.as_ref());
+                        // A node without any known signal is unknown, not healthy.
+                        let holds = if self.known[iu] > 0 { holds } else { None };
+                        let name = &self.nodes.entry(i).name;
                         let explain = || self.node_explanation(i);
-                        let t = alerts.evaluate(r, rule, &name, (holds, value), explain, self.at);
-                        seen.push(name);
+                        let t = alerts.evaluate(r, rule, name, (holds, value), explain, self.at);
                         self.emit(t, &alerts, out);
                     }
+                    // Alerts of nodes that no longer exist resolve.
+                    let at = self.at;
+                    seen.extend(
+                        alerts.subjects_of(r).into_iter().filter(|n| {
+                            self.nodes.get(n).is_some_and(|i| self.nodes.exists(i, at))
+                        }),
+                    );
                 }
                 AlertScope::Workload => {
                     let Some(s) = sig else { continue };
@@ -223,14 +225,7 @@ impl Engine {
                 firing_node_alert = true;
                 let rule = &catalog.rules[r];
                 if rule.cordons() && !self.nodes.entry(i).unschedulable {
-                    let fresh = self
-                        .evidence
-                        .iter()
-                        .all(|ev| ev.get(iu).is_none_or(Option::is_some))
-                        && self
-                            .evidence
-                            .iter()
-                            .any(|ev| ev.get(iu).is_some_and(Option::is_some));
+                    let fresh = self.known[iu] > 0 && self.known[iu] == self.node_signals;
                     out.cordon_requests.push(CordonRequest {
                         node: name.clone(),
                         rule: rule.alert.clone(),

@@ -15,6 +15,7 @@ pub mod gen;
 pub mod openmetrics;
 mod reader;
 pub mod rng;
+pub mod suite;
 mod writer;
 
 pub use reader::read_dir;
@@ -162,15 +163,21 @@ pub struct ScenarioError {
     pub message: String,
 }
 
-/// Built-in scenario generators: `(name, description)`.
+/// Built-in scenario generators: `(name, description)`: the Binder outage,
+/// then the [`suite`].
 pub fn builtin_names() -> Vec<(&'static str, &'static str)> {
-    vec![(binder::NAME, binder::DESCRIPTION)]
+    let mut names = vec![(binder::NAME, binder::DESCRIPTION)];
+    names.extend(suite::SCENARIOS.iter().map(|&(n, d, _)| (n, d)));
+    names
 }
 
 /// Generates the built-in scenario `name`, deterministically.
 pub fn builtin(name: &str) -> Option<Scenario> {
     match name {
         binder::NAME => Some(binder::generate()),
-        _ => None,
+        _ => suite::SCENARIOS
+            .iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(_, _, generate)| generate()),
     }
 }

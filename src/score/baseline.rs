@@ -10,8 +10,8 @@ pub const DEFAULT_CAPACITY: usize = 120;
 /// Values needed before the own baseline is trusted.
 pub const MIN_BASELINE: usize = 10;
 /// Ticks between baseline refreshes once warm: medians are the costly part
-/// of a tick, and a baseline that moves every 8 ticks is fresh enough.
-const REFRESH_EVERY: u16 = 8;
+/// of a tick, and a baseline that moves every 16 ticks (8 min at 30 s) is fresh enough.
+const REFRESH_EVERY: u16 = 16;
 
 /// The streaming state of one (subject, signal).
 #[derive(Clone, Debug)]
@@ -27,6 +27,10 @@ pub struct SeriesState {
     pub mean: f64,
     /// Cached variance of the ring.
     pub var: f64,
+    /// Smallest value in the ring (kept current on every record).
+    pub lo: f64,
+    /// Largest value in the ring (kept current on every record).
+    pub hi: f64,
     until_refresh: u16,
     /// CUSUM of standardized upward deviations.
     pub cusum_up: f64,
@@ -34,6 +38,22 @@ pub struct SeriesState {
     pub cusum_down: f64,
     /// Consecutive anomalous values kept out of the baseline.
     frozen: u32,
+    /// Novelty detection: the baseline from before the current excursion
+    /// began, and how long it has lasted.
+    excursion: Option<(Reference, u32)>,
+}
+
+/// A baseline's summary at one moment: what an excursion is judged against.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Reference {
+    /// Median.
+    pub median: f64,
+    /// Median absolute deviation.
+    pub mad: f64,
+    /// Smallest value.
+    pub lo: f64,
+    /// Largest value.
+    pub hi: f64,
 }
 
 impl SeriesState {
@@ -48,11 +68,45 @@ impl SeriesState {
             mad: 0.0,
             mean: 0.0,
             var: 0.0,
+            lo: 0.0,
+            hi: 0.0,
             until_refresh: (stagger % REFRESH_EVERY as usize) as u16,
             cusum_up: 0.0,
             cusum_down: 0.0,
             frozen: 0,
+            excursion: None,
         }
+    }
+
+    /// What a value is judged against for novelty: the baseline from
+    /// before the current excursion, or the current one.
+    pub fn reference(&self) -> Reference {
+        match self.excursion {
+            Some((r, _)) => r,
+            None => Reference {
+                median: self.median,
+                mad: self.mad,
+                lo: self.lo,
+                hi: self.hi,
+            },
+        }
+    }
+
+    /// Records `x` for novelty detection: every value enters the baseline
+    /// (so the range learns routine spikes), while an excursion (`novel`
+    /// values in a row) keeps being judged against the baseline from before
+    /// it, for at most one ring length, after which it is the new normal.
+    pub fn record_novelty(&mut self, x: f64, novel: bool) {
+        if !x.is_finite() {
+            return;
+        }
+        self.excursion = match (novel && self.warm(), self.excursion) {
+            (false, _) => None,
+            (true, Some((r, n))) if (n as usize + 1) < self.cap => Some((r, n + 1)),
+            (true, Some(_)) => None,
+            (true, None) => Some((self.reference(), 1)),
+        };
+        self.record(x, false);
     }
 
     /// Values in the baseline.
@@ -84,6 +138,12 @@ impl SeriesState {
             }
         } else {
             self.frozen = 0;
+        }
+        if self.ring.is_empty() {
+            (self.lo, self.hi) = (x, x);
+        } else {
+            // Exact until the next refresh drops values that left the ring.
+            (self.lo, self.hi) = (self.lo.min(x), self.hi.max(x));
         }
         if self.ring.len() < self.cap {
             self.ring.push(x as f32);
@@ -119,6 +179,11 @@ impl SeriesState {
             &mut heap
         };
         self.median = median_in_place(v);
+        (self.lo, self.hi) = v
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x as f64), hi.max(x as f64))
+            });
         let sum: f64 = self.ring.iter().map(|&x| x as f64).sum();
         self.mean = sum / n as f64;
         self.var = self
@@ -205,6 +270,33 @@ mod tests {
             s.median, 50.0,
             "a lasting shift is accepted after a ring length"
         );
+    }
+
+    #[test]
+    fn range_and_excursion_reference() {
+        let mut s = SeriesState::new(12, 0);
+        for x in [5.0, 1.0, 9.0, 3.0, 4.0, 6.0, 2.0, 8.0, 7.0, 5.0, 4.0, 6.0] {
+            s.record_novelty(x, false);
+        }
+        assert_eq!((s.lo, s.hi), (1.0, 9.0));
+        // An excursion is judged against the baseline from before it, even
+        // though its values enter the ring (and move the range).
+        s.record_novelty(50.0, true);
+        s.record_novelty(55.0, true);
+        assert_eq!(s.hi, 55.0);
+        assert_eq!(s.reference().hi, 9.0);
+        s.record_novelty(5.0, false);
+        assert_eq!(
+            s.reference().hi,
+            55.0,
+            "over: the ring is the reference again"
+        );
+        // Values that leave the ring leave the range at the next refresh.
+        for _ in 0..12 {
+            s.record_novelty(5.0, false);
+        }
+        s.refresh();
+        assert_eq!((s.lo, s.hi), (5.0, 5.0));
     }
 
     #[test]

@@ -7,9 +7,11 @@
 //! - negative-binomial tail for event increments: P(X ≥ x) under a
 //!   over-dispersed count model fitted to the baseline, as a normal quantile;
 //! - CUSUM for slow drifts the moving baseline would absorb;
-//! - peer comparison: robust z against the other nodes at the same instant.
+//! - peer comparison: robust z against the other nodes at the same instant;
+//! - novelty: a value beyond the whole range of the own baseline.
 
 use crate::catalog::{DetectConfig, Direction};
+use crate::score::baseline::Reference;
 use crate::score::SeriesState;
 use statrs::distribution::{ContinuousCDF, DiscreteCDF, NegativeBinomial, Normal};
 
@@ -20,6 +22,12 @@ const CUSUM_K: f64 = 0.5;
 const CUSUM_H: f64 = 5.0;
 /// Strengths are capped so explanations stay readable.
 const Z_CAP: f64 = 99.0;
+/// Novelty margin: how far beyond the baseline's range a value must lie,
+/// in robust standard deviations and as a share of the range (whichever is
+/// larger), so a record broken by a hair — a CPU at 99.9% after 99.8% —
+/// is not news.
+const NOVELTY_SIGMAS: f64 = 0.5;
+const NOVELTY_RANGE_SHARE: f64 = 0.01;
 
 /// Maps a z-like strength to an anomaly level in [0, 1].
 pub fn level(z: f64, z_threshold: f64) -> f64 {
@@ -94,6 +102,20 @@ pub fn cusum(state: &mut SeriesState, r: f64, direction: Direction, z_threshold:
         Direction::Both => state.cusum_up.max(state.cusum_down),
     };
     s / CUSUM_H * z_threshold
+}
+
+/// Whether `x` lies beyond the range `[lo, hi]` of the reference baseline
+/// (on the side `direction` cares about) by more than the novelty margin.
+pub fn beyond_range(x: f64, r: &Reference, floor: f64, direction: Direction) -> bool {
+    let sigma = (MAD_SCALE * r.mad).max(floor);
+    let margin = (NOVELTY_SIGMAS * sigma).max(NOVELTY_RANGE_SHARE * (r.hi - r.lo));
+    let up = x > r.hi + margin;
+    let down = x < r.lo - margin;
+    match direction {
+        Direction::Up => up,
+        Direction::Down => down,
+        Direction::Both => up || down,
+    }
 }
 
 /// Whether a fixed threshold is crossed.
@@ -204,6 +226,32 @@ mod tests {
         assert_eq!(p.n, 4);
         assert_eq!(p.median, 2.5);
         assert_eq!(p.mad, 1.0); // deviations 1.5, .5, .5, 7.5 → 1.0
+    }
+
+    #[test]
+    fn novelty_needs_a_margin_beyond_the_range() {
+        // Median 10, MAD 2 (σ = 2.9652), range [4, 30]: margin
+        // max(0.5 · 2.9652, 0.01 · 26) = 1.4826.
+        let r = Reference {
+            median: 10.0,
+            mad: 2.0,
+            lo: 4.0,
+            hi: 30.0,
+        };
+        assert!(!beyond_range(31.0, &r, 0.0, Direction::Up), "by a hair");
+        assert!(beyond_range(31.5, &r, 0.0, Direction::Up));
+        assert!(!beyond_range(31.5, &r, 0.0, Direction::Down));
+        assert!(beyond_range(2.4, &r, 0.0, Direction::Both));
+        assert!(!beyond_range(20.0, &r, 0.0, Direction::Both), "inside");
+        // A flat baseline: any change is beyond it.
+        let flat = Reference {
+            median: 45.0,
+            mad: 0.0,
+            lo: 45.0,
+            hi: 45.0,
+        };
+        assert!(beyond_range(45.1, &flat, 0.0, Direction::Both));
+        assert!(!beyond_range(45.0, &flat, 0.0, Direction::Both));
     }
 
     #[test]

@@ -63,9 +63,17 @@ pub fn assess(
     ev.threshold = threshold_crossed(x, cfg);
     let thr_level: f64 = if ev.threshold { 1.0 } else { 0.0 };
     let mut own_level = None;
-    if (cfg.baseline || cfg.drift) && ev.warm {
+    if (cfg.baseline || cfg.drift || cfg.novelty) && ev.warm {
         let mut own = 0.0f64;
-        if cfg.baseline {
+        if cfg.novelty && !count_tail {
+            // Judged against the baseline from before the excursion began.
+            let r = st.reference();
+            (ev.median, ev.mad) = (r.median, r.mad);
+            if detectors::beyond_range(x, &r, cfg.mad_floor, cfg.direction) {
+                ev.own_z = robust_z(x, r.median, r.mad, cfg.mad_floor, cfg.direction);
+            }
+            own = own.max(level(ev.own_z, cfg.z));
+        } else if cfg.baseline {
             ev.own_z = if count_tail {
                 detectors::nb_tail_z(x, st.mean, st.var, cfg.mad_floor)
             } else {
@@ -94,12 +102,16 @@ pub fn assess(
         // Without a warm own baseline, peers alone only count for signals
         // that have no own baseline configured: a brand-new node is not
         // judged on one comparison.
-        (None, Some(p)) if !cfg.baseline && !cfg.drift => p,
+        (None, Some(p)) if !cfg.baseline && !cfg.drift && !cfg.novelty => p,
         _ => 0.0,
     };
     ev.level = thr_level.max(local);
     ev.tripped = ev.threshold || own_level.is_some_and(|o| o >= 0.5);
-    st.record(x, ev.tripped);
+    if cfg.novelty {
+        st.record_novelty(x, ev.tripped);
+    } else {
+        st.record(x, ev.tripped);
+    }
     ev
 }
 
@@ -118,8 +130,13 @@ impl Evidence {
             }
         }
         if self.own_z > 0.0 {
+            let beyond = if cfg.novelty {
+                ", beyond anything in it"
+            } else {
+                ""
+            };
             parts.push(format!(
-                "{:.1}σ from its own baseline (median {}, MAD {})",
+                "{:.1}σ from its own baseline (median {}, MAD {}){beyond}",
                 self.own_z,
                 fmt(self.median),
                 fmt(self.mad)
@@ -232,6 +249,33 @@ mod tests {
             false,
         );
         assert_eq!(ev.level, 0.0, "no verdict on a cold baseline");
+    }
+
+    #[test]
+    fn novelty_learns_routine_spikes_and_holds_an_excursion() {
+        let cfg = DetectConfig {
+            novelty: true,
+            peers: false,
+            mad_floor: 0.1,
+            ..Default::default()
+        };
+        let mut st = SeriesState::new(64, 0);
+        for i in 0..20 {
+            assess(&cfg, &mut st, (i % 3) as f64, None, false);
+        }
+        // The first spike is news; the same spike again is not.
+        assert!(assess(&cfg, &mut st, 40.0, None, false).tripped);
+        for i in 0..3 {
+            assess(&cfg, &mut st, (i % 3) as f64, None, false);
+        }
+        assert!(!assess(&cfg, &mut st, 40.0, None, false).tripped);
+        // A step to a new level stays anomalous while it lasts, judged
+        // against the baseline from before it (median 1).
+        for _ in 0..10 {
+            let ev = assess(&cfg, &mut st, 100.0, None, false);
+            assert!(ev.tripped && ev.level == 1.0);
+            assert_eq!(ev.median, 1.0);
+        }
     }
 
     #[test]

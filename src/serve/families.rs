@@ -3,6 +3,7 @@
 //! without samples are left out; label sets are de-duplicated because
 //! Prometheus rejects a scrape with duplicate series.
 
+use super::history::{valid_label_name, History};
 use crate::state::{Snapshot, Stats, WorkloadView};
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, NoLabelSet,
@@ -64,6 +65,32 @@ pub(super) fn encode_always(
     Ok(())
 }
 
+/// Size of the query API's history (present from the start).
+pub(super) fn encode_history(enc: &mut DescriptorEncoder, h: &History) -> Result<(), fmt::Error> {
+    let one = |v: u64| std::iter::once((NO_LABELS, v));
+    gauges(
+        enc,
+        "nodewatch_history_series",
+        "Series held by the query API's history.",
+        None,
+        one(h.series_count() as u64),
+    )?;
+    gauges(
+        enc,
+        "nodewatch_history_ticks",
+        "Ticks retained by the query API's history.",
+        None,
+        one(h.ticks() as u64),
+    )?;
+    gauges(
+        enc,
+        "nodewatch_history_memory",
+        "Estimated heap bytes of the query API's history (bounded by serve.history_max_bytes).",
+        Some(&Unit::Bytes),
+        one(h.bytes() as u64),
+    )
+}
+
 /// The families that only exist once a snapshot has been published.
 pub(super) fn encode_snapshot(enc: &mut DescriptorEncoder, s: &Snapshot) -> Result<(), fmt::Error> {
     let stats = &s.stats;
@@ -89,6 +116,7 @@ pub(super) fn encode_snapshot(enc: &mut DescriptorEncoder, s: &Snapshot) -> Resu
         None,
         up,
     )?;
+    encode_sinks(enc, stats)?;
     let tick = std::iter::once((NO_LABELS, stats.tick_seconds));
     gauges(
         enc,
@@ -225,32 +253,88 @@ pub(super) fn encode_snapshot(enc: &mut DescriptorEncoder, s: &Snapshot) -> Resu
         common,
     )?;
 
+    // ALERTS-style: the alert's own labels (node, signal, severity...) plus
+    // its identity and state, the same label set the history records.
     let mut seen = HashSet::new();
-    let alerts = s.alerts.iter().filter_map(|a| {
-        let severity = a.labels.get("severity").map_or("", String::as_str);
-        let key = [
-            a.name.as_str(),
-            a.scope.as_str(),
-            a.subject.as_str(),
-            severity,
-            a.state.as_str(),
-        ];
-        seen.insert(key).then_some(())?;
-        let labels = [
-            ("alertname", key[0]),
-            ("scope", key[1]),
-            ("subject", key[2]),
-            ("severity", key[3]),
-            ("alertstate", key[4]),
-        ];
-        Some((labels, 1u64))
-    });
+    let alerts: Vec<(Vec<(&str, &str)>, u64)> = s
+        .alerts
+        .iter()
+        .filter_map(|a| {
+            let mut labels: Vec<(&str, &str)> = a
+                .labels
+                .iter()
+                .filter(|(k, v)| valid_label_name(k) && !v.is_empty())
+                .filter(|(k, _)| {
+                    !matches!(k.as_str(), "alertname" | "alertstate" | "scope" | "subject")
+                })
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            labels.extend([
+                ("alertname", a.name.as_str()),
+                ("alertstate", a.state.as_str()),
+                ("scope", a.scope.as_str()),
+                ("subject", a.subject.as_str()),
+            ]);
+            labels.retain(|(_, v)| !v.is_empty());
+            labels.sort();
+            seen.insert(labels.clone()).then_some((labels, 1u64))
+        })
+        .collect();
     gauges(
         enc,
         "nodewatch_alerts",
         "Pending and firing nodewatch alerts, like Prometheus's ALERTS.",
         None,
-        alerts,
+        alerts.into_iter(),
+    )
+}
+
+/// Notification sink queues and delivery counters (self-health: a slow
+/// or dead receiver shows as a growing queue and drops, never as a stuck
+/// pipeline).
+fn encode_sinks(enc: &mut DescriptorEncoder, stats: &Stats) -> Result<(), fmt::Error> {
+    let sinks = &stats.sinks;
+    let gauge = |f: fn(&crate::state::SinkStats) -> u64| {
+        sinks
+            .iter()
+            .map(move |(k, v)| ([("sink", k.as_str()), ("kind", v.kind.as_str())], f(v)))
+    };
+    gauges(
+        enc,
+        "nodewatch_sink_queue_depth",
+        "Items waiting in a notification sink's queue.",
+        None,
+        gauge(|s| s.queue_depth),
+    )?;
+    gauges(
+        enc,
+        "nodewatch_sink_queue_capacity",
+        "Bound of a notification sink's queue.",
+        None,
+        gauge(|s| s.queue_capacity),
+    )?;
+    let items = sinks.iter().flat_map(|(k, v)| {
+        [
+            ("sent", v.sent),
+            ("failed", v.failed),
+            ("dropped", v.dropped),
+            ("coalesced", v.coalesced),
+        ]
+        .map(|(outcome, n)| ([("sink", k.as_str()), ("outcome", outcome)], n))
+    });
+    counters(
+        enc,
+        "nodewatch_sink_items",
+        "Alert states and action records handled by a notification sink, by outcome.",
+        items,
+    )?;
+    counters(
+        enc,
+        "nodewatch_sink_retries",
+        "Delivery attempts a notification sink retried.",
+        sinks
+            .iter()
+            .map(|(k, v)| ([("sink", k.as_str())], v.retried)),
     )
 }
 

@@ -8,19 +8,32 @@ use std::fmt::Write;
 
 /// The page's style sheet, inline so the page is one self-contained
 /// response (no asset routes, works offline).
-pub const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1280px;padding:0 16px;color:#222}\
-h1{font-size:20px;margin:12px 0 2px}h2{font-size:16px;margin:20px 0 6px}.meta{color:#666}\
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e4e4e4;vertical-align:top}\
-th{background:#f4f4f4;font-weight:600}.num{text-align:right;font-variant-numeric:tabular-nums}\
-#cluster-banner{background:#fde2e1;border:2px solid #c62828;border-radius:6px;padding:10px 14px;margin:12px 0}\
-#cluster-banner h2{margin:0 0 6px;color:#b71c1c}\
-.score{font-weight:700;text-align:right}.high{color:#b71c1c}.mid{color:#e65100}.low{color:#2e7d32}\
-.badge{display:inline-block;font-size:12px;padding:0 6px;border-radius:9px;margin-right:4px;background:#eee}\
-.b-cordon{background:#ffe0b2}.b-unknown{background:#e0e0e0;color:#555}.b-firing{background:#ffcdd2}.b-pending{background:#fff9c4}\
-.b-refused{background:#e1bee7}.b-uncordon{background:#c8e6c9}.sub{color:#777;font-size:12px}\
-ul.contrib{margin:2px 0 0;padding-left:18px;color:#444;font-size:12px}\
-svg.spark polyline{fill:none;stroke:#c62828;stroke-width:1.5}svg.spark circle{fill:#c62828}svg.spark .ref{stroke:#ddd}\
-.empty{color:#777;font-style:italic}";
+pub const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1f2328;background:#f6f8fa}\
+main,header>div.wrap{max-width:1240px;margin:0 auto;padding:0 20px}\
+header{background:#0d1b2a;color:#e6edf3;padding:14px 0 16px;margin-bottom:16px}\
+header .wrap>*{margin:0}h1{font-size:20px;font-weight:600;display:flex;gap:12px;align-items:baseline}\
+.brand{letter-spacing:.5px}.scenario{font-size:14px;font-weight:400;color:#9fb3c8}\
+header .meta{color:#9fb3c8;margin-top:2px}\
+.cards{display:flex;gap:10px;margin-top:12px;flex-wrap:wrap}\
+.card{background:#1b2d40;border-radius:6px;padding:6px 12px;min-width:110px}\
+.card b{display:block;font-size:20px;line-height:1.2}.card span{font-size:12px;color:#9fb3c8}\
+.card.bad{background:#7f1d1d}.card.bad span{color:#fecaca}\
+section{background:#fff;border:1px solid #d8dee4;border-radius:8px;padding:4px 16px 12px;margin:0 0 16px}\
+h2{font-size:15px;margin:12px 0 8px}.meta{color:#57606a}\
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #eaeef2;vertical-align:top}\
+th{color:#57606a;font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.3px}\
+tr:last-child td{border-bottom:0}.num{text-align:right;font-variant-numeric:tabular-nums}\
+td.name{white-space:nowrap}td.name b{font:600 13px ui-monospace,SFMono-Regular,Menlo,monospace}\
+tr.sick{background:#fff5f5}tr.sick td:first-child{box-shadow:inset 3px 0 #c62828}\
+#cluster-banner{background:#fff4e5;border:1px solid #f59e0b;border-left:6px solid #d97706;border-radius:8px;padding:10px 16px;margin:0 0 16px}\
+#cluster-banner h2{margin:0 0 6px;color:#92400e}#cluster-banner ul{margin:0 0 6px;padding-left:18px}\
+.score{font-weight:700;text-align:right;font-variant-numeric:tabular-nums}.high{color:#b91c1c}.mid{color:#c2410c}.low{color:#15803d}\
+.badge{display:inline-block;font-size:12px;padding:0 7px;border-radius:9px;margin-right:4px;background:#eaeef2;white-space:nowrap}\
+.b-cordon{background:#fed7aa}.b-unknown{background:#e5e7eb;color:#4b5563}.b-firing{background:#fecaca;color:#7f1d1d}.b-pending{background:#fef08a}\
+.b-refused{background:#e9d5ff}.b-uncordon{background:#bbf7d0}.sub{color:#6e7781;font-size:12px}\
+.why{color:#24292f}ul.contrib{margin:4px 0 0;padding-left:18px;color:#57606a;font-size:12px}\
+svg.spark polyline{fill:none;stroke:#c62828;stroke-width:1.5}svg.spark circle{fill:#c62828}svg.spark .ref{stroke:#d0d7de;stroke-dasharray:2 2}\
+.empty{color:#6e7781;font-style:italic}footer{max-width:1240px;margin:0 auto;padding:0 20px 20px}a{color:#0969da}";
 
 /// Escapes text for use in HTML element content and quoted attribute values.
 pub fn escape_html(s: &str) -> String {

@@ -3,12 +3,13 @@
 //! time, so label sets that disappear (a deleted node, a resolved alert)
 //! simply stop being exported instead of living forever in a registry.
 
+use super::api::{new_latency, ApiLatency};
 use super::families;
 use super::published::Published;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Registry, Unit};
 use std::fmt;
 
 /// Content type of the Prometheus text format (0.0.4).
@@ -54,6 +55,7 @@ impl Format {
 #[derive(Debug)]
 pub struct Exporter {
     registry: Registry,
+    api_latency: ApiLatency,
 }
 
 impl Exporter {
@@ -61,7 +63,22 @@ impl Exporter {
     pub fn new(published: Published) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(SnapshotCollector { published }));
-        Exporter { registry }
+        let api_latency = new_latency();
+        registry.register_with_unit(
+            "nodewatch_api_request_duration",
+            "Latency of Prometheus API requests, by endpoint and status code.",
+            Unit::Seconds,
+            api_latency.clone(),
+        );
+        Exporter {
+            registry,
+            api_latency,
+        }
+    }
+
+    /// The API latency histogram the handlers observe into.
+    pub fn api_latency(&self) -> &ApiLatency {
+        &self.api_latency
     }
 
     /// Renders all metrics in `format`.
@@ -98,6 +115,10 @@ impl Collector for SnapshotCollector {
         let snap = self.published.current();
         let totals = self.published.action_totals();
         families::encode_always(&mut enc, snap.as_ref().map(|s| &s.stats), &totals)?;
+        {
+            let h = self.published.store();
+            families::encode_history(&mut enc, &h)?;
+        }
         match snap {
             Some(s) => families::encode_snapshot(&mut enc, &s),
             None => Ok(()),

@@ -1,8 +1,11 @@
 //! serve: nodewatch's one HTTP server (DESIGN.md, "serve"). It only reads
 //! what the pipeline published after its last tick ([`Published`]) and
 //! exposes it as health checks, Prometheus metrics, a JSON snapshot and a
-//! human status page. Everything is read-only: `GET` (and `HEAD`) only,
-//! other methods get 405, unknown paths 404.
+//! human status page, and answers Prometheus API queries over the history
+//! of its own series. Everything is read-only: `GET` (and `HEAD`) only —
+//! plus `POST` of query forms, which read too — other methods get 405,
+//! unknown paths 404. With a bearer token configured, everything but the
+//! probes requires it ([`auth`]).
 //!
 //! | path | content |
 //! | --- | --- |
@@ -10,14 +13,22 @@
 //! | `/readyz` | `ready` after the first publish, else 503 |
 //! | `/metrics` | Prometheus text, or OpenMetrics when `Accept` asks |
 //! | `/api/v1/nodewatch/snapshot` | the current [`Snapshot`](crate::state::Snapshot) as JSON |
+//! | `/api/v1/query`, `/api/v1/query_range`, ... | the Prometheus API ([`api`]) |
 //! | `/` | the status page |
 
+pub mod api;
+mod auth;
+mod config;
 mod families;
+pub mod history;
 mod html;
 pub mod metrics;
 mod page;
 mod published;
+pub mod query;
+mod summary;
 
+pub use config::{ServeConfig, ServeError};
 pub use html::escape_html;
 pub use metrics::{Exporter, Format, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
 pub use page::{cluster_incident, ranked, MAX_NODES};
@@ -41,21 +52,35 @@ struct AppState {
     exporter: Arc<Exporter>,
 }
 
-/// The server's routes over `published`. `get` routes also answer `HEAD`
-/// and reply 405 (with `Allow`) to every other method.
+/// The server's routes over `published`, without authentication. `get`
+/// routes also answer `HEAD` and reply 405 (with `Allow`) to every other
+/// method.
 pub fn router(published: Published) -> Router {
+    router_with(published, None)
+}
+
+/// [`router`], requiring `token` (when given) on everything but the probes.
+pub fn router_with(published: Published, token: Option<String>) -> Router {
     let exporter = Arc::new(Exporter::new(published.clone()));
-    Router::new()
+    let app = Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route(SNAPSHOT_PATH, get(snapshot))
+        .merge(api::routes())
         .fallback(not_found)
         .with_state(AppState {
             published,
             exporter,
-        })
+        });
+    match token {
+        Some(t) => app.layer(axum::middleware::from_fn_with_state(
+            Arc::<str>::from(t),
+            auth::require,
+        )),
+        None => app,
+    }
 }
 
 /// Serves [`router`] on `listener` until `shutdown` completes, then lets
@@ -65,10 +90,19 @@ pub async fn serve(
     published: Published,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_router(listener, router(published), shutdown).await
+}
+
+/// Serves a router built by [`router_with`].
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "serving /metrics, /readyz and the status page");
+        tracing::info!(%addr, "serving the status page, /metrics and the query API");
     }
-    axum::serve(listener, router(published))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -4,6 +4,8 @@
 //! problem or a few bad nodes, which nodes and why, and what nodewatch did.
 
 use super::html::{band, escape_html as esc, fmt_num, fmt_score, sparkline, CSS};
+pub use super::summary::cluster_incident;
+use super::summary::{banner, cards, human_time};
 use crate::state::{NodeView, Snapshot};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -33,19 +35,31 @@ pub fn render(snapshot: Option<&Snapshot>, histories: &HashMap<String, Vec<f32>>
         out,
         "<title>{title}</title><style>{CSS}</style></head><body>"
     );
-    let _ = write!(out, "<header><h1>{title}</h1>");
+    let _ = write!(
+        out,
+        "<header><div class=\"wrap\"><h1><span class=\"brand\">nodewatch</span>{}</h1>",
+        match snapshot.and_then(|s| s.scenario.as_deref()) {
+            Some(name) => format!("<span class=\"scenario\">{}</span>", esc(name)),
+            None => String::new(),
+        }
+    );
     match snapshot {
         None => {
-            out.push_str("<p class=\"meta\">Waiting for the first evaluation…</p></header>");
+            out.push_str(
+                "<p class=\"meta\">Waiting for the first evaluation…</p></div></header><main>",
+            );
         }
         Some(s) => {
             let _ = write!(
                 out,
-                "<p class=\"meta\">Evaluated at <time>{}</time> · {} nodes · tick {}</p></header>",
+                "<p class=\"meta\">Evaluated at <time datetime=\"{}\">{}</time> · {} nodes · tick {}</p>",
                 esc(&s.at.to_rfc3339()),
+                esc(&human_time(&s.at.to_rfc3339())),
                 s.nodes.len(),
                 s.stats.ticks
             );
+            cards(&mut out, s);
+            out.push_str("</div></header><main>");
             banner(&mut out, s);
             nodes(&mut out, s, histories);
             workloads(&mut out, s);
@@ -54,8 +68,9 @@ pub fn render(snapshot: Option<&Snapshot>, histories: &HashMap<String, Vec<f32>>
         }
     }
     out.push_str(
-        "<footer><p class=\"meta\"><a href=\"/metrics\">/metrics</a> · \
-         <a href=\"/api/v1/nodewatch/snapshot\">snapshot JSON</a></p></footer></body></html>",
+        "</main><footer><p class=\"meta\"><a href=\"/metrics\">/metrics</a> · \
+         <a href=\"/api/v1/nodewatch/snapshot\">snapshot JSON</a> · \
+         <a href=\"/api/v1/query?query=topk(10,nodewatch_node_score)\">query API</a></p></footer></body></html>",
     );
     out
 }
@@ -78,58 +93,6 @@ pub fn ranked(s: &Snapshot) -> Vec<&NodeView> {
             .then_with(|| a.name.cmp(&b.name))
     });
     nodes
-}
-
-/// Whether the page shows the cluster-incident banner.
-pub fn cluster_incident(s: &Snapshot) -> bool {
-    !s.common_cause.is_empty()
-        || s.alerts
-            .iter()
-            .any(|a| a.scope == "cluster" && a.state == "firing")
-}
-
-fn banner(out: &mut String, s: &Snapshot) {
-    if !cluster_incident(s) {
-        return;
-    }
-    out.push_str("<section id=\"cluster-banner\" role=\"alert\"><h2>Cluster-wide anomaly</h2><ul>");
-    for c in &s.common_cause {
-        let pct = if c.of > 0 {
-            100.0 * c.nodes.len() as f64 / c.of as f64
-        } else {
-            0.0
-        };
-        let mut names: Vec<String> = c.nodes.iter().take(8).map(|n| esc(n)).collect();
-        if c.nodes.len() > names.len() {
-            names.push(format!("and {} more", c.nodes.len() - names.len()));
-        }
-        let _ = write!(
-            out,
-            "<li class=\"common-cause\" data-signal=\"{sig}\"><b>{sig}</b> on {} of {} nodes ({pct:.0}%): {}</li>",
-            c.nodes.len(),
-            c.of,
-            names.join(", "),
-            sig = esc(&c.signal),
-        );
-    }
-    for a in s
-        .alerts
-        .iter()
-        .filter(|a| a.scope == "cluster" && a.state == "firing")
-    {
-        let summary = a.annotations.get("summary").map_or("", String::as_str);
-        let _ = write!(
-            out,
-            "<li>alert <b>{}</b> firing since {}: {}</li>",
-            esc(&a.name),
-            esc(&a.active_since.to_rfc3339()),
-            esc(summary)
-        );
-    }
-    out.push_str(
-        "</ul><p>Many nodes show the same problem at once: this is a common cause, not sick \
-         nodes. nodewatch raises one cluster-level alert and <b>will not cordon</b> nodes for it.</p></section>",
-    );
 }
 
 fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) {
@@ -160,7 +123,7 @@ fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) 
         let _ = write!(
             out,
             "<tr class=\"node{}\" data-node=\"{}\" data-score=\"{score}\"><td>{}</td>\
-             <td><b>{}</b><div class=\"sub\">{} / {}</div></td>\
+             <td class=\"name\"><b>{}</b><div class=\"sub\">{} · {}</div></td>\
              <td class=\"score {}\">{score}</td><td>{}</td><td>",
             if sick { " sick" } else { "" },
             esc(&n.name),
@@ -289,8 +252,12 @@ fn alerts(out: &mut String, s: &Snapshot) {
             s => s,
         };
         let since = match a.fired_at {
-            Some(f) => format!("{} (fired {})", a.active_since.to_rfc3339(), f.to_rfc3339()),
-            None => a.active_since.to_rfc3339(),
+            Some(f) => format!(
+                "{} (fired {})",
+                human_time(&a.active_since.to_rfc3339()),
+                human_time(&f.to_rfc3339())
+            ),
+            None => human_time(&a.active_since.to_rfc3339()),
         };
         let _ = write!(
             out,
@@ -328,7 +295,7 @@ fn actions(out: &mut String, s: &Snapshot) {
             out,
             "<tr class=\"action\" data-kind=\"{kind}\"><td>{}</td><td><span class=\"badge b-{kind}\">{what}</span></td>\
              <td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-            esc(&a.at.to_rfc3339()),
+            esc(&human_time(&a.at.to_rfc3339())),
             esc(&a.node),
             esc(&a.rule),
             fmt_score(a.score),

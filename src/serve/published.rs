@@ -1,11 +1,15 @@
 //! The hand-off between the pipeline and the HTTP server: the pipeline
 //! publishes one [`Snapshot`] per tick, readers take the latest one. Next to
-//! it live the few things a single snapshot cannot tell: a bounded score
-//! history per node (for sparklines) and running action totals (for the
+//! it live the things a single snapshot cannot tell: a bounded score
+//! history per node (for sparklines), running action totals (for the
 //! `nodewatch_actions_total` counter, because `snapshot.actions` is only a
-//! bounded list of recent records).
+//! bounded list of recent records), and the [`History`] of every series
+//! that the query API answers from (under its own lock, so a long query
+//! never delays the status page).
 
-use crate::state::Snapshot;
+use super::config::ServeConfig;
+use super::history::{self, History};
+use crate::state::{ActionRecord, Snapshot};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -21,9 +25,16 @@ const KNOWN_ACTION_KINDS: [&str; 3] = ["cordon", "uncordon", "refused"];
 
 /// A cheaply cloneable handle to the latest published snapshot and the
 /// bookkeeping derived from the sequence of snapshots.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Published {
     inner: Arc<RwLock<Book>>,
+    store: Arc<RwLock<History>>,
+}
+
+impl Default for Published {
+    fn default() -> Self {
+        Self::with_config(&ServeConfig::default())
+    }
 }
 
 /// What the handle guards. One lock keeps a snapshot and the history and
@@ -50,9 +61,19 @@ struct NodeHistory {
 }
 
 impl Published {
-    /// An empty handle: not ready, no snapshot, no history.
+    /// An empty handle: not ready, no snapshot, no history; the history
+    /// keeps the default retention (6 h) and memory bound.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty handle whose history follows `cfg`.
+    pub fn with_config(cfg: &ServeConfig) -> Self {
+        let bytes = usize::try_from(cfg.history_max_bytes).unwrap_or(usize::MAX);
+        Published {
+            inner: Arc::default(),
+            store: Arc::new(RwLock::new(History::new(cfg.history_retention.0, bytes))),
+        }
     }
 
     /// Makes `snapshot` the current one and folds it into the history and
@@ -94,16 +115,33 @@ impl Published {
             .iter()
             .map(|a| (a.at.0, a.node.clone(), a.kind.clone()))
             .collect();
-        let new_kinds: Vec<String> = keys
+        let new_actions: Vec<&ActionRecord> = snapshot
+            .actions
             .iter()
-            .filter(|k| !book.seen_actions.contains(*k))
-            .map(|(_, _, kind)| kind.clone())
+            .filter(|a| {
+                !book
+                    .seen_actions
+                    .contains(&(a.at.0, a.node.clone(), a.kind.clone()))
+            })
             .collect();
-        for kind in new_kinds {
-            *book.action_totals.entry(kind).or_insert(0) += 1;
+        for a in &new_actions {
+            *book.action_totals.entry(a.kind.clone()).or_insert(0) += 1;
         }
         book.seen_actions = keys;
+        let totals = known_kinds(&book.action_totals);
+        // Written while the book is still locked, so no reader sees a
+        // snapshot the history has not got yet. Lock order is always book,
+        // then store; readers take one of them only.
+        {
+            let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
+            history::record(&mut store, &snapshot, &totals, &new_actions);
+        }
         book.current = Some(Arc::new(snapshot));
+    }
+
+    /// Read access to the query API's history.
+    pub fn store(&self) -> RwLockReadGuard<'_, History> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The latest snapshot, or `None` before the first publish.
@@ -138,14 +176,7 @@ impl Published {
     /// Running count of action records by kind, each record counted once;
     /// the known kinds are present at zero from the start.
     pub fn action_totals(&self) -> BTreeMap<String, u64> {
-        let mut totals: BTreeMap<String, u64> = KNOWN_ACTION_KINDS
-            .iter()
-            .map(|k| (k.to_string(), 0))
-            .collect();
-        for (kind, n) in &self.read().action_totals {
-            totals.insert(kind.clone(), *n);
-        }
-        totals
+        known_kinds(&self.read().action_totals)
     }
 
     /// Histories of the named nodes, under one lock (the page asks for the
@@ -171,6 +202,18 @@ impl Published {
     fn write(&self) -> RwLockWriteGuard<'_, Book> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// `counted` with the known action kinds present at zero.
+fn known_kinds(counted: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let mut totals: BTreeMap<String, u64> = KNOWN_ACTION_KINDS
+        .iter()
+        .map(|k| (k.to_string(), 0))
+        .collect();
+    for (kind, n) in counted {
+        totals.insert(kind.clone(), *n);
+    }
+    totals
 }
 
 impl fmt::Debug for Published {

@@ -1,0 +1,342 @@
+//! [`Agent`]: the live pipeline. Watchers and a metric source feed the
+//! engine; the governor, a leader-gated notifier and the [`KubeCordoner`]
+//! act. Every replica scores each tick; only the lease holder acts, and
+//! nothing acts while paused (flag or Lease annotation).
+//!
+//! The cluster is the memory shared between replicas: before each tick
+//! the agent reads nodewatch's annotations from the node list, so a replica
+//! that takes over knows which nodes nodewatch cordoned (the 10% limit,
+//! opt-in uncordon), when the last cordon was (the rate limit) and which
+//! nodes a human uncordoned behind nodewatch's back.
+//!
+//! Ticks come from [`Ticks`]: wall-clock intervals in production, or a
+//! channel a test drives while it sets a [`SimClock`](crate::time::SimClock).
+
+use super::cordon::{KubeCordoner, AT, CORDONED_BY};
+use super::leader::{Elector, LeaderHandle};
+use super::source::LiveSource;
+use super::watch::Kind;
+use super::{LiveError, Settings};
+use crate::act::{Governor, GovernorSettings, Notification, Notifier};
+use crate::catalog::Catalog;
+use crate::collect::{MetricSource, Source};
+use crate::engine::{self, Engine};
+use crate::k8s;
+use crate::pipeline::Pipeline;
+use crate::serve::Published;
+use crate::state::ActionRecord;
+use crate::time::{Clock, Timestamp};
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// How an agent is assembled.
+#[derive(Clone, Debug, Default)]
+pub struct AgentOptions {
+    /// Scoring settings.
+    pub engine: engine::Settings,
+    /// Governor settings (`dry_run` included).
+    pub governor: GovernorSettings,
+    /// The `kubernetes:` section.
+    pub kube: Settings,
+    /// `--pause`: no actions while scoring goes on.
+    pub pause: bool,
+    /// Compete for the Lease (false: this replica always acts).
+    pub elect: bool,
+    /// Publish a snapshot after every tick here.
+    pub publish: Option<Published>,
+}
+
+/// A notifier that passes notifications on only while this replica holds
+/// the lease and actions are not paused.
+pub struct Gated<N: Notifier> {
+    /// Where notifications go.
+    pub inner: N,
+    leader: LeaderHandle,
+    paused: bool,
+    /// Notifications held back (standby or paused).
+    pub held: u64,
+}
+
+impl<N: Notifier> Notifier for Gated<N> {
+    fn notify(&mut self, n: Notification) {
+        if self.paused || !self.leader.is_leader() {
+            self.held += 1;
+            tracing::debug!(
+                "not sent (standby or paused): {} {}",
+                n.status,
+                n.alert.name
+            );
+            return;
+        }
+        self.inner.notify(n);
+    }
+
+    fn record_action(&mut self, action: &ActionRecord) {
+        if !self.paused && self.leader.is_leader() {
+            self.inner.record_action(action);
+        }
+    }
+
+    fn sink_stats(&self) -> std::collections::BTreeMap<String, crate::state::SinkStats> {
+        self.inner.sink_stats()
+    }
+}
+
+/// Where ticks come from.
+pub enum Ticks {
+    /// Every interval of wall-clock time.
+    Every(Duration),
+    /// Whenever a test sends a reply slot; the actions of the tick come back
+    /// through it.
+    Driven(mpsc::Receiver<oneshot::Sender<Vec<ActionRecord>>>),
+}
+
+/// The live agent.
+pub struct Agent<M: MetricSource, N: Notifier> {
+    /// Engine, governor and actors.
+    pub pipeline: Pipeline<Gated<N>, KubeCordoner>,
+    /// Watchers and metrics.
+    pub source: LiveSource<M>,
+    leader: LeaderHandle,
+    elector: Option<(JoinHandle<()>, watch::Sender<bool>)>,
+    identity: String,
+    pause: bool,
+    publish: Option<Published>,
+    human_seen: HashSet<(String, String)>,
+    last_cordon: Option<Timestamp>,
+}
+
+impl<M: MetricSource, N: Notifier> Agent<M, N> {
+    /// Starts watchers and (when `opts.elect`) the elector. Call
+    /// [`wait_synced`](Self::wait_synced) before the first tick.
+    pub fn start(
+        client: ::kube::Client,
+        catalog: Arc<Catalog>,
+        metrics: M,
+        notifier: N,
+        opts: AgentOptions,
+    ) -> Self {
+        let identity = opts.kube.identity();
+        let mut es = opts.engine.clone();
+        if let Some(l) = &opts.kube.pool_label {
+            es.pool_label = l.clone();
+        }
+        if opts.kube.uncordon_after.is_some() {
+            es.uncordon_after = opts.kube.uncordon_after;
+        }
+        let backoff = Duration::from_millis(opts.kube.watch_backoff_max.0.max(100) as u64);
+        let source = LiveSource::start(client.clone(), metrics, backoff);
+        let (leader, elector) = if opts.elect {
+            let el = Elector::new(client.clone(), &identity, &opts.kube.lease);
+            let handle = el.handle();
+            let (tx, rx) = watch::channel(false);
+            (handle, Some((el.spawn(rx), tx)))
+        } else {
+            (LeaderHandle::always(), None)
+        };
+        let ev_ns = opts.kube.event_namespace.clone();
+        let cordoner = KubeCordoner::new(client, &identity, &ev_ns, leader.clone(), &opts.kube)
+            .expect_into(source.shared());
+        let notifier = Gated {
+            inner: notifier,
+            leader: leader.clone(),
+            paused: opts.pause,
+            held: 0,
+        };
+        let pipeline = Pipeline::new(
+            Engine::new(catalog, es),
+            Governor::new(opts.governor),
+            notifier,
+            cordoner,
+        );
+        Agent {
+            pipeline,
+            source,
+            leader,
+            elector,
+            identity,
+            pause: opts.pause,
+            publish: opts.publish,
+            human_seen: HashSet::new(),
+            last_cordon: None,
+        }
+    }
+
+    /// Waits until events, nodes and pods have been listed once.
+    pub async fn wait_synced(&self, timeout: Duration) -> Result<(), LiveError> {
+        self.source.wait_synced(timeout).await
+    }
+
+    /// The election state.
+    pub fn leader(&self) -> &LeaderHandle {
+        &self.leader
+    }
+
+    /// This replica's identity.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// Observes the cluster at `at` and runs one tick; returns the actions
+    /// taken or refused.
+    pub async fn tick(&mut self, at: Timestamp) -> Vec<ActionRecord> {
+        let paused = self.pause || self.leader.paused();
+        let leading = self.leader.is_leader();
+        // A standby scores like the leader but every action is refused.
+        self.pipeline.governor.settings.paused = paused || !leading;
+        self.pipeline.notifier.paused = paused;
+        let obs = self
+            .source
+            .observe(at, self.pipeline.engine.catalog())
+            .await;
+        if let Some(nodes) = &obs.nodes {
+            self.sync_from_annotations(nodes);
+        }
+        let taken = self.pipeline.step_with(obs).await;
+        for a in taken.iter().filter(|a| a.kind == "cordon") {
+            self.last_cordon = self.last_cordon.max(Some(a.at));
+        }
+        if let Some(p) = &self.publish {
+            p.publish(self.snapshot());
+        }
+        taken
+    }
+
+    /// What the cluster says nodewatch did (see the module docs).
+    fn sync_from_annotations(&mut self, nodes: &[k8s::Node]) {
+        for n in nodes {
+            let a = &n.metadata.annotations;
+            if !a.contains_key(CORDONED_BY) {
+                continue;
+            }
+            let name = &n.metadata.name;
+            let at_text = a.get(AT).cloned().unwrap_or_default();
+            let ours = self
+                .pipeline
+                .engine
+                .nodes
+                .get(name)
+                .is_some_and(|i| self.pipeline.engine.nodes.entry(i).cordoned_by_us);
+            if n.spec.unschedulable {
+                if !ours {
+                    self.pipeline.engine.mark_cordoned(name);
+                }
+                if let Ok(at) = Timestamp::parse_rfc3339(&at_text) {
+                    if self.last_cordon.is_none_or(|l| at > l) {
+                        self.last_cordon = Some(at);
+                        self.pipeline.governor.record_cordon(at);
+                    }
+                }
+            } else if self.human_seen.insert((name.clone(), at_text)) && !ours {
+                // nodewatch removes its annotations when it uncordons, so an
+                // annotated schedulable node was uncordoned by a human. When
+                // the engine knew it as ours, the node list tells it itself.
+                tracing::warn!(node = %name, "a human uncordoned a node nodewatch had cordoned; leaving it alone until healthy");
+                self.pipeline.governor.note_human_uncordon(name);
+            }
+        }
+    }
+
+    /// The snapshot to publish, with the Kubernetes source's health.
+    pub fn snapshot(&self) -> crate::state::Snapshot {
+        let mut s = self.pipeline.snapshot(None);
+        let stats = self.source.stats();
+        s.stats
+            .source_up
+            .insert("kubernetes".into(), self.source.events_ok());
+        let watch_errors: u64 = stats.iter().map(|w| w.errors).sum();
+        let (lease_errors, lease_forbidden, _) = self.leader.errors();
+        let c = &self.pipeline.cordoner.stats;
+        let forbidden =
+            stats.iter().map(|w| w.forbidden).sum::<u64>() + lease_forbidden + c.forbidden;
+        for (k, v) in [
+            ("kubernetes_watch", watch_errors),
+            ("kubernetes_lease", lease_errors),
+            ("kubernetes_write", c.failed + c.events_failed),
+            ("kubernetes_forbidden", forbidden),
+        ] {
+            s.stats.source_errors.insert(k.into(), v);
+        }
+        s
+    }
+
+    /// Number of (re)lists per kind: events, nodes, pods.
+    pub fn lists(&self) -> [u64; 3] {
+        let s = self.source.stats();
+        [
+            s[Kind::Events as usize].lists,
+            s[Kind::Nodes as usize].lists,
+            s[Kind::Pods as usize].lists,
+        ]
+    }
+
+    /// Ticks until `shutdown` completes, then shuts down gracefully.
+    pub async fn run(
+        mut self,
+        clock: Arc<dyn Clock>,
+        ticks: Ticks,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        match ticks {
+            Ticks::Every(every) => {
+                let mut iv = tokio::time::interval(every);
+                iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = iv.tick() => { self.tick(clock.now()).await; }
+                        _ = &mut shutdown => break,
+                    }
+                }
+            }
+            Ticks::Driven(mut rx) => loop {
+                tokio::select! {
+                    slot = rx.recv() => match slot {
+                        Some(reply) => {
+                            let taken = self.tick(clock.now()).await;
+                            let _ = reply.send(taken);
+                        }
+                        None => break,
+                    },
+                    _ = &mut shutdown => break,
+                }
+            },
+        }
+        self.shutdown().await;
+    }
+
+    /// Stops acting, releases the Lease (fast hand-over), stops watching.
+    pub async fn shutdown(mut self) {
+        if let Some((task, stop)) = self.elector.take() {
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("releasing the lease took too long; it will expire instead");
+            }
+        }
+        self.source.stop();
+    }
+
+    /// Stops everything at once without releasing the Lease, as a crash
+    /// would (tests of the hand-over).
+    pub fn kill(mut self) {
+        if let Some((task, _)) = self.elector.take() {
+            task.abort();
+        }
+        self.source.stop();
+    }
+}
+
+impl<M: MetricSource, N: Notifier> Drop for Agent<M, N> {
+    fn drop(&mut self) {
+        if let Some((task, _)) = self.elector.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The watchers: one kube-runtime watcher per kind (Events in all
+//! namespaces, Nodes, Pods), each in its own task, folding what it sees into
+//! a shared [`Inbox`] that the [`LiveSource`](super::LiveSource) drains once
+//! per tick.
+//!
+//! kube-runtime does the protocol (paginated list, watch from the last
+//! resourceVersion, bookmarks, relist after 410 Gone); this file decides
+//! what a relist means for each kind:
+//! - events: every delivered object is passed on; the core's increment
+//!   counting makes a redelivery add nothing, so a relist never counts twice
+//!   and, because a resumed watch starts at the last version seen, never
+//!   loses one;
+//! - nodes: a store of reduced nodes, replaced atomically at the end of a
+//!   relist (nodes gone from it are gone);
+//! - pods: only a pod that is new or moved to another node is passed on; a
+//!   map of 64-bit keys remembers where each pod is.
+
+use super::inbox::{same_node, Op};
+pub use super::inbox::{Drained, Inbox, WatchStats};
+use super::slim::{rv_number, SlimEvent, SlimNode, SlimPod};
+use ::kube::runtime::watcher;
+use ::kube::Api;
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+/// The three kinds watched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// core/v1 Events.
+    Events = 0,
+    /// Nodes.
+    Nodes = 1,
+    /// Pods.
+    Pods = 2,
+}
+
+impl Kind {
+    /// Lower-case plural, as in the API path.
+    pub fn as_str(self) -> &'static str {
+        ["events", "nodes", "pods"][self as usize]
+    }
+}
+
+/// The inbox and the wake-up for anyone waiting on watcher progress.
+#[derive(Default)]
+pub struct Shared {
+    inbox: Mutex<Inbox>,
+    progress: Notify,
+}
+
+impl Shared {
+    /// Locks the inbox (a poisoned lock only means a watcher task panicked
+    /// mid-update; the data is still the best there is).
+    pub fn lock(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `done` holds for the inbox, or `timeout` passes.
+    pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&Inbox) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if done(&self.lock()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return done(&self.lock());
+            }
+        }
+    }
+}
+
+/// Starts the three watchers; they run until the handles are aborted.
+pub fn spawn_all(
+    client: ::kube::Client,
+    shared: Arc<Shared>,
+    backoff_max: Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let cfg = watcher::Config::default();
+    vec![
+        tokio::spawn(drive(
+            Api::<SlimEvent>::all(client.clone()),
+            cfg.clone(),
+            Kind::Events,
+            shared.clone(),
+            backoff_max,
+            |inbox, obj: SlimEvent, op| {
+                // Expired events are simply gone: nothing to undo.
+                if op != Op::Delete {
+                    inbox.event(obj.event)
+                }
+            },
+        )),
+        tokio::spawn(drive(
+            Api::<SlimNode>::all(client.clone()),
+            cfg.clone(),
+            Kind::Nodes,
+            shared.clone(),
+            backoff_max,
+            |inbox, obj: SlimNode, op| inbox.node(obj.node, op),
+        )),
+        tokio::spawn(drive(
+            Api::<SlimPod>::all(client),
+            cfg,
+            Kind::Pods,
+            shared,
+            backoff_max,
+            |inbox, obj: SlimPod, op| inbox.pod(obj.pod, op),
+        )),
+    ]
+}
+
+/// Runs one watcher, applying its objects to the inbox, with its own
+/// exponential backoff after errors.
+async fn drive<K>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    kind: Kind,
+    shared: Arc<Shared>,
+    backoff_max: Duration,
+    apply: impl Fn(&mut Inbox, K, Op),
+) where
+    K: ::kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let stream = watcher(api, cfg);
+    futures::pin_mut!(stream);
+    let first_delay = Duration::from_millis(100);
+    let mut delay = first_delay;
+    while let Some(item) = stream.next().await {
+        let failed = {
+            let mut inbox = shared.lock();
+            let i = kind as usize;
+            match item {
+                Ok(ev) => {
+                    handle(&mut inbox, kind, ev, &apply);
+                    inbox.stats[i].item_since_error = true;
+                    false
+                }
+                Err(e) => {
+                    let s = &mut inbox.stats[i];
+                    s.errors += 1;
+                    let msg = e.to_string();
+                    if forbidden(&e) {
+                        s.forbidden += 1;
+                        tracing::error!(
+                            kind = kind.as_str(),
+                            "watch refused by RBAC (is deploy/base/rbac.yaml applied?): {msg}"
+                        );
+                    } else {
+                        tracing::warn!(
+                            kind = kind.as_str(),
+                            "watch failed, retrying in {delay:?}: {msg}"
+                        );
+                    }
+                    s.last_error = Some(msg);
+                    s.last_error_at = Some(Instant::now());
+                    s.item_since_error = false;
+                    true
+                }
+            }
+        };
+        shared.progress.notify_waiters();
+        if failed {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(backoff_max);
+        } else {
+            delay = first_delay;
+        }
+    }
+}
+
+/// Whether RBAC refused the watcher's request.
+fn forbidden(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(k)
+        | watcher::Error::WatchStartFailed(k)
+        | watcher::Error::WatchFailed(k) => {
+            matches!(k, ::kube::Error::Api(s) if s.code == 403)
+        }
+        watcher::Error::WatchError(s) => s.code == 403,
+        _ => false,
+    }
+}
+
+fn handle<K: ::kube::Resource>(
+    inbox: &mut Inbox,
+    kind: Kind,
+    ev: watcher::Event<K>,
+    apply: &impl Fn(&mut Inbox, K, Op),
+) {
+    let i = kind as usize;
+    let note_rv = |inbox: &mut Inbox, obj: &K| {
+        let rv = rv_number(obj.meta().resource_version.as_deref());
+        let s = &mut inbox.stats[i];
+        s.rv = s.rv.max(rv);
+    };
+    match ev {
+        watcher::Event::Init => {
+            inbox.stats[i].lists += 1;
+            match kind {
+                Kind::Nodes => inbox.nodes_relist = Some(BTreeMap::new()),
+                Kind::Pods => inbox.pod_relist = Some(HashMap::new()),
+                Kind::Events => {}
+            }
+        }
+        watcher::Event::InitApply(obj) => {
+            note_rv(inbox, &obj);
+            apply(inbox, obj, Op::Relist);
+        }
+        watcher::Event::Apply(obj) => {
+            note_rv(inbox, &obj);
+            apply(inbox, obj, Op::Apply);
+        }
+        watcher::Event::Delete(obj) => {
+            note_rv(inbox, &obj);
+            apply(inbox, obj, Op::Delete);
+        }
+        watcher::Event::InitDone => {
+            inbox.stats[i].synced = true;
+            match kind {
+                Kind::Nodes => {
+                    if let Some(m) = inbox.nodes_relist.take() {
+                        if m.len() != inbox.nodes.len()
+                            || m.iter()
+                                .any(|(k, n)| inbox.nodes.get(k).is_none_or(|o| !same_node(o, n)))
+                        {
+                            inbox.nodes_changed = true;
+                        }
+                        inbox.nodes = m;
+                    }
+                }
+                Kind::Pods => {
+                    if let Some(m) = inbox.pod_relist.take() {
+                        inbox.pod_nodes = m;
+                    }
+                }
+                Kind::Events => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The scenario suite: seeded, deterministic generators of the situations
+//! nodewatch must get right, each in the scenario format with its `truth`.
+//! Built on the [`super::gen`] toolkit: [`world`] is the ordinary cluster,
+//! [`story`] the incidents and [`rollout`] a benign rolling update,
+//! `record` the exporters' series and `kube_state` kube-state-metrics' pod
+//! series (which only the kube-prometheus comparison reads).
+//!
+//! | scenario | what happens | expected |
+//! | --- | --- | --- |
+//! | `thread-leak` | one node's worker leaks threads toward threads-max | node alert |
+//! | `network-loss` | one node loses pod networking under normal load | node alert (and cordon) |
+//! | `cluster-overload` | a shared dependency fails every node's probes | cluster alert, no cordon |
+//! | `rolling-deploy` | two Deployments roll: brief readiness failures everywhere | nothing |
+//! | `flapping-node` | one node's Ready condition flaps | node alert |
+//! | `metrics-gone` | Prometheus loses three healthy nodes' targets | no alert, no cordon, reported unknown |
+//! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
+
+pub mod cluster_overload;
+pub mod flapping_node;
+mod kube_state;
+pub mod large_cluster;
+pub mod metrics_gone;
+pub mod network_loss;
+mod record;
+pub mod rolling_deploy;
+pub mod rollout;
+pub mod story;
+pub mod thread_leak;
+pub mod world;
+
+use super::gen::utc;
+use super::{FaultyNode, Incident, Scenario, Truth};
+use crate::time::{Duration, Timestamp};
+pub use world::World;
+
+/// A scenario generator.
+pub type Generator = fn() -> Scenario;
+
+/// Every suite scenario: `(name, description, generator)`.
+pub const SCENARIOS: [(&str, &str, Generator); 7] = [
+    (
+        thread_leak::NAME,
+        thread_leak::DESCRIPTION,
+        thread_leak::generate,
+    ),
+    (
+        network_loss::NAME,
+        network_loss::DESCRIPTION,
+        network_loss::generate,
+    ),
+    (
+        cluster_overload::NAME,
+        cluster_overload::DESCRIPTION,
+        cluster_overload::generate,
+    ),
+    (
+        rolling_deploy::NAME,
+        rolling_deploy::DESCRIPTION,
+        rolling_deploy::generate,
+    ),
+    (
+        flapping_node::NAME,
+        flapping_node::DESCRIPTION,
+        flapping_node::generate,
+    ),
+    (
+        metrics_gone::NAME,
+        metrics_gone::DESCRIPTION,
+        metrics_gone::generate,
+    ),
+    (
+        large_cluster::NAME,
+        large_cluster::DESCRIPTION,
+        large_cluster::generate,
+    ),
+];
+
+/// The day every suite scenario happens on (a Tuesday), at `h:m` UTC.
+pub const fn at(h: i64, m: i64) -> Timestamp {
+    utc(2024, 3, 5, h, m)
+}
+
+/// First evaluation time of the small scenarios.
+pub const START: Timestamp = at(6, 0);
+/// Last evaluation time of the small scenarios.
+pub const END: Timestamp = at(12, 0);
+
+/// A world of `nodes` nodes that have been up for days, from [`START`] to
+/// [`END`]; nodes are numbered from 0 in `cluster.nodes`.
+pub fn small_world(
+    name: &'static str,
+    description: &'static str,
+    seed: u64,
+    nodes: usize,
+) -> World {
+    let mut w = World::new(name, description, seed, START, END);
+    for i in 0..nodes {
+        w.add_node(i, START.sub(Duration::mins(60 * 24 * 3 + 17 * i as i64)));
+    }
+    w
+}
+
+/// A scenario's truth; every node not faulty in a window must never be
+/// cordoned (`all-healthy`).
+pub fn truth(faulty_nodes: Vec<FaultyNode>, cluster_incidents: Vec<Incident>) -> Truth {
+    Truth {
+        faulty_nodes,
+        cluster_incidents,
+        never_cordon: "all-healthy".to_string(),
+    }
+}

@@ -1,0 +1,116 @@
+//! A rolling update, as Deployments do it: replacement pods in batches,
+//! each failing readiness briefly while it warms up, the old pod stopped
+//! once the new one serves. Benign: it must not look like a sick node.
+
+use super::story::probe_refused;
+use super::world::World;
+use crate::scenario::gen::{EventType, Involved};
+use crate::scenario::rng::Rng;
+use crate::time::{Duration, Timestamp};
+
+use EventType::{Normal, Warning};
+
+/// A rolling update of every pod of Deployment `app` from `at`: batches
+/// of `batch` pods every 40–70 s; each replacement starts on the same node,
+/// fails readiness (connection refused) for 20–45 s while it warms up,
+/// then serves; the old pod is stopped once the new one is ready.
+pub fn rolling_update(w: &mut World, app: &str, at: Timestamp, batch: usize, r: &mut Rng) {
+    let old: Vec<usize> = w
+        .probed
+        .iter()
+        .copied()
+        .filter(|&i| {
+            w.cluster.pods[i].labels.get("app").map(String::as_str) == Some(app)
+                && w.cluster.pods[i].alive(at)
+        })
+        .collect();
+    let hash = w.cluster.template_hash(&format!("{app}-v2"));
+    let mut t = at;
+    for (k, chunk) in old.chunks(batch.max(1)).enumerate() {
+        for (j, &i) in chunk.iter().enumerate() {
+            let prev = w.cluster.pods[i].clone();
+            let name = w
+                .cluster
+                .generate_name(&format!("{app}-{hash}-"), &format!("{k}/{j}"));
+            let created = t.add(Duration(r.range(0, 5_000)));
+            let ni = w.add_pod(
+                &prev.namespace,
+                &name,
+                &prev.container,
+                &prev.node,
+                created,
+                "ReplicaSet",
+            );
+            w.cluster.pods[ni].labels = prev.labels.clone();
+            w.probed.push(ni);
+            let p = w.cluster.pods[ni].clone();
+            let scheduled = format!(
+                "Successfully assigned {}/{} to {}",
+                p.namespace, p.name, p.node
+            );
+            w.events.record(
+                created,
+                Involved::pod(&p),
+                "default-scheduler",
+                "",
+                Normal,
+                "Scheduled",
+                &scheduled,
+            );
+            let image = format!("europe-docker.pkg.dev/shop/{app}:v2.4.1");
+            let mut s = created.add(Duration(r.range(500, 2_000)));
+            w.events.kubelet(
+                s,
+                &p,
+                Normal,
+                "Pulling",
+                &format!("Pulling image \"{image}\""),
+            );
+            s = s.add(Duration(r.range(2_000, 6_000)));
+            w.events.kubelet(
+                s,
+                &p,
+                Normal,
+                "Pulled",
+                &format!("Successfully pulled image \"{image}\""),
+            );
+            w.events.kubelet(
+                s.add(Duration(300)),
+                &p,
+                Normal,
+                "Created",
+                &format!("Created container {}", p.container),
+            );
+            w.events.kubelet(
+                s.add(Duration(900)),
+                &p,
+                Normal,
+                "Started",
+                &format!("Started container {}", p.container),
+            );
+            let ready_at = s.add(Duration(r.range(20_000, 45_000)));
+            w.pod_state[ni].unready.push((s, ready_at));
+            let msg = probe_refused(&p);
+            w.events.kubelet_repeat(
+                r,
+                &p,
+                s.add(Duration::secs(5)),
+                ready_at,
+                (9_500, 10_500),
+                Warning,
+                "Unhealthy",
+                &msg,
+            );
+            let stop = ready_at.add(Duration(r.range(1_000, 3_000)));
+            w.events.kubelet(
+                stop,
+                &prev,
+                Normal,
+                "Killing",
+                &format!("Stopping container {}", prev.container),
+            );
+            w.cluster.pods[i].deleted = Some(stop.add(Duration::secs(r.range(2, 30))));
+        }
+        t = t.add(Duration(r.range(40_000, 70_000)));
+    }
+}

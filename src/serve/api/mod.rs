@@ -1,0 +1,229 @@
+//! The Prometheus-compatible HTTP API over nodewatch's [`History`], enough
+//! for Grafana's built-in Prometheus datasource and for `promtool query`:
+//! `GET`/`POST` (form) `query`, `query_range`, `series`, `labels`,
+//! `label/<name>/values`, plus `metadata`, `status/buildinfo` and an empty
+//! `query_exemplars`. Shapes, status codes and error types follow
+//! Prometheus (`400 bad_data`, `422 execution`).
+//!
+//! One deviation: an instant query without `time` is evaluated at the
+//! newest recorded tick rather than at the wall clock, so the demo's
+//! simulated 2018 data answers `promtool query instant` (live, the newest
+//! tick is at most one interval old and the 5 m lookback gives the same
+//! values as "now").
+
+pub mod json;
+mod meta;
+pub mod params;
+
+use super::history::History;
+use super::query::{self, QueryError};
+use super::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use params::{BadParam, Params};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use std::time::Instant;
+
+/// Largest form body accepted (a long PromQL query is a few KiB).
+const MAX_BODY: usize = 1 << 20;
+
+/// The version reported by `buildinfo`: the Prometheus API level nodewatch
+/// follows (Grafana picks request features by it).
+pub const PROMETHEUS_API_VERSION: &str = "2.42.0";
+
+/// Label set of the API latency histogram.
+pub type EndpointLabels = Vec<(&'static str, &'static str)>;
+
+/// Latency of API requests by endpoint, exported on `/metrics`.
+pub type ApiLatency = Family<EndpointLabels, Histogram, fn() -> Histogram>;
+
+/// A new latency family (1 ms to ~16 s).
+pub fn new_latency() -> ApiLatency {
+    Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 4.0, 8)))
+}
+
+/// The API's routes.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/query", get(instant).post(instant))
+        .route("/api/v1/query_range", get(range).post(range))
+        .route("/api/v1/series", get(meta::series).post(meta::series))
+        .route("/api/v1/labels", get(meta::labels).post(meta::labels))
+        .route("/api/v1/label/{name}/values", get(meta::label_values))
+        .route("/api/v1/metadata", get(meta::metadata))
+        .route("/api/v1/status/buildinfo", get(meta::buildinfo))
+        .route(
+            "/api/v1/query_exemplars",
+            get(meta::exemplars).post(meta::exemplars),
+        )
+}
+
+/// An API failure, rendered as Prometheus's error JSON.
+pub(super) struct Failure(StatusCode, &'static str, String);
+
+impl From<BadParam> for Failure {
+    fn from(e: BadParam) -> Self {
+        Failure(StatusCode::BAD_REQUEST, "bad_data", e.0)
+    }
+}
+
+impl From<QueryError> for Failure {
+    fn from(e: QueryError) -> Self {
+        let code = match e {
+            QueryError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Failure(code, e.error_type(), e.to_string())
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        json_response(self.0, json::error(self.1, &self.2))
+    }
+}
+
+pub(super) fn json_response(code: StatusCode, body: String) -> Response {
+    (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Parameters from the URL query and a form body (body values first, as
+/// Go's `Request.FormValue` reads them).
+pub(super) async fn params(req: Request) -> Result<Params, Failure> {
+    let query = req.uri().query().map(str::to_string);
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let mut p = Params::default();
+    if form {
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|e| {
+                Failure(
+                    StatusCode::BAD_REQUEST,
+                    "bad_data",
+                    format!("error reading form body: {e}"),
+                )
+            })?;
+        p.extend_form(&String::from_utf8_lossy(&body));
+    }
+    if let Some(q) = query {
+        p.extend_form(&q);
+    }
+    Ok(p)
+}
+
+/// Runs `work` on the blocking pool (evaluation is CPU-bound and may take
+/// tens of ms at 5,000 nodes) and records its latency.
+pub(super) async fn timed(
+    st: &AppState,
+    endpoint: &'static str,
+    work: impl FnOnce(&History) -> Result<String, Failure> + Send + 'static,
+) -> Response {
+    let started = Instant::now();
+    let published = st.published.clone();
+    let res = tokio::task::spawn_blocking(move || work(&published.store())).await;
+    let response = match res {
+        Ok(Ok(body)) => json_response(StatusCode::OK, body),
+        Ok(Err(f)) => f.into_response(),
+        Err(_) => Failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "query evaluation failed".into(),
+        )
+        .into_response(),
+    };
+    let labels = vec![
+        ("endpoint", endpoint),
+        ("code", code_label(response.status())),
+    ];
+    st.exporter
+        .api_latency()
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
+
+fn code_label(c: StatusCode) -> &'static str {
+    match c.as_u16() {
+        200 => "200",
+        400 => "400",
+        422 => "422",
+        _ => "500",
+    }
+}
+
+fn parse_query(p: &Params) -> Result<promql_parser::parser::Expr, Failure> {
+    let q = p.get("query").unwrap_or("");
+    query::parse(q).map_err(|e| match e {
+        QueryError::Parse(m) => Failure(
+            StatusCode::BAD_REQUEST,
+            "bad_data",
+            format!("invalid parameter \"query\": {m}"),
+        ),
+        e => e.into(),
+    })
+}
+
+async fn instant(State(st): State<AppState>, req: Request) -> Response {
+    let p = match params(req).await {
+        Ok(p) => p,
+        Err(f) => return f.into_response(),
+    };
+    timed(&st, "query", move |h| {
+        let expr = parse_query(&p)?;
+        let at = match p.time("time")? {
+            Some(t) => t,
+            None => default_time(h),
+        };
+        let out = query::instant(h, &expr, at)?;
+        Ok(json::success(|o| json::result(o, h, &out)))
+    })
+    .await
+}
+
+async fn range(State(st): State<AppState>, req: Request) -> Response {
+    let p = match params(req).await {
+        Ok(p) => p,
+        Err(f) => return f.into_response(),
+    };
+    timed(&st, "query_range", move |h| {
+        let expr = parse_query(&p)?;
+        let start = p.time("start")?.ok_or_else(|| missing("start"))?;
+        let end = p.time("end")?.ok_or_else(|| missing("end"))?;
+        let step = p.duration("step")?.ok_or_else(|| missing("step"))?;
+        let out = query::range(h, &expr, start, end, step)?;
+        Ok(json::success(|o| json::result(o, h, &out)))
+    })
+    .await
+}
+
+fn missing(name: &str) -> Failure {
+    Failure(
+        StatusCode::BAD_REQUEST,
+        "bad_data",
+        format!(
+            "invalid parameter \"{name}\": cannot parse \"\" to a valid {}",
+            if name == "step" {
+                "duration"
+            } else {
+                "timestamp"
+            }
+        ),
+    )
+}
+
+/// The newest tick, or the wall clock before the first one.
+fn default_time(h: &History) -> i64 {
+    h.time_range().map(|(_, newest)| newest).unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    })
+}

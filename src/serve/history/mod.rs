@@ -1,0 +1,323 @@
+//! The bounded in-memory history of nodewatch's own series, which the
+//! Prometheus-compatible query API reads (so Grafana's built-in Prometheus
+//! datasource works with no plugin and no Prometheus in between).
+//!
+//! Layout: one shared timeline of tick times, and per series a [`Column`]
+//! of `f32` samples aligned to it, one sample per tick (the stale marker
+//! where the series was absent, exactly where Prometheus would have written
+//! a staleness marker when scraping `/metrics` every tick). Label sets are
+//! interned. Two bounds hold memory: `retention` (ticks older than that are
+//! dropped, a chunk of [`CHUNK`] ticks at a time) and `max_bytes` (when the
+//! estimate exceeds it, the oldest chunks go first, shortening retention).
+
+mod chunk;
+mod ingest;
+mod intern;
+
+pub use chunk::{is_stale, CHUNK};
+pub use ingest::{record, valid_label_name, SERIES};
+pub use intern::{FxMap, Interner, LabelIds};
+
+use chunk::Column;
+use std::collections::VecDeque;
+
+/// Heap bytes a series costs besides its sealed chunks: the head chunk,
+/// the label set, the index entries and the struct (an estimate used for
+/// the memory bound, checked against real allocations in the benchmark).
+const SERIES_OVERHEAD: usize = CHUNK * 4 + 200;
+
+/// One stored series.
+pub struct Series {
+    /// Interned label set, sorted by name, `__name__` included.
+    pub labels: LabelIds,
+    column: Column,
+    /// Global ticks of the first and last sample that was not stale.
+    first_present: u64,
+    last_present: u64,
+}
+
+/// The store. Writes come from [`record`] once per published snapshot;
+/// reads from the query API, under the caller's lock.
+pub struct History {
+    /// Label names and values.
+    pub strings: Interner,
+    retention_ms: i64,
+    max_bytes: usize,
+    times: VecDeque<i64>,
+    /// Global tick index of `times[0]`.
+    base: u64,
+    series: Vec<Option<Series>>,
+    free: Vec<u32>,
+    index: FxMap<Box<[u32]>, u32>,
+    by_name: FxMap<u32, Vec<u32>>,
+    /// This tick's value per series id (stale until set).
+    pending: Vec<f32>,
+    in_tick: bool,
+    key: Vec<u32>,
+    ids: Vec<(u32, u32)>,
+    dense_bytes: usize,
+    live: usize,
+}
+
+impl History {
+    /// An empty store keeping `retention_ms` of ticks within `max_bytes`.
+    pub fn new(retention_ms: i64, max_bytes: usize) -> Self {
+        History {
+            strings: Interner::default(),
+            retention_ms: retention_ms.max(0),
+            max_bytes,
+            times: VecDeque::new(),
+            base: 0,
+            series: Vec::new(),
+            free: Vec::new(),
+            index: FxMap::default(),
+            by_name: FxMap::default(),
+            pending: Vec::new(),
+            in_tick: false,
+            key: Vec::new(),
+            ids: Vec::new(),
+            dense_bytes: 0,
+            live: 0,
+        }
+    }
+
+    /// Starts the tick at `at` (ms). A time not after the last tick is
+    /// ignored (returns false): samples must move forward in time.
+    pub fn begin(&mut self, at: i64) -> bool {
+        if self.times.back().is_some_and(|last| at <= *last) {
+            return false;
+        }
+        self.pending.clear();
+        self.pending.resize(self.series.len(), chunk::stale());
+        self.times.push_back(at);
+        self.in_tick = true;
+        true
+    }
+
+    /// Sets a sample of the current tick. `labels` must include `__name__`;
+    /// a label set given twice in one tick keeps its first value.
+    pub fn set(&mut self, labels: &[(&str, &str)], value: f64) {
+        if !self.in_tick {
+            return;
+        }
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.clear();
+        for (n, v) in labels {
+            // An empty value is the same as no label, as in Prometheus.
+            if !v.is_empty() {
+                ids.push((self.strings.intern(n), self.strings.intern(v)));
+            }
+        }
+        let strings = &self.strings;
+        ids.sort_by(|a, b| strings.resolve(a.0).cmp(strings.resolve(b.0)));
+        ids.dedup_by_key(|p| p.0);
+        self.key.clear();
+        self.key.extend(ids.iter().flat_map(|(n, v)| [*n, *v]));
+        let sid = match self.index.get(self.key.as_slice()) {
+            Some(sid) => *sid,
+            None => self.create(ids.as_slice().into()),
+        };
+        self.ids = ids;
+        let slot = &mut self.pending[sid as usize];
+        if chunk::is_stale(*slot) {
+            *slot = value as f32;
+        }
+    }
+
+    fn create(&mut self, labels: LabelIds) -> u32 {
+        let tick = self.now_tick();
+        let series = Series {
+            labels,
+            column: Column::starting_at(tick),
+            first_present: tick,
+            last_present: tick,
+        };
+        let name = self.name_of(&series.labels);
+        let key: Box<[u32]> = series.labels.iter().flat_map(|(n, v)| [*n, *v]).collect();
+        let sid = match self.free.pop() {
+            Some(sid) => {
+                self.series[sid as usize] = Some(series);
+                sid
+            }
+            None => {
+                self.series.push(Some(series));
+                self.pending.push(chunk::stale());
+                (self.series.len() - 1) as u32
+            }
+        };
+        self.pending[sid as usize] = chunk::stale();
+        self.index.insert(key, sid);
+        if let Some(n) = name {
+            self.by_name.entry(n).or_default().push(sid);
+        }
+        self.live += 1;
+        sid
+    }
+
+    /// Ends the tick: appends every series' sample, then applies the
+    /// retention and memory bounds.
+    pub fn end(&mut self) {
+        if !self.in_tick {
+            return;
+        }
+        self.in_tick = false;
+        let tick = self.now_tick();
+        for (sid, slot) in self.series.iter_mut().enumerate() {
+            let Some(s) = slot else { continue };
+            let v = self.pending[sid];
+            if !chunk::is_stale(v) {
+                s.last_present = tick;
+            }
+            let delta = s.column.push(v);
+            self.dense_bytes = (self.dense_bytes as isize + delta).max(0) as usize;
+        }
+        let newest = *self.times.back().unwrap_or(&0);
+        let mut base = self.base;
+        while self.times.len() > 1 && self.times[0] < newest - self.retention_ms {
+            self.times.pop_front();
+            base += 1;
+        }
+        // Over the byte budget: give up whole chunks of the oldest ticks,
+        // never the chunk being filled.
+        while self.bytes() > self.max_bytes {
+            let next = (base / CHUNK as u64 + 1) * CHUNK as u64;
+            if next > tick - tick % CHUNK as u64 {
+                break;
+            }
+            let drop = (next - base) as usize;
+            self.times.drain(..drop.min(self.times.len()));
+            base = next;
+            self.release(base);
+        }
+        if base != self.base || tick.is_multiple_of(CHUNK as u64) {
+            self.release(base);
+        }
+    }
+
+    /// Drops chunks and series that lie entirely before global tick `base`.
+    fn release(&mut self, base: u64) {
+        self.base = base;
+        let mut gone = Vec::new();
+        for (sid, slot) in self.series.iter_mut().enumerate() {
+            let Some(s) = slot else { continue };
+            self.dense_bytes = self.dense_bytes.saturating_sub(s.column.drop_before(base));
+            if s.last_present < base {
+                gone.push(sid as u32);
+            }
+        }
+        for sid in gone {
+            let Some(s) = self.series[sid as usize].take() else {
+                continue;
+            };
+            let key: Box<[u32]> = s.labels.iter().flat_map(|(n, v)| [*n, *v]).collect();
+            self.index.remove(&key);
+            if let Some(list) = self
+                .name_of(&s.labels)
+                .and_then(|n| self.by_name.get_mut(&n))
+            {
+                list.retain(|x| *x != sid);
+            }
+            self.free.push(sid);
+            self.live -= 1;
+        }
+        self.by_name.retain(|_, l| !l.is_empty());
+    }
+
+    /// The interned metric name of a label set.
+    fn name_of(&self, labels: &[(u32, u32)]) -> Option<u32> {
+        let n = self.strings.get("__name__")?;
+        labels.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+    }
+
+    /// Global index of the newest tick (0 before the first).
+    fn now_tick(&self) -> u64 {
+        (self.base + self.times.len() as u64).saturating_sub(1)
+    }
+
+    /// Estimated heap bytes: sealed dense chunks, per-series overhead and
+    /// interned strings.
+    pub fn bytes(&self) -> usize {
+        self.dense_bytes + self.live * SERIES_OVERHEAD + self.strings.bytes()
+    }
+
+    /// Number of stored series.
+    pub fn series_count(&self) -> usize {
+        self.live
+    }
+
+    /// Number of retained ticks.
+    pub fn ticks(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Times of the oldest and newest retained ticks (ms).
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        Some((*self.times.front()?, *self.times.back()?))
+    }
+
+    /// The newest global tick with time ≤ `t`.
+    pub fn tick_at_or_before(&self, t: i64) -> Option<u64> {
+        let n = self.times.partition_point(|x| *x <= t);
+        (n > 0).then(|| self.base + n as u64 - 1)
+    }
+
+    /// Global ticks with `lo ≤ time ≤ hi`, as a half-open range.
+    pub fn ticks_between(&self, lo: i64, hi: i64) -> std::ops::Range<u64> {
+        let a = self.times.partition_point(|x| *x < lo) as u64;
+        let b = self.times.partition_point(|x| *x <= hi) as u64;
+        (self.base + a)..(self.base + b.max(a))
+    }
+
+    /// Time (ms) of global tick `tick`, which must be retained.
+    pub fn time_of(&self, tick: u64) -> i64 {
+        let i = tick.saturating_sub(self.base) as usize;
+        self.times.get(i).copied().unwrap_or(i64::MIN)
+    }
+
+    /// The series `sid`, if it exists.
+    pub fn series(&self, sid: u32) -> Option<&Series> {
+        self.series.get(sid as usize)?.as_ref()
+    }
+
+    /// Sample of `sid` at global tick `tick`; `None` when absent.
+    #[inline]
+    pub fn value(&self, sid: u32, tick: u64) -> Option<f64> {
+        let s = self.series.get(sid as usize)?.as_ref()?;
+        let v = s.column.get(tick);
+        (!is_stale(v)).then_some(f64::from(v))
+    }
+
+    /// Ids of the series named `name` (by interned id).
+    pub fn postings(&self, name: u32) -> &[u32] {
+        self.by_name.get(&name).map_or(&[], Vec::as_slice)
+    }
+
+    /// Ids of all series.
+    pub fn all_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.is_some())
+            .map(|(i, _)| i as u32)
+    }
+
+    /// Whether `sid` had a sample between global ticks `lo` and `hi`
+    /// (inclusive), judged by its first and last present ticks.
+    pub fn overlaps(&self, sid: u32, lo: u64, hi: u64) -> bool {
+        self.series(sid)
+            .is_some_and(|s| s.first_present <= hi && s.last_present >= lo)
+    }
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("series", &self.live)
+            .field("ticks", &self.times.len())
+            .field("bytes", &self.bytes())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,238 @@
+//! Aggregation operators with `by` / `without`, folded the way Prometheus
+//! 2.42's engine folds them (plain summation, incremental mean, NaN
+//! replaced by any number in `min`/`max`, Welford for `stddev`/`stdvar`).
+//! `topk`/`bottomk` pick per step and group, keeping the input series.
+
+use super::eval::{Evaluator, Series, Value};
+use super::{Labels, QueryError};
+use crate::serve::history::FxMap;
+use promql_parser::parser::{AggregateExpr, LabelModifier};
+use std::cmp::Ordering;
+
+/// Evaluates an aggregation.
+pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, QueryError> {
+    let op = a.op.to_string();
+    let op = op.as_str();
+    if !matches!(
+        op,
+        "sum"
+            | "avg"
+            | "min"
+            | "max"
+            | "count"
+            | "group"
+            | "stddev"
+            | "stdvar"
+            | "topk"
+            | "bottomk"
+    ) {
+        return Err(QueryError::Unsupported(format!("aggregation {op}()")));
+    }
+    let k = match (&a.param, op) {
+        (Some(p), "topk" | "bottomk") => match ev.eval(p)? {
+            Value::Scalar(v) => Some(v),
+            Value::Vector(_) => {
+                return Err(QueryError::Parse(format!(
+                    "expected type scalar in aggregation parameter of {op}"
+                )))
+            }
+        },
+        (_, "topk" | "bottomk") => {
+            return Err(QueryError::Parse(format!("no parameter given for {op}")))
+        }
+        _ => None,
+    };
+    let Value::Vector(input) = ev.eval(&a.expr)? else {
+        return Err(QueryError::Parse(format!(
+            "expected type instant vector in aggregation expression {op}"
+        )));
+    };
+    let keyer = Keyer::new(ev, a.modifier.as_ref());
+    let mut order: Vec<Labels> = Vec::new();
+    let mut groups: FxMap<Labels, Vec<usize>> = FxMap::default();
+    for (i, s) in input.iter().enumerate() {
+        let key = keyer.key(&s.labels);
+        groups
+            .entry(key)
+            .or_insert_with_key(|k| {
+                order.push(k.clone());
+                Vec::new()
+            })
+            .push(i);
+    }
+    let steps = ev.steps.len();
+    if let Some(k) = k {
+        return Ok(Value::Vector(top(
+            input,
+            &order,
+            &groups,
+            &k,
+            op == "topk",
+            steps,
+        )));
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for key in order {
+        let members = &groups[&key];
+        let points = (0..steps)
+            .map(|i| fold(op, members.iter().filter_map(|m| input[*m].points[i])))
+            .collect();
+        out.push(Series {
+            labels: key,
+            points,
+        });
+    }
+    Ok(Value::Vector(out))
+}
+
+/// Computes group keys from label sets.
+struct Keyer {
+    by: Option<Vec<u32>>,
+    without: Vec<u32>,
+}
+
+impl Keyer {
+    fn new(ev: &Evaluator, m: Option<&LabelModifier>) -> Self {
+        let ids =
+            |ls: &[String]| -> Vec<u32> { ls.iter().filter_map(|l| ev.h.strings.get(l)).collect() };
+        match m {
+            None => Keyer {
+                by: Some(Vec::new()),
+                without: Vec::new(),
+            },
+            Some(LabelModifier::Include(ls)) => Keyer {
+                by: Some(ids(&ls.labels)),
+                without: Vec::new(),
+            },
+            Some(LabelModifier::Exclude(ls)) => {
+                let mut without = ids(&ls.labels);
+                without.extend(ev.name);
+                Keyer { by: None, without }
+            }
+        }
+    }
+
+    fn key(&self, labels: &Labels) -> Labels {
+        match &self.by {
+            Some(by) => labels
+                .iter()
+                .filter(|(k, _)| by.contains(k))
+                .copied()
+                .collect(),
+            None => labels
+                .iter()
+                .filter(|(k, _)| !self.without.contains(k))
+                .copied()
+                .collect(),
+        }
+    }
+}
+
+/// One group's value at one step; `None` when no member has a value.
+fn fold(op: &str, values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (mut n, mut acc, mut mean) = (0.0f64, 0.0f64, 0.0f64);
+    for v in values {
+        n += 1.0;
+        if n == 1.0 {
+            acc = v;
+            mean = v;
+            if matches!(op, "stddev" | "stdvar") {
+                acc = 0.0;
+            }
+            continue;
+        }
+        match op {
+            "sum" => acc += v,
+            "min" if acc > v || acc.is_nan() => acc = v,
+            "max" if acc < v || acc.is_nan() => acc = v,
+            "avg" => {
+                if mean.is_infinite() && v.is_finite() {
+                    continue;
+                }
+                if mean.is_infinite() && v.is_infinite() && mean.signum() == v.signum() {
+                    continue;
+                }
+                mean += v / n - mean / n;
+            }
+            "stddev" | "stdvar" => {
+                let delta = v - mean;
+                mean += delta / n;
+                acc += delta * (v - mean);
+            }
+            _ => {}
+        }
+    }
+    if n == 0.0 {
+        return None;
+    }
+    Some(match op {
+        "count" => n,
+        "group" => 1.0,
+        "avg" => mean,
+        "stdvar" => acc / n,
+        "stddev" => (acc / n).sqrt(),
+        _ => acc,
+    })
+}
+
+/// `topk`/`bottomk`: at each step, the `k` largest (smallest) members of
+/// each group keep their value; NaN ranks below every number either way.
+fn top(
+    input: Vec<Series>,
+    order: &[Labels],
+    groups: &FxMap<Labels, Vec<usize>>,
+    k: &[f64],
+    largest: bool,
+    steps: usize,
+) -> Vec<Series> {
+    let mut keep = vec![vec![false; steps]; input.len()];
+    let mut cand: Vec<(usize, f64)> = Vec::new();
+    for key in order {
+        let members = &groups[key];
+        for (i, kv) in k.iter().enumerate() {
+            if kv.is_nan() || *kv < 1.0 {
+                continue;
+            }
+            let n = (*kv as usize).min(members.len());
+            cand.clear();
+            cand.extend(
+                members
+                    .iter()
+                    .filter_map(|m| Some((*m, input[*m].points[i]?))),
+            );
+            cand.sort_by(|a, b| rank(a.1, b.1, largest));
+            for (m, _) in cand.iter().take(n) {
+                keep[*m][i] = true;
+            }
+        }
+    }
+    let mut out: Vec<Series> = input
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(mut s, keep)| {
+            for (p, k) in s.points.iter_mut().zip(&keep) {
+                if !k {
+                    *p = None;
+                }
+            }
+            s.points.iter().any(Option::is_some).then_some(s)
+        })
+        .collect();
+    // An instant query lists the picks best first.
+    out.sort_by(|a, b| match (a.points[0], b.points[0]) {
+        (Some(x), Some(y)) => rank(x, y, largest),
+        (a, b) => b.is_some().cmp(&a.is_some()),
+    });
+    out
+}
+
+/// Best first: descending for `topk`, ascending for `bottomk`, NaN last.
+fn rank(a: f64, b: f64, largest: bool) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if largest => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
+        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}

@@ -1,0 +1,289 @@
+//! The evaluator: walks the parsed expression once for all steps of a query
+//! (an instant query is a range query of one step), so selecting series and
+//! resolving matchers happens once, not once per step.
+
+use super::select::Selector;
+use super::{aggregate, binary, functions, Labels, Output, QueryError, LOOKBACK_MS, MAX_SAMPLES};
+use crate::serve::history::History;
+use promql_parser::parser::ast::Offset;
+use promql_parser::parser::{Expr, VectorSelector};
+use std::cmp::Ordering;
+
+/// One series of an instant vector, with a value (or none) per step.
+#[derive(Clone, Debug)]
+pub(super) struct Series {
+    pub labels: Labels,
+    pub points: Vec<Option<f64>>,
+}
+
+/// A range selector resolved for every step: the matching series, each
+/// step's window as a range of global ticks, and the selector's offset (ms).
+pub(super) type Windows = (Vec<u32>, Vec<std::ops::Range<u64>>, i64);
+
+/// A value of the expression tree.
+pub(super) enum Value {
+    /// One number per step.
+    Scalar(Vec<f64>),
+    /// Series with a value per step.
+    Vector(Vec<Series>),
+}
+
+/// Evaluation state for one query.
+pub(super) struct Evaluator<'a> {
+    pub h: &'a History,
+    pub steps: Vec<i64>,
+    /// Interned `__name__`, if any series has one.
+    pub name: Option<u32>,
+    samples: usize,
+}
+
+impl<'a> Evaluator<'a> {
+    pub(super) fn new(h: &'a History, steps: Vec<i64>) -> Self {
+        Evaluator {
+            h,
+            steps,
+            name: h.strings.get("__name__"),
+            samples: 0,
+        }
+    }
+
+    /// Result of an instant query (`steps` has one element).
+    pub(super) fn instant(mut self, expr: &Expr) -> Result<Output, QueryError> {
+        let at = self.steps[0];
+        if let Expr::MatrixSelector(ms) = unparen(expr) {
+            return self.raw_matrix(&ms.vs, ms.range.as_millis() as i64);
+        }
+        Ok(match self.eval(expr)? {
+            Value::Scalar(v) => Output::Scalar(at, v[0]),
+            Value::Vector(mut series) => {
+                if !keeps_order(expr) {
+                    series.sort_by(|a, b| cmp_labels(self.h, &a.labels, &b.labels));
+                }
+                let samples = series
+                    .into_iter()
+                    .filter_map(|s| Some((s.labels, s.points[0]?)))
+                    .collect();
+                Output::Vector(at, samples)
+            }
+        })
+    }
+
+    /// Result of a range query.
+    pub(super) fn range(mut self, expr: &Expr) -> Result<Output, QueryError> {
+        if let Expr::MatrixSelector(_) = unparen(expr) {
+            return Err(QueryError::Parse(
+                "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+            ));
+        }
+        let steps = self.steps.clone();
+        let series = match self.eval(expr)? {
+            Value::Scalar(v) => vec![Series {
+                labels: Vec::new(),
+                points: v.into_iter().map(Some).collect(),
+            }],
+            Value::Vector(s) => s,
+        };
+        let mut out: Vec<(Labels, Vec<(i64, f64)>)> = series
+            .into_iter()
+            .map(|s| {
+                let pts = steps
+                    .iter()
+                    .zip(s.points)
+                    .filter_map(|(t, v)| Some((*t, v?)))
+                    .collect();
+                (s.labels, pts)
+            })
+            .filter(|(_, p): &(Labels, Vec<(i64, f64)>)| !p.is_empty())
+            .collect();
+        out.sort_by(|a, b| cmp_labels(self.h, &a.0, &b.0));
+        Ok(Output::Matrix(out))
+    }
+
+    /// Evaluates a sub-expression for all steps.
+    pub(super) fn eval(&mut self, expr: &Expr) -> Result<Value, QueryError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(vec![n.val; self.steps.len()])),
+            Expr::Paren(p) => self.eval(&p.expr),
+            Expr::Unary(u) => Ok(match self.eval(&u.expr)? {
+                Value::Scalar(v) => Value::Scalar(v.into_iter().map(|x| -x).collect()),
+                Value::Vector(mut vs) => {
+                    for s in &mut vs {
+                        self.drop_name(&mut s.labels);
+                        s.points.iter_mut().flatten().for_each(|x| *x = -*x);
+                    }
+                    Value::Vector(vs)
+                }
+            }),
+            Expr::VectorSelector(vs) => self.vector(vs).map(Value::Vector),
+            Expr::MatrixSelector(_) => Err(QueryError::Parse(
+                "ranges only allowed for vector selectors: a range vector must be the argument of a function such as rate()".into(),
+            )),
+            Expr::Call(c) => functions::call(self, c),
+            Expr::Aggregate(a) => aggregate::eval(self, a),
+            Expr::Binary(b) => binary::eval(self, b),
+            Expr::Subquery(_) => Err(QueryError::Unsupported("subqueries (expr[range:step])".into())),
+            Expr::StringLiteral(_) => Err(QueryError::Unsupported("string literals as values".into())),
+            Expr::Extension(_) => Err(QueryError::Unsupported("extension expressions".into())),
+        }
+    }
+
+    /// An instant vector selector: the latest sample within the lookback at
+    /// each step, unless it is the stale marker.
+    fn vector(&mut self, vs: &VectorSelector) -> Result<Vec<Series>, QueryError> {
+        let offset = offset_ms(vs)?;
+        let sel = Selector::compile(self.h, vs)?;
+        let ids = sel.select(self.h);
+        self.account(ids.len() * self.steps.len())?;
+        let ticks: Vec<Option<u64>> = self
+            .steps
+            .iter()
+            .map(|t| {
+                let t = t - offset;
+                let g = self.h.tick_at_or_before(t)?;
+                (self.h.time_of(g) >= t - LOOKBACK_MS).then_some(g)
+            })
+            .collect();
+        Ok(ids
+            .into_iter()
+            .filter_map(|sid| {
+                let labels = self.h.series(sid)?.labels.to_vec();
+                let points: Vec<Option<f64>> =
+                    ticks.iter().map(|g| self.h.value(sid, (*g)?)).collect();
+                points
+                    .iter()
+                    .any(Option::is_some)
+                    .then_some(Series { labels, points })
+            })
+            .collect())
+    }
+
+    /// The series of a range selector with, per step, the global tick range
+    /// of its window `[t - range, t]` (closed, as in Prometheus 2.42), and
+    /// the selector's offset.
+    pub(super) fn windows(
+        &mut self,
+        vs: &VectorSelector,
+        range_ms: i64,
+    ) -> Result<Windows, QueryError> {
+        let offset = offset_ms(vs)?;
+        let ids = Selector::compile(self.h, vs)?.select(self.h);
+        let windows: Vec<_> = self
+            .steps
+            .iter()
+            .map(|t| self.h.ticks_between(t - offset - range_ms, t - offset))
+            .collect();
+        let per_series: usize = windows.iter().map(|w| (w.end - w.start) as usize).sum();
+        self.account(ids.len().saturating_mul(per_series))?;
+        Ok((ids, windows, offset))
+    }
+
+    /// A range selector as the whole (instant) query: its raw samples.
+    fn raw_matrix(&mut self, vs: &VectorSelector, range_ms: i64) -> Result<Output, QueryError> {
+        let (ids, windows, _) = self.windows(vs, range_ms)?;
+        let w = windows[0].clone();
+        let mut out: Vec<(Labels, Vec<(i64, f64)>)> = ids
+            .into_iter()
+            .filter_map(|sid| {
+                let labels = self.h.series(sid)?.labels.to_vec();
+                let pts: Vec<(i64, f64)> = w
+                    .clone()
+                    .filter_map(|g| Some((self.h.time_of(g), self.h.value(sid, g)?)))
+                    .collect();
+                (!pts.is_empty()).then_some((labels, pts))
+            })
+            .collect();
+        out.sort_by(|a, b| cmp_labels(self.h, &a.0, &b.0));
+        Ok(Output::Matrix(out))
+    }
+
+    /// Removes `__name__` from a label set.
+    pub(super) fn drop_name(&self, labels: &mut Labels) {
+        if let Some(n) = self.name {
+            labels.retain(|(k, _)| *k != n);
+        }
+    }
+
+    /// Counts samples held, refusing queries over [`MAX_SAMPLES`].
+    pub(super) fn account(&mut self, n: usize) -> Result<(), QueryError> {
+        self.samples = self.samples.saturating_add(n);
+        if self.samples > MAX_SAMPLES {
+            return Err(QueryError::Execution(
+                "query processing would load too many samples into memory in query execution"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses two series with the same labels that both have a value at the
+/// same step (after `__name__` was dropped), as Prometheus does.
+pub(super) fn check_unique(h: &History, series: &[Series]) -> Result<(), QueryError> {
+    let mut idx: Vec<usize> = (0..series.len()).collect();
+    idx.sort_by(|a, b| series[*a].labels.cmp(&series[*b].labels));
+    for w in idx.windows(2) {
+        let (a, b) = (&series[w[0]], &series[w[1]]);
+        if a.labels == b.labels
+            && a.points
+                .iter()
+                .zip(&b.points)
+                .any(|(x, y)| x.is_some() && y.is_some())
+        {
+            let text: Vec<String> = a
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{}=\"{}\"", h.strings.resolve(*k), h.strings.resolve(*v)))
+                .collect();
+            return Err(QueryError::Execution(format!(
+                "vector cannot contain metrics with the same labelset {{{}}}",
+                text.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The selector's `offset` in ms; `@` is refused.
+fn offset_ms(vs: &VectorSelector) -> Result<i64, QueryError> {
+    if vs.at.is_some() {
+        return Err(QueryError::Unsupported("the @ modifier".into()));
+    }
+    Ok(match &vs.offset {
+        Some(Offset::Pos(d)) => d.as_millis() as i64,
+        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        None => 0,
+    })
+}
+
+/// Removes enclosing parentheses.
+pub(super) fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => unparen(&p.expr),
+        e => e,
+    }
+}
+
+/// Whether an instant query's result keeps its computed order (Prometheus
+/// returns `sort`, `topk`... in their order, other vectors in any order).
+fn keeps_order(e: &Expr) -> bool {
+    match unparen(e) {
+        Expr::Call(c) => matches!(c.func.name, "sort" | "sort_desc"),
+        Expr::Aggregate(a) => matches!(a.op.to_string().as_str(), "topk" | "bottomk"),
+        _ => false,
+    }
+}
+
+/// Orders label sets as Prometheus does: pairwise by name, then value.
+pub(super) fn cmp_labels(h: &History, a: &Labels, b: &Labels) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let o = h
+            .strings
+            .resolve(x.0)
+            .cmp(h.strings.resolve(y.0))
+            .then_with(|| h.strings.resolve(x.1).cmp(h.strings.resolve(y.1)));
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.len().cmp(&b.len())
+}

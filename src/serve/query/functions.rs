@@ -1,0 +1,284 @@
+//! PromQL functions: the range-vector ones dashboards use (`rate`,
+//! `increase`, `*_over_time`...) with Prometheus 2.42's extrapolation, and a
+//! few instant-vector and scalar helpers. Any other function is refused by
+//! name.
+
+use super::eval::{check_unique, unparen, Evaluator, Series, Value};
+use super::QueryError;
+use promql_parser::parser::{Call, Expr};
+
+/// Evaluates a function call.
+pub(super) fn call(ev: &mut Evaluator, c: &Call) -> Result<Value, QueryError> {
+    let name = c.func.name;
+    let args: Vec<&Expr> = c.args.args.iter().map(|a| a.as_ref()).collect();
+    match name {
+        "rate" | "increase" | "delta" | "irate" | "changes" | "resets" | "avg_over_time"
+        | "min_over_time" | "max_over_time" | "sum_over_time" | "count_over_time"
+        | "last_over_time" | "present_over_time" | "stddev_over_time" | "stdvar_over_time" => {
+            over_range(ev, name, args.first().copied())
+        }
+        "abs" | "ceil" | "floor" | "round" | "clamp_min" | "clamp_max" => {
+            elementwise(ev, name, &args)
+        }
+        "sort" | "sort_desc" => sort(ev, name == "sort_desc", &args),
+        "time" => Ok(Value::Scalar(
+            ev.steps.iter().map(|t| *t as f64 / 1000.0).collect(),
+        )),
+        "vector" => match ev.eval(arg(&args, 0, name)?)? {
+            Value::Scalar(v) => Ok(Value::Vector(vec![Series {
+                labels: Vec::new(),
+                points: v.into_iter().map(Some).collect(),
+            }])),
+            Value::Vector(_) => Err(type_error(name, "scalar")),
+        },
+        "scalar" => match ev.eval(arg(&args, 0, name)?)? {
+            Value::Vector(vs) => {
+                let n = ev.steps.len();
+                Ok(Value::Scalar(
+                    (0..n)
+                        .map(|i| {
+                            let mut present = vs.iter().filter_map(|s| s.points[i]);
+                            match (present.next(), present.next()) {
+                                (Some(v), None) => v,
+                                _ => f64::NAN,
+                            }
+                        })
+                        .collect(),
+                ))
+            }
+            Value::Scalar(_) => Err(type_error(name, "instant vector")),
+        },
+        other => Err(QueryError::Unsupported(format!("function {other}()"))),
+    }
+}
+
+fn arg<'e>(args: &[&'e Expr], i: usize, f: &str) -> Result<&'e Expr, QueryError> {
+    args.get(i)
+        .copied()
+        .ok_or_else(|| QueryError::Parse(format!("expected argument {} of {f}()", i + 1)))
+}
+
+fn type_error(f: &str, want: &str) -> QueryError {
+    QueryError::Parse(format!("expected type {want} in call to function \"{f}\""))
+}
+
+/// A function over a range selector, evaluated on each step's window.
+fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value, QueryError> {
+    let ms = match a.map(unparen) {
+        Some(Expr::MatrixSelector(ms)) => ms,
+        Some(Expr::Subquery(_)) => {
+            return Err(QueryError::Unsupported(format!(
+                "subqueries as the argument of {name}()"
+            )))
+        }
+        _ => return Err(type_error(name, "range vector")),
+    };
+    let range = ms.range.as_millis() as i64;
+    let (ids, windows, offset) = ev.windows(&ms.vs, range)?;
+    let h = ev.h;
+    let mut out = Vec::with_capacity(ids.len());
+    let mut buf: Vec<(i64, f64)> = Vec::new();
+    for sid in ids {
+        let Some(stored) = h.series(sid) else {
+            continue;
+        };
+        let mut points = Vec::with_capacity(windows.len());
+        let mut any = false;
+        for (w, t) in windows.iter().zip(&ev.steps) {
+            buf.clear();
+            buf.extend(
+                w.clone()
+                    .filter_map(|g| Some((h.time_of(g), h.value(sid, g)?))),
+            );
+            let v = if buf.is_empty() {
+                None
+            } else {
+                fold(name, &buf, t - offset, range)
+            };
+            any |= v.is_some();
+            points.push(v);
+        }
+        if any {
+            let mut labels = stored.labels.to_vec();
+            if name != "last_over_time" {
+                ev.drop_name(&mut labels);
+            }
+            out.push(Series { labels, points });
+        }
+    }
+    check_unique(h, &out)?;
+    Ok(Value::Vector(out))
+}
+
+/// One function over one window's samples (non-empty, time-ordered).
+fn fold(name: &str, s: &[(i64, f64)], t: i64, range: i64) -> Option<f64> {
+    let n = s.len() as f64;
+    let vals = || s.iter().map(|p| p.1);
+    Some(match name {
+        "rate" => extrapolated(s, t, range, true, true)?,
+        "increase" => extrapolated(s, t, range, true, false)?,
+        "delta" => extrapolated(s, t, range, false, false)?,
+        "irate" => {
+            let [.., (t0, a), (t1, b)] = s else {
+                return None;
+            };
+            let d = if b < a { *b } else { b - a };
+            d / ((t1 - t0) as f64 / 1000.0)
+        }
+        "changes" => s
+            .windows(2)
+            .filter(|w| w[0].1 != w[1].1 && !(w[0].1.is_nan() && w[1].1.is_nan()))
+            .count() as f64,
+        "resets" => s.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64,
+        "avg_over_time" => {
+            // Prometheus 2.42's incremental mean.
+            let mut mean = 0.0;
+            for (i, v) in vals().enumerate() {
+                let c = (i + 1) as f64;
+                mean += v / c - mean / c;
+            }
+            mean
+        }
+        "min_over_time" => vals().fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m }),
+        "max_over_time" => vals().fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }),
+        "sum_over_time" => vals().sum(),
+        "count_over_time" => n,
+        "last_over_time" => s[s.len() - 1].1,
+        "present_over_time" => 1.0,
+        "stddev_over_time" | "stdvar_over_time" => {
+            let (mut count, mut mean, mut aux) = (0.0, 0.0, 0.0);
+            for v in vals() {
+                count += 1.0;
+                let delta = v - mean;
+                mean += delta / count;
+                aux += delta * (v - mean);
+            }
+            let var = aux / count;
+            if name == "stddev_over_time" {
+                var.sqrt()
+            } else {
+                var
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// Prometheus 2.42's `extrapolatedRate`: the increase between the first and
+/// last sample (counter resets added back), extrapolated to the window
+/// edges unless a sample is farther than 1.1 average intervals from an edge,
+/// and never below zero for counters.
+fn extrapolated(
+    s: &[(i64, f64)],
+    t: i64,
+    range: i64,
+    counter: bool,
+    per_second: bool,
+) -> Option<f64> {
+    if s.len() < 2 {
+        return None;
+    }
+    let (first_t, first_v) = s[0];
+    let (last_t, last_v) = s[s.len() - 1];
+    let mut result = last_v - first_v;
+    if counter {
+        let mut prev = first_v;
+        for (_, v) in &s[1..] {
+            if *v < prev {
+                result += prev;
+            }
+            prev = *v;
+        }
+    }
+    let range_start = (t - range) as f64 / 1000.0;
+    let range_end = t as f64 / 1000.0;
+    let (first, last) = (first_t as f64 / 1000.0, last_t as f64 / 1000.0);
+    let mut to_start = first - range_start;
+    let to_end = range_end - last;
+    let sampled = last - first;
+    let avg = sampled / (s.len() - 1) as f64;
+    if counter && result > 0.0 && first_v >= 0.0 {
+        let to_zero = sampled * (first_v / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    let threshold = avg * 1.1;
+    let mut interval = sampled;
+    interval += if to_start < threshold {
+        to_start
+    } else {
+        avg / 2.0
+    };
+    interval += if to_end < threshold {
+        to_end
+    } else {
+        avg / 2.0
+    };
+    result *= interval / sampled;
+    if per_second {
+        result /= range as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+/// `abs`, `ceil`, `floor`, `round`, `clamp_min`, `clamp_max`.
+fn elementwise(ev: &mut Evaluator, name: &str, args: &[&Expr]) -> Result<Value, QueryError> {
+    let bound = match name {
+        "clamp_min" | "clamp_max" | "round" if args.len() > 1 => match ev.eval(args[1])? {
+            Value::Scalar(v) => Some(v),
+            Value::Vector(_) => return Err(type_error(name, "scalar")),
+        },
+        "clamp_min" | "clamp_max" => {
+            return Err(QueryError::Parse(format!(
+                "expected 2 arguments of {name}()"
+            )))
+        }
+        _ => None,
+    };
+    let Value::Vector(mut vs) = ev.eval(arg(args, 0, name)?)? else {
+        return Err(type_error(name, "instant vector"));
+    };
+    for s in &mut vs {
+        ev.drop_name(&mut s.labels);
+        for (i, p) in s.points.iter_mut().enumerate() {
+            let Some(v) = p else { continue };
+            let b = bound.as_ref().map_or(1.0, |b| b[i]);
+            *v = match name {
+                "abs" => v.abs(),
+                "ceil" => v.ceil(),
+                "floor" => v.floor(),
+                // Prometheus rounds half up, to a multiple of `to_nearest`.
+                "round" => (*v / b + 0.5).floor() * b,
+                "clamp_min" => v.max(b),
+                _ => v.min(b),
+            };
+        }
+    }
+    check_unique(ev.h, &vs)?;
+    Ok(Value::Vector(vs))
+}
+
+/// `sort` / `sort_desc`: orders by the value at the first step (only
+/// instant queries keep the order).
+fn sort(ev: &mut Evaluator, desc: bool, args: &[&Expr]) -> Result<Value, QueryError> {
+    let name = if desc { "sort_desc" } else { "sort" };
+    let Value::Vector(mut vs) = ev.eval(arg(args, 0, name)?)? else {
+        return Err(type_error(name, "instant vector"));
+    };
+    vs.sort_by(|a, b| {
+        let (x, y) = (
+            a.points[0].unwrap_or(f64::NAN),
+            b.points[0].unwrap_or(f64::NAN),
+        );
+        let o = x
+            .partial_cmp(&y)
+            .unwrap_or_else(|| y.is_nan().cmp(&x.is_nan()));
+        if desc {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    Ok(Value::Vector(vs))
+}

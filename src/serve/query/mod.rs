@@ -1,0 +1,129 @@
+//! The PromQL subset nodewatch answers over its own [`History`]: parsed
+//! with `promql-parser`, evaluated here with Prometheus 2.42 semantics
+//! (5 m lookback, staleness, closed `[t - range, t]` windows, extrapolated
+//! `rate`/`increase`, which functions drop `__name__`). What dashboards
+//! need is supported; everything else is refused with an error that names
+//! the construct, so a query never returns a plausible but wrong answer.
+//!
+//! Supported: number literals, vector and range selectors with all four
+//! matcher kinds and `offset`; unary minus; `+ - * / % ^` and comparisons
+//! (with or without `bool`) between scalars and vectors; `sum`, `avg`,
+//! `min`, `max`, `count`, `group`, `stddev`, `stdvar`, `topk`, `bottomk`
+//! with `by`/`without`; `rate`, `increase`, `irate`, `delta`, `changes`,
+//! `resets`, `{avg,min,max,sum,count,last,present,stddev,stdvar}_over_time`,
+//! `abs`, `ceil`, `floor`, `round`, `clamp_min`, `clamp_max`, `sort`,
+//! `sort_desc`, `time`, `vector`, `scalar`, `timestamp`.
+
+mod aggregate;
+mod binary;
+mod eval;
+mod functions;
+mod select;
+
+use super::history::History;
+use promql_parser::parser::Expr;
+
+/// Longest lookback of an instant selector, as in Prometheus.
+pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+/// Most points a range query may return per series (Prometheus's limit).
+pub const MAX_POINTS: i64 = 11_000;
+
+/// Most samples one query may hold in memory at once.
+pub const MAX_SAMPLES: usize = 50_000_000;
+
+/// Why a query cannot be answered; every variant is Prometheus's
+/// `bad_data` except where noted.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum QueryError {
+    /// The query does not parse.
+    #[error("{0}")]
+    Parse(String),
+    /// The query parses but uses a construct nodewatch does not evaluate.
+    #[error("unsupported in nodewatch's query API: {0}")]
+    Unsupported(String),
+    /// A valid query that cannot run (too many samples): `execution`.
+    #[error("{0}")]
+    Execution(String),
+}
+
+impl QueryError {
+    /// The Prometheus `errorType` of this error.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            QueryError::Execution(_) => "execution",
+            _ => "bad_data",
+        }
+    }
+}
+
+/// A label set as interned ids, sorted by name (see [`History::strings`]).
+pub type Labels = Vec<(u32, u32)>;
+
+/// The result of a query, in the API's result types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// `scalar`: one value at the evaluation time (ms).
+    Scalar(i64, f64),
+    /// `vector`: one sample per series at the evaluation time (ms).
+    Vector(i64, Vec<(Labels, f64)>),
+    /// `matrix`: samples per series as `(ms, value)`, sorted by labels.
+    Matrix(Vec<(Labels, Vec<(i64, f64)>)>),
+}
+
+/// Parses `q`; a parse error carries the parser's message.
+pub fn parse(q: &str) -> Result<Expr, QueryError> {
+    if q.trim().is_empty() {
+        return Err(QueryError::Parse("empty query".into()));
+    }
+    promql_parser::parser::parse(q).map_err(QueryError::Parse)
+}
+
+/// Evaluates `expr` at instant `at` (ms).
+pub fn instant(h: &History, expr: &Expr, at: i64) -> Result<Output, QueryError> {
+    eval::Evaluator::new(h, vec![at]).instant(expr)
+}
+
+/// Evaluates `expr` at every step from `start` to `end` (ms, inclusive).
+pub fn range(
+    h: &History,
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    step: i64,
+) -> Result<Output, QueryError> {
+    if step <= 0 {
+        return Err(QueryError::Parse(
+            "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+        ));
+    }
+    if end < start {
+        return Err(QueryError::Parse(
+            "end timestamp must not be before start time".into(),
+        ));
+    }
+    if (end - start) / step >= MAX_POINTS {
+        return Err(QueryError::Parse(
+            "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
+        ));
+    }
+    let steps: Vec<i64> = (0..=(end - start) / step)
+        .map(|i| start + i * step)
+        .collect();
+    eval::Evaluator::new(h, steps).range(expr)
+}
+
+/// Ids of the series matching every selector in `selectors` (any of them),
+/// present between `start` and `end` (ms): the `match[]` of the metadata
+/// endpoints.
+pub fn series_matching(
+    h: &History,
+    selectors: &[Expr],
+    start: i64,
+    end: i64,
+) -> Result<Vec<u32>, QueryError> {
+    select::series_matching(h, selectors, start, end)
+}
+
+#[cfg(test)]
+mod tests;

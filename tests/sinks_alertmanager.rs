@@ -1,0 +1,147 @@
+//! Alertmanager sink against a real Alertmanager (Debian
+//! `prometheus-alertmanager`, own config, gossip off, temp storage) on
+//! 127.0.0.1: a node alert from the built-in Binder scenario shows in
+//! `GET /api/v2/alerts` with its labels and explanation, reaches
+//! Alertmanager's webhook receiver, and resolves; then Alertmanager is
+//! stopped for 30 s and restarted, and an alert raised meanwhile still
+//! arrives.
+
+use nodewatch::act::sinks::{Dispatcher, Fingerprint};
+use nodewatch::act::{Notification, Notifier};
+use nodewatch::catalog::Catalog;
+use nodewatch::time::SystemClock;
+use receiver::Receiver;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{sinks_config, wait_for, Alertmanager};
+
+#[path = "support/receiver.rs"]
+mod receiver;
+#[path = "support/sinks.rs"]
+mod support;
+
+/// The Binder replay's node alerts, in order.
+async fn binder_node_alerts() -> Vec<Notification> {
+    let scenario = nodewatch::scenario::builtin("binder").expect("built-in scenario");
+    let outcome =
+        nodewatch::replay::run(scenario, Arc::new(Catalog::builtin()), Default::default()).await;
+    outcome
+        .notifications
+        .into_iter()
+        .filter(|n| n.alert.scope == "node")
+        .collect()
+}
+
+fn find(alerts: &[Value], fp: &str) -> Option<Value> {
+    alerts.iter().find(|a| a["fingerprint"] == fp).cloned()
+}
+
+/// Webhook notifications from Alertmanager carrying `fp` with `status`.
+fn hooked(rx: &Receiver, fp: &str, status: &str) -> bool {
+    rx.delivered().iter().any(|s| {
+        s.json()["alerts"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|a| a["fingerprint"] == fp && a["status"] == status)
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binder_node_alert_arrives_resolves_and_survives_a_restart() {
+    nodewatch::act::sinks::install_crypto_provider();
+    let alerts = binder_node_alerts().await;
+    let first = alerts
+        .iter()
+        .find(|n| n.status == "firing")
+        .expect("a firing node alert")
+        .clone();
+    let node = first.alert.subject.clone();
+    let resolved = alerts
+        .iter()
+        .find(|n| n.status == "resolved" && n.alert.subject == node)
+        .expect("its resolution")
+        .clone();
+    let later = alerts
+        .iter()
+        .find(|n| n.status == "firing" && n.alert.subject != node)
+        .expect("another node's alert")
+        .clone();
+
+    let rx = Receiver::start(&[]).await;
+    let mut am = Alertmanager::start(&rx.url);
+    let cfg = sinks_config(&format!(
+        "sinks:\n  external_url: http://nodewatch.test:8080\n  alertmanager:\n    urls: [{}]\n    \
+         resend_interval: 2s\n    delivery: {{timeout: 2s, retry: {{initial: 200ms, max: 1s}}}}\n",
+        am.url()
+    ));
+    let mut d = Dispatcher::start(&cfg, Arc::new(SystemClock)).expect("start");
+    let sink = format!("alertmanager/127.0.0.1:{}", am.port);
+
+    // Firing: in the API with labels and explanation, and at the receiver.
+    d.notify(first.clone());
+    let fp = Fingerprint::of(&first.alert.labels).to_string();
+    let got = wait_for(
+        Duration::from_secs(30),
+        "the alert in /api/v2/alerts",
+        || async { find(&am.alerts().await, &fp) },
+    )
+    .await;
+    assert_eq!(
+        got["labels"],
+        serde_json::to_value(&first.alert.labels).unwrap()
+    );
+    assert_eq!(got["labels"]["node"], node.as_str());
+    assert_eq!(got["labels"]["alertname"], "NodeUnhealthy");
+    let why = &first.alert.annotations["explanation"];
+    assert!(!why.is_empty());
+    assert_eq!(got["annotations"]["explanation"], why.as_str());
+    assert_eq!(got["status"]["state"], "active");
+    assert_eq!(got["generatorURL"], "http://nodewatch.test:8080");
+    wait_for(
+        Duration::from_secs(30),
+        "the firing webhook from Alertmanager",
+        || async { hooked(&rx, &fp, "firing").then_some(()) },
+    )
+    .await;
+
+    // Resolved: gone from the active alerts, and the receiver hears it.
+    d.notify(resolved);
+    wait_for(Duration::from_secs(30), "the resolution", || async {
+        (find(&am.alerts().await, &fp).is_none() && hooked(&rx, &fp, "resolved")).then_some(())
+    })
+    .await;
+
+    // Alertmanager down for 30 s; an alert raised meanwhile still arrives.
+    am.stop();
+    let stopped = Instant::now();
+    d.notify(later.clone());
+    let fp2 = Fingerprint::of(&later.alert.labels).to_string();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let down = d.stats()[&sink].clone();
+    assert!(
+        down.retried >= 3 && down.last_error.is_some(),
+        "retrying while down: {down:?}"
+    );
+    am.resume();
+    println!(
+        "Alertmanager was down for {:.1}s",
+        stopped.elapsed().as_secs_f64()
+    );
+    wait_for(
+        Duration::from_secs(30),
+        "the alert after the restart",
+        || async { find(&am.alerts().await, &fp2) },
+    )
+    .await;
+    wait_for(
+        Duration::from_secs(30),
+        "its webhook after the restart",
+        || async { hooked(&rx, &fp2, "firing").then_some(()) },
+    )
+    .await;
+    let s = &d.stats()[&sink];
+    assert_eq!((s.failed, s.dropped), (0, 0), "{s:?}");
+    assert!(s.sent >= 3, "{s:?}");
+    println!("alertmanager sink: {s:?}");
+}

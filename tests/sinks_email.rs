@@ -1,0 +1,123 @@
+//! Email sink against a real SMTP server (Debian `python3-aiosmtpd`
+//! writing a Maildir on 127.0.0.1): the message arrives with the expected
+//! subject, recipients and explanation, grouped with what nodewatch did;
+//! with the server down it is retried and, once the server is up,
+//! delivered exactly once.
+
+use nodewatch::act::sinks::Dispatcher;
+use nodewatch::act::Notifier;
+use nodewatch::state::ActionRecord;
+use nodewatch::time::{SystemClock, Timestamp};
+use std::sync::Arc;
+use std::time::Duration;
+use support::{node_alert, sinks_config, wait_for, Smtp};
+
+#[path = "support/sinks.rs"]
+mod support;
+
+fn config(port: u16) -> nodewatch::act::sinks::SinksConfig {
+    sinks_config(&format!(
+        "sinks:\n  external_url: http://nodewatch.test:8080\n  email:\n    - name: oncall\n      \
+         smtp: {{host: 127.0.0.1, port: {port}, tls: none}}\n      \
+         from: \"nodewatch <nodewatch@example.org>\"\n      \
+         to: [oncall@example.org, \"Infra Team <infra@example.org>\"]\n      \
+         group_wait: 300ms\n      delivery: {{timeout: 5s, retry: {{initial: 200ms, max: 1s}}}}\n"
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_arrives_with_subject_recipients_and_explanation() {
+    nodewatch::act::sinks::install_crypto_provider();
+    let smtp = Smtp::start();
+    let mut d = Dispatcher::start(&config(smtp.port), Arc::new(SystemClock)).expect("start");
+    let n = node_alert("node-a", true, 0);
+    d.notify(n.clone());
+    // The refused cordon of the same tick goes into the same email.
+    d.annotate_action(&ActionRecord {
+        at: Timestamp(1_519_146_000_000),
+        node: "node-a".into(),
+        kind: "refused".into(),
+        rule: "NodeUnhealthy".into(),
+        reason: "would cordon, refused because max fraction: nodewatch already cordoned 1 node(s), the limit is 1".into(),
+        score: 0.93,
+    });
+    let mails = wait_for(Duration::from_secs(20), "the email", || async {
+        let m = smtp.mails();
+        (!m.is_empty()).then_some(m)
+    })
+    .await;
+    assert!(d.flush(Duration::from_secs(5)).await);
+    let mails = if smtp.mails().len() == mails.len() {
+        mails
+    } else {
+        smtp.mails()
+    };
+    assert_eq!(mails.len(), 1, "one email for the node: {mails:?}");
+    let m = &mails[0];
+    assert_eq!(
+        m.subject,
+        "[nodewatch] FIRING: NodeUnhealthy on node-a (would cordon, refused)"
+    );
+    assert!(
+        m.to.contains("oncall@example.org") && m.to.contains("infra@example.org"),
+        "{}",
+        m.to
+    );
+    assert!(
+        m.rcpt_to.contains("oncall@example.org") && m.rcpt_to.contains("infra@example.org"),
+        "{}",
+        m.rcpt_to
+    );
+    let why = &n.alert.annotations["explanation"];
+    assert!(m.body.contains(&format!("Why: {why}")), "{}", m.body);
+    assert!(m.body.contains("Node node-a looks sick (score 0.93)"));
+    assert!(
+        m.body.contains("refused because max fraction"),
+        "{}",
+        m.body
+    );
+    assert!(m.body.contains("Status page: http://nodewatch.test:8080"));
+    let s = &d.stats()["email/oncall"];
+    assert_eq!(
+        (s.sent, s.failed, s.dropped),
+        (2, 0, 0),
+        "alert and action in one email: {s:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_down_then_up_is_delivered_after_retry_exactly_once() {
+    nodewatch::act::sinks::install_crypto_provider();
+    let mut smtp = Smtp::start();
+    smtp.stop();
+    let mut d = Dispatcher::start(&config(smtp.port), Arc::new(SystemClock)).expect("start");
+    d.notify(node_alert("node-b", true, 60));
+    wait_for(Duration::from_secs(20), "failed attempts", || async {
+        let s = &d.stats()["email/oncall"];
+        (s.retried >= 2).then_some(())
+    })
+    .await;
+    let err = d.stats()["email/oncall"]
+        .last_error
+        .clone()
+        .unwrap_or_default();
+    assert!(err.contains("SMTP"), "{err}");
+    assert!(smtp.mails().is_empty());
+    smtp.resume();
+    wait_for(Duration::from_secs(20), "the email after retry", || async {
+        (!smtp.mails().is_empty()).then_some(())
+    })
+    .await;
+    assert!(d.flush(Duration::from_secs(5)).await);
+    // Give a duplicate every chance to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "exactly once: {mails:?}");
+    assert_eq!(
+        mails[0].subject,
+        "[nodewatch] FIRING: NodeUnhealthy on node-b"
+    );
+    let s = &d.stats()["email/oncall"];
+    assert_eq!((s.sent, s.failed), (1, 0), "{s:?}");
+    assert!(s.retried >= 2 && s.last_error.is_none(), "{s:?}");
+}

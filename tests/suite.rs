@@ -1,0 +1,159 @@
+//! The scenario suite against the brief: every faulty node detected, no
+//! false cordon anywhere, no false node alert on the benign scenarios, the
+//! cluster-wide overload raised at cluster scope with nothing cordoned,
+//! and healthy nodes without metrics reported rather than judged. The
+//! 500-node scenario has its own test file (`suite_large.rs`).
+
+use nodewatch::catalog::Catalog;
+use nodewatch::scenario::{self, suite};
+use nodewatch::suite::{run_builtin, SuiteReport, SuiteRow};
+use std::process::Command;
+use std::sync::Arc;
+
+/// Every built-in scenario but the 500-node one.
+fn small() -> Vec<String> {
+    scenario::builtin_names()
+        .into_iter()
+        .map(|(n, _)| n.to_string())
+        .filter(|n| n != suite::large_cluster::NAME)
+        .collect()
+}
+
+fn run(names: &[String]) -> SuiteReport {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(run_builtin(names, Arc::new(Catalog::builtin()), false))
+        .unwrap()
+}
+
+fn row<'a>(r: &'a SuiteReport, name: &str) -> &'a SuiteRow {
+    r.rows
+        .iter()
+        .find(|x| x.scenario == name)
+        .unwrap_or_else(|| panic!("no row for {name}"))
+}
+
+#[test]
+fn the_small_scenarios_meet_the_brief() {
+    let r = run(&small());
+    let table = r.table();
+    assert_eq!(r.rows.len(), small().len(), "{table}");
+    for x in &r.rows {
+        for f in &x.faulty {
+            assert!(
+                f.delay_s.is_some(),
+                "{}: {} missed\n{table}",
+                x.scenario,
+                f.node
+            );
+        }
+        for c in &x.incidents {
+            assert!(
+                c.delay_s.is_some(),
+                "{}: incident missed\n{table}",
+                x.scenario
+            );
+        }
+        assert_eq!(x.false_cordons, 0, "{}\n{table}", x.scenario);
+    }
+    for benign in [
+        suite::rolling_deploy::NAME,
+        suite::metrics_gone::NAME,
+        suite::cluster_overload::NAME,
+    ] {
+        let x = row(&r, benign);
+        assert_eq!(x.false_alerts, 0, "{benign}\n{table}");
+        assert_eq!(x.cordons, 0, "{benign}\n{table}");
+    }
+    // The overload is one cluster-level alert, and nothing else.
+    let overload = row(&r, suite::cluster_overload::NAME);
+    assert!(overload.report.alerts.iter().all(|a| a.scope == "cluster"));
+    assert!(!overload.report.alerts.is_empty());
+    // A rollout is not worth any alert at all.
+    assert!(row(&r, suite::rolling_deploy::NAME)
+        .report
+        .alerts
+        .is_empty());
+    // The nodes whose targets vanished are reported without data, and
+    // they are the only ones.
+    let gone = row(&r, suite::metrics_gone::NAME);
+    let sc = scenario::builtin(suite::metrics_gone::NAME).unwrap();
+    let expected: Vec<String> = suite::metrics_gone::NODES
+        .iter()
+        .map(|&i| sc.nodes[i].metadata.name.clone())
+        .collect();
+    let reported: Vec<&String> = gone.missing_data.keys().collect();
+    assert_eq!(reported.len(), expected.len(), "{table}");
+    for n in &expected {
+        let signals = gone.missing_data.get(n).expect("reported");
+        assert!(
+            signals.iter().any(|s| s == "node_threads_ratio"),
+            "{signals:?}"
+        );
+    }
+    for x in r
+        .rows
+        .iter()
+        .filter(|x| x.scenario != suite::metrics_gone::NAME)
+    {
+        assert!(
+            x.missing_data.is_empty(),
+            "{}: {:?}",
+            x.scenario,
+            x.missing_data
+        );
+    }
+}
+
+#[test]
+fn generators_are_deterministic() {
+    for name in [suite::network_loss::NAME, suite::rolling_deploy::NAME] {
+        let a = scenario::builtin(name).unwrap();
+        let b = scenario::builtin(name).unwrap();
+        assert_eq!(a.meta, b.meta);
+        assert_eq!(a.metrics, b.metrics, "{name}");
+        let json = |s: &scenario::Scenario| serde_json::to_string(&s.events).unwrap();
+        assert_eq!(json(&a), json(&b), "{name}");
+        assert!(!a.meta.truth.never_cordon.is_empty());
+    }
+}
+
+fn nodewatch(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+        .args(args)
+        .output()
+        .expect("run nodewatch");
+    assert!(
+        out.status.success(),
+        "nodewatch {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn scenarios_are_listed_written_and_replayed_like_the_suite_says() {
+    let list = nodewatch(&["scenario", "list"]);
+    for (name, _) in scenario::builtin_names() {
+        assert!(list.contains(name), "{name} not listed:\n{list}");
+    }
+    // Written to disk and replayed from it, a scenario gives what the
+    // in-memory suite run gives.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("flap");
+    let p = p.to_str().unwrap();
+    nodewatch(&["scenario", "write", suite::flapping_node::NAME, p]);
+    let replay: serde_json::Value =
+        serde_json::from_str(&nodewatch(&["replay", p, "--json"])).unwrap();
+    let suite: serde_json::Value =
+        serde_json::from_str(&nodewatch(&["suite", suite::flapping_node::NAME, "--json"])).unwrap();
+    let row = &suite["rows"][0];
+    assert_eq!(
+        replay["faulty_nodes"][0]["delay_s"],
+        row["faulty"][0]["delay_s"]
+    );
+    assert_eq!(replay["false_alerts"], row["false_alerts"]);
+    let table = nodewatch(&["suite", suite::network_loss::NAME]);
+    assert!(table.starts_with("| scenario |"), "{table}");
+}
