@@ -145,20 +145,7 @@ async fn run(cmd: Command) -> Result<()> {
             let sc = scenario::read_dir(&dir)
                 .with_context(|| format!("reading scenario {}", dir.display()))?;
             let outcome = replay::run(sc, catalog, replay::Options::default()).await;
-            let report = outcome.report();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!(
-                    "Timeline of {} ({} ticks):",
-                    outcome.meta.name, outcome.ticks
-                );
-                for (t, line) in outcome.timeline() {
-                    println!("{t}  {line}");
-                }
-                println!();
-                print!("{}", report.summary());
-            }
+            cli::print_outcome(&outcome, json)?;
         }
         Command::Demo {
             speed,

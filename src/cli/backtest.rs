@@ -117,21 +117,7 @@ pub async fn run(args: BacktestArgs) -> Result<()> {
     .await;
     bar.finish_and_clear();
     let outcome = outcome?;
-    let report = outcome.report();
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!(
-            "Timeline of {} ({} ticks):",
-            outcome.meta.name, outcome.ticks
-        );
-        for (t, line) in outcome.timeline() {
-            println!("{t}  {line}");
-        }
-        println!();
-        print!("{}", report.summary());
-    }
-    Ok(())
+    super::print_outcome(&outcome, args.json)
 }
 
 /// A bar on stderr when it is a terminal; hidden (no output) when piped.

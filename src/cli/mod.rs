@@ -6,3 +6,25 @@ pub mod backtest;
 pub mod check;
 pub mod run;
 pub mod suite;
+
+use nodewatch::replay::Outcome;
+
+/// Prints a replay or backtest outcome: the report as JSON, or the
+/// timeline followed by the detection summary.
+pub fn print_outcome(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
+    let report = outcome.report();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "Timeline of {} ({} ticks):",
+            outcome.meta.name, outcome.ticks
+        );
+        for (t, line) in outcome.timeline() {
+            println!("{t}  {line}");
+        }
+        println!();
+        print!("{}", report.summary());
+    }
+    Ok(())
+}
