@@ -2,7 +2,7 @@
 //! alert state machine, alert labels and annotations, and the cordon and
 //! uncordon requests that follow from firing node alerts.
 
-use super::Engine;
+use super::{Engine, TickOutput};
 use crate::act::{CordonRequest, Notification};
 use crate::catalog::{AlertScope, Condition, Rule};
 use crate::decide::{AlertBook, Transition, TransitionKind};
@@ -30,7 +30,7 @@ fn check(c: &Condition, score: f64, ev: Option<&Evidence>) -> (Option<bool>, f64
 }
 
 impl Engine {
-    pub(super) fn evaluate_rules(&mut self, out: &mut TickOutputRef) {
+    pub(super) fn evaluate_rules(&mut self, out: &mut TickOutput) {
         let catalog = self.catalog.clone();
         // Taken out for the loop so explanations can borrow the engine.
         let mut alerts = std::mem::take(&mut self.alerts);
@@ -117,7 +117,7 @@ impl Engine {
         self.requests(out);
     }
 
-    fn emit(&self, t: Option<Transition>, alerts: &AlertBook, out: &mut TickOutputRef) {
+    fn emit(&self, t: Option<Transition>, alerts: &AlertBook, out: &mut TickOutput) {
         let Some(t) = t else { return };
         let rule = &self.catalog.rules[t.key.0];
         let entry = alerts.get(t.key.0, &t.key.1).cloned();
@@ -209,7 +209,7 @@ impl Engine {
 
     /// Cordon requests for firing node alerts whose rule cordons, and
     /// (opt-in) uncordon requests for nodes healthy long enough.
-    fn requests(&mut self, out: &mut TickOutputRef) {
+    fn requests(&mut self, out: &mut TickOutput) {
         let catalog = self.catalog.clone();
         let node_rules: Vec<usize> = (0..catalog.rules.len())
             .filter(|&r| catalog.rules[r].scope == AlertScope::Node)
@@ -253,6 +253,3 @@ impl Engine {
         }
     }
 }
-
-/// Alias so the submodule can name the output type.
-pub(super) type TickOutputRef = super::TickOutput;
