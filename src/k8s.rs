@@ -124,6 +124,45 @@ pub struct Pod {
     pub spec: PodSpec,
 }
 
+/// The keys under which a pod's placement is remembered: its namespace and
+/// name, and its uid (0 when it has none). Hashes, so the watchers can
+/// remember 150,000 pods in a few MiB and still tell the core which are gone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PodKeys {
+    /// Hash of namespace and name.
+    pub name: u64,
+    /// Hash of the uid; 0 without one.
+    pub uid: u64,
+}
+
+impl PodKeys {
+    /// The keys of the pod `namespace/name` with `uid` (may be empty).
+    pub fn new(namespace: &str, name: &str, uid: &str) -> Self {
+        use std::hash::{Hash, Hasher};
+        let hash = |a: &str, b: &str| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            a.hash(&mut h);
+            b.hash(&mut h);
+            h.finish()
+        };
+        PodKeys {
+            name: hash(namespace, name),
+            uid: if uid.is_empty() { 0 } else { hash("uid", uid) },
+        }
+    }
+}
+
+impl Pod {
+    /// This pod's [`PodKeys`].
+    pub fn keys(&self) -> PodKeys {
+        PodKeys::new(
+            &self.metadata.namespace,
+            &self.metadata.name,
+            &self.metadata.uid,
+        )
+    }
+}
+
 /// Pod spec fields nodewatch reads.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]

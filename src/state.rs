@@ -172,6 +172,8 @@ pub struct Stats {
     pub event_increments: u64,
     /// Events that could not be attributed to a node.
     pub events_unattributed: u64,
+    /// Pods whose node the core remembers (for events that name no node).
+    pub pods_tracked: u64,
     /// Source errors by kind.
     pub source_errors: BTreeMap<String, u64>,
     /// Whether each source is up.

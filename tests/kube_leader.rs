@@ -1,8 +1,8 @@
 //! One leader acts: two replicas against one fake API server score alike,
 //! only the Lease holder alerts and cordons; when the holder dies without
 //! releasing, the other takes over within the lease duration, and across
-//! the hand-over no alert is sent twice, none is lost and no node is
-//! cordoned twice. A graceful release hands over in under 2 seconds. The
+//! the hand-over no alert is sent twice, none is lost (one that fires while
+//! nobody leads is sent on taking over) and no node is cordoned twice. A graceful release hands over in under 2 seconds. The
 //! Lease annotation `nodewatch.io/paused` stops all actions.
 
 #[path = "support/fake_apiserver/mod.rs"]
@@ -82,9 +82,23 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
         "the standby cordoned nothing"
     );
 
-    // The holder dies without releasing; simulated time stands still.
+    // The holder dies without releasing. Once its renew deadline has
+    // passed nobody acts, yet b does not lead for a while: b's ticks in
+    // that gap (the cluster alert fires at 18:10:30) are held back, then
+    // sent when b takes over.
     let killed = Instant::now();
     a.kill();
+    let a_until = b.leader().others_acting_until().expect("b saw a renew");
+    tokio::time::sleep_until((a_until + Duration::from_millis(50)).into()).await;
+    let gap_end = t("2018-02-20T18:11:00Z");
+    while at <= gap_end {
+        harness::tick(&server, &mut b, at).await;
+        at = at.add(sc.meta.step);
+    }
+    assert!(
+        !b.leader().is_leader() && b.pipeline.notifier.inner.sent.is_empty(),
+        "the gap's ticks ran while nobody led"
+    );
     assert!(
         b.leader()
             .wait_leader(Duration::from_secs(lease_secs as u64 + 3))
@@ -105,6 +119,10 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
         harness::tick(&server, &mut b, at).await;
         at = at.add(sc.meta.step);
     }
+    assert_eq!(
+        b.pipeline.notifier.sent_on_takeover, 1,
+        "the alert that fired while nobody led was sent on taking over"
+    );
     let mut all = a_sent.clone();
     all.extend(b.pipeline.notifier.inner.sent.iter().cloned());
     let key = |n: &nodewatch::act::Notification| {

@@ -26,6 +26,9 @@ struct Args {
     /// Also print one line per file.
     #[arg(long)]
     per_file: bool,
+    /// Write the flagged rows (`file,row`, rows counted from 0) to this CSV file.
+    #[arg(long)]
+    flags: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -40,6 +43,15 @@ fn main() -> Result<()> {
     };
     let corpus = Corpus::load(&args.data, &args.labels)?;
     let summary = nab::run(&corpus, || NabDetector::new(settings.clone()))?;
+    if let Some(path) = &args.flags {
+        let mut out = String::from("file,row\n");
+        for f in &summary.files {
+            for i in &f.flagged {
+                out.push_str(&format!("{},{i}\n", f.key));
+            }
+        }
+        std::fs::write(path, out).with_context(|| format!("writing {}", path.display()))?;
+    }
     let mut text = String::new();
     if args.per_file {
         text.push_str(&summary.per_file());

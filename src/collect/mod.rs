@@ -30,6 +30,8 @@ pub struct Observation {
     pub nodes: Option<Vec<k8s::Node>>,
     /// Pods seen since the previous observation (added or moved).
     pub pods: Vec<k8s::Pod>,
+    /// Pods deleted since the previous observation.
+    pub pods_gone: Vec<k8s::PodKeys>,
 }
 
 /// Evaluates every metric signal of a catalog at one instant: the

@@ -72,6 +72,8 @@ impl Source for ReplaySource {
             events_ok: true,
             nodes: self.nodes.take(),
             pods: std::mem::take(&mut self.pods),
+            // A scenario's pods are all bound from the start; none leave.
+            pods_gone: Vec::new(),
         }
     }
 }

@@ -162,6 +162,7 @@ impl Engine {
         for p in &obs.pods {
             self.events.add_pod(p, &mut self.nodes);
         }
+        self.events.forget_pods(&obs.pods_gone, obs.at);
         self.ingest_events(&obs);
         // Resolve metric subjects to node indices once; nodes may first
         // appear in metric data (no node list yet).

@@ -210,6 +210,7 @@ impl Engine {
         snap.stats.events_ingested = ingested;
         snap.stats.event_increments = increments;
         snap.stats.events_unattributed = unattributed;
+        snap.stats.pods_tracked = self.events.pods_known() as u64;
         snap
     }
 }

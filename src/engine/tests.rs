@@ -159,3 +159,31 @@ fn a_failed_source_makes_signals_unknown() {
     assert!(snap.alerts.is_empty());
     let _ = TransitionKind::Firing;
 }
+
+#[test]
+fn deleted_pods_leave_the_core() {
+    let mut e = engine();
+    let pod = |name: &str| crate::k8s::Pod {
+        metadata: crate::k8s::ObjectMeta {
+            name: name.into(),
+            namespace: "ns".into(),
+            uid: format!("u-{name}"),
+            ..Default::default()
+        },
+        spec: crate::k8s::PodSpec {
+            node_name: "n1".into(),
+        },
+    };
+    let mut first = obs(0, &[0.0]);
+    first.pods = (0..100).map(|i| pod(&format!("p{i}"))).collect();
+    e.tick(first);
+    let mut gone = obs(1, &[0.0]);
+    gone.pods_gone = (0..60).map(|i| pod(&format!("p{i}")).keys()).collect();
+    e.tick(gone);
+    assert_eq!(e.snapshot().stats.pods_tracked, 100, "grace period");
+    // 30 minutes of 30 s ticks later they are forgotten.
+    for t in 2..62 {
+        e.tick(obs(t, &[0.0]));
+    }
+    assert_eq!(e.snapshot().stats.pods_tracked, 40);
+}

@@ -13,11 +13,12 @@
 //! channel a test drives while it sets a [`SimClock`](crate::time::SimClock).
 
 use super::cordon::{KubeCordoner, AT, CORDONED_BY};
+pub use super::gated::Gated;
 use super::leader::{Elector, LeaderHandle};
 use super::source::LiveSource;
 use super::watch::Kind;
 use super::{LiveError, Settings};
-use crate::act::{Governor, GovernorSettings, Notification, Notifier};
+use crate::act::{Governor, GovernorSettings, Notifier};
 use crate::catalog::Catalog;
 use crate::collect::{MetricSource, Source};
 use crate::engine::{self, Engine};
@@ -48,42 +49,6 @@ pub struct AgentOptions {
     pub elect: bool,
     /// Publish a snapshot after every tick here.
     pub publish: Option<Published>,
-}
-
-/// A notifier that passes notifications on only while this replica holds
-/// the lease and actions are not paused.
-pub struct Gated<N: Notifier> {
-    /// Where notifications go.
-    pub inner: N,
-    leader: LeaderHandle,
-    paused: bool,
-    /// Notifications held back (standby or paused).
-    pub held: u64,
-}
-
-impl<N: Notifier> Notifier for Gated<N> {
-    fn notify(&mut self, n: Notification) {
-        if self.paused || !self.leader.is_leader() {
-            self.held += 1;
-            tracing::debug!(
-                "not sent (standby or paused): {} {}",
-                n.status,
-                n.alert.name
-            );
-            return;
-        }
-        self.inner.notify(n);
-    }
-
-    fn record_action(&mut self, action: &ActionRecord) {
-        if !self.paused && self.leader.is_leader() {
-            self.inner.record_action(action);
-        }
-    }
-
-    fn sink_stats(&self) -> std::collections::BTreeMap<String, crate::state::SinkStats> {
-        self.inner.sink_stats()
-    }
 }
 
 /// Where ticks come from.
@@ -141,12 +106,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         let ev_ns = opts.kube.event_namespace.clone();
         let cordoner = KubeCordoner::new(client, &identity, &ev_ns, leader.clone(), &opts.kube)
             .expect_into(source.shared());
-        let notifier = Gated {
-            inner: notifier,
-            leader: leader.clone(),
-            paused: opts.pause,
-            held: 0,
-        };
+        let notifier = Gated::new(notifier, leader.clone(), opts.pause);
         let pipeline = Pipeline::new(
             Engine::new(catalog, es),
             Governor::new(opts.governor),
@@ -189,6 +149,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         // A standby scores like the leader but every action is refused.
         self.pipeline.governor.settings.paused = paused || !leading;
         self.pipeline.notifier.paused = paused;
+        self.pipeline.notifier.check_leadership();
         let obs = self
             .source
             .observe(at, self.pipeline.engine.catalog())

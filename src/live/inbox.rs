@@ -68,8 +68,10 @@ pub struct Inbox {
     /// node → (expected `unschedulable`, since).
     expected: HashMap<String, (bool, Instant)>,
     pods: Vec<k8s::Pod>,
-    pub(super) pod_nodes: HashMap<u64, u64>,
-    pub(super) pod_relist: Option<HashMap<u64, u64>>,
+    pods_gone: Vec<k8s::PodKeys>,
+    /// Known pods: inbox key → (hash of the node, the core's keys).
+    pub(super) pod_nodes: HashMap<u64, (u64, k8s::PodKeys)>,
+    pub(super) pod_relist: Option<HashMap<u64, (u64, k8s::PodKeys)>>,
     /// Per kind.
     pub stats: [WatchStats; 3],
 }
@@ -118,19 +120,32 @@ impl Inbox {
     pub(super) fn pod(&mut self, p: k8s::Pod, op: Op) {
         let key = hash(&[&p.metadata.namespace, &p.metadata.name, &p.metadata.uid]);
         if op == Op::Delete {
-            self.pod_nodes.remove(&key);
+            if let Some((_, keys)) = self.pod_nodes.remove(&key) {
+                self.pods_gone.push(keys);
+            }
             return;
         }
         let relist = op == Op::Relist;
         let node = hash(&[&p.spec.node_name]);
-        let old = self.pod_nodes.get(&key).copied();
+        let old = self.pod_nodes.get(&key).map(|e| e.0);
+        let entry = (node, p.keys());
         if let (true, Some(m)) = (relist, self.pod_relist.as_mut()) {
-            m.insert(key, node);
+            m.insert(key, entry);
         } else {
-            self.pod_nodes.insert(key, node);
+            self.pod_nodes.insert(key, entry);
         }
         if old != Some(node) && !p.spec.node_name.is_empty() {
             self.pods.push(p);
+        }
+    }
+
+    /// Ends a pod relist: pods known before and not listed again were
+    /// deleted while the watch was down.
+    pub(super) fn pod_relist_done(&mut self) {
+        if let Some(m) = self.pod_relist.take() {
+            let gone = self.pod_nodes.iter().filter(|(k, _)| !m.contains_key(k));
+            self.pods_gone.extend(gone.map(|(_, e)| e.1));
+            self.pod_nodes = m;
         }
     }
 
@@ -181,6 +196,7 @@ impl Inbox {
             },
             nodes,
             pods: std::mem::take(&mut self.pods),
+            pods_gone: std::mem::take(&mut self.pods_gone),
         }
     }
 }
@@ -193,6 +209,8 @@ pub struct Drained {
     pub nodes: Option<Vec<k8s::Node>>,
     /// Pods new or moved.
     pub pods: Vec<k8s::Pod>,
+    /// Pods deleted.
+    pub pods_gone: Vec<k8s::PodKeys>,
 }
 
 /// Whether two reduced nodes are the same for the core.
@@ -244,7 +262,7 @@ mod tests {
         i.pod_relist = Some(HashMap::new());
         i.pod(pod("a", "n1"), Op::Relist);
         i.pod(pod("b", "n2"), Op::Relist);
-        i.pod_nodes = i.pod_relist.take().unwrap();
+        i.pod_relist_done();
         let d = i.drain(false, true);
         assert_eq!(
             d.pods
@@ -253,8 +271,31 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["b"]
         );
+        assert!(d.pods_gone.is_empty());
         i.pod(pod("a", "n1"), Op::Delete);
         assert_eq!(i.sizes().2, 1);
+        assert_eq!(i.drain(false, true).pods_gone, [pod("a", "n1").keys()]);
+    }
+
+    #[test]
+    fn pods_missing_from_a_relist_are_gone() {
+        let mut i = Inbox::default();
+        for name in ["a", "b", "c"] {
+            i.pod(pod(name, "n1"), Op::Apply);
+        }
+        i.drain(false, true);
+        // The watch was down while b was deleted.
+        i.pod_relist = Some(HashMap::new());
+        i.pod(pod("a", "n1"), Op::Relist);
+        i.pod(pod("c", "n1"), Op::Relist);
+        i.pod_relist_done();
+        let d = i.drain(false, true);
+        assert!(d.pods.is_empty(), "nothing new");
+        assert_eq!(d.pods_gone, [pod("b", "n1").keys()]);
+        assert_eq!(i.sizes().2, 2);
+        // Deleting an unknown pod tells the core nothing.
+        i.pod(pod("zz", "n1"), Op::Delete);
+        assert!(i.drain(false, true).pods_gone.is_empty());
     }
 
     #[test]

@@ -40,6 +40,9 @@ struct State {
     forever: bool,
     paused: bool,
     holder: Option<String>,
+    /// Until when another replica may have been acting, judged from the
+    /// last renewal of theirs this replica saw.
+    others_until: Option<Instant>,
     errors: u64,
     forbidden: u64,
     last_error: Option<String>,
@@ -62,6 +65,23 @@ impl LeaderHandle {
     pub fn is_leader(&self) -> bool {
         let s = self.state();
         s.forever || s.valid_until.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// Until when another replica may have acted: when this replica last
+    /// saw another holder renew the Lease, plus the renew deadline (after
+    /// which a holder that could not renew stops acting). `None`: no other
+    /// holder seen.
+    pub fn others_acting_until(&self) -> Option<Instant> {
+        self.state().others_until
+    }
+
+    /// Sets what the elector would (for tests of what depends on it): this
+    /// replica leads until `until`; another acted until `others_until`.
+    #[cfg(test)]
+    pub(crate) fn set_for_test(&self, until: Option<Instant>, others_until: Option<Instant>) {
+        let mut s = self.state();
+        s.valid_until = until;
+        s.others_until = others_until;
     }
 
     /// Whether the Lease carries `nodewatch.io/paused: "true"`.
@@ -221,6 +241,11 @@ impl Elector {
             .map_or(self.duration, |s| Duration::from_secs(s.max(1) as u64));
         let transitions = spec.lease_transitions.unwrap_or(0);
         let mine = holder.as_deref() == Some(self.identity.as_str());
+        if let (false, Some(_), Some((_, seen))) = (mine, &holder, &self.observed) {
+            let until = *seen + self.renew_deadline;
+            let mut s = self.handle.state();
+            s.others_until = s.others_until.max(Some(until));
+        }
         if !mine && holder.is_some() && since_change < their_duration {
             self.set_leader(None, holder);
             return Ok(());

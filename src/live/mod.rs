@@ -19,6 +19,7 @@
 mod agent;
 mod client;
 mod cordon;
+mod gated;
 mod inbox;
 pub mod leader;
 mod settings;

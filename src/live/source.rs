@@ -131,6 +131,7 @@ impl<M: MetricSource> Source for LiveSource<M> {
             events_ok,
             nodes: d.nodes,
             pods: d.pods,
+            pods_gone: d.pods_gone,
         }
     }
 }

@@ -13,7 +13,8 @@
 //! - nodes: a store of reduced nodes, replaced atomically at the end of a
 //!   relist (nodes gone from it are gone);
 //! - pods: only a pod that is new or moved to another node is passed on; a
-//!   map of 64-bit keys remembers where each pod is.
+//!   map of 64-bit keys remembers where each pod is, so deletions (seen on
+//!   the watch, or missing from a relist) are passed on too.
 
 use super::inbox::{same_node, Op};
 pub use super::inbox::{Drained, Inbox, WatchStats};
@@ -234,11 +235,7 @@ fn handle<K: ::kube::Resource>(
                         inbox.nodes = m;
                     }
                 }
-                Kind::Pods => {
-                    if let Some(m) = inbox.pod_relist.take() {
-                        inbox.pod_nodes = m;
-                    }
-                }
+                Kind::Pods => inbox.pod_relist_done(),
                 Kind::Events => {}
             }
         }

@@ -1,12 +1,20 @@
 //! The streaming detector the NAB harness measures. A NAB file is treated
-//! as one subject with two signals over its values — the value itself and
-//! its mean over the last hour (what a rule file would define with
-//! `avg_over_time(...[1h])`) — and one alerting rule on their combined
-//! score, fed a row at a time:
+//! as one subject with three signals over its values — what a rule file
+//! would define with PromQL:
+//!
+//! - `value`: the value itself;
+//! - `value_1h_mean`: `avg_over_time(value[1h])`, for shifts too small to
+//!   see in one noisy row;
+//! - `daily_change`: `quantile_over_time(0.5, value[1h]) -
+//!   quantile_over_time(0.5, value[1h] offset 1d)`, for a day unlike the
+//!   day before (a missing peak, a flat afternoon) whose values are all in
+//!   the usual range; medians, so that one-row spikes leave no trace —
+//!
+//! and one alerting rule on their combined score, fed a row at a time:
 //!
 //! - each signal goes through [`crate::score::node::assess`] exactly as a
 //!   node signal does in the engine (here: novelty against the own
-//!   baseline, both directions, the default `z`);
+//!   baseline, both directions);
 //! - levels combine with [`crate::score::combine`] into the score;
 //! - the rule (`score_above`, `for`, `keep_firing_for`) runs through the
 //!   engine's alert state machine ([`crate::decide::AlertBook`]).
@@ -49,6 +57,15 @@ pub struct NabSignal {
     /// value itself).
     #[serde(default)]
     pub window: Duration,
+    /// Summarise the window by its median instead of its mean
+    /// (`quantile_over_time(0.5, ...)`): one-row spikes leave no trace.
+    #[serde(default)]
+    pub median: bool,
+    /// When set, the signal is the window's summary minus the same
+    /// window's summary this long ago (`... - ... offset 1d`): a daily
+    /// rhythm cancels out, a day unlike the day before does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minus_offset: Option<Duration>,
     /// Detector settings.
     #[serde(default)]
     pub detect: DetectConfig,
@@ -57,32 +74,43 @@ pub struct NabSignal {
 impl Default for NabSettings {
     /// What the harness measures: novelty in both directions (NAB's
     /// anomalies go either way), no peers (one series), no floor on the
-    /// spread (NAB's units are unknown), every other detector setting at
-    /// nodewatch's default; a baseline of 1,000 values (3.5 days of 5-minute
-    /// rows); a rule that fires at once (NAB's anomalies are often one row)
-    /// and pages at most once an hour per excursion.
+    /// spread (NAB's units are unknown); `z: 6` on the value and its hourly
+    /// mean, twice that on the daily change (a difference of two windows,
+    /// each as noisy as the value); a baseline of 1,000 values (3.5 days of
+    /// 5-minute rows); a rule that fires at once (NAB's anomalies are often
+    /// one row) and pages at most once an hour per excursion.
     fn default() -> Self {
-        let detect = DetectConfig {
-            direction: Direction::Both,
-            peers: false,
-            novelty: true,
-            mad_floor: 1e-9,
-            ..DetectConfig::default()
-        };
-        let signal = |name: &str, window| NabSignal {
+        let signal = |name: &str, window, median, minus_offset, z| NabSignal {
             name: name.to_string(),
             window,
-            detect: detect.clone(),
+            median,
+            minus_offset,
+            detect: DetectConfig {
+                direction: Direction::Both,
+                peers: false,
+                novelty: true,
+                mad_floor: 1e-9,
+                z,
+                ..DetectConfig::default()
+            },
         };
+        let hour = Duration::mins(60);
         NabSettings {
             signals: vec![
-                signal("value", Duration(0)),
-                signal("value_1h_mean", Duration::mins(60)),
+                signal("value", Duration(0), false, None, 6.0),
+                signal("value_1h_mean", hour, false, None, 6.0),
+                signal(
+                    "daily_change",
+                    hour,
+                    true,
+                    Some(Duration::mins(24 * 60)),
+                    12.0,
+                ),
             ],
             baseline_len: 1000,
             score_above: 0.5,
             for_: Duration(0),
-            keep_firing_for: Duration::mins(60),
+            keep_firing_for: hour,
         }
     }
 }
@@ -130,10 +158,15 @@ impl Streaming for NabDetector {
         let mut parts = Vec::with_capacity(self.states.len());
         for (sig, (st, rows)) in self.settings.signals.iter().zip(&mut self.states) {
             rows.push_back((at, value));
-            while rows.len() > 1 && rows.front().is_some_and(|r| r.0 <= at - sig.window.0) {
+            let keep = sig.window.0 + sig.minus_offset.map_or(0, |d| d.0);
+            while rows.len() > 1 && rows.front().is_some_and(|r| r.0 < at - keep) {
                 rows.pop_front();
             }
-            let x = rows.iter().map(|r| r.1).sum::<f64>() / rows.len() as f64;
+            // NaN (no rows a day ago yet) is no evidence and is not recorded.
+            let mut x = window_stat(rows, at, sig.window, sig.median);
+            if let Some(d) = sig.minus_offset {
+                x -= window_stat(rows, at - d.0, sig.window, sig.median);
+            }
             let ev = score::node::assess(&sig.detect, st, x, None, false);
             parts.push((sig.detect.weight, ev.level));
         }
@@ -147,6 +180,34 @@ impl Streaming for NabDetector {
             Timestamp(at),
         );
         matches!(t, Some(t) if t.kind == TransitionKind::Firing)
+    }
+}
+
+/// Mean (or median) of the rows in the window of width `w` ending at `end`
+/// (the latest row at or before `end` when `w` is 0); NaN when the window
+/// holds no row.
+fn window_stat(rows: &VecDeque<(i64, f64)>, end: i64, w: Duration, median: bool) -> f64 {
+    let mut vals: Vec<f64> = Vec::new();
+    for &(t, v) in rows.iter().rev() {
+        if t > end {
+            continue;
+        }
+        if t <= end - w.0 && !(w.0 == 0 && vals.is_empty()) {
+            break;
+        }
+        vals.push(v);
+        if w.0 == 0 {
+            break;
+        }
+    }
+    if vals.is_empty() {
+        f64::NAN
+    } else if median {
+        vals.sort_by(f64::total_cmp);
+        let n = vals.len();
+        (vals[(n - 1) / 2] + vals[n / 2]) / 2.0
+    } else {
+        vals.iter().sum::<f64>() / vals.len() as f64
     }
 }
 
@@ -166,5 +227,48 @@ mod tests {
         }
         let at: Vec<usize> = (0..flags.len()).filter(|&i| flags[i]).collect();
         assert_eq!(at, vec![300], "one page, when the step begins");
+    }
+
+    #[test]
+    fn a_day_unlike_the_day_before_pages() {
+        // Five-minute rows; every day high (80) from 08:00 to 18:00 and low
+        // (20) otherwise, with a little deterministic noise; on day 7 the
+        // peak does not come. All its values are in the usual range.
+        let mut d = NabDetector::new(NabSettings::default());
+        let row = 5 * 60_000i64;
+        let mut flags = Vec::new();
+        for i in 0..8 * 288i64 {
+            let (day, hour) = (i / 288, (i % 288) / 12);
+            let peak = (8..18).contains(&hour) && day != 6;
+            let noise = ((i * 7919) % 11) as f64 / 10.0;
+            let v = if peak { 80.0 } else { 20.0 } + noise;
+            flags.push(d.step(i * row, v));
+        }
+        let days: Vec<i64> = (0..flags.len())
+            .filter(|&i| flags[i])
+            .map(|i| i as i64 / 288)
+            .collect();
+        assert!(days.contains(&6), "the missing peak pages: {days:?}");
+        assert!(
+            !days.iter().any(|&d| (3..6).contains(&d)),
+            "ordinary days stay quiet once a day of history exists: {days:?}"
+        );
+    }
+
+    #[test]
+    fn window_summaries() {
+        let rows: VecDeque<(i64, f64)> = [(1, 1.0), (2, 100.0), (3, 2.0), (4, 3.0)].into();
+        assert_eq!(window_stat(&rows, 4, Duration(3), false), 35.0);
+        assert_eq!(window_stat(&rows, 4, Duration(3), true), 3.0);
+        assert_eq!(
+            window_stat(&rows, 4, Duration(0), false),
+            3.0,
+            "the latest row"
+        );
+        assert_eq!(window_stat(&rows, 2, Duration(10), true), 50.5);
+        assert!(
+            window_stat(&rows, 0, Duration(10), false).is_nan(),
+            "nothing then"
+        );
     }
 }

@@ -58,8 +58,8 @@ pub struct FileResult {
     pub rows: usize,
     /// Windows.
     pub windows: usize,
-    /// Rows flagged by the detector (probation included).
-    pub flagged: usize,
+    /// Indices of the rows flagged by the detector (probation included).
+    pub flagged: Vec<usize>,
     /// `[profile]` (detector, null, perfect).
     pub outcomes: [(FileOutcome, FileOutcome, FileOutcome); 3],
 }
@@ -158,7 +158,7 @@ pub fn run<D: Streaming>(
             category: f.category.clone(),
             rows: flags.len(),
             windows: windows.len(),
-            flagged: flags.iter().filter(|x| **x).count(),
+            flagged: (0..flags.len()).filter(|&i| flags[i]).collect(),
             outcomes,
         });
     }
@@ -246,7 +246,7 @@ impl Summary {
             let _ = writeln!(
                 s,
                 "{:<60} rows {:>5} windows {} flagged {:>3} TP {} FN {} FP {:>3} raw {:+.3} (null {:+.1}, perfect {:+.1})",
-                f.key, f.rows, f.windows, f.flagged, d.tp, d.fn_, d.fp, d.score, n.score, p.score
+                f.key, f.rows, f.windows, f.flagged.len(), d.tp, d.fn_, d.fp, d.score, n.score, p.score
             );
         }
         s

@@ -24,10 +24,10 @@ const CUSUM_H: f64 = 5.0;
 const Z_CAP: f64 = 99.0;
 /// Novelty margin: how far beyond the baseline's range a value must lie,
 /// in robust standard deviations and as a share of the range (whichever is
-/// larger), so a record broken by a hair — a CPU at 99.9% after 99.8% —
-/// is not news.
+/// larger), so a record broken by a hair — a CPU at 99.9% after 99.8%, a
+/// routine spike a little taller than the last ones — is not news.
 const NOVELTY_SIGMAS: f64 = 0.5;
-const NOVELTY_RANGE_SHARE: f64 = 0.01;
+const NOVELTY_RANGE_SHARE: f64 = 0.05;
 
 /// Maps a z-like strength to an anomaly level in [0, 1].
 pub fn level(z: f64, z_threshold: f64) -> f64 {
@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn novelty_needs_a_margin_beyond_the_range() {
         // Median 10, MAD 2 (σ = 2.9652), range [4, 30]: margin
-        // max(0.5 · 2.9652, 0.01 · 26) = 1.4826.
+        // max(0.5 · 2.9652, 0.05 · 26) = 1.4826.
         let r = Reference {
             median: 10.0,
             mad: 2.0,

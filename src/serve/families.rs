@@ -46,6 +46,13 @@ pub(super) fn encode_always(
         "Kubernetes Events that could not be attributed to a node.",
         stats.events_unattributed,
     )?;
+    gauges(
+        enc,
+        "nodewatch_pods_tracked",
+        "Pods whose node nodewatch remembers to attribute their events (deleted pods leave 15 minutes after deletion).",
+        None,
+        std::iter::once((NO_LABELS, stats.pods_tracked)),
+    )?;
     counter(
         enc,
         "nodewatch_notifications",

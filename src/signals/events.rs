@@ -11,12 +11,16 @@ use crate::catalog::{Catalog, EventCount};
 use crate::k8s;
 use crate::time::{Duration, Timestamp};
 use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 
 /// Events are folded by the API server and expire after an hour; remembering
 /// objects a little longer than that is enough to never count one twice.
 const SEEN_TTL: Duration = Duration::mins(75);
+/// Events about a pod keep coming for a while after it is deleted (Killing,
+/// FailedKillPod, a last probe failure): its placement is forgotten only
+/// this long after the deletion, so memory follows the live pods.
+const POD_GRACE: Duration = Duration::mins(15);
 /// Distinct objects remembered per (node, signal) window; beyond this the
 /// `objects` count saturates, which keeps memory bounded in an event storm.
 pub const MAX_OBJECTS: usize = 64;
@@ -47,7 +51,13 @@ pub struct EventIngest {
     by_reason: HashMap<String, Vec<usize>>,
     any_reason: Vec<usize>,
     seen: HashMap<u64, (i64, Timestamp)>,
-    pods: HashMap<u64, u32>,
+    /// Where pods run, by uid and by namespace/name (with the uid of the
+    /// incarnation that set it, so forgetting a deleted pod cannot forget
+    /// its successor of the same name).
+    pods_by_uid: HashMap<u64, u32>,
+    pods_by_name: HashMap<u64, (u32, u64)>,
+    /// Deleted pods and when they went, oldest first.
+    pods_gone: VecDeque<(Timestamp, k8s::PodKeys)>,
     last_prune: Option<Timestamp>,
     /// Event objects delivered.
     pub ingested: u64,
@@ -72,7 +82,9 @@ impl EventIngest {
             by_reason: HashMap::new(),
             any_reason: Vec::new(),
             seen: HashMap::new(),
-            pods: HashMap::new(),
+            pods_by_uid: HashMap::new(),
+            pods_by_name: HashMap::new(),
+            pods_gone: VecDeque::new(),
             last_prune: None,
             ingested: 0,
             increments: 0,
@@ -102,11 +114,22 @@ impl EventIngest {
             return;
         }
         let n = nodes.intern(&pod.spec.node_name);
-        if !pod.metadata.uid.is_empty() {
-            self.pods.insert(hash2("uid", &pod.metadata.uid), n);
+        let k = pod.keys();
+        if k.uid != 0 {
+            self.pods_by_uid.insert(k.uid, n);
         }
-        self.pods
-            .insert(hash2(&pod.metadata.namespace, &pod.metadata.name), n);
+        self.pods_by_name.insert(k.name, (n, k.uid));
+    }
+
+    /// Notes that pods were deleted at `at`; their placement is forgotten
+    /// [`POD_GRACE`] later (see [`EventIngest::prune`]).
+    pub fn forget_pods(&mut self, gone: &[k8s::PodKeys], at: Timestamp) {
+        self.pods_gone.extend(gone.iter().map(|k| (at, *k)));
+    }
+
+    /// Pods whose placement is remembered (by namespace/name).
+    pub fn pods_known(&self) -> usize {
+        self.pods_by_name.len()
     }
 
     /// Ingests one delivered event at tick time `at`, appending hits.
@@ -182,19 +205,19 @@ impl EventIngest {
         let o = &ev.involved_object;
         match o.kind.as_str() {
             "Pod" => {
-                let by_uid = (!o.uid.is_empty())
-                    .then(|| self.pods.get(&hash2("uid", &o.uid)))
-                    .flatten();
+                let k = k8s::PodKeys::new(&o.namespace, &o.name, &o.uid);
+                let by_uid = (k.uid != 0).then(|| self.pods_by_uid.get(&k.uid)).flatten();
                 by_uid
-                    .or_else(|| self.pods.get(&hash2(&o.namespace, &o.name)))
                     .copied()
+                    .or_else(|| self.pods_by_name.get(&k.name).map(|p| p.0))
             }
             "Node" if !o.name.is_empty() => Some(nodes.intern(&o.name)),
             _ => None,
         }
     }
 
-    /// Forgets event objects not delivered for longer than their TTL.
+    /// Forgets event objects not delivered for longer than their TTL, and
+    /// pods deleted more than [`POD_GRACE`] ago.
     pub fn prune(&mut self, now: Timestamp) {
         if self
             .last_prune
@@ -204,6 +227,19 @@ impl EventIngest {
         }
         self.last_prune = Some(now);
         self.seen.retain(|_, (_, at)| now.since(*at) < SEEN_TTL);
+        while let Some(&(at, k)) = self.pods_gone.front() {
+            if now.since(at) < POD_GRACE {
+                break;
+            }
+            self.pods_gone.pop_front();
+            if k.uid != 0 {
+                self.pods_by_uid.remove(&k.uid);
+            }
+            // Only if no newer pod of the same name took the entry over.
+            if self.pods_by_name.get(&k.name).is_some_and(|p| p.1 == k.uid) {
+                self.pods_by_name.remove(&k.name);
+            }
+        }
     }
 
     /// Event objects currently remembered.

@@ -200,3 +200,53 @@ fn windows_slide_and_count_objects() {
         "bounded"
     );
 }
+
+#[test]
+fn deleted_pods_are_forgotten_after_a_grace_period() {
+    let c = catalog();
+    let mut nodes = NodeTable::default();
+    let mut ing = EventIngest::new(&c);
+    let pod = |uid: &str, node: &str| Pod {
+        metadata: ObjectMeta {
+            name: "web-0".into(),
+            namespace: "prod".into(),
+            uid: uid.into(),
+            ..Default::default()
+        },
+        spec: PodSpec {
+            node_name: node.into(),
+        },
+    };
+    let old = pod("u-old", "n-old");
+    ing.add_pod(&old, &mut nodes);
+    ing.forget_pods(&[old.keys()], Timestamp(0));
+    // Its successor of the same name comes up elsewhere before the old
+    // one is forgotten.
+    ing.add_pod(&pod("u-new", "n-new"), &mut nodes);
+    assert_eq!(ing.pods_known(), 1);
+    // Within the grace period, a late event about the old pod (by uid)
+    // still lands on its node.
+    ing.prune(Timestamp(10 * 60_000));
+    let mut e = ev("late.1", "FailedSync", 1);
+    e.involved_object.name = "web-0".into();
+    e.involved_object.uid = "u-old".into();
+    assert_eq!(
+        ingest(&mut ing, &mut nodes, &e)[0].node,
+        nodes.get("n-old").unwrap()
+    );
+    // After it, the old uid is gone but the name belongs to the successor.
+    ing.prune(Timestamp(20 * 60_000));
+    assert_eq!(ing.pods_known(), 1);
+    let mut e = ev("late.2", "FailedSync", 1);
+    e.involved_object.name = "web-0".into();
+    e.involved_object.uid = "u-old".into();
+    assert_eq!(
+        ingest(&mut ing, &mut nodes, &e)[0].node,
+        nodes.get("n-new").unwrap(),
+        "by name now"
+    );
+    // Deleting the successor empties the map.
+    ing.forget_pods(&[pod("u-new", "n-new").keys()], Timestamp(20 * 60_000));
+    ing.prune(Timestamp(40 * 60_000));
+    assert_eq!(ing.pods_known(), 0);
+}
