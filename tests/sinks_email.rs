@@ -2,7 +2,8 @@
 //! writing a Maildir on 127.0.0.1): the message arrives with the expected
 //! subject, recipients and explanation, grouped with what nodewatch did;
 //! with the server down it is retried and, once the server is up,
-//! delivered exactly once.
+//! delivered exactly once. STARTTLS and implicit TLS deliver when the
+//! server's CA is trusted (`ca_file`) and fail, counted, when it is not.
 
 use nodewatch::act::sinks::Dispatcher;
 use nodewatch::act::Notifier;
@@ -10,15 +11,20 @@ use nodewatch::state::ActionRecord;
 use nodewatch::time::{SystemClock, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
-use support::{node_alert, sinks_config, wait_for, Smtp};
+use support::{node_alert, sinks_config, tls_fixture, wait_for, Smtp, SmtpTls};
 
 #[path = "support/sinks.rs"]
 mod support;
 
 fn config(port: u16) -> nodewatch::act::sinks::SinksConfig {
+    config_tls(port, "tls: none")
+}
+
+/// The email sink with `smtp` TLS settings `tls` (YAML flow entries).
+fn config_tls(port: u16, tls: &str) -> nodewatch::act::sinks::SinksConfig {
     sinks_config(&format!(
         "sinks:\n  external_url: http://nodewatch.test:8080\n  email:\n    - name: oncall\n      \
-         smtp: {{host: 127.0.0.1, port: {port}, tls: none}}\n      \
+         smtp: {{host: 127.0.0.1, port: {port}, {tls}}}\n      \
          from: \"nodewatch <nodewatch@example.org>\"\n      \
          to: [oncall@example.org, \"Infra Team <infra@example.org>\"]\n      \
          group_wait: 300ms\n      delivery: {{timeout: 5s, retry: {{initial: 200ms, max: 1s}}}}\n"
@@ -120,4 +126,68 @@ async fn smtp_down_then_up_is_delivered_after_retry_exactly_once() {
     let s = &d.stats()["email/oncall"];
     assert_eq!((s.sent, s.failed), (1, 0), "{s:?}");
     assert!(s.retried >= 2 && s.last_error.is_none(), "{s:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_and_implicit_tls_need_a_trusted_certificate() {
+    nodewatch::act::sinks::install_crypto_provider();
+    let ca = tls_fixture("ca.pem");
+    for (mode, tls) in [(SmtpTls::Starttls, "starttls"), (SmtpTls::Implicit, "tls")] {
+        let smtp = Smtp::start_tls(mode);
+        // The server's CA is not trusted: refused, counted, nothing sent.
+        let mut d = Dispatcher::start(
+            &config_tls(smtp.port, &format!("tls: {tls}")),
+            Arc::new(SystemClock),
+        )
+        .expect("start");
+        d.notify(node_alert("node-untrusted", true, 0));
+        wait_for(Duration::from_secs(20), "a failed TLS attempt", || async {
+            let s = &d.stats()["email/oncall"];
+            (s.retried >= 1).then_some(())
+        })
+        .await;
+        let err = d.stats()["email/oncall"]
+            .last_error
+            .clone()
+            .unwrap_or_default();
+        assert!(err.to_lowercase().contains("certificate"), "{tls}: {err}");
+        drop(d);
+        // Trusted through ca_file: delivered over TLS.
+        let mut d = Dispatcher::start(
+            &config_tls(smtp.port, &format!("tls: {tls}, ca_file: {}", ca.display())),
+            Arc::new(SystemClock),
+        )
+        .expect("start");
+        d.notify(node_alert("node-tls", true, 0));
+        let mails = wait_for(Duration::from_secs(20), "the email over TLS", || async {
+            let m = smtp.mails();
+            (!m.is_empty()).then_some(m)
+        })
+        .await;
+        assert!(d.flush(Duration::from_secs(5)).await);
+        assert_eq!(mails.len(), 1, "{tls}: {mails:?}");
+        assert_eq!(
+            mails[0].subject, "[nodewatch] FIRING: NodeUnhealthy on node-tls",
+            "{tls}"
+        );
+        assert_eq!(d.stats()["email/oncall"].failed, 0, "{tls}");
+    }
+    // The STARTTLS server takes no mail in plain text (a permanent 530,
+    // not retried), so the delivery above did go through TLS.
+    let smtp = Smtp::start_tls(SmtpTls::Starttls);
+    let mut d = Dispatcher::start(&config(smtp.port), Arc::new(SystemClock)).expect("start");
+    d.notify(node_alert("node-plain", true, 0));
+    wait_for(
+        Duration::from_secs(20),
+        "a refused plain-text attempt",
+        || async {
+            let s = &d.stats()["email/oncall"];
+            (s.retried + s.failed >= 1).then_some(())
+        },
+    )
+    .await;
+    let s = &d.stats()["email/oncall"];
+    let err = s.last_error.clone().unwrap_or_default();
+    assert!(err.to_uppercase().contains("STARTTLS"), "{s:?}");
+    assert!(smtp.mails().is_empty());
 }

@@ -176,6 +176,28 @@ pub struct Smtp {
     /// Its port on 127.0.0.1.
     pub port: u16,
     dir: tempfile::TempDir,
+    tls: SmtpTls,
+}
+
+/// How the test SMTP server speaks TLS (certificate and key from
+/// `tests/fixtures/tls`, issued for 127.0.0.1 by `ca.pem`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[allow(dead_code)]
+pub enum SmtpTls {
+    /// Plain text.
+    None,
+    /// STARTTLS offered and required before mail is accepted.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Implicit,
+}
+
+/// A file of the shared test TLS fixtures.
+#[allow(dead_code)]
+pub fn tls_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tls")
+        .join(name)
 }
 
 /// Debian's interpreter, where `python3-aiosmtpd` is installed (a `python3`
@@ -196,13 +218,19 @@ pub struct Mail {
 }
 
 impl Smtp {
-    /// Starts it.
+    /// Starts it (plain text).
     pub fn start() -> Smtp {
+        Smtp::start_tls(SmtpTls::None)
+    }
+
+    /// Starts it speaking TLS as `tls` says.
+    pub fn start_tls(tls: SmtpTls) -> Smtp {
         require(PYTHON, &["-c", "import aiosmtpd"], "python3-aiosmtpd");
         let mut s = Smtp {
             child: None,
             port: free_port(),
             dir: tempfile::tempdir().expect("temp dir"),
+            tls,
         };
         s.resume();
         s
@@ -216,9 +244,21 @@ impl Smtp {
     pub fn resume(&mut self) {
         let log_path = self.dir.path().join("smtpd.log");
         let log = std::fs::File::create(&log_path).expect("log file");
+        let (cert, key) = (tls_fixture("server.pem"), tls_fixture("server.key"));
+        let tls_args: Vec<&Path> = match self.tls {
+            SmtpTls::None => vec![],
+            SmtpTls::Starttls => vec![Path::new("--tlscert"), &cert, Path::new("--tlskey"), &key],
+            SmtpTls::Implicit => vec![
+                Path::new("--smtpscert"),
+                &cert,
+                Path::new("--smtpskey"),
+                &key,
+            ],
+        };
         let mut child = Command::new(PYTHON)
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{}", self.port))
+            .args(tls_args)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(self.maildir())
             .stdout(Stdio::null())
