@@ -55,7 +55,8 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
     assert!(!b.leader().is_leader(), "exactly one replica leads");
     assert_eq!(b.leader().holder().as_deref(), Some("replica-a"));
 
-    let kill_at = t("2018-02-20T18:00:00Z");
+    // The cluster alert fires at 18:10:30 in replay: just after the crash.
+    let kill_at = t("2018-02-20T18:10:30Z");
     let mut at = sc.meta.start;
     while at < kill_at {
         harness::tick_all(&server, &mut [&mut a, &mut b], at).await;
@@ -84,10 +85,13 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
 
     // The holder dies without releasing. Once its renew deadline has
     // passed nobody acts, yet b does not lead for a while: b's ticks in
-    // that gap (the cluster alert fires at 18:10:30) are held back, then
-    // sent when b takes over.
+    // that gap (where the cluster alert fires) are held back, then sent
+    // when b takes over.
     let killed = Instant::now();
     a.kill();
+    // b looks at the Lease every second: after that it has seen a's last
+    // renewal, and knows until when a may have acted.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let a_until = b.leader().others_acting_until().expect("b saw a renew");
     tokio::time::sleep_until((a_until + Duration::from_millis(50)).into()).await;
     let gap_end = t("2018-02-20T18:11:00Z");

@@ -49,7 +49,7 @@ impl<N: Notifier> Gated<N> {
     }
 
     /// Notes whether this replica leads now; on taking over, sends the
-    /// transitions held back in the takeover window. Called every tick
+    /// transitions held back since another replica last acted. Called every tick
     /// (and on every notification), so a takeover without a new
     /// transition still sends them.
     pub fn check_leadership(&mut self) {

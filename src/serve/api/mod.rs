@@ -13,6 +13,7 @@
 
 pub mod json;
 mod meta;
+mod number;
 pub mod params;
 
 use super::history::History;

@@ -4,9 +4,10 @@
 //! `nodewatch_action`, one sample per cordon, uncordon or refusal at the
 //! tick it happened, for Grafana annotations.
 
+use super::cache::Kind;
 use super::History;
 use crate::state::{ActionRecord, Snapshot};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Name, type and help of every series the history holds, for
 /// `/api/v1/metadata`.
@@ -90,9 +91,16 @@ pub fn record(
     if !h.begin(s.at.0) {
         return;
     }
-    for n in &s.nodes {
+    // The per-node series go through the id cache (see `cache.rs`); it is
+    // back in place before `end`, which may make it forget removed series.
+    let mut cache = std::mem::take(&mut h.cache);
+    cache.begin();
+    for (at, n) in s.nodes.iter().enumerate() {
         let node = n.name.as_str();
-        h.set(
+        let ids = cache.node(at, node);
+        ids.score.set(
+            h,
+            [&n.pool, &n.zone],
             &[
                 ("__name__", "nodewatch_node_score"),
                 ("node", node),
@@ -106,7 +114,9 @@ pub fn record(
             (true, false) => "other",
             (false, _) => "",
         };
-        h.set(
+        ids.cordoned.set(
+            h,
+            [by],
             &[
                 ("__name__", "nodewatch_node_cordoned"),
                 ("by", by),
@@ -117,42 +127,37 @@ pub fn record(
         // Unknown: named in `n.unknown` or listed without a value; a stale
         // value of an unknown signal is not recorded as if it were current.
         let mut unknown: BTreeSet<&str> = n.unknown.iter().map(String::as_str).collect();
-        let mut seen = HashSet::new();
-        for v in n.signals.iter().filter(|v| seen.insert(v.signal.as_str())) {
+        for (at, v) in n.signals.iter().enumerate() {
             let sig = v.signal.as_str();
+            let i = ids.signal(h, at, sig);
+            if !ids.first_listing(i) {
+                continue;
+            }
+            let labels = |name| [("__name__", name), ("node", node), ("signal", sig)];
             match v.value {
-                Some(x) if !unknown.contains(sig) => h.set(
-                    &[
-                        ("__name__", "nodewatch_signal_value"),
-                        ("node", node),
-                        ("signal", sig),
-                    ],
-                    x,
-                ),
+                Some(x) if !unknown.contains(sig) => {
+                    let l = labels("nodewatch_signal_value");
+                    ids.set_signal(h, (i, sig), Kind::Value, &l, x);
+                }
                 _ => {
                     unknown.insert(sig);
                 }
             }
-            h.set(
-                &[
-                    ("__name__", "nodewatch_signal_anomaly"),
-                    ("node", node),
-                    ("signal", sig),
-                ],
-                v.level,
-            );
+            let l = labels("nodewatch_signal_anomaly");
+            ids.set_signal(h, (i, sig), Kind::Anomaly, &l, v.level);
         }
         for sig in unknown {
-            h.set(
-                &[
-                    ("__name__", "nodewatch_signal_unknown"),
-                    ("node", node),
-                    ("signal", sig),
-                ],
-                1.0,
-            );
+            let l = [
+                ("__name__", "nodewatch_signal_unknown"),
+                ("node", node),
+                ("signal", sig),
+            ];
+            let i = ids.signal(h, usize::MAX, sig);
+            ids.set_signal(h, (i, sig), Kind::Unknown, &l, 1.0);
         }
     }
+    cache.end();
+    h.cache = cache;
     for w in &s.workloads {
         let labels = |name| {
             [

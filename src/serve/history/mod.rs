@@ -10,6 +10,7 @@
 //! dropped, a chunk of [`CHUNK`] ticks at a time) and `max_bytes` (when the
 //! estimate exceeds it, the oldest chunks go first, shortening retention).
 
+mod cache;
 mod chunk;
 mod ingest;
 mod intern;
@@ -57,6 +58,8 @@ pub struct History {
     ids: Vec<(u32, u32)>,
     dense_bytes: usize,
     live: usize,
+    /// Series ids of the per-node series, kept by [`record`] across ticks.
+    cache: cache::NodeCache,
 }
 
 impl History {
@@ -78,6 +81,7 @@ impl History {
             ids: Vec::new(),
             dense_bytes: 0,
             live: 0,
+            cache: cache::NodeCache::default(),
         }
     }
 
@@ -97,8 +101,16 @@ impl History {
     /// Sets a sample of the current tick. `labels` must include `__name__`;
     /// a label set given twice in one tick keeps its first value.
     pub fn set(&mut self, labels: &[(&str, &str)], value: f64) {
+        if let Some(sid) = self.series_id(labels) {
+            self.put(sid, value);
+        }
+    }
+
+    /// The id of the series `labels` (as for [`History::set`]), created
+    /// when new; `None` outside a tick.
+    fn series_id(&mut self, labels: &[(&str, &str)]) -> Option<u32> {
         if !self.in_tick {
-            return;
+            return None;
         }
         let mut ids = std::mem::take(&mut self.ids);
         ids.clear();
@@ -118,9 +130,16 @@ impl History {
             None => self.create(ids.as_slice().into()),
         };
         self.ids = ids;
-        let slot = &mut self.pending[sid as usize];
-        if chunk::is_stale(*slot) {
-            *slot = value as f32;
+        Some(sid)
+    }
+
+    /// Sets the current tick's sample of series `sid`, unless it was set
+    /// already this tick.
+    fn put(&mut self, sid: u32, value: f64) {
+        if let Some(slot) = self.pending.get_mut(sid as usize) {
+            if self.in_tick && chunk::is_stale(*slot) {
+                *slot = value as f32;
+            }
         }
     }
 
@@ -205,7 +224,7 @@ impl History {
                 gone.push(sid as u32);
             }
         }
-        for sid in gone {
+        for &sid in &gone {
             let Some(s) = self.series[sid as usize].take() else {
                 continue;
             };
@@ -221,6 +240,7 @@ impl History {
             self.live -= 1;
         }
         self.by_name.retain(|_, l| !l.is_empty());
+        self.cache.forget(&gone);
     }
 
     /// The interned metric name of a label set.

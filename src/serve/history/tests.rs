@@ -97,3 +97,139 @@ fn constant_series_cost_no_dense_chunks() {
     assert_eq!(h.dense_bytes, 0);
     assert!(h.bytes() < 2 * SERIES_OVERHEAD);
 }
+
+/// A varied snapshot for tick `i`: nodes come and go, move zones, change
+/// cordon state, reorder, repeat and drop signals; signals turn unknown.
+/// Node `n0` stays while its `mem` value is unknown long enough for that
+/// series to expire and its id to go to one of the new `x` nodes.
+fn churn(i: u64) -> crate::state::Snapshot {
+    use crate::state::{NodeView, SignalValue, Snapshot};
+    // A small deterministic hash of (tick, salt).
+    let r = |salt: u64| {
+        let z = (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z ^ (z >> 29)
+    };
+    let signals = ["cpu", "mem", "disk", "net"];
+    let mut nodes: Vec<NodeView> = (0..8u64)
+        // Node 7 is away for a long stretch (its series expire and their
+        // ids are reused); the others but n0 blink now and then.
+        .filter(|n| *n == 0 || r(n + 1) % 11 != 0 && !(*n == 7 && (60..200).contains(&i)))
+        .map(|n| {
+            let mut sigs: Vec<SignalValue> = signals
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| n == 0 || r(n * 8 + *k as u64 + 100) % 7 != 0)
+                .map(|(k, s)| SignalValue {
+                    signal: s.to_string(),
+                    value: if n == 0 {
+                        (*s != "mem" || !(100..260).contains(&i)).then_some(i as f64)
+                    } else {
+                        (r(n * 8 + k as u64 + 200) % 5 != 0).then_some((i % 9) as f64)
+                    },
+                    level: (r(n + k as u64) % 3) as f64 / 4.0,
+                })
+                .collect();
+            if r(n + 300) % 5 == 0 {
+                sigs.reverse();
+            }
+            if r(n + 400) % 6 == 0 && !sigs.is_empty() {
+                let mut dup = sigs[0].clone();
+                dup.value = None;
+                dup.level = 0.9;
+                sigs.push(dup);
+            }
+            NodeView {
+                name: format!("n{n}"),
+                zone: format!("z{}", (i / 50 + n) % 3),
+                pool: if r(n + 500) % 9 == 0 {
+                    String::new()
+                } else {
+                    "p".into()
+                },
+                score: (i % 13) as f64 / 16.0,
+                signals: sigs,
+                unknown: if r(n + 600) % 4 == 0 {
+                    vec!["mem".into(), "gpu".into()]
+                } else {
+                    vec![]
+                },
+                cordoned: r(n + 700) % 5 == 0,
+                cordoned_by_us: r(n + 800) % 2 == 0,
+                ..Default::default()
+            }
+        })
+        .collect();
+    if i % 10 == 3 {
+        nodes.reverse();
+    }
+    if i % 17 == 5 && !nodes.is_empty() {
+        nodes.push(nodes[0].clone());
+    }
+    nodes.push(NodeView {
+        name: format!("x{}", i / 20),
+        ..nodes[0].clone()
+    });
+    Snapshot {
+        at: crate::time::Timestamp(i as i64 * STEP),
+        nodes,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_series_id_cache_changes_nothing() {
+    // Reference: the cache emptied before every tick, so every sample
+    // takes the full path of interning and sorting its labels.
+    let retention = 40 * STEP;
+    let (mut cached, mut plain) = (
+        History::new(retention, usize::MAX),
+        History::new(retention, usize::MAX),
+    );
+    let totals = std::collections::BTreeMap::new();
+    for i in 0..300 {
+        let s = churn(i);
+        record(&mut cached, &s, &totals, &[]);
+        plain.cache = cache::NodeCache::default();
+        record(&mut plain, &s, &totals, &[]);
+        assert_eq!(cached.series_count(), plain.series_count(), "tick {i}");
+        assert_eq!(cached.series.len(), plain.series.len(), "tick {i}");
+        for (sid, (a, b)) in cached.series.iter().zip(&plain.series).enumerate() {
+            let (Some(a), Some(b)) = (a, b) else {
+                assert_eq!(a.is_some(), b.is_some(), "tick {i}, series {sid}");
+                continue;
+            };
+            assert_eq!(a.labels, b.labels, "tick {i}, series {sid}");
+            let (va, vb) = (cached.value(sid as u32, i), plain.value(sid as u32, i));
+            assert_eq!(va, vb, "tick {i}, series {sid}");
+        }
+    }
+}
+
+#[test]
+fn a_repeated_signal_counts_once() {
+    use crate::state::{NodeView, SignalValue, Snapshot};
+    let sig = |value, level| SignalValue {
+        signal: "cpu".into(),
+        value,
+        level,
+    };
+    let s = Snapshot {
+        nodes: vec![NodeView {
+            name: "a".into(),
+            signals: vec![sig(Some(0.5), 0.25), sig(None, 0.75)],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut h = History::new(6 * 3_600_000, usize::MAX);
+    record(&mut h, &s, &std::collections::BTreeMap::new(), &[]);
+    let find = |name: &str| {
+        let id = h.strings.get(name)?;
+        Some(h.postings(id).to_vec())
+    };
+    let value = find("nodewatch_signal_value").unwrap();
+    let anomaly = find("nodewatch_signal_anomaly").unwrap();
+    assert_eq!(h.value(value[0], 0), Some(0.5));
+    assert_eq!(h.value(anomaly[0], 0), Some(0.25));
+    assert_eq!(find("nodewatch_signal_unknown"), None);
+}

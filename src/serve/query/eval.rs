@@ -86,10 +86,13 @@ impl<'a> Evaluator<'a> {
         let mut out: Vec<(Labels, Vec<(i64, f64)>)> = series
             .into_iter()
             .map(|s| {
-                let pts = steps
-                    .iter()
-                    .zip(s.points)
-                    .filter_map(|(t, v)| Some((*t, v?)))
+                // `Option<f64>` and `(i64, f64)` have the same layout, so
+                // this reuses the points' buffer instead of allocating.
+                let pts = s
+                    .points
+                    .into_iter()
+                    .zip(&steps)
+                    .filter_map(|(v, t)| Some((*t, v?)))
                     .collect();
                 (s.labels, pts)
             })
