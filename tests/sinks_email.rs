@@ -31,6 +31,20 @@ fn config_tls(port: u16, tls: &str) -> nodewatch::act::sinks::SinksConfig {
     ))
 }
 
+/// Waits until the email sink failed `n` times (retried or given up) and
+/// returns its last error.
+async fn failures(d: &Dispatcher, n: u64, what: &str) -> String {
+    wait_for(Duration::from_secs(20), what, || async {
+        let s = &d.stats()["email/oncall"];
+        (s.retried + s.failed >= n).then_some(())
+    })
+    .await;
+    d.stats()["email/oncall"]
+        .last_error
+        .clone()
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_arrives_with_subject_recipients_and_explanation() {
     nodewatch::act::sinks::install_crypto_provider();
@@ -98,15 +112,7 @@ async fn smtp_down_then_up_is_delivered_after_retry_exactly_once() {
     smtp.stop();
     let mut d = Dispatcher::start(&config(smtp.port), Arc::new(SystemClock)).expect("start");
     d.notify(node_alert("node-b", true, 60));
-    wait_for(Duration::from_secs(20), "failed attempts", || async {
-        let s = &d.stats()["email/oncall"];
-        (s.retried >= 2).then_some(())
-    })
-    .await;
-    let err = d.stats()["email/oncall"]
-        .last_error
-        .clone()
-        .unwrap_or_default();
+    let err = failures(&d, 2, "failed attempts").await;
     assert!(err.contains("SMTP"), "{err}");
     assert!(smtp.mails().is_empty());
     smtp.resume();
@@ -141,15 +147,7 @@ async fn starttls_and_implicit_tls_need_a_trusted_certificate() {
         )
         .expect("start");
         d.notify(node_alert("node-untrusted", true, 0));
-        wait_for(Duration::from_secs(20), "a failed TLS attempt", || async {
-            let s = &d.stats()["email/oncall"];
-            (s.retried >= 1).then_some(())
-        })
-        .await;
-        let err = d.stats()["email/oncall"]
-            .last_error
-            .clone()
-            .unwrap_or_default();
+        let err = failures(&d, 1, "a failed TLS attempt").await;
         assert!(err.to_lowercase().contains("certificate"), "{tls}: {err}");
         drop(d);
         // Trusted through ca_file: delivered over TLS.
@@ -177,17 +175,8 @@ async fn starttls_and_implicit_tls_need_a_trusted_certificate() {
     let smtp = Smtp::start_tls(SmtpTls::Starttls);
     let mut d = Dispatcher::start(&config(smtp.port), Arc::new(SystemClock)).expect("start");
     d.notify(node_alert("node-plain", true, 0));
-    wait_for(
-        Duration::from_secs(20),
-        "a refused plain-text attempt",
-        || async {
-            let s = &d.stats()["email/oncall"];
-            (s.retried + s.failed >= 1).then_some(())
-        },
-    )
-    .await;
-    let s = &d.stats()["email/oncall"];
-    let err = s.last_error.clone().unwrap_or_default();
-    assert!(err.to_uppercase().contains("STARTTLS"), "{s:?}");
+    let err = failures(&d, 1, "a refused plain-text attempt").await;
+    assert_eq!(d.stats()["email/oncall"].failed, 1, "530 is not retried");
+    assert!(err.to_uppercase().contains("STARTTLS"), "{err}");
     assert!(smtp.mails().is_empty());
 }

@@ -224,22 +224,28 @@ impl History {
                 gone.push(sid as u32);
             }
         }
+        // Many series of one metric often go together (nodes leaving): each
+        // name's list is filtered once, not once per series.
+        let mut names = std::collections::HashSet::new();
         for &sid in &gone {
             let Some(s) = self.series[sid as usize].take() else {
                 continue;
             };
             let key: Box<[u32]> = s.labels.iter().flat_map(|(n, v)| [*n, *v]).collect();
             self.index.remove(&key);
-            if let Some(list) = self
-                .name_of(&s.labels)
-                .and_then(|n| self.by_name.get_mut(&n))
-            {
-                list.retain(|x| *x != sid);
-            }
+            names.extend(self.name_of(&s.labels));
             self.free.push(sid);
             self.live -= 1;
         }
-        self.by_name.retain(|_, l| !l.is_empty());
+        if !gone.is_empty() {
+            let gone_set: std::collections::HashSet<u32> = gone.iter().copied().collect();
+            for n in names {
+                if let Some(list) = self.by_name.get_mut(&n) {
+                    list.retain(|x| !gone_set.contains(x));
+                }
+            }
+            self.by_name.retain(|_, l| !l.is_empty());
+        }
         self.cache.forget(&gone);
     }
 

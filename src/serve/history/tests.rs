@@ -71,6 +71,14 @@ fn retention_drops_old_ticks_and_dead_series() {
     let steady = sid(&h, "steady");
     assert_eq!(h.value(steady, 999), Some((999 % 7) as f64));
     assert!(h.strings.get("short-0").is_some(), "strings are kept");
+    // The per-name lists hold exactly the live series.
+    let listed: usize = h.by_name.values().map(Vec::len).sum();
+    assert_eq!(listed, h.series_count());
+    assert!(h
+        .by_name
+        .values()
+        .flatten()
+        .all(|&sid| h.series[sid as usize].is_some()));
 }
 
 #[test]
