@@ -35,6 +35,14 @@ struct Args {
     /// the grid varies).
     #[arg(long, conflicts_with_all = ["per_file", "flags"])]
     loco: bool,
+    /// With `--loco`: let the grid also choose which signals to use (value
+    /// alone, with the hourly mean, with the daily change, or all three).
+    #[arg(long, requires = "loco")]
+    loco_signals: bool,
+    /// Print the settings in use as YAML (a starting point for
+    /// `--settings`) and exit.
+    #[arg(long)]
+    show_settings: bool,
     /// Write the flagged rows (`file,row`, rows counted from 0) to this CSV file.
     #[arg(long)]
     flags: Option<PathBuf>,
@@ -50,9 +58,16 @@ fn main() -> Result<()> {
         }
         None => NabSettings::default(),
     };
+    if args.show_settings {
+        return print(&serde_yaml::to_string(&settings)?);
+    }
     let corpus = Corpus::load(&args.data, &args.labels)?;
     if args.loco {
-        let grid = nab::loco::Grid::shipped(settings);
+        let grid = if args.loco_signals {
+            nab::loco::Grid::with_signals(settings)
+        } else {
+            nab::loco::Grid::shipped(settings)
+        };
         let evals = nab::loco::Evaluations::run(&corpus, &grid)?;
         return print(&nab::loco_report::report(&evals, &grid));
     }

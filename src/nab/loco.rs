@@ -26,6 +26,9 @@ pub enum Knob {
     Z,
     /// Values in each signal's baseline.
     BaselineLen,
+    /// Which of the base settings' signals are used, as a bit mask (bit
+    /// `i`: signal `i`): for checking the design choices, not just numbers.
+    Signals,
 }
 
 impl Knob {
@@ -34,6 +37,7 @@ impl Knob {
         match self {
             Knob::Z => "z",
             Knob::BaselineLen => "baseline_len",
+            Knob::Signals => "signals",
         }
     }
 
@@ -46,6 +50,14 @@ impl Knob {
                 }
             }
             Knob::BaselineLen => s.baseline_len = v as usize,
+            Knob::Signals => {
+                let mask = v as u64;
+                let mut i = 0;
+                s.signals.retain(|_| {
+                    i += 1;
+                    mask & (1 << (i - 1)) != 0
+                });
+            }
         }
     }
 }
@@ -76,6 +88,15 @@ impl Grid {
                 ),
             ],
         }
+    }
+
+    /// The shipped grid plus a [`Knob::Signals`] axis choosing among the
+    /// value alone, the value with each of the other two signals, and all
+    /// three: 100 points. Whether every fold still picks the full design.
+    pub fn with_signals(base: NabSettings) -> Grid {
+        let mut g = Grid::shipped(base);
+        g.axes.insert(0, (Knob::Signals, vec![1.0, 3.0, 5.0, 7.0]));
+        g
     }
 
     /// Every combination of the axes' values, the last axis varying
@@ -296,5 +317,15 @@ mod tests {
         );
         assert_eq!(g.describe(&[4.0, 750.0]), "z=4 baseline_len=750");
         assert_eq!(g.settings(&[6.0, 1000.0]), NabSettings::default());
+        let g = Grid::with_signals(NabSettings::default());
+        assert_eq!(g.points().len(), 100);
+        let names: Vec<String> = g
+            .settings(&[5.0, 6.0, 1000.0])
+            .signals
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["value", "daily_change"]);
+        assert_eq!(g.settings(&[7.0, 6.0, 1000.0]), NabSettings::default());
     }
 }

@@ -25,7 +25,7 @@ fn cells(g: &GroupScore) -> String {
 fn row(s: &mut String, name: &str, settings: &str, g: &GroupScore) {
     let _ = writeln!(
         s,
-        "{name:<24} {settings:<26} {:>4} {:>4} {:>4} {:>4}  {}",
+        "{name:<24} {settings:<34} {:>4} {:>4} {:>4} {:>4}  {}",
         g.windows,
         g.tp,
         g.fn_,
@@ -37,7 +37,7 @@ fn row(s: &mut String, name: &str, settings: &str, g: &GroupScore) {
 fn header(s: &mut String, first: &str, second: &str) {
     let _ = writeln!(
         s,
-        "{first:<24} {second:<26} {:>4} {:>4} {:>4} {:>4}  {:>8} {:>13} {:>13}",
+        "{first:<24} {second:<34} {:>4} {:>4} {:>4} {:>4}  {:>8} {:>13} {:>13}",
         "win", "TP", "FN", "FP", "standard", "reward_low_FP", "reward_low_FN"
     );
 }
