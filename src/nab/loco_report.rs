@@ -71,6 +71,14 @@ pub fn report(evals: &Evaluations, grid: &Grid) -> String {
         );
     }
     row(&mut s, "combined LOCO", "", &l.combined);
+    let _ = writeln!(
+        s,
+        "\nThe same settings on their own training categories (what the choice saw):\n"
+    );
+    header(&mut s, "trained without", "");
+    for f in &l.folds {
+        row(&mut s, &format!("  {}", f.held_out), "", &f.train);
+    }
 
     let Some(all) = best(evals, |_| true) else {
         return s;
