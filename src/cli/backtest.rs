@@ -66,6 +66,7 @@ pub async fn run(args: BacktestArgs) -> Result<()> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    cfg.validate()?;
     let mut prom = match (&args.prometheus, cfg.prometheus.clone()) {
         (Some(url), Some(mut p)) => {
             p.url = url.clone();

@@ -177,6 +177,9 @@ impl PrometheusConfig {
                     "use bearer_token_file or basic_auth for Authorization".into(),
                 );
             }
+            if let Some(why) = crate::config::names::forbidden_header(name) {
+                return bad("headers", format!("{name:?}: {why}"));
+            }
         }
         Ok(())
     }
@@ -247,6 +250,9 @@ mod tests {
         c.basic_auth = None;
         c.headers.insert("authorization".into(), "x".into());
         assert_eq!(c.validate().unwrap_err().field, "headers");
+        c.headers.clear();
+        c.headers.insert("Transfer-Encoding".into(), "x".into());
+        assert!(c.validate().unwrap_err().message.contains("HTTP client"));
     }
 
     #[test]
