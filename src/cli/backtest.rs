@@ -92,6 +92,7 @@ pub async fn run(args: BacktestArgs) -> Result<()> {
         (None, Some(m)) => m.step,
         (None, None) => cfg.engine.step,
     };
+    nodewatch::scenario::check_ticks(from, to, step).map_err(anyhow::Error::msg)?;
     let mut opts = Options::new(from, to, step);
     if let Some(m) = &meta {
         opts = opts.with_meta(m);
@@ -150,8 +151,7 @@ fn parse_time(s: &str, now: Timestamp) -> Result<Timestamp> {
 }
 
 fn read_meta(p: &Path) -> Result<Meta> {
-    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("{}: not a scenario.yaml", p.display()))
+    Ok(nodewatch::scenario::read_meta(p)?)
 }
 
 fn read_list<T: DeserializeOwned>(p: &Path) -> Result<Vec<T>> {

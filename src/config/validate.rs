@@ -24,10 +24,17 @@ impl Config {
         }
         let errors = out
             .into_iter()
-            .map(|(field, message)| ConfigError {
-                file: self.source.file.clone(),
-                line: yaml::line_of(&self.source.text, &field),
-                message: format!("{field}: {message}"),
+            .map(|(field, message)| {
+                // `"Host": …` names the entry of a map (headers): point at it.
+                let entry = message
+                    .strip_prefix('"')
+                    .and_then(|m| m.split_once("\": "))
+                    .map(|(k, _)| format!("{field}.{k}"));
+                ConfigError {
+                    file: self.source.file.clone(),
+                    line: yaml::line_of(&self.source.text, entry.as_deref().unwrap_or(&field)),
+                    message: format!("{field}: {message}"),
+                }
             })
             .collect();
         Err(ConfigErrors(errors))
@@ -226,7 +233,7 @@ mod tests {
             ("kubernetes:\n  lease:\n    name: x\n    duration: 10s\n    renew_deadline: 10s\n", "c.yaml:5: kubernetes.lease.renew_deadline"),
             ("kubernetes:\n  write_attempts: 0\n", "c.yaml:2: kubernetes.write_attempts"),
             ("serve:\n  history_max_bytes: 0\n", "c.yaml:2: serve.history_max_bytes"),
-            ("prometheus:\n  url: http://p\n  headers:\n    Host: evil\n", "c.yaml:3: prometheus.headers: \"Host\": set by the HTTP client"),
+            ("prometheus:\n  url: http://p\n  headers:\n    Host: evil\n", "c.yaml:4: prometheus.headers: \"Host\": set by the HTTP client"),
             ("sinks:\n  webhooks:\n    - name: a\n      url: http://a\n      headers: {Connection: close}\n", "c.yaml:5: sinks.webhooks[0].headers: \"Connection\""),
         ];
         for (text, want) in cases {

@@ -238,9 +238,10 @@ enum Seg<'a> {
 /// `a.b[2].c` → `a`, `b`, `[2]`, `c`.
 fn segments(path: &str) -> Vec<Seg<'_>> {
     let mut out = Vec::new();
-    for part in path.split('.').filter(|p| !p.is_empty()) {
+    // An empty part is an empty key (`labels.` is the label `''`).
+    for part in path.split('.') {
         let (key, mut rest) = part.split_once('[').map_or((part, ""), |(k, r)| (k, r));
-        if !key.is_empty() {
+        if !key.is_empty() || rest.is_empty() {
             out.push(Seg::Key(key));
         }
         while let Some((i, r)) = rest.split_once(']') {
