@@ -4,6 +4,8 @@
 //! [`Config::validate`] is the one check of every value, which both
 //! `nodewatch check --config` and `nodewatch run` call.
 
+#[cfg(test)]
+mod fuzz;
 pub mod names;
 mod validate;
 pub mod yaml;
