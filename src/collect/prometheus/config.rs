@@ -134,12 +134,21 @@ impl PrometheusConfig {
                 message,
             })
         };
+        // The URL is not echoed: it may hold credentials.
         let scheme_ok = self.url.starts_with("http://") || self.url.starts_with("https://");
         if !scheme_ok {
-            return bad(
-                "url",
-                format!("{:?} must start with http:// or https://", self.url),
-            );
+            return bad("url", "must start with http:// or https://".into());
+        }
+        match reqwest::Url::parse(&self.url) {
+            Err(e) => return bad("url", format!("not a URL: {e}")),
+            Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+                return bad(
+                    "url",
+                    "credentials in the URL would be logged; use basic_auth with password_file"
+                        .into(),
+                )
+            }
+            Ok(_) => {}
         }
         if self.timeout.0 <= 0 {
             return bad("timeout", format!("must be positive, got {}", self.timeout));
@@ -237,6 +246,9 @@ mod tests {
     fn impossible_settings_are_refused() {
         let mut c = PrometheusConfig::new("p:9090");
         assert_eq!(c.validate().unwrap_err().field, "url");
+        c.url = "http://user:s3cret@p:9090".into();
+        let e = c.validate().unwrap_err();
+        assert!(e.message.contains("credentials") && !e.to_string().contains("s3cret"), "{e}");
         c.url = "http://p".into();
         c.max_concurrent_queries = 0;
         assert_eq!(c.validate().unwrap_err().field, "max_concurrent_queries");
