@@ -259,7 +259,10 @@ fn check_and_run_reject_the_same_config_and_rules_with_file_line_and_field() {
     std::fs::write(&cfg, "governor:\n  max_fraction: 0.2\n").unwrap();
     nodewatch(&["check", "--config", c]);
     let ran = nodewatch_fails(&run);
-    assert!(ran.contains("/nonexistent") && !ran.contains("bad.yaml:"), "{ran}");
+    assert!(
+        ran.contains("/nonexistent") && !ran.contains("bad.yaml:"),
+        "{ran}"
+    );
 
     let rules = dir.path().join("rules.yaml");
     std::fs::write(
@@ -294,8 +297,16 @@ fn absurd_scenarios_and_deep_yaml_are_refused_at_once() {
     nodewatch(&["scenario", "write", "binder", p]);
     let meta = path.join("scenario.yaml");
     let text = std::fs::read_to_string(&meta).unwrap();
-    let end = text.lines().find(|l| l.starts_with("end:")).unwrap().to_string();
-    let step = text.lines().find(|l| l.starts_with("step:")).unwrap().to_string();
+    let end = text
+        .lines()
+        .find(|l| l.starts_with("end:"))
+        .unwrap()
+        .to_string();
+    let step = text
+        .lines()
+        .find(|l| l.starts_with("step:"))
+        .unwrap()
+        .to_string();
     for (from, to) in [
         (end.as_str(), "end: 9999-12-30T00:00:00Z"),
         (step.as_str(), "step: 1ms"),
@@ -307,13 +318,23 @@ fn absurd_scenarios_and_deep_yaml_are_refused_at_once() {
             "{to}: {err}"
         );
     }
-    std::fs::write(&meta, format!("{}{}\n", "[".repeat(100_000), "]".repeat(100_000))).unwrap();
+    std::fs::write(
+        &meta,
+        format!("{}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    )
+    .unwrap();
     let err = nodewatch_fails(&["replay", p]);
-    assert!(err.contains("scenario.yaml:1: nested deeper than the limit of 64"), "{err}");
+    assert!(
+        err.contains("scenario.yaml:1: nested deeper than the limit of 64"),
+        "{err}"
+    );
     let deep = dir.path().join("deep.yaml");
     std::fs::write(&deep, format!("engine: {}\n", "[".repeat(100_000))).unwrap();
     let err = nodewatch_fails(&["check", "--config", deep.to_str().unwrap()]);
-    assert!(err.contains("deep.yaml:1: nested deeper than the limit of 64"), "{err}");
+    assert!(
+        err.contains("deep.yaml:1: nested deeper than the limit of 64"),
+        "{err}"
+    );
     let err = nodewatch_fails(&["check", deep.to_str().unwrap()]);
     assert!(err.contains("deep.yaml:1: -: nested deeper"), "{err}");
 }

@@ -312,9 +312,15 @@ impl Catalog {
                 bad("when", "use exactly one of: score_above; signal with value_above/value_below/anomaly_above; common_cause".into());
                 continue;
             }
-            for (f, v) in [("value_above", c.value_above), ("value_below", c.value_below)] {
+            for (f, v) in [
+                ("value_above", c.value_above),
+                ("value_below", c.value_below),
+            ] {
                 if let Some(v) = v.filter(|v| !v.is_finite()) {
-                    bad(&format!("when.{f}"), format!("must be a finite number, got {v}"));
+                    bad(
+                        &format!("when.{f}"),
+                        format!("must be a finite number, got {v}"),
+                    );
                 }
             }
             for (f, v) in [
@@ -385,8 +391,11 @@ const RESERVED_LABELS: &[&str] = &["alertname", "scope", "severity", "node", "si
 /// Metric names, `by` labels and rate windows: what Prometheus would
 /// refuse, or what would make every alert of the signal undeliverable.
 fn metric_problems(m: &MetricQuery, bad: &mut impl FnMut(&str, String)) {
-    let names = std::iter::once(("metric", &m.name, m.rate))
-        .chain(m.ratio_to.iter().map(|d| ("metric.ratio_to", &d.name, d.rate)));
+    let names = std::iter::once(("metric", &m.name, m.rate)).chain(
+        m.ratio_to
+            .iter()
+            .map(|d| ("metric.ratio_to", &d.name, d.rate)),
+    );
     for (at, name, rate) in names {
         if !is_metric_name(name) {
             bad(

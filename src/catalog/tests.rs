@@ -155,7 +155,9 @@ fn what_would_break_at_run_time_is_refused_with_file_line_and_field() {
         assert_eq!(e.line, *line, "{text}: {e}");
     }
     // The shipped templates and labels are fine.
-    assert!(rule::template_problem("Node {{ subject }} at {{ value }}: {{ explanation }}").is_none());
+    assert!(
+        rule::template_problem("Node {{ subject }} at {{ value }}: {{ explanation }}").is_none()
+    );
 }
 
 #[test]
@@ -163,10 +165,16 @@ fn nesting_and_size_are_bounded_before_parsing() {
     let deep = format!("signals: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
     let e = one_error(&deep);
     assert_eq!(e.line, 1, "{e}");
-    assert!(e.message.contains("nested deeper than the limit of 64"), "{e}");
+    assert!(
+        e.message.contains("nested deeper than the limit of 64"),
+        "{e}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.yaml");
     std::fs::write(&big, "# x\n".repeat(crate::config::yaml::MAX_BYTES / 4 + 1)).unwrap();
     let errs = Catalog::load(&[big]).unwrap_err();
-    assert!(errs[0].message.contains("larger than the limit"), "{errs:?}");
+    assert!(
+        errs[0].message.contains("larger than the limit"),
+        "{errs:?}"
+    );
 }

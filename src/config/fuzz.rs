@@ -17,11 +17,54 @@ const DEFAULT_ITERS: usize = 1500;
 
 /// Fragments that mean something to YAML or to nodewatch's checks.
 const TOKENS: &[&str] = &[
-    "[", "]", "{", "}", "- ", ": ", ", ", "'", "\"", "#", "\n", "\n  ", "\n    - ", "&a ", "*a",
-    "!!binary ", "!!map ", "? ", "|\n", ">-\n", "---\n", "...\n", ".nan", ".inf", "-.inf",
-    "1e999", "-0", "99999999999999999999", "0x1F", "~", "null", "{{ nope }}", "{{", "}}",
-    "{{ subject }}", "bad-label", "__name__", "up{", "0s", "-5m", "9999-12-30T00:00:00Z",
-    "\u{0}", "\u{feff}", "é", "\t", "<<: *a\n", "\\", "%YAML 1.2\n",
+    "[",
+    "]",
+    "{",
+    "}",
+    "- ",
+    ": ",
+    ", ",
+    "'",
+    "\"",
+    "#",
+    "\n",
+    "\n  ",
+    "\n    - ",
+    "&a ",
+    "*a",
+    "!!binary ",
+    "!!map ",
+    "? ",
+    "|\n",
+    ">-\n",
+    "---\n",
+    "...\n",
+    ".nan",
+    ".inf",
+    "-.inf",
+    "1e999",
+    "-0",
+    "99999999999999999999",
+    "0x1F",
+    "~",
+    "null",
+    "{{ nope }}",
+    "{{",
+    "}}",
+    "{{ subject }}",
+    "bad-label",
+    "__name__",
+    "up{",
+    "0s",
+    "-5m",
+    "9999-12-30T00:00:00Z",
+    "\u{0}",
+    "\u{feff}",
+    "é",
+    "\t",
+    "<<: *a\n",
+    "\\",
+    "%YAML 1.2\n",
 ];
 
 /// The seed corpus: real documents of each kind.
@@ -54,7 +97,11 @@ fn mutate(rng: &mut Rng, corpus: &[String]) -> String {
         match rng.range(0, 6) {
             0 => {
                 let t = rng.pick(TOKENS).copied().unwrap_or("");
-                let times = if rng.chance(0.1) { rng.range(1, 3000) } else { 1 };
+                let times = if rng.chance(0.1) {
+                    rng.range(1, 3000)
+                } else {
+                    1
+                };
                 let ins: Vec<char> = t.repeat(times as usize).chars().collect();
                 s.splice(at..at, ins);
             }
@@ -122,9 +169,8 @@ fn mutated_documents_never_panic() {
         let text = mutate(&mut rng, &corpus);
         bytes += text.len();
         let t = Instant::now();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            exercise(&text, &mut rng)
-        }));
+        let r =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exercise(&text, &mut rng)));
         slowest = slowest.max(t.elapsed());
         assert!(r.is_ok(), "input {i} panicked: {text:?}");
     }

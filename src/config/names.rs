@@ -14,7 +14,8 @@ pub fn is_metric_name(s: &str) -> bool {
 /// A Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
 pub fn is_label_name(s: &str) -> bool {
     let mut c = s.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
@@ -109,7 +110,9 @@ mod tests {
         for bad in ["", "bad-label", "bad label", "1a", "a:b"] {
             assert!(alert_label_problem(bad).is_some(), "{bad}");
         }
-        assert!(alert_label_problem("__name__").unwrap().contains("reserved"));
+        assert!(alert_label_problem("__name__")
+            .unwrap()
+            .contains("reserved"));
         assert!(alert_label_problem("team").is_none());
         assert!(is_dns1123_label("default") && !is_dns1123_label("Bad_ns"));
         assert!(!is_dns1123_label("-a") && !is_dns1123_label(&"a".repeat(64)));

@@ -58,7 +58,8 @@ impl Problems {
 
     fn positive(&mut self, field: &str, d: Duration) {
         if d.0 <= 0 {
-            self.0.push((field.into(), format!("must be positive, got {d}")));
+            self.0
+                .push((field.into(), format!("must be positive, got {d}")));
         }
     }
 }
@@ -66,7 +67,10 @@ impl Problems {
 fn problems(cfg: &Config, p: &mut Problems) {
     let e = &cfg.engine;
     p.range01("engine.unhealthy_score", e.unhealthy_score);
-    p.range01("engine.common_cause.min_fraction", e.common_cause.min_fraction);
+    p.range01(
+        "engine.common_cause.min_fraction",
+        e.common_cause.min_fraction,
+    );
     let g = &cfg.governor;
     p.range01("governor.max_fraction", g.max_fraction);
     p.range01("governor.max_unhealthy_fraction", g.max_unhealthy_fraction);
@@ -121,7 +125,9 @@ fn problems(cfg: &Config, p: &mut Problems) {
         if id.trim().is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
             p.push(
                 "kubernetes.identity".into(),
-                format!("must be 1..128 printable characters, got {id:?} (leave it out for $POD_NAME)"),
+                format!(
+                    "must be 1..128 printable characters, got {id:?} (leave it out for $POD_NAME)"
+                ),
             );
         }
     }
@@ -134,7 +140,10 @@ fn problems(cfg: &Config, p: &mut Problems) {
     if !is_dns1123_label(&k.event_namespace) {
         p.push(
             "kubernetes.event_namespace".into(),
-            format!("{:?} is not a namespace name (DNS-1123 label)", k.event_namespace),
+            format!(
+                "{:?} is not a namespace name (DNS-1123 label)",
+                k.event_namespace
+            ),
         );
     }
     let l = &k.lease;
@@ -171,10 +180,7 @@ fn problems(cfg: &Config, p: &mut Problems) {
     }
 
     if cfg.serve.history_max_bytes == 0 {
-        p.push(
-            "serve.history_max_bytes".into(),
-            "must be positive".into(),
-        );
+        p.push("serve.history_max_bytes".into(), "must be positive".into());
     }
     if let Some(prom) = &cfg.prometheus {
         if let Err(e) = prom.validate() {
@@ -248,7 +254,13 @@ mod tests {
             "kubernetes:\n  lease: {duration: 10s, renew_deadline: 10s}\ngovernor: {max_fraction: 2}\n",
         );
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs[0].starts_with("c.yaml:3: governor.max_fraction"), "{errs:?}");
-        assert!(errs[1].starts_with("c.yaml:2: kubernetes.lease.renew_deadline"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("c.yaml:3: governor.max_fraction"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("c.yaml:2: kubernetes.lease.renew_deadline"),
+            "{errs:?}"
+        );
     }
 }

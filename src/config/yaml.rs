@@ -110,9 +110,10 @@ pub fn check_bounds(text: &str) -> Result<(), YamlError> {
             let c = b[i];
             i += 1;
             if let Some(q) = quote {
-                if q == b'"' && c == b'\\' {
-                    i += 1;
-                } else if c == q && q == b'\'' && b.get(i) == Some(&b'\'') {
+                // `\x` in double quotes and `''` in single quotes escape.
+                let escaped =
+                    (q == b'"' && c == b'\\') || (c == q && q == b'\'' && b.get(i) == Some(&b'\''));
+                if escaped {
                     i += 1;
                 } else if c == q {
                     quote = None;
@@ -182,20 +183,23 @@ pub fn line_of(text: &str, path: &str) -> usize {
         };
         // Deeper than the parent, or a list at the parent's own column
         // (`key:` then `- item` unindented, which YAML allows).
-        let same_col_list = (lo..hi).any(|n| content_col(lines[n], n == lo, first).is_some_and(|c| c == col && is_item(&lines[n][c..])));
+        let same_col_list = (lo..hi).any(|n| {
+            content_col(lines[n], n == lo, first)
+                .is_some_and(|c| c == col && is_item(&lines[n][c..]))
+        });
         if parent.is_some_and(|p| col < p || (col == p && !same_col_list)) {
             return found; // the value is on the parent's line (flow style)
         }
         let mut hit = None;
         let mut index = 0;
-        for n in lo..hi {
-            let Some(c) = content_col(lines[n], n == lo, first) else {
+        for (n, line) in lines.iter().enumerate().take(hi).skip(lo) {
+            let Some(c) = content_col(line, n == lo, first) else {
                 continue;
             };
             if c < col {
                 break;
             }
-            let rest = &lines[n][c..];
+            let rest = &line[c..];
             let item = is_item(rest);
             match seg {
                 Seg::Key(k) if c == col && is_key(rest, k) => hit = Some((n, c, None)),
@@ -218,8 +222,9 @@ pub fn line_of(text: &str, path: &str) -> usize {
         // The entry's own scope: to the next line at its column or less.
         let end = (n + 1..hi)
             .find(|&m| {
-                content_col(lines[m], false, None)
-                    .is_some_and(|mc| mc < c || (mc == c && (item_col.is_some() || !is_item(&lines[m][mc..]))))
+                content_col(lines[m], false, None).is_some_and(|mc| {
+                    mc < c || (mc == c && (item_col.is_some() || !is_item(&lines[m][mc..])))
+                })
             })
             .unwrap_or(hi);
         (lo, hi, parent, first) = match item_col {
@@ -274,7 +279,10 @@ fn is_item(rest: &str) -> bool {
 fn is_key(rest: &str, k: &str) -> bool {
     [k.to_string(), format!("\"{k}\""), format!("'{k}'")]
         .iter()
-        .any(|q| rest.strip_prefix(q.as_str()).is_some_and(|r| r.trim_start().starts_with(':')))
+        .any(|q| {
+            rest.strip_prefix(q.as_str())
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
 }
 
 #[cfg(test)]
@@ -285,10 +293,15 @@ mod tests {
     fn deep_nesting_is_refused_before_parsing() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let e = check_bounds(&deep).unwrap_err();
-        assert!(matches!(e, YamlError::TooDeep { line: 1, limit: 64 }), "{e}");
+        assert!(
+            matches!(e, YamlError::TooDeep { line: 1, limit: 64 }),
+            "{e}"
+        );
         let e = from_str::<serde_yaml::Value>(&"- ".repeat(1000)).unwrap_err();
         assert!(e.to_string().contains("64 levels"), "{e}");
-        let block: String = (0..100).map(|i| format!("{}k{i}:\n", " ".repeat(i))).collect();
+        let block: String = (0..100)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
         assert!(check_bounds(&block).is_err());
         let big = "a: b\n".repeat(MAX_BYTES / 5 + 1);
         assert!(matches!(

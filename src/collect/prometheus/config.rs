@@ -248,7 +248,10 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().field, "url");
         c.url = "http://user:s3cret@p:9090".into();
         let e = c.validate().unwrap_err();
-        assert!(e.message.contains("credentials") && !e.to_string().contains("s3cret"), "{e}");
+        assert!(
+            e.message.contains("credentials") && !e.to_string().contains("s3cret"),
+            "{e}"
+        );
         c.url = "http://p".into();
         c.max_concurrent_queries = 0;
         assert_eq!(c.validate().unwrap_err().field, "max_concurrent_queries");
