@@ -318,6 +318,18 @@ fn absurd_scenarios_and_deep_yaml_are_refused_at_once() {
             "{to}: {err}"
         );
     }
+    std::fs::write(&meta, &text).unwrap();
+    let events = path.join("events.jsonl");
+    let mut ev = std::fs::read_to_string(&events).unwrap();
+    let lines = ev.lines().count();
+    ev.push_str(&format!("{{\"message\": \"{}\"}}\n", "x".repeat(2 << 20)));
+    std::fs::write(&events, ev).unwrap();
+    let err = nodewatch_fails(&["replay", p]);
+    let want = format!(
+        "events.jsonl:{}: line longer than the limit of 1048576 bytes",
+        lines + 1
+    );
+    assert!(err.contains(&want), "{err}");
     std::fs::write(
         &meta,
         format!("{}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
