@@ -172,6 +172,28 @@ impl Catalog {
 
     fn validate(&self) -> Vec<Problem> {
         let mut out = Vec::new();
+        // The engine keeps state per signal and node (and counts node
+        // signals in a u16); rules are evaluated every tick.
+        if self.signals.len() > MAX_SIGNALS {
+            out.push(Problem {
+                item: Item::Signal(MAX_SIGNALS),
+                field: "name".into(),
+                message: format!(
+                    "{} signals; at most {MAX_SIGNALS} are allowed",
+                    self.signals.len()
+                ),
+            });
+        }
+        if self.rules.len() > MAX_RULES {
+            out.push(Problem {
+                item: Item::Rule(MAX_RULES),
+                field: "alert".into(),
+                message: format!(
+                    "{} rules; at most {MAX_RULES} are allowed",
+                    self.rules.len()
+                ),
+            });
+        }
         let mut seen = HashSet::new();
         for (i, s) in self.signals.iter().enumerate() {
             let mut bad = |field: &str, message: String| {
@@ -380,6 +402,12 @@ impl Catalog {
         out
     }
 }
+
+/// Most signals in a catalog (the built-in one has 10).
+pub const MAX_SIGNALS: usize = 1000;
+
+/// Most rules in a catalog (the built-in one has 4).
+pub const MAX_RULES: usize = 1000;
 
 /// Longest `events.window`: the window is kept as one bucket per tick
 /// per node.

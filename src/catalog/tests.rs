@@ -161,6 +161,18 @@ fn what_would_break_at_run_time_is_refused_with_file_line_and_field() {
 }
 
 #[test]
+fn signal_and_rule_counts_are_bounded() {
+    let mut text = String::from("signals:\n");
+    for i in 0..=MAX_SIGNALS {
+        text.push_str(&format!("  - {{name: s{i}, events: {{}}}}\n"));
+    }
+    let e = one_error(&text);
+    assert_eq!(e.field, format!("signals[{MAX_SIGNALS}].name"), "{e}");
+    assert_eq!(e.line, MAX_SIGNALS + 2, "{e}");
+    assert!(e.message.contains("at most 1000"), "{e}");
+}
+
+#[test]
 fn nesting_and_size_are_bounded_before_parsing() {
     let deep = format!("signals: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
     let e = one_error(&deep);

@@ -52,9 +52,10 @@ impl fmt::Debug for Source {
     }
 }
 
-/// A configuration problem.
+/// A configuration problem: `FILE:LINE: field: message` (without the
+/// line when unknown, without the file for built-in defaults).
 #[derive(Debug, thiserror::Error)]
-#[error("{}:{line}: {message}", file.display())]
+#[error("{}", located(file, *line, message))]
 pub struct ConfigError {
     /// File.
     pub file: PathBuf,
@@ -62,6 +63,14 @@ pub struct ConfigError {
     pub line: usize,
     /// What is wrong, with the field path.
     pub message: String,
+}
+
+fn located(file: &Path, line: usize, message: &str) -> String {
+    match (file.as_os_str().is_empty(), line) {
+        (true, _) => message.to_string(),
+        (false, 0) => format!("{}: {message}", file.display()),
+        _ => format!("{}:{line}: {message}", file.display()),
+    }
 }
 
 /// Every problem [`Config::validate`] found, one per line.

@@ -249,6 +249,15 @@ mod tests {
     }
 
     #[test]
+    fn command_line_values_are_checked_too() {
+        // `run --identity ''` without a file: no file or line to name.
+        let mut cfg = Config::default();
+        cfg.kubernetes.identity = Some(String::new());
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.starts_with("kubernetes.identity: must be 1..128"), "{e}");
+    }
+
+    #[test]
     fn every_problem_is_reported_not_just_the_first() {
         let errs = errors(
             "kubernetes:\n  lease: {duration: 10s, renew_deadline: 10s}\ngovernor: {max_fraction: 2}\n",
