@@ -187,7 +187,7 @@ fn problems(cfg: &Config, p: &mut Problems) {
             p.push(format!("prometheus.{}", e.field), e.message);
         }
     }
-    if let Err(crate::act::sinks::SinkError::Config { field, message }) = cfg.sinks.validate() {
+    for (field, message) in cfg.sinks.problems() {
         // Sink messages start with the sub-field (`headers: …`); locate it.
         let (field, message) = match message.split_once(": ") {
             Some((sub, rest)) if sub.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => {
@@ -241,6 +241,7 @@ mod tests {
             ("serve:\n  history_max_bytes: 0\n", "c.yaml:2: serve.history_max_bytes"),
             ("prometheus:\n  url: http://p\n  headers:\n    Host: evil\n", "c.yaml:4: prometheus.headers: \"Host\": set by the HTTP client"),
             ("sinks:\n  webhooks:\n    - name: a\n      url: http://a\n      headers: {Connection: close}\n", "c.yaml:5: sinks.webhooks[0].headers: \"Connection\""),
+            ("sinks:\n  webhooks:\n    - name: a\n      url: http://a\n    - name: a\n      url: http://b\n", "c.yaml:5: sinks.webhooks[1]: name \"a\" is used twice"),
         ];
         for (text, want) in cases {
             let errs = errors(text);
@@ -269,6 +270,20 @@ mod tests {
         );
         assert!(
             errs[1].starts_with("c.yaml:2: kubernetes.lease.renew_deadline"),
+            "{errs:?}"
+        );
+        // Two broken sinks: both reported.
+        let errs = errors(
+            "sinks:\n  webhooks:\n    - {name: a, url: http://a, headers: {Host: x}}\n  \
+             grafana:\n    - {name: g, url: http://g, token: {env: T}, panel_id: 3}\n",
+        );
+        assert!(errs.len() >= 2, "{errs:?}");
+        assert!(
+            errs[0].starts_with("c.yaml:3: sinks.webhooks[0].headers"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("c.yaml:5: sinks.grafana[0]"),
             "{errs:?}"
         );
     }
