@@ -1,5 +1,6 @@
-//! A bounded, seeded fuzz run over every YAML parser nodewatch owns (rule
-//! files, the config file, `scenario.yaml`) and the line locator: mutated
+//! A bounded, seeded fuzz run over the parsers of nodewatch's input files
+//! (rule files, the config file, `scenario.yaml`, `metrics.om`,
+//! `events.jsonl` lines) and the line locator: mutated
 //! and spliced real documents plus YAML-significant garbage. Each input
 //! must come back as a value or an error — never a panic — and the slowest
 //! input is reported (no timing assertion: the bound is structural, the
@@ -80,6 +81,12 @@ fn corpus() -> Vec<String> {
          truth:\n  faulty_nodes:\n    - {node: a, from: 2024-01-01T00:10:00Z, to: 2024-01-01T00:20:00Z}\n"
             .into(),
     );
+    c.push(
+        "# TYPE up gauge\nup{node=\"a\",x=\"\\\"\\n\"} 1 1700000000\nup{node=\"a\"} NaN 1700000030.5\n\
+         # TYPE c counter\nc_total{a=\"b\"} 1e3 1700000000\nc_created{a=\"b\"} 1 1700000000\n# EOF\n"
+            .into(),
+    );
+    c.push("{\"kind\": \"Event\", \"reason\": \"X\", \"count\": 2, \"involvedObject\": {\"kind\": \"Pod\"}}\n".into());
     // An alias bomb: each level doubles the one below.
     let mut bomb = String::from("a0: &a0 [x, x]\n");
     for i in 1..20 {
@@ -144,6 +151,10 @@ fn exercise(text: &str, rng: &mut Rng) {
         let _ = cfg.validate();
     }
     let _ = yaml::from_str::<crate::scenario::Meta>(text);
+    let _ = crate::scenario::openmetrics::parse(text, Path::new("fuzz.om"));
+    for line in text.lines() {
+        let _ = serde_json::from_str::<crate::k8s::Event>(line);
+    }
     let paths = [
         "rules[0].labels.x",
         "signals[1].metric.by",
