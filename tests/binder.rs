@@ -318,6 +318,17 @@ fn absurd_scenarios_and_deep_yaml_are_refused_at_once() {
             "{to}: {err}"
         );
     }
+    // The same bound for a backtest, before any query is sent.
+    let err = nodewatch_fails(&[
+        "backtest",
+        "--prometheus",
+        "http://127.0.0.1:1",
+        "--from",
+        "2018-02-20T00:00:00Z",
+        "--to",
+        "9999-12-30T00:00:00Z",
+    ]);
+    assert!(err.contains("the limit is 1051200 per replay"), "{err}");
     std::fs::write(&meta, &text).unwrap();
     let events = path.join("events.jsonl");
     let mut ev = std::fs::read_to_string(&events).unwrap();
