@@ -263,7 +263,7 @@ async fn taint_and_opt_in_uncordon_after_a_healthy_period() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = binder_agent(&server, dir.path(), |o| {
         o.kube.taint = true;
-        o.kube.uncordon_after = Some(SimDuration::mins(10));
+        o.engine.uncordon_after = Some(SimDuration::mins(10));
     })
     .await;
     let mut at = t("2018-02-20T12:00:00Z");

@@ -97,6 +97,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
     if args.dry_run {
         cfg.governor.dry_run = true;
     }
+    // The same validation as `nodewatch check --config`.
+    cfg.validate()?;
     let catalog = crate::load_catalog(&args.rules)?;
     let client = live::client_from(&ClientOptions {
         kubeconfig: args.kubeconfig.clone(),

@@ -86,13 +86,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         opts: AgentOptions,
     ) -> Self {
         let identity = opts.kube.identity();
-        let mut es = opts.engine.clone();
-        if let Some(l) = &opts.kube.pool_label {
-            es.pool_label = l.clone();
-        }
-        if opts.kube.uncordon_after.is_some() {
-            es.uncordon_after = opts.kube.uncordon_after;
-        }
+        let es = opts.engine.clone();
         let backoff = Duration::from_millis(opts.kube.watch_backoff_max.0.max(100) as u64);
         let source = LiveSource::start(client.clone(), metrics, backoff);
         let (leader, elector) = if opts.elect {

@@ -245,6 +245,9 @@ pub fn parse_headers(
         .0
         .iter()
         .map(|(k, v)| {
+            if let Some(why) = crate::config::names::forbidden_header(k) {
+                return Err(format!("headers: {k:?}: {why}"));
+            }
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| format!("headers: invalid header name {k:?}"))?;
             let mut value = reqwest::header::HeaderValue::from_str(v)

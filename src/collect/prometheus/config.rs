@@ -177,6 +177,9 @@ impl PrometheusConfig {
                     "use bearer_token_file or basic_auth for Authorization".into(),
                 );
             }
+            if let Some(why) = crate::config::names::forbidden_header(name) {
+                return bad("headers", format!("{name:?}: {why}"));
+            }
         }
         Ok(())
     }
