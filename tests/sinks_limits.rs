@@ -88,6 +88,9 @@ async fn a_huge_error_body_is_read_a_few_kib_deep_and_the_sink_goes_on() {
     .await;
     for (kind, server) in ["webhook", "alertmanager", "grafana"].iter().zip(&servers) {
         let written = server.written();
+        eprintln!(
+            "{kind}: {written} bytes of a 256 MiB error body written before the client closed"
+        );
         assert!(
             written < LET_THROUGH,
             "{kind}: the receiver wrote {written} bytes of its error body; a bounded client stops after a few KiB"
