@@ -284,6 +284,18 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_no_credentials_or_header_values() {
+        let c =
+            parse("url: http://user:pw-s3cret@p:9090\nheaders: {X-Api-Key: key-s3cret}").unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("http://***@p:9090") && text.contains("X-Api-Key"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn password_from_file_drops_the_newline() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("pw");
