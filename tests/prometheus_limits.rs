@@ -1,18 +1,18 @@
 //! The Prometheus client against a hostile server (a fake on raw TCP,
-//! `Hostile` in `support/receiver.rs`: a real Prometheus cannot be made to
+//! `Hostile` in `support/hostile.rs`: a real Prometheus cannot be made to
 //! answer like this): a 200 answer larger than `max_response_bytes` is not
 //! read past the cap and counts as `too_large`; a 503 with a 256 MiB body is
 //! read a few KiB deep; a redirect loop costs a bounded number of requests
 //! per query and counts as `redirect`. The collector survives all of it.
 
+use hostile::{Hostile, Misbehave};
 use nodewatch::catalog::Catalog;
 use nodewatch::collect::prometheus::{BackoffConfig, PrometheusCollector, PrometheusConfig};
 use nodewatch::collect::MetricSource;
 use nodewatch::time::{Duration, Timestamp};
-use receiver::{Hostile, Misbehave};
 
-#[path = "support/receiver.rs"]
-mod receiver;
+#[path = "support/hostile.rs"]
+mod hostile;
 
 /// Far more than any cap; small enough that a client reading it whole (the
 /// bug) fails the test without exhausting the machine.

@@ -1,21 +1,21 @@
 //! Sinks against hostile receivers (a fake on raw TCP, `Hostile` in
-//! `support/receiver.rs`: the real Alertmanager and Grafana cannot be made
+//! `support/hostile.rs`: the real Alertmanager and Grafana cannot be made
 //! to misbehave like this). A receiver answering 500 with a 256 MiB body
 //! gets a few KiB of it read, never the whole, and the sink keeps
 //! delivering once the receiver behaves; a redirect loop is one permanent
 //! failure, counted, with a bounded number of requests, never retried.
 
+use hostile::{Hostile, Misbehave};
 use nodewatch::act::sinks::Dispatcher;
 use nodewatch::act::{Notification, Notifier};
 use nodewatch::state::SinkStats;
 use nodewatch::time::SystemClock;
-use receiver::{Hostile, Misbehave};
 use std::sync::Arc;
 use std::time::Duration;
 use support::{node_alert, sinks_config, wait_for};
 
-#[path = "support/receiver.rs"]
-mod receiver;
+#[path = "support/hostile.rs"]
+mod hostile;
 #[path = "support/sinks.rs"]
 mod support;
 
