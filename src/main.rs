@@ -104,8 +104,14 @@ fn main() -> Result<()> {
     } else {
         "warn"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("kube_client")) {
+        // kube's client logs every failed request at ERROR: lines a second
+        // while the API server is down. nodewatch logs those failures
+        // itself, rate-limited.
+        filter = filter.add_directive("kube_client::client::builder=off".parse()?);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -37,12 +37,11 @@ pub fn config(path: &Path) -> Result<String> {
         cfg.kubernetes.lease.namespace,
         cfg.kubernetes.lease.name
     );
-    let prom = cfg
-        .prometheus
-        .as_ref()
-        .map_or("none (metric signals unknown, no cordons)", |p| {
-            p.url.as_str()
-        });
+    // Redacted: the URL may carry credentials.
+    let prom = cfg.prometheus.as_ref().map_or_else(
+        || "none (metric signals unknown, no cordons)".to_string(),
+        |p| nodewatch::outbound::redact_url(&p.url),
+    );
     let s = &cfg.sinks;
     let _ = writeln!(
         out,

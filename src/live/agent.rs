@@ -196,9 +196,11 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         }
     }
 
-    /// The snapshot to publish, with the Kubernetes source's health.
+    /// The snapshot to publish, with the health of the Kubernetes and
+    /// metric sources.
     pub fn snapshot(&self) -> crate::state::Snapshot {
         let mut s = self.pipeline.snapshot(None);
+        self.source.metrics().report_health(&mut s.stats);
         let stats = self.source.stats();
         s.stats
             .source_up
@@ -208,11 +210,12 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         let c = &self.pipeline.cordoner.stats;
         let forbidden =
             stats.iter().map(|w| w.forbidden).sum::<u64>() + lease_forbidden + c.forbidden;
+        // `<source>/<kind>`: /metrics labels them source="kubernetes".
         for (k, v) in [
-            ("kubernetes_watch", watch_errors),
-            ("kubernetes_lease", lease_errors),
-            ("kubernetes_write", c.failed + c.events_failed),
-            ("kubernetes_forbidden", forbidden),
+            ("kubernetes/watch", watch_errors),
+            ("kubernetes/lease", lease_errors),
+            ("kubernetes/write", c.failed + c.events_failed),
+            ("kubernetes/forbidden", forbidden),
         ] {
             s.stats.source_errors.insert(k.into(), v);
         }

@@ -24,7 +24,8 @@ pub struct Settings {
     pub write_attempts: u32,
     /// First retry delay of API writes; doubles each attempt.
     pub write_backoff: Duration,
-    /// Longest wait between two attempts of a failing watch.
+    /// Longest wait between two attempts of a failing watch (the wait
+    /// starts at 200 ms and doubles, with jitter, up to this).
     pub watch_backoff_max: Duration,
 }
 
@@ -37,7 +38,7 @@ impl Default for Settings {
             event_namespace: "default".to_string(),
             write_attempts: 5,
             write_backoff: Duration(200),
-            watch_backoff_max: Duration::secs(5),
+            watch_backoff_max: Duration::secs(30),
         }
     }
 }
