@@ -74,8 +74,15 @@ fn corpus() -> Vec<String> {
         .iter()
         .map(|(_, t)| t.to_string())
         .collect();
-    c.push(include_str!("../../deploy/base/config.yaml").into());
-    c.push(include_str!("../../deploy/components/notifications/config.yaml").into());
+    // Read at test time, not included: the container build context (and
+    // tests/deploy_image.rs) holds only what the binary compiles in.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in [
+        "deploy/base/config.yaml",
+        "deploy/components/notifications/config.yaml",
+    ] {
+        c.push(std::fs::read_to_string(root.join(f)).expect("shipped config"));
+    }
     c.push(
         "name: x\nstart: 2024-01-01T00:00:00Z\nend: 2024-01-01T01:00:00Z\nstep: 30s\n\
          truth:\n  faulty_nodes:\n    - {node: a, from: 2024-01-01T00:10:00Z, to: 2024-01-01T00:20:00Z}\n"
