@@ -3,7 +3,9 @@
 //! resolving matchers happens once, not once per step.
 
 use super::select::Selector;
-use super::{aggregate, binary, functions, Labels, Output, QueryError, LOOKBACK_MS, MAX_SAMPLES};
+use super::{
+    aggregate, binary, functions, guard, Labels, Output, QueryError, LOOKBACK_MS, MAX_SAMPLES,
+};
 use crate::serve::history::History;
 use promql_parser::parser::ast::Offset;
 use promql_parser::parser::{Expr, VectorSelector};
@@ -35,6 +37,8 @@ pub(super) struct Evaluator<'a> {
     /// Interned `__name__`, if any series has one.
     pub name: Option<u32>,
     samples: usize,
+    /// Current depth of [`Self::eval`] calls.
+    depth: usize,
 }
 
 impl<'a> Evaluator<'a> {
@@ -44,6 +48,7 @@ impl<'a> Evaluator<'a> {
             steps,
             name: h.strings.get("__name__"),
             samples: 0,
+            depth: 0,
         }
     }
 
@@ -102,8 +107,23 @@ impl<'a> Evaluator<'a> {
         Ok(Output::Matrix(out))
     }
 
-    /// Evaluates a sub-expression for all steps.
+    /// Evaluates a sub-expression for all steps, refusing trees deeper than
+    /// [`guard::MAX_EVAL_DEPTH`] (the parser's input was bounded already;
+    /// this keeps the recursion bounded whatever built the tree).
     pub(super) fn eval(&mut self, expr: &Expr) -> Result<Value, QueryError> {
+        if self.depth >= guard::MAX_EVAL_DEPTH {
+            return Err(QueryError::Parse(format!(
+                "query too complex: more than {} levels of expressions (nodewatch's limit)",
+                guard::MAX_EVAL_DEPTH
+            )));
+        }
+        self.depth += 1;
+        let v = self.eval_node(expr);
+        self.depth -= 1;
+        v
+    }
+
+    fn eval_node(&mut self, expr: &Expr) -> Result<Value, QueryError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(vec![n.val; self.steps.len()])),
             Expr::Paren(p) => self.eval(&p.expr),
@@ -259,11 +279,11 @@ fn offset_ms(vs: &VectorSelector) -> Result<i64, QueryError> {
 }
 
 /// Removes enclosing parentheses.
-pub(super) fn unparen(e: &Expr) -> &Expr {
-    match e {
-        Expr::Paren(p) => unparen(&p.expr),
-        e => e,
+pub(super) fn unparen(mut e: &Expr) -> &Expr {
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
     }
+    e
 }
 
 /// Whether an instant query's result keeps its computed order (Prometheus

@@ -18,6 +18,7 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+pub mod guard;
 mod select;
 
 use super::history::History;
@@ -76,6 +77,7 @@ pub fn parse(q: &str) -> Result<Expr, QueryError> {
     if q.trim().is_empty() {
         return Err(QueryError::Parse("empty query".into()));
     }
+    guard::check(q)?;
     promql_parser::parser::parse(q).map_err(QueryError::Parse)
 }
 
