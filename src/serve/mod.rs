@@ -20,6 +20,7 @@ pub mod api;
 mod auth;
 mod config;
 mod families;
+mod gzip;
 pub mod history;
 mod html;
 pub mod metrics;
@@ -50,6 +51,8 @@ pub const SNAPSHOT_PATH: &str = "/api/v1/nodewatch/snapshot";
 struct AppState {
     published: Published,
     exporter: Arc<Exporter>,
+    /// One permit per query evaluated at once (`serve.query_max_concurrency`).
+    queries: Arc<tokio::sync::Semaphore>,
 }
 
 /// The server's routes over `published`, without authentication. `get`
@@ -62,6 +65,9 @@ pub fn router(published: Published) -> Router {
 /// [`router`], requiring `token` (when given) on everything but the probes.
 pub fn router_with(published: Published, token: Option<String>) -> Router {
     let exporter = Arc::new(Exporter::new(published.clone()));
+    let queries = Arc::new(tokio::sync::Semaphore::new(
+        published.config().query_max_concurrency.max(1),
+    ));
     let app = Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(healthz))
@@ -70,9 +76,11 @@ pub fn router_with(published: Published, token: Option<String>) -> Router {
         .route(SNAPSHOT_PATH, get(snapshot))
         .merge(api::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(gzip::layer))
         .with_state(AppState {
             published,
             exporter,
+            queries,
         });
     match token {
         Some(t) => app.layer(axum::middleware::from_fn_with_state(

@@ -37,7 +37,7 @@ pub(super) async fn series(State(st): State<AppState>, req: Request) -> Response
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "series", move |h| {
+    timed(&st, "series", move |h, _| {
         if p.all("match[]").is_empty() {
             return Err(Failure(
                 StatusCode::BAD_REQUEST,
@@ -83,7 +83,7 @@ pub(super) async fn labels(State(st): State<AppState>, req: Request) -> Response
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "labels", move |h| {
+    timed(&st, "labels", move |h, _| {
         let limit = p.limit()?;
         let names: BTreeSet<&str> = matching(h, &p)?
             .into_iter()
@@ -104,7 +104,7 @@ pub(super) async fn label_values(
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "label_values", move |h| {
+    timed(&st, "label_values", move |h, _| {
         if !valid_label_name(&name) {
             return Err(Failure(
                 StatusCode::BAD_REQUEST,

@@ -3,9 +3,7 @@
 //! resolving matchers happens once, not once per step.
 
 use super::select::Selector;
-use super::{
-    aggregate, binary, functions, guard, Labels, Output, QueryError, LOOKBACK_MS, MAX_SAMPLES,
-};
+use super::{aggregate, binary, functions, guard, Budget, Labels, Output, QueryError, LOOKBACK_MS};
 use crate::serve::history::History;
 use promql_parser::parser::ast::Offset;
 use promql_parser::parser::{Expr, VectorSelector};
@@ -37,17 +35,19 @@ pub(super) struct Evaluator<'a> {
     /// Interned `__name__`, if any series has one.
     pub name: Option<u32>,
     samples: usize,
+    budget: Budget,
     /// Current depth of [`Self::eval`] calls.
     depth: usize,
 }
 
 impl<'a> Evaluator<'a> {
-    pub(super) fn new(h: &'a History, steps: Vec<i64>) -> Self {
+    pub(super) fn new(h: &'a History, steps: Vec<i64>, budget: Budget) -> Self {
         Evaluator {
             h,
             steps,
             name: h.strings.get("__name__"),
             samples: 0,
+            budget,
             depth: 0,
         }
     }
@@ -195,7 +195,13 @@ impl<'a> Evaluator<'a> {
             .iter()
             .map(|t| self.h.ticks_between(t - offset - range_ms, t - offset))
             .collect();
-        let per_series: usize = windows.iter().map(|w| (w.end - w.start) as usize).sum();
+        // A function folds each window as it goes, holding one value per
+        // step and series; a returned range vector holds its raw samples.
+        let per_series: usize = if self.steps.len() == 1 {
+            windows.iter().map(|w| (w.end - w.start) as usize).sum()
+        } else {
+            self.steps.len()
+        };
         self.account(ids.len().saturating_mul(per_series))?;
         Ok((ids, windows, offset))
     }
@@ -226,10 +232,24 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Counts samples held, refusing queries over [`MAX_SAMPLES`].
+    /// Fails once the budget's deadline has passed; called between units
+    /// of work (selectors, series) so a runaway query stops on its own.
+    pub(super) fn check_time(&self) -> Result<(), QueryError> {
+        match self.budget.deadline {
+            Some(d) if std::time::Instant::now() >= d => {
+                Err(QueryError::Timeout("expression evaluation"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts samples held, refusing queries over the budget's
+    /// `max_samples` (the count only grows: intermediate results are
+    /// counted as if all were held at once).
     pub(super) fn account(&mut self, n: usize) -> Result<(), QueryError> {
+        self.check_time()?;
         self.samples = self.samples.saturating_add(n);
-        if self.samples > MAX_SAMPLES {
+        if self.samples > self.budget.max_samples {
             return Err(QueryError::Execution(
                 "query processing would load too many samples into memory in query execution"
                     .into(),

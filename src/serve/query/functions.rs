@@ -78,7 +78,10 @@ fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value,
     let h = ev.h;
     let mut out = Vec::with_capacity(ids.len());
     let mut buf: Vec<(i64, f64)> = Vec::new();
-    for sid in ids {
+    for (n, sid) in ids.into_iter().enumerate() {
+        if n % 64 == 63 {
+            ev.check_time()?;
+        }
         let Some(stored) = h.series(sid) else {
             continue;
         };
