@@ -134,6 +134,7 @@ impl<'a> Evaluator<'a> {
                         self.drop_name(&mut s.labels);
                         s.points.iter_mut().flatten().for_each(|x| *x = -*x);
                     }
+                    check_unique(self.h, &vs)?;
                     Value::Vector(vs)
                 }
             }),
@@ -260,8 +261,9 @@ impl<'a> Evaluator<'a> {
 }
 
 /// Refuses two series with the same labels that both have a value at the
-/// same step (after `__name__` was dropped), as Prometheus does.
-pub(super) fn check_unique(h: &History, series: &[Series]) -> Result<(), QueryError> {
+/// same step (after `__name__` was dropped), as Prometheus does (with its
+/// words, which do not name the labels).
+pub(super) fn check_unique(_h: &History, series: &[Series]) -> Result<(), QueryError> {
     let mut idx: Vec<usize> = (0..series.len()).collect();
     idx.sort_by(|a, b| series[*a].labels.cmp(&series[*b].labels));
     for w in idx.windows(2) {
@@ -272,15 +274,9 @@ pub(super) fn check_unique(h: &History, series: &[Series]) -> Result<(), QueryEr
                 .zip(&b.points)
                 .any(|(x, y)| x.is_some() && y.is_some())
         {
-            let text: Vec<String> = a
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{}=\"{}\"", h.strings.resolve(*k), h.strings.resolve(*v)))
-                .collect();
-            return Err(QueryError::Execution(format!(
-                "vector cannot contain metrics with the same labelset {{{}}}",
-                text.join(", ")
-            )));
+            return Err(QueryError::Execution(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
         }
     }
     Ok(())

@@ -134,17 +134,39 @@ fn fold(name: &str, s: &[(i64, f64)], t: i64, range: i64) -> Option<f64> {
             .count() as f64,
         "resets" => s.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64,
         "avg_over_time" => {
-            // Prometheus 2.42's incremental mean.
-            let mut mean = 0.0;
+            // Prometheus 2.42's incremental mean, Kahan-compensated; once
+            // the mean is infinite, finite values and infinities of its
+            // sign keep it (`Inf 0 Inf` is +Inf, not `Inf - Inf`).
+            let (mut mean, mut c) = (0.0f64, 0.0f64);
             for (i, v) in vals().enumerate() {
-                let c = (i + 1) as f64;
-                mean += v / c - mean / c;
+                let count = (i + 1) as f64;
+                if mean.is_infinite()
+                    && ((v.is_infinite() && (mean > 0.0) == (v > 0.0)) || v.is_finite())
+                {
+                    continue;
+                }
+                (mean, c) = kahan_inc(v / count - mean / count, mean, c);
             }
-            mean
+            if mean.is_infinite() {
+                mean
+            } else {
+                mean + c
+            }
         }
         "min_over_time" => vals().fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m }),
         "max_over_time" => vals().fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }),
-        "sum_over_time" => vals().sum(),
+        "sum_over_time" => {
+            // Kahan-Neumaier compensated, as Prometheus 2.42.
+            let (mut sum, mut c) = (0.0f64, 0.0f64);
+            for v in vals() {
+                (sum, c) = kahan_inc(v, sum, c);
+            }
+            if sum.is_infinite() {
+                sum
+            } else {
+                sum + c
+            }
+        }
         "count_over_time" => n,
         "last_over_time" => s[s.len() - 1].1,
         "present_over_time" => 1.0,
@@ -165,6 +187,18 @@ fn fold(name: &str, s: &[(i64, f64)], t: i64, range: i64) -> Option<f64> {
         }
         _ => return None,
     })
+}
+
+/// One step of Kahan-Neumaier summation (Prometheus's `kahanSumInc`):
+/// the new sum and the new compensation.
+fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
 }
 
 /// Prometheus 2.42's `extrapolatedRate`: the increase between the first and
@@ -251,10 +285,15 @@ fn elementwise(ev: &mut Evaluator, name: &str, args: &[&Expr]) -> Result<Value, 
                 "abs" => v.abs(),
                 "ceil" => v.ceil(),
                 "floor" => v.floor(),
-                // Prometheus rounds half up, to a multiple of `to_nearest`.
-                "round" => (*v / b + 0.5).floor() * b,
-                "clamp_min" => v.max(b),
-                _ => v.min(b),
+                // Prometheus rounds half up, to a multiple of `to_nearest`,
+                // multiplying by its inverse (which differs from dividing
+                // in the last bit for e.g. 0.1).
+                "round" => {
+                    let inverse = 1.0 / b;
+                    (*v * inverse + 0.5).floor() / inverse
+                }
+                "clamp_min" => go_max(*v, b),
+                _ => go_min(*v, b),
             };
         }
     }
@@ -284,4 +323,22 @@ fn sort(ev: &mut Evaluator, desc: bool, args: &[&Expr]) -> Result<Value, QueryEr
         }
     });
     Ok(Value::Vector(vs))
+}
+
+/// Go's `math.Max`: NaN if either is NaN (Rust's `max` ignores a NaN).
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Go's `math.Min`: NaN if either is NaN.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
 }
