@@ -105,7 +105,7 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     if let Ok(f) = s.parse::<f64>() {
         let ns = f * 1e9;
         return (ns.is_finite() && ns.abs() < 9.223_372_036_854_775e18)
-            .then(|| (ns as i64) / 1_000_000);
+            .then_some((ns as i64) / 1_000_000);
     }
     prometheus_duration(s)
 }
