@@ -101,6 +101,9 @@ async fn deeply_nested_queries_are_refused_and_the_server_survives() {
     )
     .await;
     assert_bad_data(&r, "query too complex");
+    let many = vec!["match[]=up"; 65].join("&");
+    let r = post_form(addr, "/api/v1/series", &many).await;
+    assert_bad_data(&r, "too many match[]");
 
     // The deepest queries within the limits are answered, not refused.
     let n = MAX_NESTING - 2;

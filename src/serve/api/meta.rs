@@ -13,11 +13,23 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeSet;
 
+/// Most `match[]` selectors in one request (Grafana sends one or two).
+const MAX_MATCH: usize = 64;
+
 /// The series selected by `match[]` within `start`..`end` (everything
 /// retained when absent).
 fn matching(h: &History, p: &Params) -> Result<Vec<u32>, Failure> {
     let mut selectors = Vec::new();
-    for m in p.all("match[]") {
+    let all = p.all("match[]");
+    // Each selector is parsed (regexes compiled) separately: bound them.
+    if all.len() > MAX_MATCH {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            "bad_data",
+            format!("too many match[] parameters: more than {MAX_MATCH} (nodewatch's limit)"),
+        ));
+    }
+    for m in all {
         let e = query::parse(m).map_err(|e| {
             Failure(
                 StatusCode::BAD_REQUEST,
