@@ -37,6 +37,7 @@ fn series() -> Vec<(&'static str, &'static str, [f64; 4])> {
         ("k2", "k", [BIG; 4]),
         ("k3", "k", [1.0; 4]),
         ("k4", "k", [-BIG; 4]),
+        ("c", "c", [5.0, 10.0, 2.0, 8.5]),
     ]
 }
 
@@ -163,6 +164,7 @@ async fn edge_cases_answer_as_prometheus_2_42_does() {
     let range = |step: &str| format!("&start={T0}&end={}&step={step}", T0 + 45);
     let value = "nodewatch_signal_value";
     let t = "nodewatch_signal_value{signal=\"t\"}";
+    let c = "nodewatch_signal_value{signal=\"c\"}";
     // (query, extra parameters, compare error words)
     let cases: Vec<(String, String, bool)> = vec![
         // Kahan-compensated sum_over_time; +Inf stays +Inf.
@@ -218,6 +220,11 @@ async fn edge_cases_answer_as_prometheus_2_42_does() {
         ("round(vector(2.35), 0.1)".into(), at45.clone(), true),
         ("round(vector(0.45), 0.1)".into(), at45.clone(), true),
         ("round(vector(5), 0)".into(), at45.clone(), true),
+        // rate, increase and delta share replay's kernel (with a reset).
+        (format!("rate({c}[1m])"), at45.clone(), true),
+        (format!("increase({c}[40s])"), at45.clone(), true),
+        (format!("delta({c}[1m])"), at45.clone(), true),
+        (format!("rate({c}[20s])"), range("15"), true),
         // Durations: units in decreasing order; y is a unit.
         ("1".into(), range("30s5m"), true),
         ("1".into(), range("1y"), true),

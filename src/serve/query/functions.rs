@@ -5,6 +5,7 @@
 
 use super::eval::{check_unique, unparen, Evaluator, Series, Value};
 use super::QueryError;
+use crate::collect::tsdb::Extrapolation;
 use promql_parser::parser::{Call, Expr};
 
 /// Evaluates a function call.
@@ -201,62 +202,23 @@ fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
-/// Prometheus 2.42's `extrapolatedRate`: the increase between the first and
-/// last sample (counter resets added back), extrapolated to the window
-/// edges unless a sample is farther than 1.1 average intervals from an edge,
-/// and never below zero for counters.
+/// Prometheus 2.42's `extrapolatedRate` over one window ending at `t`
+/// (ms): the kernel replay's `rate` uses too.
 fn extrapolated(
     s: &[(i64, f64)],
     t: i64,
     range: i64,
-    counter: bool,
-    per_second: bool,
+    is_counter: bool,
+    is_rate: bool,
 ) -> Option<f64> {
-    if s.len() < 2 {
-        return None;
-    }
-    let (first_t, first_v) = s[0];
-    let (last_t, last_v) = s[s.len() - 1];
-    let mut result = last_v - first_v;
-    if counter {
-        let mut prev = first_v;
-        for (_, v) in &s[1..] {
-            if *v < prev {
-                result += prev;
-            }
-            prev = *v;
-        }
-    }
-    let range_start = (t - range) as f64 / 1000.0;
-    let range_end = t as f64 / 1000.0;
-    let (first, last) = (first_t as f64 / 1000.0, last_t as f64 / 1000.0);
-    let mut to_start = first - range_start;
-    let to_end = range_end - last;
-    let sampled = last - first;
-    let avg = sampled / (s.len() - 1) as f64;
-    if counter && result > 0.0 && first_v >= 0.0 {
-        let to_zero = sampled * (first_v / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    let threshold = avg * 1.1;
-    let mut interval = sampled;
-    interval += if to_start < threshold {
-        to_start
-    } else {
-        avg / 2.0
+    let w = Extrapolation {
+        range_start: t - range,
+        range_end: t,
+        range_ms: range,
+        is_counter,
+        is_rate,
     };
-    interval += if to_end < threshold {
-        to_end
-    } else {
-        avg / 2.0
-    };
-    result *= interval / sampled;
-    if per_second {
-        result /= range as f64 / 1000.0;
-    }
-    Some(result)
+    crate::collect::tsdb::extrapolated(s.len(), |i| s[i], &w)
 }
 
 /// `abs`, `ceil`, `floor`, `round`, `clamp_min`, `clamp_max`.
