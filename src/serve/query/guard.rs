@@ -49,7 +49,14 @@ pub fn check(q: &str) -> Result<(), QueryError> {
                     if regexes > MAX_REGEX_MATCHERS {
                         return Err(too("regex matchers", MAX_REGEX_MATCHERS));
                     }
-                    check_regex(&q[i + 1..end.saturating_sub(1).max(i + 1)], c)?;
+                    // Without its quotes; an unclosed literal runs to the end.
+                    let closed = end > i + 1 && b[end - 1] == c && end <= b.len();
+                    let body = if closed {
+                        &q[i + 1..end - 1]
+                    } else {
+                        &q[i + 1..]
+                    };
+                    check_regex(body, c)?;
                 }
                 regex_next = false;
                 i = end;
@@ -191,6 +198,10 @@ mod tests {
             "a{l=\"((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((\"}",
             "1 - -1 # ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((",
             "rate(x[5m:30s]) @ 1e3 offset -5m",
+            "a{l=~\"é",
+            "a{l=~\"\\",
+            "a{l=~'é'}",
+            "é{{{",
         ] {
             check(q).unwrap_or_else(|e| panic!("{q}: {e}"));
         }
