@@ -122,6 +122,16 @@ async fn deeply_nested_queries_are_refused_and_the_server_survives() {
         let r = post_form(addr, "/api/v1/query", &format!("query={}", enc(q))).await;
         assert_eq!(r.status, 200, "{q}: {}", r.body);
     }
+    // Absurd ranges and offsets are refused, not wrapped around.
+    for q in [
+        "nodewatch_node_score offset 100000000000y",
+        "nodewatch_node_score offset -100000000000y",
+        "rate(nodewatch_node_score[100000000000y])",
+        "nodewatch_node_score[100000000000y]",
+    ] {
+        let r = get(addr, &format!("/api/v1/query?query={}", enc(q))).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+    }
     let r = get(addr, "/healthz").await;
     assert_eq!((r.status, r.body.as_str()), (200, "ok"));
 }

@@ -56,7 +56,7 @@ impl<'a> Evaluator<'a> {
     pub(super) fn instant(mut self, expr: &Expr) -> Result<Output, QueryError> {
         let at = self.steps[0];
         if let Expr::MatrixSelector(ms) = unparen(expr) {
-            return self.raw_matrix(&ms.vs, ms.range.as_millis() as i64);
+            return self.raw_matrix(&ms.vs, duration_ms(&ms.range)?);
         }
         Ok(match self.eval(expr)? {
             Value::Scalar(v) => Output::Scalar(at, v[0]),
@@ -288,10 +288,27 @@ fn offset_ms(vs: &VectorSelector) -> Result<i64, QueryError> {
         return Err(QueryError::Unsupported("the @ modifier".into()));
     }
     Ok(match &vs.offset {
-        Some(Offset::Pos(d)) => d.as_millis() as i64,
-        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        Some(Offset::Pos(d)) => duration_ms(d)?,
+        Some(Offset::Neg(d)) => -duration_ms(d)?,
         None => 0,
     })
+}
+
+/// Longest range or offset (ms, ~290,000 years): with times bounded the
+/// same way, `t - offset - range` cannot overflow.
+const MAX_DURATION_MS: u128 = 9_200_000_000_000_000;
+
+/// A range or offset in ms, refusing absurd ones.
+pub(super) fn duration_ms(d: &std::time::Duration) -> Result<i64, QueryError> {
+    let ms = d.as_millis();
+    if ms > MAX_DURATION_MS {
+        return Err(QueryError::Parse(format!(
+            "duration too long: {}s (nodewatch's limit is {}s)",
+            d.as_secs(),
+            MAX_DURATION_MS / 1000
+        )));
+    }
+    Ok(ms as i64)
 }
 
 /// Removes enclosing parentheses.

@@ -3,7 +3,7 @@
 //! few instant-vector and scalar helpers. Any other function is refused by
 //! name.
 
-use super::eval::{check_unique, unparen, Evaluator, Series, Value};
+use super::eval::{check_unique, duration_ms, unparen, Evaluator, Series, Value};
 use super::QueryError;
 use crate::collect::tsdb::Extrapolation;
 use promql_parser::parser::{Call, Expr};
@@ -74,7 +74,7 @@ fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value,
         }
         _ => return Err(type_error(name, "range vector")),
     };
-    let range = ms.range.as_millis() as i64;
+    let range = duration_ms(&ms.range)?;
     let (ids, windows, offset) = ev.windows(&ms.vs, range)?;
     let h = ev.h;
     let mut out = Vec::with_capacity(ids.len());
