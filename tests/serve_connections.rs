@@ -24,8 +24,16 @@ mod http;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 async fn start(cfg: ServeConfig) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    start_with(cfg, 30, 120).await
+}
+
+async fn start_with(
+    cfg: ServeConfig,
+    nodes: usize,
+    ticks: usize,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let published = Published::with_config(&cfg);
-    fill(&published, 30, 120);
+    fill(&published, nodes, ticks);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -111,6 +119,62 @@ async fn stalled_headers_are_cut_off_and_slow_requests_answered_503() {
         .expect("answered");
     assert_eq!(r.status, 503, "{}", &r.body[..r.body.len().min(200)]);
     assert!(r.body.contains("request timed out"), "{}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped_and_frees_its_query_slot() {
+    let cfg = ServeConfig {
+        header_read_timeout: Span(500),
+        query_max_concurrency: 1,
+        ..ServeConfig::default()
+    };
+    // Every series of 150 nodes over 2 h: a body of tens of MB, more than
+    // the loopback socket buffers hold.
+    let (addr, _stop) = start_with(cfg, 150, 240).await;
+    let big = "/api/v1/query_range?query=%7B__name__%3D~%22.%2B%22%7D&start=1519128000&end=1519135170&step=30";
+    let slow = TcpStream::connect(addr).await.expect("connect");
+    slow.writable().await.expect("writable");
+    let req = format!("GET {big} HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(slow.try_write(req.as_bytes()).expect("write"), req.len());
+    // Another query needs the only query slot, which the stalled answer
+    // holds until the server gives up on its reader.
+    let (code, body) = probe(addr, "/api/v1/query?query=count(nodewatch_node_score)").await;
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"150\""), "{body}");
+    // The stalled client now gets what was buffered, then the end: less
+    // than the whole answer.
+    let got = tokio::time::timeout(PATIENCE, async {
+        let mut raw = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            slow.readable().await.expect("readable");
+            match slow.try_read(&mut buf) {
+                Ok(0) => return raw,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return raw,
+            }
+        }
+    })
+    .await
+    .expect("the server closed the stalled connection");
+    let text = String::from_utf8_lossy(&got[..got.len().min(4096)]).to_lowercase();
+    assert!(
+        text.starts_with("http/1.1 200"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
+    let head_end = text.find("\r\n\r\n").expect("head") + 4;
+    let length: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("content-length");
+    assert!(
+        length > 10 << 20,
+        "answer of {length} bytes is too small to stall"
+    );
+    assert!(got.len() - head_end < length, "the whole answer was sent");
 }
 
 /// Blocking `GET` with a generous read timeout.

@@ -7,6 +7,9 @@
 //! answer otherwise. When the process runs out of file descriptors
 //! (`EMFILE`), the oldest connection is closed the same way instead of
 //! the listener spinning on errors, so `/healthz` still gets through.
+//! A client that accepts no response bytes for `header_read_timeout` is
+//! disconnected, so a reader that stalls cannot pin an answer (and the
+//! query permit that comes with it) forever.
 
 use super::config::ServeConfig;
 use axum::extract::Request;
@@ -19,11 +22,16 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tokio::time::Sleep;
 
 /// The connection limits of [`serve`], from the `serve:` settings.
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +137,8 @@ pub async fn serve(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read);
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            let io = WriteStall::new(stream, limits.header_read);
+            let conn = builder.serve_connection(TokioIo::new(io), svc);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
@@ -166,5 +175,83 @@ async fn request_timeout(
             "request timed out (serve.request_timeout)\n",
         )
             .into_response(),
+    }
+}
+
+/// A connection whose writes fail with `TimedOut` once the peer has taken
+/// no bytes for `limit` (reads are bounded by hyper's header timeout).
+struct WriteStall {
+    inner: TcpStream,
+    limit: Duration,
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl WriteStall {
+    fn new(inner: TcpStream, limit: Duration) -> Self {
+        WriteStall {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Turns a pending write into an error once it has been pending for
+    /// `limit`; any progress resets the clock.
+    fn watch<T>(&mut self, cx: &mut Context<'_>, p: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if p.is_ready() {
+            self.stalled = None;
+            return p;
+        }
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+        }
+        Poll::Pending
+    }
+}
+
+impl AsyncRead for WriteStall {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteStall {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let p = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, p)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let p = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, p)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let p = Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, p)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -19,6 +19,7 @@ pub mod params;
 use super::history::History;
 use super::query::{self, QueryError};
 use super::AppState;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,7 @@ use params::{BadParam, Params};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Largest form body accepted (a long PromQL query is a few KiB).
 const MAX_BODY: usize = 1 << 20;
@@ -133,7 +135,7 @@ pub(super) async fn timed(
 ) -> Response {
     let started = Instant::now();
     let response = match run_limited(st, work).await {
-        Ok(body) => json_response(StatusCode::OK, body),
+        Ok((body, permit)) => permit_response(body, permit),
         Err(f) => f.into_response(),
     };
     let labels = vec![
@@ -159,7 +161,7 @@ pub(super) struct Limits {
 async fn run_limited(
     st: &AppState,
     work: impl FnOnce(&History, Limits) -> Result<String, Failure> + Send + 'static,
-) -> Result<String, Failure> {
+) -> Result<(String, OwnedSemaphorePermit), Failure> {
     let cfg = st.published.config();
     let timeout = std::time::Duration::from_millis(cfg.query_timeout.0.max(1) as u64);
     let deadline = Instant::now() + timeout;
@@ -177,14 +179,14 @@ async fn run_limited(
     };
     let published = st.published.clone();
     // The permit goes with the work: a query that outlives its answer (it
-    // stops at its next deadline check) still counts against the limit.
+    // stops at its next deadline check) still counts against the limit,
+    // and so does an answer until it is sent (see `permit_response`).
     let task = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
         let body = work(&published.store(), limits)?;
         if body.len() > limits.max_bytes {
             return Err(too_large(limits.max_bytes));
         }
-        Ok(body)
+        Ok((body, permit))
     });
     // A little grace past the deadline so the evaluation's own check
     // answers first.
@@ -198,6 +200,30 @@ async fn run_limited(
         )),
         Err(_) => Err(timed_out("expression evaluation")),
     }
+}
+
+/// A `200` JSON answer whose body keeps the query's permit until hyper
+/// has taken its last chunk: the memory of answers being sent (to a slow
+/// client, say) counts against `query_max_concurrency` too, so at most
+/// that many bodies of up to `max_response_bytes` exist at once. Chunks
+/// are slices of one buffer, so nothing is copied.
+fn permit_response(body: String, permit: OwnedSemaphorePermit) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let bytes = Bytes::from(body);
+    let len = bytes.len();
+    let chunks = (0..len.div_ceil(CHUNK)).map(move |i| {
+        let _held = &permit;
+        Ok::<_, std::convert::Infallible>(bytes.slice(i * CHUNK..((i + 1) * CHUNK).min(len)))
+    });
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        Body::from_stream(futures::stream::iter(chunks)),
+    )
+        .into_response()
 }
 
 /// The answer to a body over `max` bytes.
