@@ -138,6 +138,15 @@ pub(super) async fn timed(
         Ok((body, permit)) => permit_response(body, permit),
         Err(f) => f.into_response(),
     };
+    if !response.status().is_success() {
+        // Counted by code on /metrics; logged only at debug so a client
+        // hammering bad queries cannot flood the log.
+        tracing::debug!(
+            endpoint,
+            code = response.status().as_u16(),
+            "API request refused"
+        );
+    }
     let labels = vec![
         ("endpoint", endpoint),
         ("code", code_label(response.status())),
