@@ -108,7 +108,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let published = serve::Published::new();
+    // The history, query limits and connection limits of `serve:`.
+    let published = serve::Published::with_config(&cfg.serve);
     let token = cfg
         .serve
         .token()
@@ -119,9 +120,15 @@ pub async fn run(args: RunArgs) -> Result<()> {
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app = serve::router_with(published.clone(), token);
-    let server = tokio::spawn(serve::serve_router(listener, app, async move {
-        let _ = stop_rx.await;
-    }));
+    let limits = serve::ServerLimits::from_config(&cfg.serve);
+    let server = tokio::spawn(serve::serve_router_with(
+        listener,
+        app,
+        limits,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     let opts = AgentOptions {
         engine: cfg.engine.clone(),
         governor: cfg.governor.clone(),

@@ -179,9 +179,25 @@ fn problems(cfg: &Config, p: &mut Problems) {
         );
     }
 
-    if cfg.serve.history_max_bytes == 0 {
-        p.push("serve.history_max_bytes".into(), "must be positive".into());
+    let sv = &cfg.serve;
+    for (field, n) in [
+        ("serve.history_max_bytes", sv.history_max_bytes),
+        ("serve.max_response_bytes", sv.max_response_bytes),
+        ("serve.query_max_samples", sv.query_max_samples as u64),
+        // 0 would queue every query forever.
+        (
+            "serve.query_max_concurrency",
+            sv.query_max_concurrency as u64,
+        ),
+        ("serve.max_connections", sv.max_connections as u64),
+    ] {
+        if n == 0 {
+            p.push(field.into(), "must be positive".into());
+        }
     }
+    p.positive("serve.query_timeout", sv.query_timeout);
+    p.positive("serve.header_read_timeout", sv.header_read_timeout);
+    p.positive("serve.request_timeout", sv.request_timeout);
     if let Some(prom) = &cfg.prometheus {
         if let Err(e) = prom.validate() {
             p.push(format!("prometheus.{}", e.field), e.message);
@@ -239,6 +255,8 @@ mod tests {
             ("kubernetes:\n  lease:\n    name: x\n    duration: 10s\n    renew_deadline: 10s\n", "c.yaml:5: kubernetes.lease.renew_deadline"),
             ("kubernetes:\n  write_attempts: 0\n", "c.yaml:2: kubernetes.write_attempts"),
             ("serve:\n  history_max_bytes: 0\n", "c.yaml:2: serve.history_max_bytes"),
+            ("serve:\n  query_max_concurrency: 0\n", "c.yaml:2: serve.query_max_concurrency"),
+            ("serve:\n  request_timeout: 0s\n", "c.yaml:2: serve.request_timeout"),
             ("prometheus:\n  url: http://p\n  headers:\n    Host: evil\n", "c.yaml:4: prometheus.headers: \"Host\": set by the HTTP client"),
             ("sinks:\n  webhooks:\n    - name: a\n      url: http://a\n      headers: {Connection: close}\n", "c.yaml:5: sinks.webhooks[0].headers: \"Connection\""),
             ("sinks:\n  webhooks:\n    - name: a\n      url: http://a\n    - name: a\n      url: http://b\n", "c.yaml:5: sinks.webhooks[1]: name \"a\" is used twice"),
