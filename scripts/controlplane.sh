@@ -4,7 +4,7 @@
 # embedded etcd, as pinned by tests/controlplane/go.mod and go.sum, using only
 # the Go module proxy. Built once and cached in
 #   ${NODEWATCH_CACHE:-~/.cache/nodewatch}/controlplane-<version>-<hash>/
-# where <hash> covers go.mod, go.sum, the etcd program and this script, so changing the pin
+# where <hash> covers go.mod, go.sum, the etcd program and the link flags, so changing the pin
 # rebuilds and an unchanged pin reuses the binaries.
 #
 # Prints the directory on stdout (progress goes to stderr); scripts/test.sh
@@ -14,6 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 src=tests/controlplane
 
+# Go's own install location, when a non-login shell's PATH lacks it.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  PATH="$PATH:/usr/local/go/bin"
+fi
 if ! command -v go >/dev/null 2>&1; then
   echo "error: go is missing: the real kube-apiserver and etcd for the tests are built" >&2
   echo "from the Go module proxy (tests/controlplane/go.mod). Install Go >= $(awk '$1=="go"{print $2}' "$src/go.mod")." >&2
@@ -21,7 +25,14 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 
 version=$(awk '$1=="k8s.io/kubernetes"{print $2; exit}' "$src/go.mod")
-hash=$(cat "$src/go.mod" "$src/go.sum" "$src/etcd/main.go" "$0" | sha256sum | cut -c1-12)
+# The version Kubernetes' own build stamps in (hack/lib/version.sh); without
+# it the server reports v0.0.0-master+$Format:%H$, which kubectl cannot parse.
+minor=${version#v1.}; minor=${minor%%.*}
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+done
+hash=$( (cat "$src/go.mod" "$src/go.sum" "$src/etcd/main.go"; echo "$ldflags") | sha256sum | cut -c1-12)
 cache=${NODEWATCH_CACHE:-$HOME/.cache/nodewatch}
 dir="$cache/controlplane-$version-$hash"
 
@@ -40,16 +51,13 @@ echo "control plane $version: building kube-apiserver and etcd into $dir (first 
 start=$(date +%s)
 tmp="$dir.tmp.$$"
 rm -rf "$tmp"
-# The version Kubernetes' own build stamps in (hack/lib/version.sh); without
-# it the server reports v0.0.0-master+$Format:%H$, which kubectl cannot parse.
-minor=${version#v1.}; minor=${minor%%.*}
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
-done
+# A private build cache (about 3 GB), removed afterwards: the binaries are
+# what is kept, and the machine's disk is shared.
+export GOCACHE="$tmp.gocache"
+trap 'rm -rf "$GOCACHE" "$tmp"' EXIT
 # -mod=readonly (the default): go.sum must already hold every module, like
 # cargo --locked. nice: the build is long and must not starve anything else.
-(cd "$src" && nice -n 19 go build -trimpath -ldflags="$ldflags" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver ./etcd) >&2
+(cd "$src" && nice -n 19 go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$tmp/" k8s.io/kubernetes/cmd/kube-apiserver ./etcd) >&2
 mv "$tmp" "$dir"
 echo "control plane $version: built in $(( $(date +%s) - start )) s" >&2
 echo "$dir"
