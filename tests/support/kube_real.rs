@@ -108,34 +108,58 @@ impl ControlPlane {
         )
         .expect("write token file");
 
-        let (etcd_port, peer_port, port) = (free_port(), free_port(), free_port());
-        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
         let mut cp = ControlPlane {
             etcd: None,
             apiserver: None,
             dir,
-            port,
+            port: 0,
         };
-        let d = cp.dir.path().to_path_buf();
-        cp.etcd = Some(spawn(
+        // A free port can be taken between probing and binding (another
+        // test, Prometheus): start anew on fresh ports.
+        let mut failures = Vec::new();
+        for attempt in 0..3 {
+            match cp.launch(&bin, attempt) {
+                Ok(()) => return cp,
+                Err(e) => {
+                    cp.stop();
+                    failures.push(e);
+                }
+            }
+        }
+        panic!(
+            "the control plane did not start:\n{}",
+            failures.join("\n---\n")
+        );
+    }
+
+    /// Starts etcd and kube-apiserver on fresh ports; `Err` with the log
+    /// when either exits or is not ready in time.
+    fn launch(&mut self, bin: &Path, attempt: u32) -> Result<(), String> {
+        let d = self.dir.path().to_path_buf();
+        let (etcd_port, peer_port) = (free_port(), free_port());
+        self.port = free_port();
+        let etcd_url = format!("http://127.0.0.1:{etcd_port}");
+        let etcd_log = d.join(format!("etcd-{attempt}.log"));
+        self.etcd = Some(spawn(
             Command::new(bin.join("etcd"))
                 .arg("-data-dir")
-                .arg(d.join("etcd"))
+                .arg(d.join(format!("etcd-{attempt}")))
                 .args(["-listen-client", &etcd_url])
                 .args(["-listen-peer", &format!("http://127.0.0.1:{peer_port}")]),
-            &d.join("etcd.log"),
+            &etcd_log,
         ));
-        cp.wait_for("etcd", &d.join("etcd.log"), || {
-            std::fs::read_to_string(d.join("etcd.log")).is_ok_and(|l| l.contains("etcd ready on"))
-        });
+        self.wait_for("etcd", &etcd_log, || {
+            std::fs::read_to_string(&etcd_log).is_ok_and(|l| l.contains("etcd ready on"))
+        })?;
 
         let sa_key = d.join("sa.key");
         let flag = |name: &str, p: &Path| format!("--{name}={}", p.display());
-        cp.apiserver = Some(spawn(
+        let api_log = d.join(format!("apiserver-{attempt}.log"));
+        self.apiserver = Some(spawn(
             Command::new(bin.join("kube-apiserver"))
                 .arg(format!("--etcd-servers={etcd_url}"))
                 .args(["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1"])
-                .arg(format!("--secure-port={port}"))
+                .arg(format!("--secure-port={}", self.port))
                 .arg(flag("cert-dir", &d.join("certs")))
                 .arg("--authorization-mode=Node,RBAC")
                 .arg(flag("token-auth-file", &d.join("tokens.csv")))
@@ -148,39 +172,51 @@ impl ControlPlane {
                 // them.
                 .arg("--endpoint-reconciler-type=none")
                 .arg("--profiling=false"),
-            &d.join("apiserver.log"),
+            &api_log,
         ));
-        let admin = cp.write_kubeconfig("admin.kubeconfig", ADMIN_TOKEN);
-        cp.wait_for("kube-apiserver", &d.join("apiserver.log"), || {
+        let admin = self.write_kubeconfig("admin.kubeconfig", ADMIN_TOKEN);
+        self.wait_for("kube-apiserver", &api_log, || {
             kubectl_with(&admin, &["get", "--raw", "/readyz"], None)
                 .status
                 .success()
-        });
-        cp
+        })
     }
 
-    /// Waits (bounded) until `ready`, failing with `log` if the processes
-    /// exit or it takes too long.
-    fn wait_for(&mut self, what: &str, log: &Path, ready: impl Fn() -> bool) {
+    /// Waits (bounded) until `ready`; `Err` with the end of `log` if a
+    /// process exits or it takes too long.
+    fn wait_for(&mut self, what: &str, log: &Path, ready: impl Fn() -> bool) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             for c in [&mut self.etcd, &mut self.apiserver].into_iter().flatten() {
                 if let Some(status) = c.try_wait().expect("wait") {
-                    panic!(
+                    return Err(format!(
                         "{what}: a control-plane process exited ({status}); log:\n{}",
                         tail(log)
-                    );
+                    ));
                 }
             }
             if ready() {
-                return;
+                return Ok(());
             }
-            assert!(
-                Instant::now() < deadline,
-                "{what} not ready after {READY_TIMEOUT:?}; log:\n{}",
-                tail(log)
-            );
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{what} not ready after {READY_TIMEOUT:?}; log:\n{}",
+                    tail(log)
+                ));
+            }
             std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Kills both processes (if running).
+    fn stop(&mut self) {
+        for c in [self.apiserver.take(), self.etcd.take()]
+            .into_iter()
+            .flatten()
+        {
+            let mut c = c;
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 
@@ -309,13 +345,6 @@ fn tail(log: &Path) -> String {
 
 impl Drop for ControlPlane {
     fn drop(&mut self) {
-        for c in [self.apiserver.take(), self.etcd.take()]
-            .into_iter()
-            .flatten()
-        {
-            let mut c = c;
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.stop();
     }
 }
