@@ -99,7 +99,7 @@ fn every_kustomization_is_accepted_and_base_is_stored_as_rendered() {
     let ns = base.get("Namespace", "nodewatch");
     cp.kubectl_ok(
         &["apply", "--server-side", "-f", "-"],
-        Some(&list(&[ns.clone()])),
+        Some(&list(std::slice::from_ref(ns))),
     );
 
     for dir in KUSTOMIZATIONS {
