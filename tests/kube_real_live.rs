@@ -8,236 +8,29 @@
 //! the shipped Lease — the same alerts, cordons and report as `replay` of
 //! the same data, and the cordon is on the real server.
 //!
-//! What the real server forces on the test (the fake accepted both):
-//! - It sets `creationTimestamp` itself, and nodewatch counts a node only
-//!   from its creation on, so a 2018 scenario would see no node: the
-//!   scenario is moved forward by whole weeks to start after now (same
-//!   weekday and time of day; Prometheus holds the moved samples).
-//! - It refuses a core/v1 Event that has `eventTime` but no `action`
-//!   (422); the scenario format keeps no `action`, so those Events get
-//!   their reason as action.
+//! How the scenario gets into the real server, and what the real server
+//! forced on that: `tests/support/kube_real_scenario.rs`.
 
 #[path = "support/deploy.rs"]
 mod deploy;
 #[path = "support/kube_real.rs"]
 mod kube_real;
+#[path = "support/kube_real_scenario.rs"]
+mod kube_real_scenario;
 mod support {
     pub mod prometheus;
 }
 
-use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod, ServiceAccount};
-use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube_real::ControlPlane;
-use nodewatch::act::RecordingNotifier;
+use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
-use nodewatch::collect::prometheus::{PrometheusCollector, PrometheusConfig};
-use nodewatch::live::{Agent, AgentOptions, ClientOptions, CORDONED_BY};
-use nodewatch::scenario::Scenario;
-use nodewatch::time::Timestamp;
 use nodewatch::{replay, scenario};
-use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
-/// Metric history kept before the window (the rules' longest look-back
-/// is far shorter).
-const LOOKBACK_MS: i64 = 6 * 3600 * 1000;
-
-fn t(s: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(s).unwrap()
-}
-
-/// Moves an RFC 3339 time by `d` ms, keeping microseconds where it had a
-/// fraction (the API server parses MicroTime strictly).
-fn shift_time(s: &str, d: i64) -> String {
-    let ts: jiff::Timestamp = s.parse().expect("RFC 3339 time");
-    let moved = ts + jiff::SignedDuration::from_millis(d);
-    let fmt = if s.contains('.') {
-        "%Y-%m-%dT%H:%M:%S%.6fZ"
-    } else {
-        "%Y-%m-%dT%H:%M:%SZ"
-    };
-    moved.strftime(fmt).to_string()
-}
-
-/// Moves every time field an object of the scenario has by `d` ms.
-fn shift_value(v: &mut Value, d: i64) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                match (k.as_str(), x.as_str()) {
-                    (
-                        "creationTimestamp" | "firstTimestamp" | "lastTimestamp" | "eventTime"
-                        | "lastObservedTime",
-                        Some(s),
-                    ) => *x = Value::from(shift_time(s, d)),
-                    _ => shift_value(x, d),
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|x| shift_value(x, d)),
-        _ => {}
-    }
-}
-
-fn shifted<T: serde::Serialize + DeserializeOwned>(items: &[T], d: i64) -> Vec<T> {
-    items
-        .iter()
-        .map(|x| {
-            let mut v = serde_json::to_value(x).expect("to JSON");
-            shift_value(&mut v, d);
-            serde_json::from_value(v).expect("from JSON")
-        })
-        .collect()
-}
-
-/// The Binder incident's events due in `[from, to]`, metrics from
-/// `LOOKBACK_MS` before, moved forward by whole weeks to start after now.
-fn window(from: Timestamp, to: Timestamp) -> Scenario {
-    let mut sc = scenario::builtin("binder").expect("built-in scenario");
-    sc.nodes
-        .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    sc.events.retain(|e| {
-        e.last_seen()
-            .and_then(|s| Timestamp::parse_rfc3339(s).ok())
-            .is_some_and(|at| from <= at && at <= to)
-    });
-    let now = jiff::Timestamp::now().as_millisecond();
-    let d = ((now - from.0) / WEEK_MS + 1) * WEEK_MS;
-    sc.meta.start = Timestamp(from.0 + d);
-    sc.meta.end = Timestamp(to.0 + d);
-    for f in &mut sc.meta.truth.faulty_nodes {
-        (f.from, f.to) = (Timestamp(f.from.0 + d), Timestamp(f.to.0 + d));
-    }
-    for i in &mut sc.meta.truth.cluster_incidents {
-        (i.from, i.to) = (Timestamp(i.from.0 + d), Timestamp(i.to.0 + d));
-    }
-    sc.nodes = shifted(&sc.nodes, d);
-    sc.pods = shifted(&sc.pods, d);
-    sc.events = shifted(&sc.events, d);
-    for fam in &mut sc.metrics {
-        for s in &mut fam.series {
-            s.samples
-                .retain(|(ts, _)| from.0 - LOOKBACK_MS <= *ts && *ts <= to.0);
-            s.samples.iter_mut().for_each(|(ts, _)| *ts += d);
-        }
-        fam.series.retain(|s| !s.samples.is_empty());
-    }
-    sc
-}
-
-/// A scenario object as a new API object: no uid, resourceVersion or
-/// creationTimestamp (the server sets them).
-fn fresh<T: serde::Serialize>(x: &T, api_version: &str, kind: &str) -> Value {
-    let mut v = serde_json::to_value(x).expect("to JSON");
-    v["apiVersion"] = api_version.into();
-    v["kind"] = kind.into();
-    let meta = v["metadata"].as_object_mut().expect("metadata");
-    for k in ["uid", "resourceVersion", "creationTimestamp"] {
-        meta.remove(k);
-    }
-    v
-}
-
-fn typed<T: DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).expect("API object")
-}
-
-/// Creates the scenario's namespaces (with the `default` ServiceAccount no
-/// controller-manager makes here), nodes and pods through the API.
-async fn load(client: &kube::Client, sc: &Scenario) {
-    let pp = PostParams::default();
-    let namespaces: BTreeSet<&str> = sc
-        .pods
-        .iter()
-        .map(|p| p.metadata.namespace.as_str())
-        .chain(sc.events.iter().map(|e| e.metadata.namespace.as_str()))
-        .collect();
-    for ns in namespaces {
-        let nss: Api<Namespace> = Api::all(client.clone());
-        if nss.get_opt(ns).await.expect("get namespace").is_none() {
-            nss.create(&pp, &typed(json!({"metadata": {"name": ns}})))
-                .await
-                .expect("namespace");
-        }
-        let sa: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-        sa.create(&pp, &typed(json!({"metadata": {"name": "default"}})))
-            .await
-            .expect("ServiceAccount");
-    }
-    let nodes: Api<Node> = Api::all(client.clone());
-    for n in &sc.nodes {
-        let v = fresh(n, "v1", "Node");
-        nodes
-            .create(&pp, &typed(v.clone()))
-            .await
-            .expect("create node");
-        // Status is the kubelet's: written through its subresource.
-        let status = json!({"status": v["status"]});
-        nodes
-            .patch_status(
-                &n.metadata.name,
-                &PatchParams::default(),
-                &Patch::Merge(status),
-            )
-            .await
-            .expect("node status");
-    }
-    futures::stream::iter(sc.pods.iter().map(|p| {
-        let mut v = fresh(p, "v1", "Pod");
-        // The scenario keeps identity and node only; a pod needs a container.
-        v["spec"]["containers"] = json!([{"name": "main", "image": "scenario"}]);
-        let api: Api<Pod> = Api::namespaced(client.clone(), &p.metadata.namespace);
-        async move {
-            let pp = PostParams::default();
-            api.create(&pp, &typed(v)).await.map(|_| ())
-        }
-    }))
-    .buffer_unordered(8)
-    .try_collect::<Vec<_>>()
-    .await
-    .expect("create pods");
-}
-
-/// Writes the scenario's events due by `at` (from `next` on), as the
-/// kubelet would; returns the resourceVersion of the last one written.
-async fn release(
-    client: &kube::Client,
-    sc: &Scenario,
-    next: &mut usize,
-    at: Timestamp,
-) -> Option<u64> {
-    let mut rv = None;
-    while let Some(e) = sc.events.get(*next) {
-        let due = e.last_seen().and_then(|s| Timestamp::parse_rfc3339(s).ok());
-        if due.is_some_and(|d| d > at) {
-            break;
-        }
-        *next += 1;
-        let mut v = fresh(e, "v1", "Event");
-        if e.event_time.is_some() {
-            v["action"] = e.reason.clone().into();
-        }
-        let api: Api<Event> = Api::namespaced(client.clone(), &e.metadata.namespace);
-        let pp = PatchParams::apply("kubelet").force();
-        let done = api
-            .patch(&e.metadata.name, &pp, &Patch::Apply(&v))
-            .await
-            .unwrap_or_else(|err| {
-                panic!("the real server refused event {}: {err}", e.metadata.name)
-            });
-        rv = done.metadata.resource_version.and_then(|r| r.parse().ok());
-    }
-    rv
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_on_the_real_api_server_equals_replay() {
-    let sc = window(t("2018-02-20T16:30:00Z"), t("2018-02-20T17:10:00Z"));
+    let sc = play::vvsw_window();
     let dir = tempfile::tempdir().unwrap();
     scenario::write_dir(&sc, dir.path()).expect("write scenario");
     let prom = support::prometheus::Prometheus::with_scenario(dir.path());
@@ -250,33 +43,11 @@ async fn live_on_the_real_api_server_equals_replay() {
     );
 
     let cp = ControlPlane::start();
-    let base = deploy::render("deploy/base");
-    let objects = json!({"apiVersion": "v1", "kind": "List", "items": base.objects}).to_string();
-    cp.kubectl_ok(&["apply", "--server-side", "-f", "-"], Some(&objects));
-    let client_for = |kubeconfig| async move {
-        nodewatch::live::client_from(&ClientOptions {
-            kubeconfig: Some(kubeconfig),
-            context: None,
-        })
-        .await
-        .expect("client for the real server")
-    };
-    let admin = client_for(cp.admin_kubeconfig()).await;
-    load(&admin, &sc).await;
-
-    let sa = client_for(cp.service_account_kubeconfig("nodewatch", "nodewatch")).await;
-    let mut opts = AgentOptions {
-        elect: true,
-        ..Default::default()
-    };
-    opts.engine.step = sc.meta.step;
-    opts.kube.identity = Some("replica-a".into());
-    let metrics = PrometheusCollector::new(&PrometheusConfig::new(prom.url())).expect("collector");
-    let mut agent = Agent::start(sa, catalog, metrics, RecordingNotifier::default(), opts);
-    agent
-        .wait_synced(Duration::from_secs(60))
-        .await
-        .expect("initial lists from the real server");
+    play::apply_base(&cp);
+    let admin = play::client(cp.admin_kubeconfig()).await;
+    play::load(&admin, &sc).await;
+    let sa = play::client(cp.service_account_kubeconfig("nodewatch", "nodewatch")).await;
+    let mut agent = play::start_replica(sa, &sc, &prom.url(), "replica-a").await;
     assert!(
         agent.leader().wait_leader(Duration::from_secs(30)).await,
         "the only replica takes the shipped Lease"
@@ -284,19 +55,9 @@ async fn live_on_the_real_api_server_equals_replay() {
 
     let (mut at, mut next, mut cordons) = (sc.meta.start, 0, 0);
     while at <= sc.meta.end {
-        if let Some(rv) = release(&admin, &sc, &mut next, at).await {
-            assert!(
-                agent
-                    .source
-                    .wait_for_events(rv, Duration::from_secs(30))
-                    .await,
-                "events up to resourceVersion {rv} not delivered by watch at {at}: {:?}",
-                agent.source.stats()
-            );
-        }
-        for c in agent.tick(at).await {
+        for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await {
             if c.kind == "cordon" {
-                assert_cordon_visible(&cp, &c);
+                play::assert_cordon_visible(&cp, &c, "replica-a");
                 cordons += 1;
             }
         }
@@ -316,43 +77,4 @@ async fn live_on_the_real_api_server_equals_replay() {
         "nothing outside the shipped RBAC was needed"
     );
     agent.shutdown().await;
-}
-
-/// The cordon is on the real server: unschedulable, annotated, with a
-/// Warning Event on the node.
-fn assert_cordon_visible(cp: &ControlPlane, c: &nodewatch::state::ActionRecord) {
-    let node = cp.get("node", None, &c.node).expect("node");
-    assert_eq!(
-        node["spec"]["unschedulable"], true,
-        "{} unschedulable",
-        c.node
-    );
-    let ann = &node["metadata"]["annotations"];
-    assert_eq!(ann[CORDONED_BY], "replica-a");
-    assert_eq!(ann["nodewatch.io/rule"], c.rule.as_str());
-    assert_eq!(ann["nodewatch.io/at"], c.at.to_rfc3339().as_str());
-    let events = cp.kubectl_ok(
-        &[
-            "get",
-            "events",
-            "-n",
-            "default",
-            "-o",
-            "json",
-            &format!(
-                "--field-selector=involvedObject.name={},reason=NodewatchCordon",
-                c.node
-            ),
-        ],
-        None,
-    );
-    let events: Value = serde_json::from_str(&events).expect("JSON");
-    let ev = &events["items"][0];
-    assert_eq!(
-        ev["type"], "Warning",
-        "an Event about the cordon of {}",
-        c.node
-    );
-    assert_eq!(ev["involvedObject"]["uid"], node["metadata"]["uid"]);
-    assert!(ev["message"].as_str().unwrap_or("").contains(&c.rule));
 }
