@@ -80,12 +80,18 @@ pub struct ControlPlane {
     apiserver: Option<Child>,
     dir: tempfile::TempDir,
     port: u16,
+    extra: Vec<String>,
 }
 
 impl ControlPlane {
     /// Starts etcd and kube-apiserver and waits until the API server is
     /// ready.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`Self::start`] with more kube-apiserver flags.
+    pub fn start_with(apiserver_flags: &[&str]) -> Self {
         let bin = binaries();
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
@@ -113,6 +119,7 @@ impl ControlPlane {
             apiserver: None,
             dir,
             port: 0,
+            extra: apiserver_flags.iter().map(|f| f.to_string()).collect(),
         };
         // A free port can be taken between probing and binding (another
         // test, Prometheus): start anew on fresh ports.
@@ -171,7 +178,8 @@ impl ControlPlane {
                 // which Endpoints validation refuses; nothing here needs
                 // them.
                 .arg("--endpoint-reconciler-type=none")
-                .arg("--profiling=false"),
+                .arg("--profiling=false")
+                .args(&self.extra),
             &api_log,
         ));
         let admin = self.write_kubeconfig("admin.kubeconfig", ADMIN_TOKEN);
@@ -225,6 +233,11 @@ impl ControlPlane {
         format!("https://127.0.0.1:{}", self.port)
     }
 
+    /// The API server's address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
     /// The temp directory (logs, kubeconfigs).
     pub fn dir(&self) -> &Path {
         self.dir.path()
@@ -238,11 +251,17 @@ impl ControlPlane {
     /// Writes a kubeconfig `name` authenticating with `token`, trusting the
     /// API server's self-signed certificate; returns its path.
     pub fn write_kubeconfig(&self, name: &str, token: &str) -> PathBuf {
+        self.write_kubeconfig_via(name, token, &self.url())
+    }
+
+    /// [`Self::write_kubeconfig`] reaching the server at `server` (a proxy
+    /// in front of it, say).
+    pub fn write_kubeconfig_via(&self, name: &str, token: &str, server: &str) -> PathBuf {
         let path = self.dir().join(name);
         let ca = self.dir().join("certs").join("apiserver.crt");
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: real\n  context:\n    cluster: real\n    user: u\ncurrent-context: real\n",
-            self.url(),
+            server,
             ca.display()
         );
         std::fs::write(&path, text).expect("write kubeconfig");
@@ -252,13 +271,31 @@ impl ControlPlane {
     /// A kubeconfig for ServiceAccount `namespace/name`, with a token from
     /// the TokenRequest API (`kubectl create token`).
     pub fn service_account_kubeconfig(&self, namespace: &str, name: &str) -> PathBuf {
+        self.service_account_kubeconfig_via(namespace, name, &self.url())
+    }
+
+    /// [`Self::service_account_kubeconfig`] reaching the server at `server`.
+    pub fn service_account_kubeconfig_via(
+        &self,
+        namespace: &str,
+        name: &str,
+        server: &str,
+    ) -> PathBuf {
         let out = self.kubectl_ok(
             &["create", "token", name, "-n", namespace, "--duration=1h"],
             None,
         );
         let token = out.trim();
         assert!(!token.is_empty(), "TokenRequest returned a token");
-        self.write_kubeconfig(&format!("sa-{namespace}-{name}.kubeconfig"), token)
+        self.write_kubeconfig_via(
+            // One file per server port: direct and through a proxy.
+            &format!(
+                "sa-{namespace}-{name}-{}.kubeconfig",
+                server.rsplit(':').next().unwrap_or_default()
+            ),
+            token,
+            server,
+        )
     }
 
     /// `kubectl ARGS` as the admin, with `stdin` piped in.
