@@ -4,8 +4,8 @@
 # embedded etcd, as pinned by tests/controlplane/go.mod and go.sum, using only
 # the Go module proxy. Built once and cached in
 #   ${NODEWATCH_CACHE:-~/.cache/nodewatch}/controlplane-<version>-<hash>/
-# where <hash> covers go.mod, go.sum, the etcd program and the link flags, so changing the pin
-# rebuilds and an unchanged pin reuses the binaries.
+# where <hash> covers go.mod, go.sum, the etcd program and the link flags, so
+# changing the pin rebuilds and an unchanged pin reuses the binaries.
 #
 # Prints the directory on stdout (progress goes to stderr); scripts/test.sh
 # exports it as NODEWATCH_CONTROLPLANE for the tests:
@@ -33,7 +33,8 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 done
 hash=$( (cat "$src/go.mod" "$src/go.sum" "$src/etcd/main.go"; echo "$ldflags") | sha256sum | cut -c1-12)
-cache=${NODEWATCH_CACHE:-$HOME/.cache/nodewatch}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+cache=${NODEWATCH_CACHE:-$home/.cache/nodewatch}
 dir="$cache/controlplane-$version-$hash"
 
 mkdir -p "$cache"
