@@ -33,6 +33,32 @@ use std::sync::Arc;
 use std::time::Duration;
 use tcp_proxy::TcpProxy;
 
+/// Waits (bounded) until a watch from resourceVersion `rv` is answered
+/// with 410: etcd has been compacted past it.
+async fn wait_compacted(admin: &kube::Client, rv: u64) {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::Event;
+    use kube::api::{Api, WatchEvent, WatchParams};
+    let api: Api<Event> = Api::all(admin.clone());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let wp = WatchParams::default().timeout(1);
+        if let Ok(stream) = api.watch(&wp, &rv.to_string()).await {
+            let first = Box::pin(stream).next().await;
+            if let Some(Ok(WatchEvent::Error(e))) = first {
+                if e.code == 410 {
+                    return;
+                }
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "etcd never compacted past resourceVersion {rv}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_survive_cuts_and_a_real_410_without_losing_events() {
     let sc = play::vvsw_window();
@@ -70,8 +96,9 @@ async fn watches_survive_cuts_and_a_real_410_without_losing_events() {
             // Written while the agent cannot see the server; then etcd is
             // compacted past everything it saw (the API server compacts
             // to what it saw a second before, every second).
+            let seen = agent.source.stats()[0].rv;
             play::release(&admin, &sc, &mut next, at).await;
-            tokio::time::sleep(Duration::from_secs(4)).await;
+            wait_compacted(&admin, seen).await;
             proxy.set_down(false);
         }
         for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await {

@@ -35,6 +35,19 @@ fn holder(cp: &ControlPlane) -> String {
         .to_string()
 }
 
+/// Waits (bounded) until `r` has read the Lease and seen `holder` hold it.
+async fn wait_sees_holder(r: &play::Replica, holder: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while r.leader().holder().as_deref() != Some(holder) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never saw {holder} hold the Lease: {:?}",
+            r.leader().holder()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
     let sc = play::vvsw_window();
@@ -57,9 +70,8 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
     assert!(a.leader().wait_leader(Duration::from_secs(30)).await);
     let mut b = play::start_replica(sa.clone(), &sc, &prom.url(), "replica-b").await;
     // b looks at the Lease every retry period (1 s).
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    wait_sees_holder(&b, "replica-a").await;
     assert!(!b.leader().is_leader(), "exactly one replica leads");
-    assert_eq!(b.leader().holder().as_deref(), Some("replica-a"));
     assert_eq!(holder(&cp), "replica-a");
 
     // Both score the first half; only a acts.
@@ -111,7 +123,7 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
     // A graceful shutdown releases the Lease: a third replica leads long
     // before the 15 s Lease could have expired.
     let c = play::start_replica(sa, &sc, &prom.url(), "replica-c").await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    wait_sees_holder(&c, "replica-b").await;
     assert!(!c.leader().is_leader());
     b.shutdown().await;
     assert!(
