@@ -5,7 +5,9 @@
 //! acts; when it dies without releasing, the other takes over once the
 //! real Lease expires, and together they send exactly replay's alerts and
 //! make replay's cordon once; a graceful shutdown releases the Lease, so a
-//! third replica takes over well inside the lease duration.
+//! third replica takes over well inside the lease duration. The pause
+//! annotation an operator puts on the real Lease (`kubectl annotate`)
+//! stops all actions until it is removed.
 
 #[path = "support/deploy.rs"]
 mod deploy;
@@ -20,6 +22,7 @@ mod support {
 use kube_real::ControlPlane;
 use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
+use nodewatch::live::PAUSED_ANNOTATION;
 use nodewatch::{replay, scenario};
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,4 +135,96 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
     );
     assert_eq!(holder(&cp), "replica-c");
     c.shutdown().await;
+}
+
+/// Sets (`Some`) or removes the pause annotation on the real Lease, as an
+/// operator would, and waits (bounded) until `r` has seen it.
+async fn pause(cp: &ControlPlane, r: &play::Replica, on: bool) {
+    let value = if on {
+        format!("{PAUSED_ANNOTATION}=true")
+    } else {
+        format!("{PAUSED_ANNOTATION}-")
+    };
+    cp.kubectl_ok(
+        &["annotate", "lease", "nodewatch", "-n", "nodewatch", &value],
+        None,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while r.leader().paused() != on {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica never saw paused={on}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lease_annotation_pauses_all_actions() {
+    // vvsw is sick 17:00-17:40 and cordoned at 17:03 unless paused.
+    let sc = play::window(
+        play::t("2018-02-20T16:30:00Z"),
+        play::t("2018-02-20T17:30:00Z"),
+    );
+    let resume_at = sc.meta.start.add(nodewatch::time::Duration::mins(45));
+    let dir = tempfile::tempdir().unwrap();
+    scenario::write_dir(&sc, dir.path()).expect("write scenario");
+    let prom = support::prometheus::Prometheus::with_scenario(dir.path());
+
+    let cp = ControlPlane::start();
+    play::apply_base(&cp);
+    let admin = play::client(cp.admin_kubeconfig()).await;
+    play::load(&admin, &sc).await;
+    let sa = play::client(cp.service_account_kubeconfig("nodewatch", "nodewatch")).await;
+    let mut a = play::start_replica(sa, &sc, &prom.url(), "replica-a").await;
+    assert!(a.leader().wait_leader(Duration::from_secs(30)).await);
+    pause(&cp, &a, true).await;
+
+    let (mut at, mut next) = (sc.meta.start, 0);
+    while at <= sc.meta.end {
+        if at == resume_at {
+            pause(&cp, &a, false).await;
+        }
+        for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut a], at).await {
+            if c.kind == "cordon" {
+                play::assert_cordon_visible(&cp, &c, "replica-a");
+            }
+        }
+        at = at.add(sc.meta.step);
+    }
+    let actions = &a.pipeline.actions;
+    assert!(
+        actions
+            .iter()
+            .filter(|x| x.at < resume_at)
+            .all(|x| x.kind == "refused"),
+        "no cordon while paused: {actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|x| x.at < resume_at && x.reason.contains("paused")),
+        "the would-be cordon reported as paused: {actions:?}"
+    );
+    assert!(a.pipeline.notifier.held > 0, "alerts were held back");
+    assert!(
+        actions
+            .iter()
+            .any(|x| x.kind == "cordon" && x.at >= resume_at),
+        "acting again after the pause: {actions:?}"
+    );
+    let unschedulable: Vec<_> = sc
+        .nodes
+        .iter()
+        .filter(|n| {
+            cp.get("node", None, &n.metadata.name).expect("node")["spec"]["unschedulable"] == true
+        })
+        .map(|n| n.metadata.name.clone())
+        .collect();
+    assert_eq!(
+        unschedulable.len(),
+        actions.iter().filter(|x| x.kind == "cordon").count(),
+        "only the cordons made after the pause are on the server"
+    );
+    a.shutdown().await;
 }
