@@ -2,7 +2,8 @@
 //! `tests/support/kube_real.rs`), through a TCP proxy in front of it
 //! (`tests/support/tcp_proxy.rs`): every connection cut mid-stream, then
 //! the server unreachable while Events are written and etcd is compacted,
-//! so the resumed watches get a real 410 Gone and relist. Over the Binder
+//! so the resumed watches get a real 410 Gone and relist, then every
+//! byte held 300 ms around the cordon. Over the Binder
 //! incident's vvsw window (`tests/support/kube_real_scenario.rs`) the agent
 //! still sends exactly replay's alerts and makes replay's cordon: no Event
 //! lost, none counted twice.
@@ -84,11 +85,23 @@ async fn watches_survive_cuts_and_a_real_410_without_losing_events() {
 
     let cut_at = sc.meta.start.add(SimDuration::mins(10));
     let outage_at = sc.meta.start.add(SimDuration::mins(20));
+    let (slow_at, fast_at) = (
+        sc.meta.start.add(SimDuration::mins(32)),
+        sc.meta.start.add(SimDuration::mins(34)),
+    );
     let (mut at, mut next) = (sc.meta.start, 0);
     let mut lists_before = None;
     while at <= sc.meta.end {
         if at == cut_at {
             proxy.cut();
+        }
+        if at == slow_at {
+            // Every chunk each way held 300 ms from 17:02 to 17:04: the
+            // cordon (17:03) and its Event go through the slow path.
+            proxy.set_delay(Duration::from_millis(300));
+        }
+        if at == fast_at {
+            proxy.set_delay(Duration::ZERO);
         }
         if at == outage_at {
             lists_before = Some(agent.lists());

@@ -2,7 +2,9 @@
 //! passes through untouched), for fault tests: [`TcpProxy::cut`] closes
 //! every open connection at once, as a broken network path would, and
 //! [`TcpProxy::set_down`] refuses new connections (accepted and closed at
-//! once) until set up again, as an unreachable server would.
+//! once) until set up again, as an unreachable server would, and
+//! [`TcpProxy::set_delay`] holds every chunk of bytes, each way, as a slow
+//! or distant server would.
 //!
 //! Plain `std` threads: one accepting (polling a stop flag), two per
 //! connection copying each way until either side closes. Dropping the
@@ -11,7 +13,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -20,6 +22,8 @@ use std::time::Duration;
 struct State {
     stop: AtomicBool,
     down: AtomicBool,
+    /// Milliseconds each chunk is held before it is passed on.
+    delay_ms: AtomicU64,
     /// Both ends of every open connection, to cut them.
     open: Mutex<Vec<TcpStream>>,
 }
@@ -76,6 +80,13 @@ impl TcpProxy {
         }
     }
 
+    /// Holds every chunk `delay` before passing it on (zero: none).
+    pub fn set_delay(&self, delay: Duration) {
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
     /// Refuses new connections (`true`) or accepts them again (`false`).
     pub fn set_down(&self, down: bool) {
         self.state.down.store(down, Ordering::SeqCst);
@@ -111,12 +122,17 @@ fn connect(st: &Arc<State>, client: TcpStream, to: SocketAddr) {
     }
     for pair in pairs {
         if let (Ok(mut from), Ok(mut into)) = pair {
+            let st = st.clone();
             std::thread::spawn(move || {
                 let mut buf = [0u8; 16 * 1024];
                 loop {
                     match from.read(&mut buf) {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
+                            let delay = st.delay_ms.load(Ordering::SeqCst);
+                            if delay > 0 {
+                                std::thread::sleep(Duration::from_millis(delay));
+                            }
                             if into.write_all(&buf[..n]).is_err() {
                                 break;
                             }
