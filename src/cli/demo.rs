@@ -64,7 +64,7 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 /// it. Returns the shift.
 fn shift_to_now(sc: &mut Scenario, until: Option<Timestamp>, speed: f64, now: Timestamp) -> Duration {
     let meta = &sc.meta;
-    let last = until.map_or(meta.end, |u| u.min(meta.end)).max(meta.start);
+    let last = last_tick(meta, until);
     // The driver paces each tick (at - start) / speed after it starts, which
     // is a little after `now`: the last tick is never in the future.
     let pace_ms = last.since(meta.start).0 as f64 / speed;
@@ -72,6 +72,14 @@ fn shift_to_now(sc: &mut Scenario, until: Option<Timestamp>, speed: f64, now: Ti
     let by = scenario::shift_landing(meta, last, lands_at);
     sc.shift(by);
     by
+}
+
+/// The scenario's last replayed tick: the last at or before `until` (or
+/// the end), and the start when `until` is before it.
+fn last_tick(meta: &scenario::Meta, until: Option<Timestamp>) -> Timestamp {
+    let last = until.map_or(meta.end, |u| u.min(meta.end)).max(meta.start);
+    let step = meta.step.0.max(1);
+    meta.start.add(Duration(last.since(meta.start).0 / step * step))
 }
 
 /// Runs `nodewatch demo`.
@@ -91,7 +99,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let server = tokio::spawn(serve::serve(listener, published.clone(), async move {
         let _ = stop_rx.await;
     }));
-    let (speed, original_end) = (args.speed, sc.meta.end);
+    let (speed, last) = (args.speed, last_tick(&sc.meta, args.until));
     let hours = sc.meta.end.since(sc.meta.start).as_secs_f64() / 3600.0;
     println!(
         "nodewatch demo: replaying {:?} ({hours:.0} h of cluster time at {speed}x, about {:.0} min)",
@@ -104,8 +112,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     } else {
         let by = shift_to_now(&mut sc, args.until, speed, SystemClock.now());
         println!(
-            "time: {original_end} replays as {} (shifted by {by} so the last tick is now when the replay reaches it; --original-time keeps the scenario's times)",
-            original_end.add(by)
+            "time: {last} replays as {} (shifted by {by}: the last tick is now when the replay reaches it; --original-time keeps the scenario's times)",
+            last.add(by)
         );
         by
     };
