@@ -79,7 +79,11 @@ fn demo_at(until: &str, extra: &[&str]) -> (Guard, String, String) {
         }
         // `time: <until> replays as <shifted> (...)`
         if let Some(rest) = line.strip_prefix(&format!("time: {until} replays as ")) {
-            shown = rest.split_whitespace().next().unwrap_or_default().to_string();
+            shown = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
         }
         if line.starts_with("replay finished; still serving") {
             break;
@@ -184,7 +188,10 @@ fn sick_node_ranked_first_with_its_explanation() {
     let url = format!("http://{addr}/");
     let dom = chromium(&["--dump-dom"], &url);
     assert_eq!(shown, "2018-02-20 17:10:00 UTC");
-    assert!(dom.contains(&shown), "the page shows the incident's own time");
+    assert!(
+        dom.contains(&shown),
+        "the page shows the incident's own time"
+    );
     let ranked = ranked_nodes(&dom);
     assert_eq!(ranked.first(), Some(&VVSW), "vvsw first: {ranked:?}");
     let row = dom

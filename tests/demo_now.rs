@@ -127,7 +127,10 @@ fn promtool_at_the_wall_clock_finds_every_node_of_the_demo() {
     let d = demo(&[]);
     let url = format!("http://{}", d.addr);
     let (end, landed) = d.landed.expect("the demo prints its time shift");
-    assert_eq!(end, Timestamp::parse_rfc3339("2018-02-22T07:00:00Z").unwrap());
+    assert_eq!(
+        end,
+        Timestamp::parse_rfc3339("2018-02-22T07:00:00Z").unwrap()
+    );
     let step = Duration::secs(30);
     assert_eq!(landed.since(end).0 % step.0, 0, "shifted by whole steps");
     assert!(
@@ -135,7 +138,11 @@ fn promtool_at_the_wall_clock_finds_every_node_of_the_demo() {
         "the last tick {landed} is the wall clock when the replay reached it, never ahead"
     );
     let snapshot = get_json(&d.addr, "/api/v1/nodewatch/snapshot");
-    assert_eq!(snapshot["at"], landed.to_rfc3339(), "the status page's time");
+    assert_eq!(
+        snapshot["at"],
+        landed.to_rfc3339(),
+        "the status page's time"
+    );
 
     // No `--time`: promtool sends the wall clock.
     let scores = promtool_json(&["instant", &url, "nodewatch_node_score"]);
@@ -147,7 +154,11 @@ fn promtool_at_the_wall_clock_finds_every_node_of_the_demo() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    for name in ["nodewatch_node_score", "nodewatch_alerts", "nodewatch_signal_anomaly"] {
+    for name in [
+        "nodewatch_node_score",
+        "nodewatch_alerts",
+        "nodewatch_signal_anomaly",
+    ] {
         assert!(names.contains(&name), "{name} in {names:?}");
     }
     // The history is on the wall clock too: the last 6 hours, as Grafana
@@ -163,7 +174,10 @@ fn promtool_at_the_wall_clock_finds_every_node_of_the_demo() {
     let points = range["data"]["result"][0]["values"]
         .as_array()
         .map_or(0, Vec::len);
-    assert!(points >= 6 * 60 - 2, "{points} points in the last 6 h: {range}");
+    assert!(
+        points >= 6 * 60 - 2,
+        "{points} points in the last 6 h: {range}"
+    );
 }
 
 #[test]
@@ -187,7 +201,10 @@ fn original_time_keeps_2018_and_until_is_read_in_the_scenario_s_time() {
     let d = demo(&["--until", "2018-02-20T17:10:00Z"]);
     let url = format!("http://{}", d.addr);
     let (until, landed) = d.landed.expect("the demo prints its time shift");
-    assert_eq!(until, Timestamp::parse_rfc3339("2018-02-20T17:10:00Z").unwrap());
+    assert_eq!(
+        until,
+        Timestamp::parse_rfc3339("2018-02-20T17:10:00Z").unwrap()
+    );
     assert!(landed <= now() && now().0 - landed.0 < 10 * 60_000);
     let firing = promtool_json(&[
         "instant",
@@ -233,8 +250,15 @@ async fn a_shifted_replay_alerts_and_cordons_exactly_as_the_original_shifted() {
             r
         })
         .collect();
-    assert_eq!(b.actions, expected, "the same cordons and refusals, shifted");
-    let timeline: Vec<_> = a.timeline().into_iter().map(|(t, l)| (t.add(by), l)).collect();
+    assert_eq!(
+        b.actions, expected,
+        "the same cordons and refusals, shifted"
+    );
+    let timeline: Vec<_> = a
+        .timeline()
+        .into_iter()
+        .map(|(t, l)| (t.add(by), l))
+        .collect();
     assert_eq!(b.timeline(), timeline);
     // The report of the shifted run, moved back, is the original's.
     let back = Duration(-by.0);

@@ -62,7 +62,12 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 /// Shifts `sc` so that its last replayed tick (`until` or the end) lands on
 /// the wall clock when a replay paced at `speed` and started `now` reaches
 /// it. Returns the shift.
-fn shift_to_now(sc: &mut Scenario, until: Option<Timestamp>, speed: f64, now: Timestamp) -> Duration {
+fn shift_to_now(
+    sc: &mut Scenario,
+    until: Option<Timestamp>,
+    speed: f64,
+    now: Timestamp,
+) -> Duration {
     let meta = &sc.meta;
     let last = last_tick(meta, until);
     // The driver paces each tick (at - start) / speed after it starts, which
@@ -79,15 +84,17 @@ fn shift_to_now(sc: &mut Scenario, until: Option<Timestamp>, speed: f64, now: Ti
 fn last_tick(meta: &scenario::Meta, until: Option<Timestamp>) -> Timestamp {
     let last = until.map_or(meta.end, |u| u.min(meta.end)).max(meta.start);
     let step = meta.step.0.max(1);
-    meta.start.add(Duration(last.since(meta.start).0 / step * step))
+    meta.start
+        .add(Duration(last.since(meta.start).0 / step * step))
 }
 
 /// Runs `nodewatch demo`.
 pub async fn run(args: DemoArgs) -> Result<()> {
     let catalog = crate::load_catalog(&args.rules)?;
     let mut sc = match &args.scenario {
-        Some(d) => scenario::read_dir(d)
-            .with_context(|| format!("reading scenario {}", d.display()))?,
+        Some(d) => {
+            scenario::read_dir(d).with_context(|| format!("reading scenario {}", d.display()))?
+        }
         None => scenario::builtin("binder").context("built-in scenario missing")?,
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -160,6 +167,9 @@ mod tests {
         let mut sc = scenario::builtin("binder").expect("binder");
         let until = Timestamp::parse_rfc3339("2018-02-20T17:10:00Z").unwrap();
         let by = shift_to_now(&mut sc, Some(until), 1e9, now);
-        assert_eq!(until.add(by), Timestamp::parse_rfc3339("2026-12-04T16:20:00Z").unwrap());
+        assert_eq!(
+            until.add(by),
+            Timestamp::parse_rfc3339("2026-12-04T16:20:00Z").unwrap()
+        );
     }
 }

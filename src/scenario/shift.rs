@@ -23,7 +23,13 @@ pub fn shift_landing(meta: &Meta, last: Timestamp, lands_at: Timestamp) -> Durat
     if step <= 0 {
         return Duration(0);
     }
-    Duration(lands_at.0.saturating_sub(last.0).div_euclid(step).saturating_mul(step))
+    Duration(
+        lands_at
+            .0
+            .saturating_sub(last.0)
+            .div_euclid(step)
+            .saturating_mul(step),
+    )
 }
 
 impl Scenario {
@@ -191,7 +197,10 @@ mod tests {
         let by = shift_landing(&s.meta, last, now);
         assert_eq!(by.0 % s.meta.step.0, 0, "whole steps");
         let landed = last.add(by);
-        assert!(landed <= now && now.0 - landed.0 < s.meta.step.0, "{landed}");
+        assert!(
+            landed <= now && now.0 - landed.0 < s.meta.step.0,
+            "{landed}"
+        );
         assert_eq!(landed, ts("2026-12-04T16:20:00Z"), "the step's phase kept");
         assert_eq!(shift_landing(&s.meta, last, last), Duration(0));
         let mut bad = s.meta.clone();
