@@ -45,6 +45,10 @@ pub struct DemoArgs {
     original_time: bool,
 }
 
+/// Longest replay whose landing is computed exactly (a century): a slower
+/// `--speed` lands the last tick a century ahead, which is never reached.
+const MAX_PACE: Duration = Duration(100 * 365 * 86_400_000);
+
 /// Parses `--until`.
 fn parse_until(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(s).map_err(|e| e.to_string())
@@ -72,7 +76,8 @@ fn shift_to_now(
     let last = last_tick(meta, until);
     // The driver paces each tick (at - start) / speed after it starts, which
     // is a little after `now`: the last tick is never in the future.
-    let pace_ms = last.since(meta.start).0 as f64 / speed;
+    // Capped so that an absurdly slow `--speed` cannot overflow a time.
+    let pace_ms = (last.since(meta.start).0 as f64 / speed).min(MAX_PACE.0 as f64);
     let lands_at = now.add(Duration(pace_ms as i64));
     let by = scenario::shift_landing(meta, last, lands_at);
     sc.shift(by);
@@ -171,5 +176,9 @@ mod tests {
             until.add(by),
             Timestamp::parse_rfc3339("2026-12-04T16:20:00Z").unwrap()
         );
+        // A speed of 1e-300 would pace the replay over 1e290 years.
+        let mut sc = scenario::builtin("binder").expect("binder");
+        let by = shift_to_now(&mut sc, None, 1e-300, now);
+        assert!(sc.meta.end.since(now) <= MAX_PACE && by.0 > 0);
     }
 }
