@@ -5,7 +5,7 @@ mod cli;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use nodewatch::catalog::{self, Catalog};
-use nodewatch::{replay, scenario, serve};
+use nodewatch::{replay, scenario};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -33,28 +33,8 @@ enum Command {
         rules: Vec<PathBuf>,
     },
     /// Replay the built-in Binder incident at an accelerated pace with the
-    /// HTTP server and status page up.
-    Demo {
-        /// Simulated seconds per real second (a positive number).
-        #[arg(long, default_value_t = 600.0, value_parser = parse_speed)]
-        speed: f64,
-        /// Address to serve on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Replay this scenario directory instead of the built-in one.
-        #[arg(long)]
-        scenario: Option<PathBuf>,
-        /// Rule files or directories (default: the built-in rules/).
-        #[arg(long = "rules")]
-        rules: Vec<PathBuf>,
-        /// Exit when the replay ends instead of serving until Ctrl-C.
-        #[arg(long)]
-        exit_when_done: bool,
-        /// Stop the replay at this simulated time (RFC 3339, e.g.
-        /// 2018-02-20T17:10:00Z) and keep serving that moment.
-        #[arg(long, value_parser = parse_until)]
-        until: Option<nodewatch::time::Timestamp>,
-    },
+    /// HTTP server and status page up, shifted so that it ends now.
+    Demo(cli::demo::DemoArgs),
     /// Validate rule files, or a configuration file with `--config`; every
     /// error names file, line and field.
     Check {
@@ -99,7 +79,7 @@ enum ScenarioCommand {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let default_level = if matches!(cli.command, Command::Demo { .. }) {
+    let default_level = if matches!(cli.command, Command::Demo(_)) {
         "info"
     } else {
         "warn"
@@ -121,20 +101,6 @@ fn main() -> Result<()> {
         .worker_threads(2)
         .build()?;
     rt.block_on(run(cli.command))
-}
-
-/// Parses `--until`.
-fn parse_until(s: &str) -> Result<nodewatch::time::Timestamp, String> {
-    nodewatch::time::Timestamp::parse_rfc3339(s).map_err(|e| e.to_string())
-}
-
-/// Parses `--speed`: a finite positive number (0 or NaN would mean an
-/// unpaced replay while announcing a pace).
-fn parse_speed(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("must be a positive number, got {s:?}")),
-    }
 }
 
 /// Loads rule files, or the built-in catalog when none are given.
@@ -162,59 +128,7 @@ async fn run(cmd: Command) -> Result<()> {
             let outcome = replay::run(sc, catalog, replay::Options::default()).await;
             cli::print_outcome(&outcome, json)?;
         }
-        Command::Demo {
-            speed,
-            listen,
-            scenario: dir,
-            rules,
-            exit_when_done,
-            until,
-        } => {
-            let catalog = load_catalog(&rules)?;
-            let sc = match dir {
-                Some(d) => scenario::read_dir(&d)
-                    .with_context(|| format!("reading scenario {}", d.display()))?,
-                None => scenario::builtin("binder").context("built-in scenario missing")?,
-            };
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            let published = serve::Published::new();
-            let addr = listener.local_addr()?;
-            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(serve::serve(listener, published.clone(), async move {
-                let _ = stop_rx.await;
-            }));
-            let hours = sc.meta.end.since(sc.meta.start).as_secs_f64() / 3600.0;
-            println!(
-                "nodewatch demo: replaying {:?} ({hours:.0} h of cluster time at {speed}x, about {:.0} min)",
-                sc.meta.name,
-                hours * 3600.0 / speed / 60.0
-            );
-            println!(
-                "status page: http://{addr}/   metrics: http://{addr}/metrics   (Ctrl-C to stop)"
-            );
-            let opts = replay::Options {
-                speed: Some(speed),
-                publish: Some(published),
-                until,
-                ..Default::default()
-            };
-            let replay = replay::run(sc, catalog, opts);
-            let outcome = tokio::select! {
-                o = replay => Some(o),
-                _ = tokio::signal::ctrl_c() => None,
-            };
-            if let Some(outcome) = outcome {
-                print!("\n{}", outcome.report().summary());
-                if !exit_when_done {
-                    println!("replay finished; still serving http://{addr}/ (Ctrl-C to stop)");
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-            let _ = stop_tx.send(());
-            server.await??;
-        }
+        Command::Demo(args) => cli::demo::run(args).await?,
         Command::Check {
             paths,
             promql,

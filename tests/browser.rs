@@ -3,8 +3,10 @@
 //! Chromium, and checks what a person would look for — during the
 //! cluster-wide readiness failures (15:20 on Feb 20) the cluster banner, at
 //! 17:10 the node `…-vvsw` that lost pod networking ranked first with its
-//! explanation. Screenshots go to `target/browser/`; the 17:10 one is copied
-//! to `docs/status-page.png` for the README.
+//! explanation. The first runs the default demo, shifted to the wall clock;
+//! the second keeps the incident's 2018 times (`--original-time`), as the
+//! README's picture shows them. Screenshots go to `target/browser/`; the
+//! 17:10 one is copied to `docs/status-page.png` for the README.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -34,9 +36,11 @@ fn require_chromium() {
     );
 }
 
-/// Starts the demo stopped at `until`; returns it and its address once the
-/// replay reached that moment.
-fn demo_at(until: &str) -> (Guard, String) {
+/// Starts the demo stopped at `until` (in the incident's own time), with
+/// `extra` arguments; returns it, its address and the time the page shows
+/// for that moment (the shifted one the demo prints, else `until`) once the
+/// replay reached it.
+fn demo_at(until: &str, extra: &[&str]) -> (Guard, String, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
         .args([
             "demo",
@@ -47,6 +51,7 @@ fn demo_at(until: &str) -> (Guard, String) {
             "--until",
             until,
         ])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -63,6 +68,7 @@ fn demo_at(until: &str) -> (Guard, String) {
     });
     let started = Instant::now();
     let mut addr = None;
+    let mut shown = until.to_string();
     loop {
         let left = WAIT.saturating_sub(started.elapsed());
         let line = rx
@@ -71,11 +77,21 @@ fn demo_at(until: &str) -> (Guard, String) {
         if let Some(rest) = line.strip_prefix("status page: http://") {
             addr = rest.split('/').next().map(str::to_string);
         }
+        // `time: <until> replays as <shifted> (...)`
+        if let Some(rest) = line.strip_prefix(&format!("time: {until} replays as ")) {
+            shown = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
         if line.starts_with("replay finished; still serving") {
             break;
         }
     }
-    (guard, addr.expect("demo prints its address"))
+    // The page writes `2018-02-20T15:20:00Z` as `2018-02-20 15:20:00 UTC`.
+    let shown = format!("{} UTC", shown.trim_end_matches('Z').replacen('T', " ", 1));
+    (guard, addr.expect("demo prints its address"), shown)
 }
 
 /// Runs headless Chromium with `args` on `url` (bounded), returns stdout.
@@ -145,13 +161,14 @@ fn ranked_nodes(dom: &str) -> Vec<&str> {
 
 #[test]
 fn cluster_banner_during_the_cluster_incident() {
-    let (_demo, addr) = demo_at("2018-02-20T15:20:00Z");
+    let (_demo, addr, shown) = demo_at("2018-02-20T15:20:00Z", &[]);
+    assert!(
+        !shown.starts_with("2018"),
+        "the default demo is shifted to the wall clock: {shown}"
+    );
     let url = format!("http://{addr}/");
     let dom = chromium(&["--dump-dom"], &url);
-    assert!(
-        dom.contains("2018-02-20 15:20:00 UTC"),
-        "the page shows the stop time"
-    );
+    assert!(dom.contains(&shown), "the page shows the stop time {shown}");
     assert!(
         dom.contains("id=\"cluster-banner\""),
         "banner during the cluster incident:\n{dom}"
@@ -167,9 +184,14 @@ fn cluster_banner_during_the_cluster_incident() {
 
 #[test]
 fn sick_node_ranked_first_with_its_explanation() {
-    let (_demo, addr) = demo_at("2018-02-20T17:10:00Z");
+    let (_demo, addr, shown) = demo_at("2018-02-20T17:10:00Z", &["--original-time"]);
     let url = format!("http://{addr}/");
     let dom = chromium(&["--dump-dom"], &url);
+    assert_eq!(shown, "2018-02-20 17:10:00 UTC");
+    assert!(
+        dom.contains(&shown),
+        "the page shows the incident's own time"
+    );
     let ranked = ranked_nodes(&dom);
     assert_eq!(ranked.first(), Some(&VVSW), "vvsw first: {ranked:?}");
     let row = dom

@@ -4,6 +4,7 @@
 
 pub mod backtest;
 pub mod check;
+pub mod demo;
 pub mod run;
 pub mod suite;
 

@@ -15,10 +15,12 @@ pub mod gen;
 pub mod openmetrics;
 mod reader;
 pub mod rng;
+mod shift;
 pub mod suite;
 mod writer;
 
 pub use reader::{check_ticks, read_dir, read_meta, MAX_EVENT_LINE, MAX_TICKS};
+pub use shift::shift_landing;
 pub use writer::write_dir;
 
 use crate::k8s;
