@@ -73,7 +73,12 @@ async fn live_on_the_real_api_server_equals_replay() {
     );
     let snap = agent.snapshot();
     assert_eq!(
-        snap.stats.source_errors["kubernetes_forbidden"], 0,
+        snap.stats
+            .source_errors
+            .get("kubernetes/forbidden")
+            .copied()
+            .unwrap_or(0),
+        0,
         "nothing outside the shipped RBAC was needed"
     );
     agent.shutdown().await;

@@ -3,7 +3,8 @@
 //! without samples are left out; label sets are de-duplicated because
 //! Prometheus rejects a scrape with duplicate series.
 
-use super::history::{valid_label_name, History};
+use super::history::History;
+use crate::config::names::is_label_name;
 use crate::state::{Snapshot, Stats, WorkloadView};
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, NoLabelSet,
@@ -270,7 +271,7 @@ pub(super) fn encode_snapshot(enc: &mut DescriptorEncoder, s: &Snapshot) -> Resu
             let mut labels: Vec<(&str, &str)> = a
                 .labels
                 .iter()
-                .filter(|(k, v)| valid_label_name(k) && !v.is_empty())
+                .filter(|(k, v)| is_label_name(k) && !v.is_empty())
                 .filter(|(k, _)| {
                     !matches!(k.as_str(), "alertname" | "alertstate" | "scope" | "subject")
                 })

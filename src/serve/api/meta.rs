@@ -5,7 +5,8 @@
 
 use super::params::Params;
 use super::{json, json_response, params, timed, Failure, PROMETHEUS_API_VERSION};
-use crate::serve::history::{valid_label_name, History, SERIES};
+use crate::config::names::is_label_name;
+use crate::serve::history::{History, SERIES};
 use crate::serve::query::{self, Labels};
 use crate::serve::AppState;
 use axum::extract::{Path, Request, State};
@@ -117,7 +118,7 @@ pub(super) async fn label_values(
         Err(f) => return f.into_response(),
     };
     timed(&st, "label_values", move |h, _| {
-        if !valid_label_name(&name) {
+        if !is_label_name(&name) {
             return Err(Failure(
                 StatusCode::BAD_REQUEST,
                 "bad_data",

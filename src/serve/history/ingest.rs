@@ -6,6 +6,7 @@
 
 use super::cache::Kind;
 use super::History;
+use crate::config::names::is_label_name;
 use crate::state::{ActionRecord, Snapshot};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -184,7 +185,9 @@ pub fn record(
         let mut labels: Vec<(&str, &str)> = a
             .labels
             .iter()
-            .filter(|(k, _)| valid_label_name(k))
+            // Rule labels are validated on load, but a bad one must not become
+            // an unqueryable series.
+            .filter(|(k, _)| is_label_name(k))
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         // The alert's identity wins over a rule label of the same name.
@@ -230,12 +233,4 @@ pub fn record(
         s.stats.tick_seconds,
     );
     h.end();
-}
-
-/// Prometheus's label name syntax; rule labels are validated on load, but
-/// a bad one must not become an unqueryable series.
-pub fn valid_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }

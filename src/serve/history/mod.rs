@@ -16,7 +16,7 @@ mod ingest;
 mod intern;
 
 pub use chunk::{is_stale, CHUNK};
-pub use ingest::{record, valid_label_name, SERIES};
+pub use ingest::{record, SERIES};
 pub use intern::{FxMap, Interner, LabelIds};
 
 use chunk::Column;

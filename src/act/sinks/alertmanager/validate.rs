@@ -20,16 +20,8 @@ pub(super) fn problem(labels: &BTreeMap<String, String>) -> Option<String> {
     }
     labels
         .keys()
-        .find(|k| !valid_name(k))
+        .find(|k| !crate::config::names::is_label_name(k))
         .map(|k| format!("invalid label name {k:?}"))
-}
-
-fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Fingerprints of refused alerts, bounded by [`REJECTED_MAX`].
