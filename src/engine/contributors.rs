@@ -128,10 +128,7 @@ impl Engine {
         let Some(i) = self.node_of(&wl.labels) else {
             return String::new();
         };
-        let mut text = format!(
-            "; {subject} runs on node {}",
-            self.nodes.entry(i).name
-        );
+        let mut text = format!("; {subject} runs on node {}", self.nodes.entry(i).name);
         let v = wl.evidence.map_or(f64::NAN, |e| e.value);
         for (n, ws) in self.breakdown.iter().enumerate() {
             let node_value = self.evidence[n]

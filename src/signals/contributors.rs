@@ -59,7 +59,13 @@ pub struct TopK {
 impl TopK {
     /// Credits `increments` at `tick` to pod `name` in `namespace` (hashed
     /// as `object`); names are only copied when its workload takes a slot.
-    pub fn add(&mut self, tick: u64, (namespace, name): (&str, &str), object: u64, increments: u32) {
+    pub fn add(
+        &mut self,
+        tick: u64,
+        (namespace, name): (&str, &str),
+        object: u64,
+        increments: u32,
+    ) {
         let mut h = DefaultHasher::new();
         namespace.hash(&mut h);
         workload_of(name).hash(&mut h);
