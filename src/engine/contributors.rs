@@ -12,6 +12,9 @@ use crate::state::Contributor;
 
 /// Contributors named per signal in an explanation.
 const SHOWN: usize = 3;
+/// Tripped nodes looked at for a cluster explanation at most (evenly
+/// spread), so its cost stays bounded at 5,000 nodes.
+const CLUSTER_SAMPLE: usize = 128;
 /// Contributors after the first are named only from this share on (the
 /// long tail of single pods says nothing).
 const MIN_SHARE: f64 = 0.05;
@@ -148,11 +151,13 @@ impl Engine {
     }
 
     /// For a cluster alert: the workloads behind signal `s` on the nodes
-    /// tripping it, as ` (most from prod/jupyter-* 64%, …)`.
+    /// tripping it, as ` (most from prod/jupyter-* 64%, …)`; shares are of
+    /// an even sample of at most [`CLUSTER_SAMPLE`] of those nodes.
     pub(super) fn cluster_contributors(&self, s: usize, nodes: &[u32]) -> String {
         let mut by_workload: Vec<(String, f64)> = Vec::new();
         let mut total = 0.0;
-        for &i in nodes {
+        let stride = nodes.len().div_ceil(CLUSTER_SAMPLE).max(1);
+        for &i in nodes.iter().step_by(stride) {
             let value = self.evidence[s]
                 .get(i as usize)
                 .copied()
