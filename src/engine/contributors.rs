@@ -193,3 +193,123 @@ impl Engine {
         format!(" (most from {})", parts.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::Observation;
+    use crate::engine::Settings;
+    use crate::k8s::{ObjectMeta, Pod, PodSpec};
+    use crate::time::Timestamp;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    const CATALOG: &str = "
+signals:
+  - name: threads
+    metric: {name: container_threads, by: [node]}
+    detect: {z: 6, mad_floor: 50}
+  - name: threads_ratio
+    metric:
+      name: container_threads
+      by: [node]
+      ratio_to: {name: container_threads_max}
+    detect: {z: 6, mad_floor: 0.01}
+  - name: hub_threads
+    scope: workload
+    metric: {name: container_threads, matchers: {pod: \"=~hub-.*\"}, by: [namespace, pod]}
+    detect: {z: 6, mad_floor: 50, peers: false}
+";
+
+    fn engine() -> Engine {
+        let c =
+            Catalog::from_sources(vec![(PathBuf::from("t.yaml"), CATALOG.to_string())]).unwrap();
+        Engine::new(Arc::new(c), Settings::default())
+    }
+
+    fn obs(t: i64, hub: f64) -> Observation {
+        let node_rows = |v: &[f64]| {
+            Some(Ok(v
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (vec![format!("n{i}")], *x))
+                .collect()))
+        };
+        Observation {
+            at: Timestamp(t * 30_000),
+            metrics: vec![
+                node_rows(&[100.0 + hub, 100.0]),
+                node_rows(&[0.1, 0.1]),
+                Some(Ok(vec![(
+                    vec!["prod".into(), "hub-5f7c9d-x2x9z".into()],
+                    hub,
+                )])),
+            ],
+            events_ok: true,
+            pods: if t == 0 {
+                vec![Pod {
+                    metadata: ObjectMeta {
+                        namespace: "prod".into(),
+                        name: "hub-5f7c9d-x2x9z".into(),
+                        ..Default::default()
+                    },
+                    spec: PodSpec {
+                        node_name: "n0".into(),
+                    },
+                }]
+            } else {
+                Vec::new()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_a_same_metric_plain_sum_is_broken_down_by_pod() {
+        let e = engine();
+        assert_eq!(e.breakdown, vec![vec![2], vec![], vec![]]);
+    }
+
+    #[test]
+    fn a_node_signal_names_its_pod_and_the_pod_alert_its_node() {
+        let mut e = engine();
+        for t in 0..40 {
+            e.tick(obs(t, 100.0));
+        }
+        e.tick(obs(40, 4_900.0));
+        let n0 = e.nodes.get("n0").unwrap();
+        let top = e.top_contributors(0, n0, 5_000.0);
+        assert_eq!(top.len(), 1);
+        assert_eq!(top[0].name, "prod/hub-5f7c9d-x2x9z");
+        assert_eq!(top[0].share, Some(0.98));
+        assert!(
+            e.node_explanation(n0).contains("threads 5000: ")
+                && e.node_explanation(n0)
+                    .contains(", 98% from prod/hub-5f7c9d-x2x9z"),
+            "{}",
+            e.node_explanation(n0)
+        );
+        // The other node runs no hub: nothing to name.
+        assert!(e
+            .top_contributors(0, e.nodes.get("n1").unwrap(), 100.0)
+            .is_empty());
+        assert_eq!(
+            e.workload_context(2, "prod/hub-5f7c9d-x2x9z"),
+            "; prod/hub-5f7c9d-x2x9z runs on node n0, 98% of its threads"
+        );
+    }
+
+    #[test]
+    fn from_text_lists_shares_or_amounts() {
+        let c = |name: &str, amount: f64, share: Option<f64>| Contributor {
+            name: name.into(),
+            amount,
+            share,
+        };
+        assert_eq!(from_text(&[]), "");
+        assert_eq!(
+            from_text(&[c("prod/a", 9.0, Some(0.9)), c("prod/b", 2.0, None)]),
+            ", 90% from prod/a, 2 from prod/b"
+        );
+    }
+}
