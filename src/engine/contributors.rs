@@ -297,6 +297,16 @@ signals:
             e.workload_context(2, "prod/hub-5f7c9d-x2x9z"),
             "; prod/hub-5f7c9d-x2x9z runs on node n0, 98% of its threads"
         );
+        // The status page's views carry the same names.
+        let snap = e.snapshot();
+        assert!(snap.workloads[0]
+            .detail
+            .ends_with("prod/hub-5f7c9d-x2x9z runs on node n0, 98% of its threads"));
+        let n0_view = snap.nodes.iter().find(|n| n.name == "n0").unwrap();
+        assert_eq!(
+            n0_view.contributions[0].top[0].name,
+            "prod/hub-5f7c9d-x2x9z"
+        );
     }
 
     #[test]

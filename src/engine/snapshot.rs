@@ -150,7 +150,12 @@ impl Engine {
                     labels: w.labels.iter().cloned().collect(),
                     value: Some(ev.value).filter(|v| v.is_finite()),
                     level: ev.level,
-                    detail: ev.describe(&sig.detect),
+                    // Where the pod runs and its share of that node.
+                    detail: format!(
+                        "{}{}",
+                        ev.describe(&sig.detect),
+                        self.workload_context(s, k)
+                    ),
                 });
             }
         }
