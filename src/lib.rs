@@ -15,6 +15,7 @@ pub mod engine;
 pub mod k8s;
 pub mod live;
 pub mod nab;
+pub mod outbound;
 pub mod pipeline;
 pub mod replay;
 pub mod report;

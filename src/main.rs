@@ -35,8 +35,8 @@ enum Command {
     /// Replay the built-in Binder incident at an accelerated pace with the
     /// HTTP server and status page up.
     Demo {
-        /// Simulated seconds per real second.
-        #[arg(long, default_value_t = 600.0)]
+        /// Simulated seconds per real second (a positive number).
+        #[arg(long, default_value_t = 600.0, value_parser = parse_speed)]
         speed: f64,
         /// Address to serve on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -104,8 +104,14 @@ fn main() -> Result<()> {
     } else {
         "warn"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("kube_client")) {
+        // kube's client logs every failed request at ERROR: lines a second
+        // while the API server is down. nodewatch logs those failures
+        // itself, rate-limited.
+        filter = filter.add_directive("kube_client::client::builder=off".parse()?);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -120,6 +126,15 @@ fn main() -> Result<()> {
 /// Parses `--until`.
 fn parse_until(s: &str) -> Result<nodewatch::time::Timestamp, String> {
     nodewatch::time::Timestamp::parse_rfc3339(s).map_err(|e| e.to_string())
+}
+
+/// Parses `--speed`: a finite positive number (0 or NaN would mean an
+/// unpaced replay while announcing a pace).
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("must be a positive number, got {s:?}")),
+    }
 }
 
 /// Loads rule files, or the built-in catalog when none are given.

@@ -215,6 +215,153 @@ fn scenario_list_and_unknown_name() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("available: binder"));
 }
 
+/// Runs nodewatch expecting failure; returns stderr.
+fn nodewatch_fails(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run nodewatch");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "nodewatch {args:?} succeeded: {err}");
+    err
+}
+
+#[test]
+fn check_and_run_reject_the_same_config_and_rules_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.yaml");
+    std::fs::write(
+        &cfg,
+        "governor:\n  max_fraction: 2\nkubernetes:\n  identity: ''\n  event_namespace: Bad_NS\n  \
+         lease:\n    duration: 10s\n    renew_deadline: 10s\nsinks:\n  webhooks:\n    - name: a\n      \
+         url: http://127.0.0.1:1/\n      headers:\n        Host: evil\n",
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let want = [
+        "bad.yaml:2: governor.max_fraction: must be within 0..1, got 2",
+        "bad.yaml:4: kubernetes.identity: must be 1..128 printable characters",
+        "bad.yaml:5: kubernetes.event_namespace: \"Bad_NS\" is not a namespace name",
+        "bad.yaml:8: kubernetes.lease.renew_deadline: must be positive and shorter than duration",
+        "bad.yaml:14: sinks.webhooks[0].headers: \"Host\": set by the HTTP client",
+    ];
+    let no_cluster = ["--kubeconfig", "/nonexistent", "--listen", "127.0.0.1:0"];
+    let checked = nodewatch_fails(&["check", "--config", c]);
+    let mut run = vec!["run", "--config", c];
+    run.extend(no_cluster);
+    let ran = nodewatch_fails(&run);
+    for w in want {
+        assert!(checked.contains(w), "check: {w}\n{checked}");
+        assert!(ran.contains(w), "run: {w}\n{ran}");
+    }
+    // A valid file gets past validation (and fails only for want of a cluster).
+    std::fs::write(&cfg, "governor:\n  max_fraction: 0.2\n").unwrap();
+    nodewatch(&["check", "--config", c]);
+    let ran = nodewatch_fails(&run);
+    assert!(
+        ran.contains("/nonexistent") && !ran.contains("bad.yaml:"),
+        "{ran}"
+    );
+
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n  - alert: A\n    scope: node\n    when: {score_above: 0.5}\n    labels:\n      bad-label: x\n",
+    )
+    .unwrap();
+    let r = rules.to_str().unwrap();
+    let w = "rules.yaml:6: rules[0].labels.bad-label: \"bad-label\" is not a valid label name";
+    let checked = nodewatch_fails(&["check", r]);
+    let mut run = vec!["run", "--rules", r];
+    run.extend(no_cluster);
+    let ran = nodewatch_fails(&run);
+    assert!(checked.contains(w), "{checked}");
+    assert!(ran.contains(w), "{ran}");
+}
+
+#[test]
+fn demo_speed_must_be_a_positive_number() {
+    for speed in ["0", "NaN", "-1", "inf"] {
+        let arg = format!("--speed={speed}");
+        let err = nodewatch_fails(&["demo", &arg, "--listen", "127.0.0.1:0"]);
+        assert!(err.contains("must be a positive number"), "{speed}: {err}");
+    }
+}
+
+#[test]
+fn absurd_scenarios_and_deep_yaml_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("binder");
+    let p = path.to_str().unwrap();
+    nodewatch(&["scenario", "write", "binder", p]);
+    let meta = path.join("scenario.yaml");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    let end = text
+        .lines()
+        .find(|l| l.starts_with("end:"))
+        .unwrap()
+        .to_string();
+    let step = text
+        .lines()
+        .find(|l| l.starts_with("step:"))
+        .unwrap()
+        .to_string();
+    for (from, to) in [
+        (end.as_str(), "end: 9999-12-30T00:00:00Z"),
+        (step.as_str(), "step: 1ms"),
+    ] {
+        std::fs::write(&meta, text.replace(from, to)).unwrap();
+        let err = nodewatch_fails(&["replay", p, "--json"]);
+        assert!(
+            err.contains("ticks asked for") && err.contains("the limit is 1051200 per replay"),
+            "{to}: {err}"
+        );
+    }
+    // The same bound for a backtest, before any query is sent.
+    let err = nodewatch_fails(&[
+        "backtest",
+        "--prometheus",
+        "http://127.0.0.1:1",
+        "--from",
+        "2018-02-20T00:00:00Z",
+        "--to",
+        "9999-12-30T00:00:00Z",
+    ]);
+    assert!(err.contains("the limit is 1051200 per replay"), "{err}");
+    std::fs::write(&meta, &text).unwrap();
+    let events = path.join("events.jsonl");
+    let mut ev = std::fs::read_to_string(&events).unwrap();
+    let lines = ev.lines().count();
+    ev.push_str(&format!("{{\"message\": \"{}\"}}\n", "x".repeat(2 << 20)));
+    std::fs::write(&events, ev).unwrap();
+    let err = nodewatch_fails(&["replay", p]);
+    let want = format!(
+        "events.jsonl:{}: line longer than the limit of 1048576 bytes",
+        lines + 1
+    );
+    assert!(err.contains(&want), "{err}");
+    std::fs::write(
+        &meta,
+        format!("{}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    )
+    .unwrap();
+    let err = nodewatch_fails(&["replay", p]);
+    assert!(
+        err.contains("scenario.yaml:1: nested deeper than the limit of 64"),
+        "{err}"
+    );
+    let deep = dir.path().join("deep.yaml");
+    std::fs::write(&deep, format!("engine: {}\n", "[".repeat(100_000))).unwrap();
+    let err = nodewatch_fails(&["check", "--config", deep.to_str().unwrap()]);
+    assert!(
+        err.contains("deep.yaml:1: nested deeper than the limit of 64"),
+        "{err}"
+    );
+    let err = nodewatch_fails(&["check", deep.to_str().unwrap()]);
+    assert!(err.contains("deep.yaml:1: -: nested deeper"), "{err}");
+}
+
 /// Names after "N% from " in an explanation (pods, or `workload-*`).
 fn named_contributors(explanation: &str) -> Vec<String> {
     explanation

@@ -14,38 +14,11 @@ mod deploy;
 #[path = "support/fake_apiserver/mod.rs"]
 mod fake_apiserver;
 
-use deploy::{flag, remap_args, render, Process, Rendered, KUSTOMIZATIONS};
+use deploy::{
+    container_command, container_env, flag, render, Process, Rendered, KUSTOMIZATIONS, POD_NAME,
+};
 use fake_apiserver::{harness, FakeApiServer, Options};
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-const POD_NAME: &str = "nodewatch-6d8f7c9b5-x2x7q";
-
-/// The container's environment as the kubelet fills it in.
-fn container_env(r: &Rendered) -> Vec<(String, String)> {
-    r.container()
-        .env
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| {
-            let field = e
-                .value_from
-                .as_ref()
-                .and_then(|f| f.field_ref.as_ref())
-                .map(|f| f.field_path.as_str());
-            let value = match (e.value.clone(), field) {
-                (Some(v), _) => v,
-                (None, Some("metadata.name")) => POD_NAME.to_string(),
-                (None, Some("metadata.namespace")) => "nodewatch".to_string(),
-                _ => panic!(
-                    "{}: env {} has a source this test cannot fill in",
-                    r.dir, e.name
-                ),
-            };
-            (e.name, value)
-        })
-        .collect()
-}
 
 /// The `nodewatch_*` metric names in the rendered PrometheusRule's exprs.
 fn rule_metrics(r: &Rendered) -> Vec<String> {
@@ -82,44 +55,6 @@ fn family_present(metrics: &str, name: &str) -> bool {
             || l.starts_with(&format!("{name} "))
             || l.starts_with(&format!("{name}{{"))
     })
-}
-
-/// Points every outside address of the mounted config file (Prometheus,
-/// sinks) at a closed port on 127.0.0.1, so the test stays on loopback.
-/// Nothing else of the rendered file changes.
-fn loopback_only(config: &Path) {
-    let closed = format!("http://{}", deploy::free_addr());
-    let text = std::fs::read_to_string(config).expect("mounted config");
-    let mut doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("config YAML");
-    let url = serde_yaml::Value::from(closed.as_str());
-    if let Some(p) = doc.get_mut("prometheus") {
-        p["url"] = url.clone();
-    }
-    if let Some(s) = doc.get_mut("sinks") {
-        s["external_url"] = url.clone();
-        if let Some(am) = s.get_mut("alertmanager") {
-            am["urls"] = serde_yaml::Value::Sequence(vec![url.clone()]);
-        }
-        for list in ["webhooks", "grafana"] {
-            for x in s
-                .get_mut(list)
-                .and_then(|v| v.as_sequence_mut())
-                .into_iter()
-                .flatten()
-            {
-                x["url"] = url.clone();
-            }
-        }
-        for e in s
-            .get_mut("email")
-            .and_then(|v| v.as_sequence_mut())
-            .into_iter()
-            .flatten()
-        {
-            e["smtp"]["host"] = "127.0.0.1".into();
-        }
-    }
-    std::fs::write(config, serde_yaml::to_string(&doc).expect("YAML")).expect("rewrite config");
 }
 
 fn holder(server: &FakeApiServer) -> Option<String> {
@@ -169,24 +104,8 @@ async fn every_rendered_container_runs_against_the_fake_api_server() {
         server.load_scenario(&harness::binder());
         server.put("leases", r.get("Lease", "nodewatch").clone());
         let tmp = tempfile::tempdir().expect("tempdir");
-        let mounts = r.materialize(tmp.path());
         let addr = deploy::free_addr();
-        let mut run_args: Vec<String> = remap_args(&args, &mounts, tmp.path())
-            .into_iter()
-            .map(|a| {
-                if a.starts_with("--listen=") {
-                    format!("--listen={addr}")
-                } else {
-                    a
-                }
-            })
-            .collect();
-        loopback_only(Path::new(&flag(&run_args, "--config").expect("--config")));
-        run_args.insert(0, "run".into());
-        run_args.push(format!(
-            "--kubeconfig={}",
-            server.kubeconfig(tmp.path()).display()
-        ));
+        let run_args = container_command(&r, tmp.path(), &addr, &server.kubeconfig(tmp.path()));
         let mut p = Process::spawn(&run_args, &container_env(&r), tmp.path(), &addr);
         p.wait_ready(Duration::from_secs(60)).await;
 

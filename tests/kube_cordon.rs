@@ -263,7 +263,7 @@ async fn taint_and_opt_in_uncordon_after_a_healthy_period() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = binder_agent(&server, dir.path(), |o| {
         o.kube.taint = true;
-        o.kube.uncordon_after = Some(SimDuration::mins(10));
+        o.engine.uncordon_after = Some(SimDuration::mins(10));
     })
     .await;
     let mut at = t("2018-02-20T12:00:00Z");
@@ -304,23 +304,32 @@ async fn taint_and_opt_in_uncordon_after_a_healthy_period() {
 }
 
 #[test]
-fn strategic_merge_patch_merges_taints_by_key() {
+fn strategic_merge_patch_replaces_taints_and_merges_conditions() {
     use fake_apiserver::patch::{merge, strategic};
-    let mut node = json!({"spec": {"taints": [{"key": "a", "effect": "NoExecute"}]}, "metadata": {"annotations": {"x": "1"}}});
+    let ready = json!({"type": "Ready", "status": "True"});
+    let mut node = json!({"spec": {"taints": [{"key": "a", "effect": "NoExecute"}]},
+        "metadata": {"annotations": {"x": "1"}}, "status": {"conditions": [ready]}});
     strategic(
         &mut node,
-        &json!({"spec": {"unschedulable": true, "taints": [{"key": "b", "effect": "NoSchedule"}]}, "metadata": {"annotations": {"x": null, "y": "2"}}}),
+        &json!({"spec": {"unschedulable": true, "taints": [{"key": "b", "effect": "NoSchedule"}]},
+            "metadata": {"annotations": {"x": null, "y": "2"}},
+            "status": {"conditions": [{"type": "DiskPressure", "status": "False"}]}}),
     );
-    assert_eq!(node["spec"]["taints"].as_array().unwrap().len(), 2);
+    // Taints have no merge key (listType=atomic): replaced whole, as the
+    // real API server does (tests/kube_real_cordon.rs).
+    assert_eq!(
+        node["spec"]["taints"],
+        json!([{"key": "b", "effect": "NoSchedule"}])
+    );
+    assert_eq!(node["status"]["conditions"].as_array().unwrap().len(), 2);
     assert_eq!(node["metadata"]["annotations"], json!({"y": "2"}));
     strategic(
         &mut node,
-        &json!({"spec": {"unschedulable": null, "taints": [{"key": "b", "$patch": "delete"}]}}),
+        &json!({"spec": {"unschedulable": null},
+            "status": {"conditions": [{"type": "DiskPressure", "$patch": "delete"}]}}),
     );
-    assert_eq!(
-        node["spec"],
-        json!({"taints": [{"key": "a", "effect": "NoExecute"}]})
-    );
+    assert_eq!(node["status"]["conditions"], json!([ready]));
+    assert!(node["spec"].get("unschedulable").is_none());
     merge(&mut node, &json!({"spec": {"taints": []}}));
     assert_eq!(node["spec"]["taints"], json!([]));
 }

@@ -177,7 +177,7 @@ async fn no_event_lost_or_counted_twice_through_drops_410_and_an_outage() {
     );
     let snap = a.snapshot();
     assert!(
-        snap.stats.source_errors["kubernetes_watch"] > 0,
+        snap.stats.source_errors["kubernetes/watch"] > 0,
         "the outage was reported"
     );
     assert!(snap.stats.source_up["kubernetes"]);

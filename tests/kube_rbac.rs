@@ -148,7 +148,7 @@ async fn a_request_outside_rbac_is_refused_and_reported_not_fatal() {
     );
     let snap = a.snapshot();
     assert!(
-        snap.stats.source_errors["kubernetes_forbidden"] >= 1,
+        snap.stats.source_errors["kubernetes/forbidden"] >= 1,
         "reported in /metrics"
     );
     assert_eq!(snap.stats.ticks, 20, "scoring went on");

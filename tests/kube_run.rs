@@ -139,3 +139,84 @@ async fn run_serves_leads_and_shuts_down_gracefully() {
         "dry-run writes nothing"
     );
 }
+
+/// A line of `/metrics` with this name and labels, and its value.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        let rest = l.strip_prefix(series)?;
+        rest.strip_prefix(' ')?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_prometheus_shows_as_down_in_metrics() {
+    let sc = harness::binder();
+    let server = FakeApiServer::start(Options::default()).await;
+    server.load_scenario(&sc);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.kubeconfig(dir.path());
+    let config = dir.path().join("nodewatch.yaml");
+    std::fs::write(
+        &config,
+        "engine:\n  step: 1s\nprometheus:\n  url: http://127.0.0.1:9\n  timeout: 1s\n  \
+         backoff: {initial: 100ms, max: 500ms}\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+        .args(["run", "--kubeconfig", kubeconfig.to_str().unwrap()])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--config", config.to_str().unwrap(), "--dry-run"])
+        .arg("--no-leader-election")
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nodewatch run");
+    // Two ticks with failed queries: the source is down, errors counted.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut metrics = String::new();
+    while Instant::now() < deadline {
+        if let Some((200, m)) = get(port, "/metrics") {
+            metrics = m;
+            let errors = sample(
+                &metrics,
+                "nodewatch_source_errors_total{source=\"prometheus\",kind=\"unreachable\"}",
+            );
+            if errors.is_some_and(|n| n >= 2.0) {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        sample(&metrics, "nodewatch_source_up{source=\"prometheus\"}"),
+        Some(0.0),
+        "NodewatchSourceDown can fire for Prometheus:\n{metrics}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            "nodewatch_source_errors_total{source=\"prometheus\",kind=\"unreachable\"}"
+        )
+        .is_some_and(|n| n >= 2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "nodewatch_source_up{source=\"kubernetes\"}"),
+        Some(1.0)
+    );
+    assert!(
+        !metrics.contains("source=\"unknown\""),
+        "every error counter names its source:\n{metrics}"
+    );
+    assert!(
+        metrics.contains("nodewatch_source_errors_total{source=\"kubernetes\",kind=\"watch\"}"),
+        "{metrics}"
+    );
+}

@@ -145,3 +145,84 @@ async fn a_binder_node_alert_arrives_resolves_and_survives_a_restart() {
     assert!(s.sent >= 3, "{s:?}");
     println!("alertmanager sink: {s:?}");
 }
+
+/// `node_alert` with `name` as node and an extra label.
+fn with_label(node: &str, key: &str, value: &str) -> Notification {
+    let mut n = support::node_alert(node, true, 0);
+    n.alert.labels.insert(key.to_string(), value.to_string());
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_alertmanager_rejects_never_fail_the_rest_of_their_batch() {
+    nodewatch::act::sinks::install_crypto_provider();
+    let rx = Receiver::start(&[]).await;
+    let am = Alertmanager::start(&rx.url);
+    let cfg = sinks_config(&format!(
+        "sinks:\n  alertmanager:\n    urls: [{}]\n    \
+         delivery: {{timeout: 2s, retry: {{initial: 200ms, max: 1s}}}}\n",
+        am.url()
+    ));
+    let mut d = Dispatcher::start(&cfg, Arc::new(SystemClock)).expect("start");
+    let valid: Vec<Notification> = ["ok-1", "ok-2", "ok-3"]
+        .iter()
+        .map(|n| support::node_alert(n, true, 0))
+        .collect();
+    // Refused by Alertmanager's label rules (found before sending) ...
+    let bad_name = with_label("bad-1", "bad-label", "x");
+    let empty_name = with_label("bad-2", "", "x");
+    // ... accepted by some Alertmanager versions, refused by others ...
+    let reserved = with_label("maybe-3", "__name__", "x");
+    // ... and refused only by Alertmanager itself (ends before it starts),
+    // which makes the whole POST answer 400.
+    let mut inverted = support::node_alert("bad-4", false, 0);
+    inverted.ends_at = inverted
+        .ends_at
+        .map(|t| t.add(nodewatch::time::Duration::mins(-60)));
+    let all: Vec<Notification> = valid
+        .iter()
+        .cloned()
+        .chain([bad_name, empty_name, reserved.clone(), inverted])
+        .collect();
+    // One batch: everything is queued before the sink takes any of it.
+    for n in &all {
+        d.notify(n.clone());
+    }
+    let name = format!("alertmanager/127.0.0.1:{}", am.port);
+    let total = all.len() as u64;
+    let stats = wait_for(Duration::from_secs(30), "every alert accounted for", || {
+        let s = d.stats()[&name].clone();
+        async move { (s.sent + s.failed == total).then_some(s) }
+    })
+    .await;
+    let stored = am.alerts().await;
+    for n in &valid {
+        let fp = Fingerprint::of(&n.alert.labels).to_string();
+        assert!(find(&stored, &fp).is_some(), "{fp} in Alertmanager");
+    }
+    let reserved_fp = Fingerprint::of(&reserved.alert.labels).to_string();
+    let reserved_ok = u64::from(find(&stored, &reserved_fp).is_some());
+    assert_eq!(
+        stats.sent,
+        valid.len() as u64 + reserved_ok,
+        "the valid alerts count as sent: {stats:?}"
+    );
+    assert_eq!(stats.failed, 3 + (1 - reserved_ok), "{stats:?}");
+    assert_eq!(stats.retried, 0, "a rejection is not retried: {stats:?}");
+
+    // The rejected alerts are not sent again: a later alert goes through
+    // without another 400.
+    let later = support::node_alert("ok-4", true, 0);
+    d.notify(later.clone());
+    let fp = Fingerprint::of(&later.alert.labels).to_string();
+    wait_for(Duration::from_secs(30), "the later alert", || async {
+        find(&am.alerts().await, &fp)
+    })
+    .await;
+    wait_for(Duration::from_secs(10), "it counted as sent", || {
+        let s = d.stats()[&name].clone();
+        async move { (s.sent == stats.sent + 1).then_some(()) }
+    })
+    .await;
+    assert_eq!(d.stats()[&name].failed, stats.failed);
+}

@@ -26,8 +26,6 @@ pub struct GovernorSettings {
     pub max_fraction: f64,
     /// Above this fraction of unhealthy nodes, refuse (common cause).
     pub max_unhealthy_fraction: f64,
-    /// Node score from which a node counts as unhealthy.
-    pub unhealthy_score: f64,
     /// After nodewatch uncordons a node, no new cordon of it for this long.
     pub cooldown: Duration,
     /// How long a node a human uncordoned must stay healthy before
@@ -43,7 +41,6 @@ impl Default for GovernorSettings {
             min_interval: Duration::mins(10),
             max_fraction: 0.1,
             max_unhealthy_fraction: 0.3,
-            unhealthy_score: 0.5,
             cooldown: Duration::mins(60),
             healthy_period: Duration::mins(10),
         }

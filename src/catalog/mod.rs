@@ -13,6 +13,9 @@ pub use signal::{
     Signal, SignalScope,
 };
 
+use crate::config::names::{alert_label_problem, is_metric_name};
+use crate::config::yaml::{self, YamlError};
+use crate::time::Duration;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -95,9 +98,9 @@ impl Catalog {
                 found.push(p.clone());
             }
             for f in found {
-                match std::fs::read_to_string(&f) {
+                match yaml::read_file(&f, yaml::MAX_BYTES) {
                     Ok(text) => files.push((f, text)),
-                    Err(e) => errors.push(io_error(&f, e)),
+                    Err(e) => errors.push(yaml_error(&f, &e)),
                 }
             }
         }
@@ -115,7 +118,7 @@ impl Catalog {
         let mut origin_sig = Vec::new();
         let mut origin_rule = Vec::new();
         for (file, text) in &files {
-            match serde_yaml::from_str::<Option<RuleFile>>(text) {
+            match yaml::from_str::<Option<RuleFile>>(text) {
                 Ok(parsed) => {
                     let parsed = parsed.unwrap_or_default();
                     for (i, s) in parsed.signals.into_iter().enumerate() {
@@ -146,9 +149,10 @@ impl Catalog {
                 } else {
                     "rules"
                 };
+                let field = format!("{section}[{idx}].{}", p.field);
                 errors.push(CatalogError {
-                    line: locate(text, section, idx, p.field.rsplit('.').next().unwrap_or("")),
-                    field: format!("{section}[{idx}].{}", p.field),
+                    line: yaml::line_of(text, &field),
+                    field,
                     file,
                     message: p.message,
                 });
@@ -168,6 +172,28 @@ impl Catalog {
 
     fn validate(&self) -> Vec<Problem> {
         let mut out = Vec::new();
+        // The engine keeps state per signal and node (and counts node
+        // signals in a u16); rules are evaluated every tick.
+        if self.signals.len() > MAX_SIGNALS {
+            out.push(Problem {
+                item: Item::Signal(MAX_SIGNALS),
+                field: "name".into(),
+                message: format!(
+                    "{} signals; at most {MAX_SIGNALS} are allowed",
+                    self.signals.len()
+                ),
+            });
+        }
+        if self.rules.len() > MAX_RULES {
+            out.push(Problem {
+                item: Item::Rule(MAX_RULES),
+                field: "alert".into(),
+                message: format!(
+                    "{} rules; at most {MAX_RULES} are allowed",
+                    self.rules.len()
+                ),
+            });
+        }
         let mut seen = HashSet::new();
         for (i, s) in self.signals.iter().enumerate() {
             let mut bad = |field: &str, message: String| {
@@ -192,6 +218,7 @@ impl Catalog {
                 }
                 (None, None) => bad("metric", "one of `metric` or `events` is required".into()),
                 (Some(m), None) => {
+                    metric_problems(m, &mut bad);
                     if m.by.is_empty() {
                         bad("metric.by", "at least one label is required".into());
                     }
@@ -204,8 +231,12 @@ impl Catalog {
                     }
                 }
                 (None, Some(e)) => {
-                    if e.window.0 <= 0 {
-                        bad("events.window", "must be positive".into());
+                    // One bucket per tick per node: the window bounds memory.
+                    if e.window.0 <= 0 || e.window > MAX_EVENT_WINDOW {
+                        bad(
+                            "events.window",
+                            format!("must be within 1ms..{MAX_EVENT_WINDOW}, got {}", e.window),
+                        );
                     }
                     if s.scope != SignalScope::Node {
                         bad(
@@ -216,6 +247,11 @@ impl Catalog {
                 }
             }
             let d = &s.detect;
+            for (f, v) in [("detect.above", d.above), ("detect.below", d.below)] {
+                if let Some(v) = v.filter(|v| !v.is_finite()) {
+                    bad(f, format!("must be a finite number, got {v}"));
+                }
+            }
             if !(d.z.is_finite() && d.z > 0.0) {
                 bad(
                     "detect.z",
@@ -263,6 +299,24 @@ impl Catalog {
                     format!("must be info, warning or critical, got {:?}", r.severity),
                 );
             }
+            for k in r.labels.keys() {
+                if let Some(p) = alert_label_problem(k) {
+                    bad(&format!("labels.{k}"), p);
+                } else if RESERVED_LABELS.contains(&k.as_str()) {
+                    bad(
+                        &format!("labels.{k}"),
+                        format!("{k:?} is set by nodewatch (from `alert`, `scope`, `severity` and the subject)"),
+                    );
+                }
+            }
+            for (k, v) in &r.annotations {
+                if let Some(p) = alert_label_problem(k) {
+                    bad(&format!("annotations.{k}"), p);
+                }
+                if let Some(p) = rule::template_problem(v) {
+                    bad(&format!("annotations.{k}"), p);
+                }
+            }
             if r.cordons() && r.scope != AlertScope::Node {
                 bad("actions", "only node rules may cordon".into());
             }
@@ -279,6 +333,17 @@ impl Catalog {
             if forms != 1 {
                 bad("when", "use exactly one of: score_above; signal with value_above/value_below/anomaly_above; common_cause".into());
                 continue;
+            }
+            for (f, v) in [
+                ("value_above", c.value_above),
+                ("value_below", c.value_below),
+            ] {
+                if let Some(v) = v.filter(|v| !v.is_finite()) {
+                    bad(
+                        &format!("when.{f}"),
+                        format!("must be a finite number, got {v}"),
+                    );
+                }
             }
             for (f, v) in [
                 ("score_above", c.score_above),
@@ -338,6 +403,46 @@ impl Catalog {
     }
 }
 
+/// Most signals in a catalog (the built-in one has 10).
+pub const MAX_SIGNALS: usize = 1000;
+
+/// Most rules in a catalog (the built-in one has 4).
+pub const MAX_RULES: usize = 1000;
+
+/// Longest `events.window`: the window is kept as one bucket per tick
+/// per node.
+pub const MAX_EVENT_WINDOW: Duration = Duration(6 * 3600 * 1000);
+
+/// Labels every alert gets from nodewatch itself; a rule may not set them.
+const RESERVED_LABELS: &[&str] = &["alertname", "scope", "severity", "node", "signal"];
+
+/// Metric names, `by` labels and rate windows: what Prometheus would
+/// refuse, or what would make every alert of the signal undeliverable.
+fn metric_problems(m: &MetricQuery, bad: &mut impl FnMut(&str, String)) {
+    let names = std::iter::once(("metric", &m.name, m.rate)).chain(
+        m.ratio_to
+            .iter()
+            .map(|d| ("metric.ratio_to", &d.name, d.rate)),
+    );
+    for (at, name, rate) in names {
+        if !is_metric_name(name) {
+            bad(
+                &format!("{at}.name"),
+                format!("{name:?} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)"),
+            );
+        }
+        if let Some(r) = rate.filter(|r| r.0 <= 0) {
+            bad(&format!("{at}.rate"), format!("must be positive, got {r}"));
+        }
+    }
+    // `by` labels become alert labels of workload alerts.
+    for l in &m.by {
+        if let Some(p) = alert_label_problem(l) {
+            bad("metric.by", p);
+        }
+    }
+}
+
 enum Item {
     Signal(usize),
     Rule(usize),
@@ -364,7 +469,7 @@ fn io_error(p: &Path, e: std::io::Error) -> CatalogError {
     }
 }
 
-fn yaml_error(file: &Path, e: &serde_yaml::Error) -> CatalogError {
+fn yaml_error(file: &Path, e: &YamlError) -> CatalogError {
     // serde_yaml prefixes the path of the offending field ("signals[1].metric: ...")
     // and appends " at line L column C"; split both out.
     let msg = e.to_string();
@@ -378,59 +483,10 @@ fn yaml_error(file: &Path, e: &serde_yaml::Error) -> CatalogError {
     };
     CatalogError {
         file: file.to_path_buf(),
-        line: e.location().map_or(0, |l| l.line()),
+        line: e.line().unwrap_or(0),
         field,
         message,
     }
-}
-
-/// Finds the line of `field` inside the `idx`-th item of the top-level
-/// `section` list. serde_yaml keeps no spans after parsing, so this scans the
-/// text: it is only used to point at errors found after deserialization.
-fn locate(text: &str, section: &str, idx: usize, field: &str) -> usize {
-    let lines: Vec<&str> = text.lines().collect();
-    let Some(start) = lines
-        .iter()
-        .position(|l| l.starts_with(&format!("{section}:")))
-    else {
-        return 0;
-    };
-    let item_indent = lines[start + 1..].iter().find_map(|l| {
-        l.trim_start()
-            .starts_with("- ")
-            .then(|| l.len() - l.trim_start().len())
-    });
-    let Some(indent) = item_indent else {
-        return start + 1;
-    };
-    let mut item = None;
-    let mut item_line = start;
-    for (n, l) in lines.iter().enumerate().skip(start + 1) {
-        let ind = l.len() - l.trim_start().len();
-        if !l.trim().is_empty()
-            && !l.trim_start().starts_with('#')
-            && ind < indent
-            && !l.starts_with(' ')
-        {
-            break; // next top-level key
-        }
-        if ind == indent && l.trim_start().starts_with("- ") {
-            item = Some(item.map_or(0, |i: usize| i + 1));
-            if item > Some(idx) {
-                break;
-            }
-            if item == Some(idx) {
-                item_line = n;
-            }
-        }
-        if item == Some(idx) {
-            let t = l.trim_start().trim_start_matches("- ");
-            if t.starts_with(&format!("{field}:")) {
-                return n + 1;
-            }
-        }
-    }
-    item_line + 1
 }
 
 #[cfg(test)]

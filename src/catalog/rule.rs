@@ -29,12 +29,31 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     /// Annotations; `{{ subject }}`, `{{ value }}` and `{{ explanation }}` are
-    /// replaced when the alert is built.
+    /// replaced when the alert is built (see [`PLACEHOLDERS`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     /// What to do while firing: `alert` (notify) and/or `cordon` (node rules).
     #[serde(default = "default_actions")]
     pub actions: Vec<ActionKind>,
+}
+
+/// The placeholders annotation templates may use, spelled exactly so
+/// (`engine::rules` replaces them); anything else in `{{ }}` is an error.
+pub const PLACEHOLDERS: [&str; 3] = ["{{ subject }}", "{{ value }}", "{{ explanation }}"];
+
+/// Why an annotation template would not render, if it would not: an
+/// unknown placeholder, or a stray `{{` or `}}`.
+pub fn template_problem(t: &str) -> Option<String> {
+    let mut rest = t.to_string();
+    for p in PLACEHOLDERS {
+        rest = rest.replace(p, "");
+    }
+    let at = rest.find("{{").or_else(|| rest.find("}}"))?;
+    let near: String = rest[at..].chars().take(20).collect();
+    Some(format!(
+        "unknown placeholder or stray braces at {near:?}; the placeholders are {}",
+        PLACEHOLDERS.join(", ")
+    ))
 }
 
 fn default_severity() -> String {

@@ -175,7 +175,7 @@ impl Matcher {
             ),
             _ => None,
         };
-        if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !crate::config::names::is_label_name(label) {
             return Err(format!("invalid label name {label:?}"));
         }
         Ok(Matcher {

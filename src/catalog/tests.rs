@@ -121,3 +121,72 @@ fn load_reads_directories_and_reports_all_files() {
     let missing = Catalog::load(&[dir.path().join("nope.yaml")]).unwrap_err();
     assert!(missing[0].message.contains("No such file"), "{missing:?}");
 }
+
+#[test]
+fn what_would_break_at_run_time_is_refused_with_file_line_and_field() {
+    // (document, field, line, message part): each used to pass `check`
+    // and fail later (Alertmanager refusing the batch, Prometheus refusing
+    // the query, a template left unrendered).
+    let sig = "signals:\n  - name: s\n    metric:\n";
+    let rule = "rules:\n  - alert: A\n    scope: node\n";
+    let cases: Vec<(String, &str, usize, &str)> = vec![
+        (format!("{sig}      name: 'up{{'\n      by: [node]\n"), "signals[0].metric.name", 4, "not a Prometheus metric name"),
+        (format!("{sig}      name: up\n      by: ['bad label']\n"), "signals[0].metric.by", 5, "not a valid label name"),
+        (format!("{sig}      name: up\n      by: [node]\n      rate: 0s\n"), "signals[0].metric.rate", 6, "must be positive"),
+        (format!("{sig}      name: up\n      by: [node]\n      ratio_to: {{name: 'a b'}}\n"), "signals[0].metric.ratio_to.name", 6, "not a Prometheus"),
+        (format!("{sig}      name: up\n      by: [node]\n      matchers: {{'1a': x}}\n"), "signals[0].metric", 6, "invalid label name"),
+        (format!("{sig}      name: up\n      by: [node]\n    detect: {{above: .nan}}\n"), "signals[0].detect.above", 6, "finite"),
+        ("signals:\n  - name: s\n    events:\n      window: 1000d\n".into(), "signals[0].events.window", 4, "must be within"),
+        (format!("{rule}    when: {{score_above: 0.5}}\n    labels:\n      bad-label: x\n"), "rules[0].labels.bad-label", 6, "not a valid label name"),
+        (format!("{rule}    when: {{score_above: 0.5}}\n    labels:\n      '': x\n"), "rules[0].labels.", 6, "not a valid label name"),
+        (format!("{rule}    when: {{score_above: 0.5}}\n    labels:\n      __name__: x\n"), "rules[0].labels.__name__", 6, "reserved"),
+        (format!("{rule}    when: {{score_above: 0.5}}\n    labels:\n      node: x\n"), "rules[0].labels.node", 6, "set by nodewatch"),
+        (format!("{rule}    when: {{score_above: 0.5}}\n    annotations:\n      summary: '{{{{ nope }}}} {{{{'\n"), "rules[0].annotations.summary", 6, "unknown placeholder"),
+        (format!("{rule}    when: {{score_above: 0.5}}\n    annotations:\n      bad-name: x\n"), "rules[0].annotations.bad-name", 6, "not a valid label name"),
+        ("signals:\n  - name: s\n    events: {}\nrules:\n  - alert: A\n    scope: node\n    when:\n      signal: s\n      value_above: .inf\n".into(), "rules[0].when.value_above", 9, "finite"),
+    ];
+    for (text, field, line, want) in &cases {
+        let errs = load(text).expect_err(text);
+        let e = errs
+            .iter()
+            .find(|e| e.message.contains(want))
+            .unwrap_or_else(|| panic!("{text}: {errs:?}"));
+        assert!(e.field.starts_with(field), "{text}: {e}");
+        assert_eq!(e.line, *line, "{text}: {e}");
+    }
+    // The shipped templates and labels are fine.
+    assert!(
+        rule::template_problem("Node {{ subject }} at {{ value }}: {{ explanation }}").is_none()
+    );
+}
+
+#[test]
+fn signal_and_rule_counts_are_bounded() {
+    let mut text = String::from("signals:\n");
+    for i in 0..=MAX_SIGNALS {
+        text.push_str(&format!("  - {{name: s{i}, events: {{}}}}\n"));
+    }
+    let e = one_error(&text);
+    assert_eq!(e.field, format!("signals[{MAX_SIGNALS}].name"), "{e}");
+    assert_eq!(e.line, MAX_SIGNALS + 2, "{e}");
+    assert!(e.message.contains("at most 1000"), "{e}");
+}
+
+#[test]
+fn nesting_and_size_are_bounded_before_parsing() {
+    let deep = format!("signals: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let e = one_error(&deep);
+    assert_eq!(e.line, 1, "{e}");
+    assert!(
+        e.message.contains("nested deeper than the limit of 64"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.yaml");
+    std::fs::write(&big, "# x\n".repeat(crate::config::yaml::MAX_BYTES / 4 + 1)).unwrap();
+    let errs = Catalog::load(&[big]).unwrap_err();
+    assert!(
+        errs[0].message.contains("larger than the limit"),
+        "{errs:?}"
+    );
+}

@@ -66,6 +66,7 @@ pub async fn run(args: BacktestArgs) -> Result<()> {
         Some(p) => Config::load(p)?,
         None => Config::default(),
     };
+    cfg.validate()?;
     let mut prom = match (&args.prometheus, cfg.prometheus.clone()) {
         (Some(url), Some(mut p)) => {
             p.url = url.clone();
@@ -91,6 +92,7 @@ pub async fn run(args: BacktestArgs) -> Result<()> {
         (None, Some(m)) => m.step,
         (None, None) => cfg.engine.step,
     };
+    nodewatch::scenario::check_ticks(from, to, step).map_err(anyhow::Error::msg)?;
     let mut opts = Options::new(from, to, step);
     if let Some(m) = &meta {
         opts = opts.with_meta(m);
@@ -149,8 +151,7 @@ fn parse_time(s: &str, now: Timestamp) -> Result<Timestamp> {
 }
 
 fn read_meta(p: &Path) -> Result<Meta> {
-    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-    serde_yaml::from_str(&text).with_context(|| format!("{}: not a scenario.yaml", p.display()))
+    Ok(nodewatch::scenario::read_meta(p)?)
 }
 
 fn read_list<T: DeserializeOwned>(p: &Path) -> Result<Vec<T>> {

@@ -2,9 +2,9 @@
 //! the way `nodewatch run` loads it, without a cluster, so a ConfigMap can
 //! be checked before it is applied (README, "Run it in your cluster").
 //!
-//! Beyond parsing (unknown fields, types: file, line and field), it checks
-//! what a start would otherwise find only in the cluster: value ranges,
-//! the Lease timing, Prometheus and sink settings. Secrets are not read —
+//! Beyond parsing (unknown fields, types: file, line and field), it runs
+//! [`Config::validate`], the same check `nodewatch run` makes: value
+//! ranges, names, the Lease timing, Prometheus and sink settings. Secrets are not read —
 //! they exist only where the Secret is mounted — but every reference to one
 //! is listed, so the operator sees which files and variables the pod needs.
 
@@ -14,24 +14,15 @@ use serde_yaml::Value;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Validates the file and returns the report to print.
+/// Validates the file with [`Config::validate`] (the check `run` makes)
+/// and returns the report to print.
 pub fn config(path: &Path) -> Result<String> {
     let cfg = Config::load(path)?;
-    let mut problems = Vec::new();
-    semantic_problems(&cfg, &mut problems);
-    if let Some(p) = &cfg.prometheus {
-        if let Err(e) = p.validate() {
-            problems.push(e.to_string());
+    if let Err(errors) = cfg.validate() {
+        for e in &errors.0 {
+            eprintln!("error: {e}");
         }
-    }
-    if let Err(e) = cfg.sinks.validate() {
-        problems.push(e.to_string());
-    }
-    if !problems.is_empty() {
-        for p in &problems {
-            eprintln!("error: {}: {p}", path.display());
-        }
-        bail!("{} error(s) in {}", problems.len(), path.display());
+        bail!("{} error(s) in {}", errors.0.len(), path.display());
     }
 
     let mut out = String::new();
@@ -46,12 +37,11 @@ pub fn config(path: &Path) -> Result<String> {
         cfg.kubernetes.lease.namespace,
         cfg.kubernetes.lease.name
     );
-    let prom = cfg
-        .prometheus
-        .as_ref()
-        .map_or("none (metric signals unknown, no cordons)", |p| {
-            p.url.as_str()
-        });
+    // Redacted: the URL may carry credentials.
+    let prom = cfg.prometheus.as_ref().map_or_else(
+        || "none (metric signals unknown, no cordons)".to_string(),
+        |p| nodewatch::outbound::redact_url(&p.url),
+    );
     let s = &cfg.sinks;
     let _ = writeln!(
         out,
@@ -62,51 +52,13 @@ pub fn config(path: &Path) -> Result<String> {
         s.grafana.len()
     );
     // The raw document names the references exactly as written.
-    let text = std::fs::read_to_string(path)?;
-    let doc: Value = serde_yaml::from_str(&text)?;
+    let doc: Value = serde_yaml::from_str(cfg.source_text())?;
     let mut refs = Vec::new();
     secret_refs(&doc, String::new(), &mut refs);
     for (field, what) in refs {
         let _ = writeln!(out, "secret: {field} <- {what} (read at start)");
     }
     Ok(out)
-}
-
-/// Ranges and combinations the types alone do not enforce.
-fn semantic_problems(cfg: &Config, out: &mut Vec<String>) {
-    if cfg.engine.step.0 <= 0 {
-        out.push(format!(
-            "engine.step: must be positive, got {}",
-            cfg.engine.step
-        ));
-    }
-    let g = &cfg.governor;
-    for (field, v) in [
-        ("governor.max_fraction", g.max_fraction),
-        ("governor.max_unhealthy_fraction", g.max_unhealthy_fraction),
-        ("governor.unhealthy_score", g.unhealthy_score),
-    ] {
-        if !(0.0..=1.0).contains(&v) {
-            out.push(format!("{field}: must be within 0..1, got {v}"));
-        }
-    }
-    let l = &cfg.kubernetes.lease;
-    if l.name.is_empty() || l.namespace.is_empty() {
-        out.push("kubernetes.lease: name and namespace must not be empty".into());
-    }
-    // A holder must give up acting before anyone else may take over.
-    if l.renew_deadline.0 <= 0 || l.renew_deadline >= l.duration {
-        out.push(format!(
-            "kubernetes.lease.renew_deadline: must be positive and shorter than duration ({}), got {}",
-            l.duration, l.renew_deadline
-        ));
-    }
-    if l.retry_period.0 <= 0 || l.retry_period >= l.renew_deadline {
-        out.push(format!(
-            "kubernetes.lease.retry_period: must be positive and shorter than renew_deadline ({}), got {}",
-            l.renew_deadline, l.retry_period
-        ));
-    }
 }
 
 /// Collects `{file: PATH}` / `{env: VAR}` secrets and `*_file` settings
@@ -172,26 +124,6 @@ mod tests {
                     "file /s/prom".to_string()
                 ),
             ]
-        );
-    }
-
-    #[test]
-    fn impossible_lease_timing_is_an_error() {
-        let cfg = Config::parse(
-            "kubernetes:\n  lease: {duration: 10s, renew_deadline: 10s}\ngovernor: {max_fraction: 2}\n",
-            Path::new("c.yaml"),
-        )
-        .unwrap();
-        let mut problems = Vec::new();
-        semantic_problems(&cfg, &mut problems);
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(
-            problems[0].starts_with("governor.max_fraction"),
-            "{problems:?}"
-        );
-        assert!(
-            problems[1].starts_with("kubernetes.lease.renew_deadline"),
-            "{problems:?}"
         );
     }
 }

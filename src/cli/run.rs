@@ -97,6 +97,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
     if args.dry_run {
         cfg.governor.dry_run = true;
     }
+    // The same validation as `nodewatch check --config`.
+    cfg.validate()?;
     let catalog = crate::load_catalog(&args.rules)?;
     let client = live::client_from(&ClientOptions {
         kubeconfig: args.kubeconfig.clone(),
@@ -106,7 +108,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let published = serve::Published::new();
+    // The history, query limits and connection limits of `serve:`.
+    let published = serve::Published::with_config(&cfg.serve);
     let token = cfg
         .serve
         .token()
@@ -117,9 +120,15 @@ pub async fn run(args: RunArgs) -> Result<()> {
     );
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app = serve::router_with(published.clone(), token);
-    let server = tokio::spawn(serve::serve_router(listener, app, async move {
-        let _ = stop_rx.await;
-    }));
+    let limits = serve::ServerLimits::from_config(&cfg.serve);
+    let server = tokio::spawn(serve::serve_router_with(
+        listener,
+        app,
+        limits,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
     let opts = AgentOptions {
         engine: cfg.engine.clone(),
         governor: cfg.governor.clone(),

@@ -41,6 +41,11 @@ pub struct Observation {
 pub trait MetricSource {
     /// One result per signal.
     async fn metrics(&mut self, at: Timestamp, catalog: &Catalog) -> Vec<Option<SignalResult>>;
+
+    /// Adds this source's own health to the snapshot's stats (`source_up`,
+    /// `source_errors` keyed `<source>/<kind>`), so `/metrics` shows it.
+    /// Sources without a health of their own add nothing.
+    fn report_health(&self, _stats: &mut crate::state::Stats) {}
 }
 
 /// A data source for the pipeline.
@@ -68,6 +73,12 @@ pub enum SourceError {
     /// The body could not be understood.
     #[error("unparsable response: {0}")]
     Parse(String),
+    /// The answer was larger than the configured cap (bytes).
+    #[error("answer larger than {0} bytes")]
+    TooLarge(usize),
+    /// Too many redirects: a permanent misconfiguration.
+    #[error("redirects: {0}")]
+    Redirect(String),
 }
 
 impl SourceError {
@@ -79,6 +90,8 @@ impl SourceError {
             SourceError::Http(_) => "http",
             SourceError::Query(_) => "query",
             SourceError::Parse(_) => "parse",
+            SourceError::TooLarge(_) => "too_large",
+            SourceError::Redirect(_) => "redirect",
         }
     }
 }

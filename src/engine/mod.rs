@@ -29,12 +29,15 @@ pub struct Settings {
     pub baseline_len: usize,
     /// When a signal counts as tripped cluster-wide.
     pub common_cause: CommonCauseSettings,
-    /// Node label naming the pool.
+    /// Node label naming the pool (the governor keeps the last healthy
+    /// node of each).
     pub pool_label: String,
-    /// Node score from which a node counts as unhealthy.
+    /// Node score from which a node counts as unhealthy: for the governor's
+    /// unhealthy fraction and last-healthy-node checks, and for the opt-in
+    /// uncordon. The one home of this setting.
     pub unhealthy_score: f64,
     /// Opt-in: uncordon nodes nodewatch cordoned after they were healthy
-    /// this long (`null`: never).
+    /// this long (`null`: never). The one home of this setting.
     pub uncordon_after: Option<Duration>,
 }
 

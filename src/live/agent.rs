@@ -86,13 +86,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         opts: AgentOptions,
     ) -> Self {
         let identity = opts.kube.identity();
-        let mut es = opts.engine.clone();
-        if let Some(l) = &opts.kube.pool_label {
-            es.pool_label = l.clone();
-        }
-        if opts.kube.uncordon_after.is_some() {
-            es.uncordon_after = opts.kube.uncordon_after;
-        }
+        let es = opts.engine.clone();
         let backoff = Duration::from_millis(opts.kube.watch_backoff_max.0.max(100) as u64);
         let source = LiveSource::start(client.clone(), metrics, backoff);
         let (leader, elector) = if opts.elect {
@@ -202,9 +196,11 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         }
     }
 
-    /// The snapshot to publish, with the Kubernetes source's health.
+    /// The snapshot to publish, with the health of the Kubernetes and
+    /// metric sources.
     pub fn snapshot(&self) -> crate::state::Snapshot {
         let mut s = self.pipeline.snapshot(None);
+        self.source.metrics().report_health(&mut s.stats);
         let stats = self.source.stats();
         s.stats
             .source_up
@@ -214,11 +210,12 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         let c = &self.pipeline.cordoner.stats;
         let forbidden =
             stats.iter().map(|w| w.forbidden).sum::<u64>() + lease_forbidden + c.forbidden;
+        // `<source>/<kind>`: /metrics labels them source="kubernetes".
         for (k, v) in [
-            ("kubernetes_watch", watch_errors),
-            ("kubernetes_lease", lease_errors),
-            ("kubernetes_write", c.failed + c.events_failed),
-            ("kubernetes_forbidden", forbidden),
+            ("kubernetes/watch", watch_errors),
+            ("kubernetes/lease", lease_errors),
+            ("kubernetes/write", c.failed + c.events_failed),
+            ("kubernetes/forbidden", forbidden),
         ] {
             s.stats.source_errors.insert(k.into(), v);
         }

@@ -5,7 +5,10 @@
 //! that sets `spec.unschedulable`, nodewatch's annotations (who, rule,
 //! score, explanation, time) and optionally a `NoSchedule` taint, with the
 //! node's `resourceVersion` as a precondition so a concurrent change turns
-//! into a 409 and a fresh attempt instead of a blind overwrite. A Warning
+//! into a 409 and a fresh attempt instead of a blind overwrite. Node taints
+//! are an atomic list to the real API server (no merge key: a patch
+//! replaces the whole list), so the taint patch carries the node's other
+//! taints as read, and the precondition keeps that read current. A Warning
 //! Event on the node follows. 409, 429, 5xx and broken connections are
 //! retried with exponential backoff; anything else, or running out of
 //! attempts, is an error, and the pipeline does not count a cordon that
@@ -13,13 +16,12 @@
 //! before every request.
 
 use super::leader::LeaderHandle;
-use super::slim::SlimNode;
 use super::watch::Shared;
 use super::LiveError;
 use crate::act::{ActError, CordonRequest, Cordoner};
 use crate::time::Timestamp;
 use ::kube::api::{Api, Patch, PatchParams, PostParams};
-use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::core::v1::{Event, Node, Taint};
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
@@ -61,7 +63,7 @@ pub struct CordonStats {
 
 /// Cordons through the API server.
 pub struct KubeCordoner {
-    nodes: Api<SlimNode>,
+    nodes: Api<Node>,
     events: Api<Event>,
     identity: String,
     taint: bool,
@@ -205,18 +207,30 @@ impl KubeCordoner {
     }
 }
 
-/// The cordon patch: unschedulable, annotations, optional taint, guarded
-/// by the node's resourceVersion.
+/// The node's taints other than nodewatch's, as JSON.
+fn others(taints: &[Taint]) -> Vec<Value> {
+    taints
+        .iter()
+        .filter(|t| t.key != TAINT_KEY)
+        .filter_map(|t| serde_json::to_value(t).ok())
+        .collect()
+}
+
+/// The cordon patch: unschedulable, annotations, guarded by the node's
+/// resourceVersion; with `taints` (the node's current ones, when the taint
+/// is wanted) the whole list with nodewatch's `NoSchedule` taint added.
 pub fn cordon_patch(
     rv: &str,
     identity: &str,
     req: &CordonRequest,
     at: Timestamp,
-    taint: bool,
+    taints: Option<&[Taint]>,
 ) -> Value {
     let mut spec = json!({"unschedulable": true});
-    if taint {
-        spec["taints"] = json!([{"key": TAINT_KEY, "value": "true", "effect": "NoSchedule", "timeAdded": at.to_rfc3339()}]);
+    if let Some(current) = taints {
+        let mut list = others(current);
+        list.push(json!({"key": TAINT_KEY, "value": "true", "effect": "NoSchedule", "timeAdded": at.to_rfc3339()}));
+        spec["taints"] = Value::Array(list);
     }
     json!({
         "metadata": {
@@ -233,15 +247,21 @@ pub fn cordon_patch(
     })
 }
 
-/// The uncordon patch: schedulable, nodewatch's annotations and taint gone.
-pub fn uncordon_patch(rv: &str) -> Value {
+/// The uncordon patch: schedulable, nodewatch's annotations gone and, if
+/// the node (current `taints`) has it, nodewatch's taint: the list is
+/// rewritten without it.
+pub fn uncordon_patch(rv: &str, taints: &[Taint]) -> Value {
     let annotations: serde_json::Map<String, Value> = ANNOTATIONS
         .iter()
         .map(|a| (a.to_string(), Value::Null))
         .collect();
+    let mut spec = json!({"unschedulable": null});
+    if taints.iter().any(|t| t.key == TAINT_KEY) {
+        spec["taints"] = Value::Array(others(taints));
+    }
     json!({
         "metadata": {"resourceVersion": rv, "annotations": annotations},
-        "spec": {"unschedulable": null, "taints": [{"key": TAINT_KEY, "$patch": "delete"}]},
+        "spec": spec,
     })
 }
 
@@ -259,17 +279,19 @@ impl Cordoner for KubeCordoner {
                 let (api, identity) = (api.clone(), identity.clone());
                 async move {
                     let cur = api.get(node).await?;
-                    if cur.node.spec.unschedulable {
+                    let spec = cur.spec.unwrap_or_default();
+                    if spec.unschedulable == Some(true) {
                         return Err(LiveError::Refused(format!(
                             "{node} is already unschedulable (cordoned by someone else); left alone"
                         )));
                     }
-                    let rv = cur.node.metadata.resource_version.clone();
-                    let patch = cordon_patch(&rv, &identity, req, at, taint);
+                    let rv = cur.metadata.resource_version.unwrap_or_default();
+                    let taints = taint.then(|| spec.taints.unwrap_or_default());
+                    let patch = cordon_patch(&rv, &identity, req, at, taints.as_deref());
                     let done = api
                         .patch(node, &PatchParams::default(), &Patch::Strategic(patch))
                         .await?;
-                    Ok(done.node.metadata.uid)
+                    Ok(done.metadata.uid.unwrap_or_default())
                 }
             })
             .await;
@@ -300,18 +322,23 @@ impl Cordoner for KubeCordoner {
                 let api = api.clone();
                 async move {
                     let cur = api.get(node).await?;
-                    if !cur.node.metadata.annotations.contains_key(CORDONED_BY)
-                        || !cur.node.spec.unschedulable
-                    {
+                    let spec = cur.spec.unwrap_or_default();
+                    let ours = cur
+                        .metadata
+                        .annotations
+                        .as_ref()
+                        .is_some_and(|a| a.contains_key(CORDONED_BY));
+                    if !ours || spec.unschedulable != Some(true) {
                         return Err(LiveError::Refused(format!(
                             "{node} is not cordoned by nodewatch any more; left alone"
                         )));
                     }
-                    let patch = uncordon_patch(&cur.node.metadata.resource_version);
+                    let rv = cur.metadata.resource_version.unwrap_or_default();
+                    let patch = uncordon_patch(&rv, &spec.taints.unwrap_or_default());
                     let done = api
                         .patch(node, &PatchParams::default(), &Patch::Strategic(patch))
                         .await?;
-                    Ok(done.node.metadata.uid)
+                    Ok(done.metadata.uid.unwrap_or_default())
                 }
             })
             .await;
@@ -346,14 +373,40 @@ mod tests {
             explanation: "score 0.88: x".into(),
             fresh: true,
         };
-        let p = cordon_patch("41", "replica-a", &req, Timestamp(0), true);
+        let other = Taint {
+            key: "example.com/dedicated".into(),
+            effect: "NoSchedule".into(),
+            ..Default::default()
+        };
+        let p = cordon_patch(
+            "41",
+            "replica-a",
+            &req,
+            Timestamp(0),
+            Some(std::slice::from_ref(&other)),
+        );
         assert_eq!(p["metadata"]["resourceVersion"], "41");
         assert_eq!(p["metadata"]["annotations"][CORDONED_BY], "replica-a");
         assert_eq!(p["metadata"]["annotations"][SCORE], "0.877");
         assert_eq!(p["metadata"]["annotations"][AT], "1970-01-01T00:00:00Z");
-        assert_eq!(p["spec"]["taints"][0]["effect"], "NoSchedule");
-        let u = uncordon_patch("42");
+        // Taints are replaced whole: the other taint is carried along.
+        assert_eq!(p["spec"]["taints"][0]["key"], "example.com/dedicated");
+        assert_eq!(p["spec"]["taints"][1]["key"], TAINT_KEY);
+        assert_eq!(p["spec"]["taints"][1]["effect"], "NoSchedule");
+        let plain = cordon_patch("41", "replica-a", &req, Timestamp(0), None);
+        assert!(plain["spec"].get("taints").is_none(), "taints untouched");
+        let ours = Taint {
+            key: TAINT_KEY.into(),
+            effect: "NoSchedule".into(),
+            ..Default::default()
+        };
+        let u = uncordon_patch("42", &[other.clone(), ours]);
         assert!(u["metadata"]["annotations"][RULE].is_null());
-        assert_eq!(u["spec"]["taints"][0]["$patch"], "delete");
+        assert_eq!(
+            u["spec"]["taints"],
+            json!([{"key": "example.com/dedicated", "effect": "NoSchedule"}])
+        );
+        let u = uncordon_patch("42", &[other]);
+        assert!(u["spec"].get("taints").is_none(), "taints untouched");
     }
 }

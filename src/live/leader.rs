@@ -18,6 +18,7 @@
 //!   on every replica while scoring goes on.
 
 use super::cordon::PAUSED_ANNOTATION;
+use super::errlog::ErrorLog;
 use super::settings::LeaseSettings;
 use super::LiveError;
 use ::kube::api::{Api, PostParams};
@@ -159,17 +160,30 @@ impl Elector {
     /// Aborting the task instead leaves the Lease to expire.
     pub fn spawn(mut self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
+            // The loop keeps its pace (the protocol needs it); the log of
+            // a failure that repeats is rate-limited.
+            let mut log = ErrorLog::default();
             loop {
-                if let Err(e) = self.round().await {
-                    let mut s = self.handle.state();
-                    s.errors += 1;
-                    if e.forbidden() {
-                        s.forbidden += 1;
-                        tracing::error!(lease = %self.name, "lease request refused by RBAC; this replica will not act: {e}");
-                    } else {
-                        tracing::warn!(lease = %self.name, "lease request failed: {e}");
+                match self.round().await {
+                    Ok(()) => {
+                        if let Some(n) = log.recovered() {
+                            tracing::info!(lease = %self.name, "lease requests work again after {n} errors");
+                        }
                     }
-                    s.last_error = Some(e.to_string());
+                    Err(e) => {
+                        let mut s = self.handle.state();
+                        s.errors += 1;
+                        let due = log.failed();
+                        if e.forbidden() {
+                            s.forbidden += 1;
+                            if let Some(d) = due {
+                                tracing::error!(lease = %self.name, errors = d.run, "lease request refused by RBAC; this replica will not act: {e}");
+                            }
+                        } else if let Some(d) = due {
+                            tracing::warn!(lease = %self.name, errors = d.run, "lease request failed ({} since the last line): {e}", d.since_last);
+                        }
+                        s.last_error = Some(e.to_string());
+                    }
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(self.retry_period) => {}

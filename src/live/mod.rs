@@ -19,6 +19,7 @@
 mod agent;
 mod client;
 mod cordon;
+mod errlog;
 mod gated;
 mod inbox;
 pub mod leader;

@@ -13,14 +13,9 @@ pub struct Settings {
     pub identity: Option<String>,
     /// Leader election.
     pub lease: LeaseSettings,
-    /// Node label naming the pool (overrides `engine.pool_label` when set).
-    pub pool_label: Option<String>,
     /// Also add a `NoSchedule` taint `nodewatch.io/unhealthy` on cordon
     /// (and remove it on uncordon).
     pub taint: bool,
-    /// Opt-in uncordon of nodes nodewatch cordoned itself after they were
-    /// healthy this long (overrides `engine.uncordon_after` when set).
-    pub uncordon_after: Option<Duration>,
     /// Namespace of the Events nodewatch writes about nodes (nodes are
     /// cluster-scoped; `kubectl describe node` looks in `default`).
     pub event_namespace: String,
@@ -29,7 +24,8 @@ pub struct Settings {
     pub write_attempts: u32,
     /// First retry delay of API writes; doubles each attempt.
     pub write_backoff: Duration,
-    /// Longest wait between two attempts of a failing watch.
+    /// Longest wait between two attempts of a failing watch (the wait
+    /// starts at 200 ms and doubles, with jitter, up to this).
     pub watch_backoff_max: Duration,
 }
 
@@ -38,13 +34,11 @@ impl Default for Settings {
         Settings {
             identity: None,
             lease: LeaseSettings::default(),
-            pool_label: None,
             taint: false,
-            uncordon_after: None,
             event_namespace: "default".to_string(),
             write_attempts: 5,
             write_backoff: Duration(200),
-            watch_backoff_max: Duration::secs(5),
+            watch_backoff_max: Duration::secs(30),
         }
     }
 }

@@ -100,6 +100,11 @@ impl<M: MetricSource> LiveSource<M> {
     }
 
     /// The metric source.
+    pub fn metrics(&self) -> &M {
+        &self.metrics
+    }
+
+    /// The metric source.
     pub fn metrics_mut(&mut self) -> &mut M {
         &mut self.metrics
     }

@@ -16,9 +16,11 @@
 //!   map of 64-bit keys remembers where each pod is, so deletions (seen on
 //!   the watch, or missing from a relist) are passed on too.
 
+use super::errlog::ErrorLog;
 use super::inbox::{same_node, Op};
 pub use super::inbox::{Drained, Inbox, WatchStats};
 use super::slim::{rv_number, SlimEvent, SlimNode, SlimPod};
+use crate::act::sinks::retry::{Backoff, RetryConfig};
 use ::kube::runtime::watcher;
 use ::kube::Api;
 use futures::StreamExt;
@@ -117,7 +119,8 @@ pub fn spawn_all(
 }
 
 /// Runs one watcher, applying its objects to the inbox, with its own
-/// exponential backoff after errors.
+/// exponential backoff (with jitter, up to `backoff_max`) after errors and
+/// a rate-limited log of them.
 async fn drive<K>(
     api: Api<K>,
     cfg: watcher::Config,
@@ -130,48 +133,85 @@ async fn drive<K>(
 {
     let stream = watcher(api, cfg);
     futures::pin_mut!(stream);
-    let first_delay = Duration::from_millis(100);
-    let mut delay = first_delay;
+    let first = FIRST_DELAY.min(backoff_max);
+    let mut backoff = Backoff::new(&RetryConfig {
+        initial: ms(first),
+        max: ms(backoff_max.max(first)),
+        max_attempts: 0,
+    });
+    let mut log = ErrorLog::default();
     while let Some(item) = stream.next().await {
-        let failed = {
+        let wait = {
             let mut inbox = shared.lock();
             let i = kind as usize;
             match item {
                 Ok(ev) => {
+                    // `Init` comes before every list request, so it is no
+                    // sign the server answers: only objects and the end of
+                    // a list reset the backoff.
+                    if !matches!(ev, watcher::Event::Init) {
+                        inbox.stats[i].item_since_error = true;
+                        backoff.reset();
+                        if let Some(n) = log.recovered() {
+                            tracing::info!(
+                                kind = kind.as_str(),
+                                "watch working again after {n} errors"
+                            );
+                        }
+                    }
                     handle(&mut inbox, kind, ev, &apply);
-                    inbox.stats[i].item_since_error = true;
-                    false
+                    None
                 }
                 Err(e) => {
+                    let wait = backoff.next_wait();
                     let s = &mut inbox.stats[i];
                     s.errors += 1;
                     let msg = e.to_string();
-                    if forbidden(&e) {
+                    let refused = forbidden(&e);
+                    if refused {
                         s.forbidden += 1;
-                        tracing::error!(
-                            kind = kind.as_str(),
-                            "watch refused by RBAC (is deploy/base/rbac.yaml applied?): {msg}"
-                        );
-                    } else {
-                        tracing::warn!(
-                            kind = kind.as_str(),
-                            "watch failed, retrying in {delay:?}: {msg}"
-                        );
                     }
+                    log_error(&mut log, kind, refused, &msg, wait);
                     s.last_error = Some(msg);
                     s.last_error_at = Some(Instant::now());
                     s.item_since_error = false;
-                    true
+                    Some(wait)
                 }
             }
         };
         shared.progress.notify_waiters();
-        if failed {
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(backoff_max);
-        } else {
-            delay = first_delay;
+        if let Some(wait) = wait {
+            tokio::time::sleep(wait).await;
         }
+    }
+}
+
+/// First wait after a watch error; it doubles up to `watch_backoff_max`.
+const FIRST_DELAY: Duration = Duration::from_millis(200);
+
+fn ms(d: Duration) -> crate::time::Duration {
+    crate::time::Duration(d.as_millis().min(i64::MAX as u128) as i64)
+}
+
+/// Logs a watch error if the rate limit lets it through.
+fn log_error(log: &mut ErrorLog, kind: Kind, refused: bool, msg: &str, wait: Duration) {
+    let Some(due) = log.failed() else { return };
+    let (kind, wait) = (kind.as_str(), wait.as_secs_f64());
+    let n = due.since_last;
+    if refused {
+        tracing::error!(
+            kind,
+            errors = due.run,
+            "watch refused by RBAC (is deploy/base/rbac.yaml applied?); {n} error(s) since the last line, retrying in {wait:.1}s: {msg}"
+        );
+    } else if due.run == 1 {
+        tracing::warn!(kind, "watch failed, retrying in {wait:.1}s: {msg}");
+    } else {
+        tracing::warn!(
+            kind,
+            errors = due.run,
+            "watch still failing: {n} error(s) since the last line, retrying in {wait:.1}s: {msg}"
+        );
     }
 }
 

@@ -45,6 +45,37 @@ impl Corpus {
             unlabelled: unlabelled.into_iter().map(|f| f.key).collect(),
         })
     }
+
+    /// The files (and their labels) of the categories for which `keep`
+    /// holds, and nothing of the others: what a leave-one-category-out fold
+    /// may look at.
+    pub fn categories(&self, mut keep: impl FnMut(&str) -> bool) -> Corpus {
+        let category = |key: &str| key.split_once('/').map_or(key, |(c, _)| c).to_string();
+        let mut labels = self.labels.clone();
+        labels.retain(|k| keep(&category(k)));
+        Corpus {
+            files: self
+                .files
+                .iter()
+                .filter(|f| keep(&f.category))
+                .cloned()
+                .collect(),
+            labels,
+            unlabelled: self
+                .unlabelled
+                .iter()
+                .filter(|k| keep(&category(k)))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The category names, sorted.
+    pub fn category_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.files.iter().map(|f| f.category.clone()).collect();
+        names.dedup();
+        names
+    }
 }
 
 /// One file's result: per profile, the detector's, null's and perfect's.
@@ -84,6 +115,18 @@ pub struct GroupScore {
 }
 
 impl GroupScore {
+    /// The group named `name` made of `files`.
+    pub fn of<'a>(name: &str, files: impl IntoIterator<Item = &'a FileResult>) -> GroupScore {
+        let mut g = GroupScore {
+            name: name.to_string(),
+            ..Default::default()
+        };
+        for f in files {
+            g.add(f);
+        }
+        g
+    }
+
     fn add(&mut self, f: &FileResult) {
         self.files += 1;
         self.windows += f.windows;

@@ -77,6 +77,22 @@ impl Labels {
         self.spans.get(key).map(Vec::as_slice)
     }
 
+    /// Keeps only the files whose key satisfies `keep` (a fold's training
+    /// labels must not hold the held-out category's windows).
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.spans.retain(|k, _| keep(k));
+    }
+
+    /// Labelled files.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when no file is labelled.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
     /// The windows of file `key` as row ranges of a file with these row
     /// times (ascending). A window holding no row is dropped: nothing could
     /// ever detect it.

@@ -10,12 +10,17 @@
 //! - [`detector`]: the streaming detector (nodewatch's robust z, CUSUM and
 //!   alert semantics, one row at a time, fixed settings);
 //! - [`harness`]: runs a detector and the null/perfect baselines over a
-//!   corpus and normalises the scores per category and overall.
+//!   corpus and normalises the scores per category and overall;
+//! - [`loco`]: leave-one-category-out — settings chosen from a small grid
+//!   without the category they are scored on;
+//! - [`loco_report`]: the text of a LOCO run.
 
 pub mod data;
 pub mod detector;
 pub mod harness;
 pub mod labels;
+pub mod loco;
+pub mod loco_report;
 pub mod scorer;
 
 pub use data::{discover, read_series, DataFile, Row};

@@ -18,7 +18,7 @@ pub mod rng;
 pub mod suite;
 mod writer;
 
-pub use reader::read_dir;
+pub use reader::{check_ticks, read_dir, read_meta, MAX_EVENT_LINE, MAX_TICKS};
 pub use writer::write_dir;
 
 use crate::k8s;

@@ -3,10 +3,35 @@
 //! editing a scenario by hand can find the mistake.
 
 use super::{openmetrics, Meta, Scenario, ScenarioError};
+use crate::config::yaml;
 use crate::k8s::{self, List};
+use crate::time::{Duration, Timestamp};
 use serde::de::DeserializeOwned;
 use std::fs;
 use std::path::Path;
+
+/// Most ticks one replay (or backtest) evaluates: a year of 30 s steps.
+/// An `end` of 9999-12-30 or a `step` of 1ms would otherwise tick for
+/// days without a line of output.
+pub const MAX_TICKS: u64 = 1_051_200;
+
+/// Longest line of `events.jsonl` (a Kubernetes Event is ~1 KiB).
+pub const MAX_EVENT_LINE: usize = 1 << 20;
+
+/// The number of ticks from `start` to `end` every `step`, if within
+/// [`MAX_TICKS`]; else an error naming both.
+pub fn check_ticks(start: Timestamp, end: Timestamp, step: Duration) -> Result<u64, String> {
+    if step.0 <= 0 {
+        return Err(format!("step {step} must be positive"));
+    }
+    let ticks = (end.0.saturating_sub(start.0)).max(0) as u64 / step.0 as u64 + 1;
+    if ticks > MAX_TICKS {
+        return Err(format!(
+            "{ticks} ticks asked for ({start} to {end} every {step}); the limit is {MAX_TICKS} per replay: use a longer step or a shorter range"
+        ));
+    }
+    Ok(ticks)
+}
 
 fn error(file: &Path, line: Option<usize>, message: impl Into<String>) -> ScenarioError {
     ScenarioError {
@@ -51,12 +76,11 @@ pub fn read_dir(dir: &Path) -> Result<Scenario, ScenarioError> {
     })
 }
 
-fn read_meta(path: &Path) -> Result<Meta, ScenarioError> {
-    let text = read_text(path)?;
-    let meta: Meta = serde_yaml::from_str(&text).map_err(|e| {
-        let line = e.location().map(|l| l.line());
-        error(path, line, e.to_string())
-    })?;
+/// Reads and checks a `scenario.yaml` (also the `--truth` of a backtest).
+pub fn read_meta(path: &Path) -> Result<Meta, ScenarioError> {
+    let yaml_err = |e: yaml::YamlError| error(path, e.line(), e.to_string());
+    let text = yaml::read_file(path, yaml::MAX_BYTES).map_err(yaml_err)?;
+    let meta: Meta = yaml::from_str(&text).map_err(yaml_err)?;
     let invalid = |m: String| Err(error(path, None, m));
     if meta.start >= meta.end {
         return invalid(format!(
@@ -64,8 +88,8 @@ fn read_meta(path: &Path) -> Result<Meta, ScenarioError> {
             meta.start, meta.end
         ));
     }
-    if meta.step.0 <= 0 {
-        return invalid(format!("step {} must be positive", meta.step));
+    if let Err(m) = check_ticks(meta.start, meta.end, meta.step) {
+        return invalid(m);
     }
     for f in &meta.truth.faulty_nodes {
         if f.from > f.to {
@@ -107,6 +131,13 @@ fn read_events(path: &Path) -> Result<Vec<k8s::Event>, ScenarioError> {
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
+        }
+        if line.len() > MAX_EVENT_LINE {
+            return Err(error(
+                path,
+                Some(i + 1),
+                format!("line longer than the limit of {MAX_EVENT_LINE} bytes"),
+            ));
         }
         let ev: k8s::Event = serde_json::from_str(line).map_err(|e| {
             error(

@@ -1,6 +1,15 @@
 //! The `serve:` section of the configuration file: how long and within how
-//! much memory the query API keeps nodewatch's series, and the optional
-//! bearer token that protects the API, `/metrics` and the status page.
+//! much memory the query API keeps nodewatch's series, the optional
+//! bearer token that protects the API, `/metrics` and the status page, and
+//! the limits that keep one client from exhausting the agent: per-query
+//! samples, concurrency and time (as Prometheus's `query.max-samples`,
+//! `query.max-concurrency`, `query.timeout`), response size, and the HTTP
+//! server's timeouts and connection cap.
+//!
+//! The defaults are sized for the shipped pod (1 GiB memory limit, of
+//! which the history may take `history_max_bytes`): a query holds at most
+//! ~16 bytes per sample plus its JSON body, so two concurrent queries at
+//! the limits stay within ~450 MiB.
 
 use crate::time::Duration;
 use serde::Deserialize;
@@ -19,6 +28,28 @@ pub struct ServeConfig {
     /// `/healthz` and `/readyz` requires `Authorization: Bearer <token>`
     /// (or HTTP Basic with the token as password, for browsers).
     pub bearer_token_file: Option<PathBuf>,
+    /// Most samples one query may hold in memory (selected series times
+    /// steps, plus raw samples of a returned range vector); over it the
+    /// query fails with `422 execution`, as Prometheus's
+    /// `query.max-samples`.
+    pub query_max_samples: usize,
+    /// Queries (and metadata lookups) evaluated at once; more wait in a
+    /// queue for at most `query_timeout`.
+    pub query_max_concurrency: usize,
+    /// Longest a query may wait and run before it fails with `503
+    /// timeout`.
+    pub query_timeout: Duration,
+    /// Largest API response body (before compression); a larger answer
+    /// fails with `422 execution`.
+    pub max_response_bytes: u64,
+    /// Longest a connection may take to send a request's headers, and
+    /// stay idle between requests, before it is closed.
+    pub header_read_timeout: Duration,
+    /// Longest any request may take before it is answered `503`.
+    pub request_timeout: Duration,
+    /// Most open connections; a new one beyond it closes the oldest
+    /// (idle ones at once, busy ones after their answer).
+    pub max_connections: usize,
 }
 
 impl Default for ServeConfig {
@@ -27,6 +58,13 @@ impl Default for ServeConfig {
             history_retention: Duration::mins(6 * 60),
             history_max_bytes: 512 * 1024 * 1024,
             bearer_token_file: None,
+            query_max_samples: 5_000_000,
+            query_max_concurrency: 2,
+            query_timeout: Duration::mins(1),
+            max_response_bytes: 128 << 20,
+            header_read_timeout: Duration::secs(10),
+            request_timeout: Duration::mins(2),
+            max_connections: 64,
         }
     }
 }

@@ -20,12 +20,14 @@ pub mod api;
 mod auth;
 mod config;
 mod families;
+mod gzip;
 pub mod history;
 mod html;
 pub mod metrics;
 mod page;
 mod published;
 pub mod query;
+mod server;
 mod summary;
 
 pub use config::{ServeConfig, ServeError};
@@ -33,6 +35,7 @@ pub use html::escape_html;
 pub use metrics::{Exporter, Format, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE};
 pub use page::{cluster_incident, ranked, MAX_NODES};
 pub use published::{Published, HISTORY_LEN};
+pub use server::ServerLimits;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -50,6 +53,8 @@ pub const SNAPSHOT_PATH: &str = "/api/v1/nodewatch/snapshot";
 struct AppState {
     published: Published,
     exporter: Arc<Exporter>,
+    /// One permit per query evaluated at once (`serve.query_max_concurrency`).
+    queries: Arc<tokio::sync::Semaphore>,
 }
 
 /// The server's routes over `published`, without authentication. `get`
@@ -62,6 +67,9 @@ pub fn router(published: Published) -> Router {
 /// [`router`], requiring `token` (when given) on everything but the probes.
 pub fn router_with(published: Published, token: Option<String>) -> Router {
     let exporter = Arc::new(Exporter::new(published.clone()));
+    let queries = Arc::new(tokio::sync::Semaphore::new(
+        published.config().query_max_concurrency.max(1),
+    ));
     let app = Router::new()
         .route("/", get(status_page))
         .route("/healthz", get(healthz))
@@ -70,9 +78,11 @@ pub fn router_with(published: Published, token: Option<String>) -> Router {
         .route(SNAPSHOT_PATH, get(snapshot))
         .merge(api::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(gzip::layer))
         .with_state(AppState {
             published,
             exporter,
+            queries,
         });
     match token {
         Some(t) => app.layer(axum::middleware::from_fn_with_state(
@@ -84,27 +94,40 @@ pub fn router_with(published: Published, token: Option<String>) -> Router {
 }
 
 /// Serves [`router`] on `listener` until `shutdown` completes, then lets
-/// in-flight requests finish.
+/// in-flight requests finish; the connection limits come from the
+/// settings `published` was made with.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     published: Published,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_router(listener, router(published), shutdown).await
+    let limits = ServerLimits::from_config(published.config());
+    serve_router_with(listener, router(published), limits, shutdown).await
 }
 
-/// Serves a router built by [`router_with`].
+/// Serves a router built by [`router_with`] with the default connection
+/// limits.
 pub async fn serve_router(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let limits = ServerLimits::from_config(&ServeConfig::default());
+    serve_router_with(listener, app, limits, shutdown).await
+}
+
+/// Serves a router built by [`router_with`] within `limits` (header-read
+/// and request timeouts, connection cap: see [`ServerLimits`]).
+pub async fn serve_router_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "serving the status page, /metrics and the query API");
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    server::serve(listener, app, limits, shutdown).await
 }
 
 async fn healthz() -> &'static str {

@@ -29,6 +29,7 @@ const KNOWN_ACTION_KINDS: [&str; 3] = ["cordon", "uncordon", "refused"];
 pub struct Published {
     inner: Arc<RwLock<Book>>,
     store: Arc<RwLock<History>>,
+    config: Arc<ServeConfig>,
 }
 
 impl Default for Published {
@@ -73,7 +74,14 @@ impl Published {
         Published {
             inner: Arc::default(),
             store: Arc::new(RwLock::new(History::new(cfg.history_retention.0, bytes))),
+            config: Arc::new(cfg.clone()),
         }
+    }
+
+    /// The settings this handle was made with (the server reads its
+    /// limits here).
+    pub fn config(&self) -> &ServeConfig {
+        &self.config
     }
 
     /// Makes `snapshot` the current one and folds it into the history and

@@ -46,6 +46,32 @@ pub async fn request_with_body(
     extra: &[(&str, &str)],
     body: &str,
 ) -> Resp {
+    let raw = request_raw(addr, method, path, extra, body).await;
+    Resp {
+        status: raw.status,
+        headers: raw.headers,
+        body: String::from_utf8(raw.body).expect("utf-8 response"),
+    }
+}
+
+/// A response whose body is kept as bytes (e.g. gzip).
+pub struct RawResp {
+    /// Status code.
+    pub status: u16,
+    /// Header fields in order.
+    pub headers: Vec<(String, String)>,
+    /// Body, de-chunked.
+    pub body: Vec<u8>,
+}
+
+/// Sends one request and reads the whole answer as bytes.
+pub async fn request_raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &str,
+) -> RawResp {
     let stream = TcpStream::connect(addr).await.expect("connect");
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in extra {
@@ -54,8 +80,12 @@ pub async fn request_with_body(
     req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     write_all(&stream, req.as_bytes()).await;
     let raw = read_to_end(&stream).await;
-    let text = String::from_utf8(raw).expect("utf-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("header end");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8(raw[..split].to_vec()).expect("utf-8 head");
+    let body = &raw[split + 4..];
     let mut lines = head.split("\r\n");
     let status_line = lines.next().expect("status line");
     let status = status_line
@@ -73,9 +103,9 @@ pub async fn request_with_body(
     let body = if chunked {
         dechunk(body)
     } else {
-        body.to_string()
+        body.to_vec()
     };
-    Resp {
+    RawResp {
         status,
         headers,
         body,
@@ -110,14 +140,16 @@ async fn read_to_end(stream: &TcpStream) -> Vec<u8> {
 }
 
 /// Decodes a chunked body (hyper may stream large bodies that way).
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
+fn dechunk(mut s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = s.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&s[..eol]).expect("chunk size");
         let n = usize::from_str_radix(size.trim(), 16).expect("chunk size");
         if n == 0 {
             break;
         }
-        out.push_str(&rest[..n]);
+        let rest = &s[eol + 2..];
+        out.extend_from_slice(&rest[..n]);
         s = &rest[n + 2..];
     }
     out

@@ -17,6 +17,10 @@ mod process;
 // Not every test binary runs the agent.
 #[allow(unused_imports)]
 pub use process::{free_addr, get, Process};
+#[path = "deploy/container.rs"]
+mod container;
+#[allow(unused_imports)]
+pub use container::{container_command, container_env, loopback_only, POD_NAME};
 
 /// Every kustomization a user may apply.
 pub const KUSTOMIZATIONS: &[&str] = &[

@@ -189,6 +189,7 @@ pub fn http_client(
     let mut b = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
+        .redirect(crate::outbound::redirect_policy())
         .user_agent(concat!("nodewatch/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ca_file {
         let pem = std::fs::read(path)
@@ -202,9 +203,18 @@ pub fn http_client(
 
 /// Sends a prepared request and classifies the outcome the way
 /// Alertmanager's notifiers do: 2xx delivered, 429 and 5xx retried,
-/// other statuses rejected; network errors and timeouts retried.
+/// other statuses rejected; network errors and timeouts retried. More than
+/// [`MAX_REDIRECTS`](crate::outbound::MAX_REDIRECTS) redirects (a loop) are
+/// rejected: retrying never ends one. Of an error body only the first
+/// [`ERROR_BODY_MAX`](crate::outbound::ERROR_BODY_MAX) bytes are read.
 pub async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, DeliveryError> {
     let resp = req.send().await.map_err(|e| {
+        if e.is_redirect() {
+            return DeliveryError::Permanent(format!(
+                "more than {} redirects (a redirect loop?); fix the URL",
+                crate::outbound::MAX_REDIRECTS
+            ));
+        }
         // Without the URL: it is in the sink's name already.
         DeliveryError::Retryable(e.without_url().to_string())
     })?;
@@ -212,9 +222,8 @@ pub async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, Del
     if status.is_success() {
         return Ok(resp);
     }
-    let body = resp.text().await.unwrap_or_default();
-    let body: String = body.chars().take(200).collect();
-    let msg = format!("HTTP {status}: {}", body.trim());
+    let body = crate::outbound::error_excerpt(resp).await;
+    let msg = format!("HTTP {status}: {body}");
     if status.is_server_error() || status.as_u16() == 429 {
         Err(DeliveryError::Retryable(msg))
     } else {
@@ -245,6 +254,9 @@ pub fn parse_headers(
         .0
         .iter()
         .map(|(k, v)| {
+            if let Some(why) = crate::config::names::forbidden_header(k) {
+                return Err(format!("headers: {k:?}: {why}"));
+            }
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| format!("headers: invalid header name {k:?}"))?;
             let mut value = reqwest::header::HeaderValue::from_str(v)

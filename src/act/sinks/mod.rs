@@ -83,38 +83,50 @@ impl SinksConfig {
     }
 
     /// Checks what parsing cannot: names, value ranges, combinations.
-    /// Secrets are read only when the sinks start.
+    /// Secrets are read only when the sinks start. The first problem of
+    /// [`problems`](Self::problems).
     pub fn validate(&self) -> Result<(), SinkError> {
-        let err = |field: String, message: String| SinkError::Config { field, message };
-        if let Some(am) = &self.alertmanager {
-            am.validate()
-                .map_err(|m| err("sinks.alertmanager".into(), m))?;
+        match self.problems().into_iter().next() {
+            Some((field, message)) => Err(SinkError::Config { field, message }),
+            None => Ok(()),
         }
+    }
+
+    /// Every problem `(field, message)`, in file order (the config's
+    /// validation reports them all).
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(am) = &self.alertmanager {
+            if let Err(m) = am.validate() {
+                out.push(("sinks.alertmanager".to_string(), m));
+            }
+        }
+        let mut check = |kind: &str,
+                         i: usize,
+                         name: &str,
+                         names: &mut BTreeSet<String>,
+                         r: Result<(), String>| {
+            let field = format!("sinks.{kind}[{i}]");
+            if let Err(m) = r {
+                out.push((field.clone(), m));
+            }
+            if !names.insert(name.to_string()) {
+                out.push((field, format!("name {name:?} is used twice")));
+            }
+        };
         let mut names = BTreeSet::new();
         for (i, w) in self.webhooks.iter().enumerate() {
-            let field = format!("sinks.webhooks[{i}]");
-            w.validate().map_err(|m| err(field.clone(), m))?;
-            if !names.insert(w.name.clone()) {
-                return Err(err(field, format!("name {:?} is used twice", w.name)));
-            }
+            check("webhooks", i, &w.name, &mut names, w.validate());
         }
         names.clear();
         for (i, e) in self.email.iter().enumerate() {
-            let field = format!("sinks.email[{i}]");
-            e.validate().map_err(|m| err(field.clone(), m))?;
-            if !names.insert(e.name.clone()) {
-                return Err(err(field, format!("name {:?} is used twice", e.name)));
-            }
+            check("email", i, &e.name, &mut names, e.validate());
         }
         names.clear();
         for (i, g) in self.grafana.iter().enumerate() {
-            let field = format!("sinks.grafana[{i}]");
-            g.validate().map_err(|m| err(field.clone(), m))?;
-            if !names.insert(g.name.clone()) {
-                return Err(err(field, format!("name {:?} is used twice", g.name)));
-            }
+            check("grafana", i, &g.name, &mut names, g.validate());
         }
-        Ok(())
+        out
     }
 }
 

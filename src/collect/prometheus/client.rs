@@ -2,6 +2,12 @@
 //! [`PrometheusConfig`] (TLS, auth, headers, timeout), sends instant and
 //! range queries through `prometheus-http-query`, and turns every failure
 //! into a classified [`QueryError`].
+//!
+//! Answers are read with a cap (`max_response_bytes`, smaller for error
+//! answers), redirects are followed at most
+//! [`MAX_REDIRECTS`](crate::outbound::MAX_REDIRECTS) times, and credentials
+//! in the URL are moved into an `Authorization` header so that the URL kept
+//! for log lines and errors carries none.
 
 use super::config::{ConfigError, PrometheusConfig};
 use super::response::{self, Labels, Matrix, QueryError};
@@ -24,6 +30,7 @@ pub struct PromClient {
     api: prometheus_http_query::Client,
     url: String,
     timeout: Duration,
+    max_body: usize,
     token_file: Option<PathBuf>,
     /// The last bearer token read, kept when a later read fails.
     token: Arc<Mutex<Option<String>>>,
@@ -49,9 +56,16 @@ impl PromClient {
             message,
         };
         let timeout = std::time::Duration::from_millis(cfg.timeout.0.max(1) as u64);
+        let (url, userinfo) = crate::outbound::split_credentials(&cfg.url).map_err(|m| {
+            err(
+                "url",
+                format!("{}: {m}", crate::outbound::redact_url(&cfg.url)),
+            )
+        })?;
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(timeout);
+            .connect_timeout(timeout)
+            .redirect(crate::outbound::redirect_policy());
         if let Some(ca) = &cfg.ca_file {
             let pem = std::fs::read(ca)
                 .map_err(|e| err("ca_file", format!("cannot read {}: {e}", ca.display())))?;
@@ -65,7 +79,7 @@ impl PromClient {
         }
         if cfg.insecure_skip_verify {
             tracing::warn!(
-                url = %cfg.url,
+                url = %url,
                 "prometheus.insecure_skip_verify is set: the server certificate is not checked"
             );
             builder = builder.tls_danger_accept_invalid_certs(true);
@@ -79,9 +93,14 @@ impl PromClient {
             headers.insert(name, value);
         }
         let password = cfg.basic_auth_password()?;
-        if let (Some(b), Some(pw)) = (&cfg.basic_auth, password) {
-            let mut value = header::HeaderValue::from_str(&basic(&b.username, &pw))
-                .map_err(|e| err("basic_auth", e.to_string()))?;
+        let credentials = match (&cfg.basic_auth, password) {
+            (Some(b), Some(pw)) => Some(("basic_auth", b.username.clone(), pw)),
+            _ => userinfo.map(|(user, pw)| ("url", user, pw)),
+        };
+        if let Some((field, user, pw)) = credentials {
+            // The message never carries the value: it holds the password.
+            let mut value = header::HeaderValue::from_str(&basic(&user, &pw))
+                .map_err(|_| err(field, "credentials are not a valid header value".into()))?;
             value.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, value);
         }
@@ -89,13 +108,14 @@ impl PromClient {
             .default_headers(headers)
             .build()
             .map_err(|e| err("url", format!("cannot build HTTP client: {}", chain(&e))))?;
-        let url = cfg.url.trim_end_matches('/').to_string();
+        let url = url.trim_end_matches('/').to_string();
         let api = prometheus_http_query::Client::from(http, &url)
-            .map_err(|e| err("url", format!("{:?}: {e}", cfg.url)))?;
+            .map_err(|e| err("url", format!("{url:?}: {e}")))?;
         let client = PromClient {
             api,
             url,
             timeout: cfg.timeout,
+            max_body: cfg.max_response_bytes,
             token_file: cfg.bearer_token_file.clone(),
             token: Arc::new(Mutex::new(None)),
         };
@@ -106,7 +126,7 @@ impl PromClient {
         Ok(client)
     }
 
-    /// The base URL, for log lines.
+    /// The base URL without credentials, for log lines.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -177,8 +197,24 @@ impl PromClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp.bytes().await.map_err(|e| self.transport(&e))?;
-        Ok((status, ctype, body.to_vec()))
+        // Error answers are short JSON; anything longer is read no further.
+        let max = if resp.status().is_success() {
+            self.max_body
+        } else {
+            ERROR_ANSWER_MAX.min(self.max_body)
+        };
+        let mut resp = resp;
+        let body = crate::outbound::read_capped(&mut resp, max)
+            .await
+            .map_err(|e| self.transport(&e))?;
+        if body.truncated && (200..300).contains(&status) {
+            let detail = format!(
+                "answer larger than prometheus.max_response_bytes ({max} bytes), not read further ({})",
+                self.url
+            );
+            return Err(QueryError::new(SourceError::TooLarge(max), detail));
+        }
+        Ok((status, ctype, body.bytes))
     }
 
     fn transport(&self, e: &reqwest::Error) -> QueryError {
@@ -188,7 +224,16 @@ impl PromClient {
         } else {
             format!("{why} ({})", self.url)
         };
-        if e.is_timeout() {
+        if e.is_redirect() {
+            let what = format!(
+                "more than {} redirects (a redirect loop?); fix prometheus.url",
+                crate::outbound::MAX_REDIRECTS
+            );
+            QueryError::new(
+                SourceError::Redirect(what.clone()),
+                format!("{what} ({})", self.url),
+            )
+        } else if e.is_timeout() {
             // Worded like the collector's own deadline, so the log sees one
             // failure mode, not two.
             QueryError::new(
@@ -239,6 +284,10 @@ fn read_token(file: &std::path::Path) -> Result<String, String> {
         .map(|t| t.trim().to_string())
         .map_err(|e| format!("cannot read bearer token file {}: {e}", file.display()))
 }
+
+/// Bytes of a non-2xx answer read at most (Prometheus's error answers are
+/// short JSON).
+const ERROR_ANSWER_MAX: usize = 64 * 1024;
 
 /// Seconds with millisecond precision, as the API takes them.
 fn secs(t: Timestamp) -> String {

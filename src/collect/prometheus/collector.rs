@@ -188,6 +188,10 @@ impl MetricSource for PrometheusCollector {
         self.settle(failures, wanted.len());
         out
     }
+
+    fn report_health(&self, stats: &mut crate::state::Stats) {
+        self.health.apply_to(stats);
+    }
 }
 
 /// Result rows keyed by the signal's `by` label values (absent labels are

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 ///   timeout: 10s
 ///   headers: {X-Scope-OrgID: tenant-1}
 /// ```
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusConfig {
     /// Base URL of the API, e.g. `http://prometheus:9090` (a path prefix such
@@ -55,6 +55,28 @@ pub struct PrometheusConfig {
     /// Waiting between attempts while Prometheus fails.
     #[serde(default)]
     pub backoff: BackoffConfig,
+    /// Largest answer read, in bytes; a larger one is not read further and
+    /// counts as a `too_large` error.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: usize,
+}
+
+impl std::fmt::Debug for PrometheusConfig {
+    /// Without URL credentials or header values (they may be API keys).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusConfig")
+            .field("url", &crate::outbound::redact_url(&self.url))
+            .field("bearer_token_file", &self.bearer_token_file)
+            .field("basic_auth", &self.basic_auth)
+            .field("ca_file", &self.ca_file)
+            .field("insecure_skip_verify", &self.insecure_skip_verify)
+            .field("timeout", &self.timeout)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("max_concurrent_queries", &self.max_concurrent_queries)
+            .field("backoff", &self.backoff)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish()
+    }
 }
 
 /// Basic-auth credentials; the password comes from a file or an
@@ -100,6 +122,11 @@ fn default_concurrency() -> usize {
     4
 }
 
+/// 64 MiB: an hour of every signal for 5,000 nodes fits several times.
+fn default_max_response_bytes() -> usize {
+    64 << 20
+}
+
 /// A setting that cannot work, found before any request is sent.
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("prometheus.{field}: {message}")]
@@ -123,6 +150,7 @@ impl PrometheusConfig {
             headers: BTreeMap::new(),
             max_concurrent_queries: default_concurrency(),
             backoff: BackoffConfig::default(),
+            max_response_bytes: default_max_response_bytes(),
         }
     }
 
@@ -138,8 +166,14 @@ impl PrometheusConfig {
         if !scheme_ok {
             return bad(
                 "url",
-                format!("{:?} must start with http:// or https://", self.url),
+                format!(
+                    "{:?} must start with http:// or https://",
+                    crate::outbound::redact_url(&self.url)
+                ),
             );
+        }
+        if self.max_response_bytes < 1024 {
+            return bad("max_response_bytes", "must be at least 1024".into());
         }
         if self.timeout.0 <= 0 {
             return bad("timeout", format!("must be positive, got {}", self.timeout));
@@ -176,6 +210,9 @@ impl PrometheusConfig {
                     "headers",
                     "use bearer_token_file or basic_auth for Authorization".into(),
                 );
+            }
+            if let Some(why) = crate::config::names::forbidden_header(name) {
+                return bad("headers", format!("{name:?}: {why}"));
             }
         }
         Ok(())
@@ -247,6 +284,18 @@ mod tests {
         c.basic_auth = None;
         c.headers.insert("authorization".into(), "x".into());
         assert_eq!(c.validate().unwrap_err().field, "headers");
+    }
+
+    #[test]
+    fn debug_shows_no_credentials_or_header_values() {
+        let c =
+            parse("url: http://user:pw-s3cret@p:9090\nheaders: {X-Api-Key: key-s3cret}").unwrap();
+        let text = format!("{c:?}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("http://***@p:9090") && text.contains("X-Api-Key"),
+            "{text}"
+        );
     }
 
     #[test]

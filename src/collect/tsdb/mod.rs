@@ -18,6 +18,8 @@ mod aggregate;
 mod plan;
 mod select;
 
+pub use select::{extrapolated, Extrapolation};
+
 use crate::catalog::MetricQuery;
 use crate::scenario::Family;
 use crate::time::Timestamp;

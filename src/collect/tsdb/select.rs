@@ -66,10 +66,6 @@ pub(super) fn lower_bound_from(ts: &[i64], key: i64, hint: usize) -> usize {
 
 /// Prometheus 2.42 `extrapolatedRate(isCounter = true, isRate = true)` on
 /// the samples of one window `[range_start, range_end]`.
-///
-/// Every step mirrors `promql/functions.go` of v2.42 in operation order:
-/// float addition is not associative, and the cross-check against a real
-/// Prometheus allows only 1e-9 relative difference.
 pub(super) fn extrapolated_rate(
     ts: &[i64],
     vs: &[f64],
@@ -77,32 +73,73 @@ pub(super) fn extrapolated_rate(
     range_end: i64,
     range_ms: i64,
 ) -> Option<f64> {
-    let n = ts.len();
+    let w = Extrapolation {
+        range_start,
+        range_end,
+        range_ms,
+        is_counter: true,
+        is_rate: true,
+    };
+    extrapolated(ts.len(), |i| (ts[i], vs[i]), &w)
+}
+
+/// The window and the flavour of [`extrapolated`]: `rate` is a counter
+/// per second, `increase` a counter, `delta` neither.
+#[derive(Clone, Copy, Debug)]
+pub struct Extrapolation {
+    /// Start of the window (ms, inclusive).
+    pub range_start: i64,
+    /// End of the window (ms, inclusive).
+    pub range_end: i64,
+    /// The selector's range (ms).
+    pub range_ms: i64,
+    /// Counter resets add the value before the reset, and extrapolation
+    /// stops where the counter would reach zero.
+    pub is_counter: bool,
+    /// Divided by the range in seconds.
+    pub is_rate: bool,
+}
+
+/// Prometheus 2.42 `extrapolatedRate`: the one kernel behind replay's
+/// `rate` and the query API's `rate`, `increase` and `delta`. `sample(i)`
+/// is the `i`th of the window's `n` samples `(ms, value)`, in time order;
+/// `None` when fewer than two.
+///
+/// Every step mirrors `promql/functions.go` of v2.42 in operation order:
+/// float addition is not associative, and the cross-check against a real
+/// Prometheus allows only 1e-9 relative difference.
+pub fn extrapolated(
+    n: usize,
+    sample: impl Fn(usize) -> (i64, f64),
+    w: &Extrapolation,
+) -> Option<f64> {
     if n < 2 {
         return None;
     }
-    let (first_t, last_t) = (ts[0], ts[n - 1]);
-    let first_v = vs[0];
+    let ((first_t, first_v), (last_t, last_v)) = (sample(0), sample(n - 1));
     // Delta first, then each counter reset adds the value before the reset,
     // one addition at a time (not a pre-summed correction as in Prometheus
     // before 2.40).
-    let mut result = vs[n - 1] - first_v;
-    let mut prev = first_v;
-    for &v in &vs[1..] {
-        if v < prev {
-            result += prev;
+    let mut result = last_v - first_v;
+    if w.is_counter {
+        let mut prev = first_v;
+        for i in 1..n {
+            let v = sample(i).1;
+            if v < prev {
+                result += prev;
+            }
+            prev = v;
         }
-        prev = v;
     }
 
-    let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
-    let duration_to_end = (range_end - last_t) as f64 / 1000.0;
+    let mut duration_to_start = (first_t - w.range_start) as f64 / 1000.0;
+    let duration_to_end = (w.range_end - last_t) as f64 / 1000.0;
     let sampled_interval = (last_t - first_t) as f64 / 1000.0;
     let average_between = sampled_interval / (n - 1) as f64;
 
     // Counters cannot go below zero: do not extrapolate further back than
     // the point where the counter would have been 0.
-    if result > 0.0 && first_v >= 0.0 {
+    if w.is_counter && result > 0.0 && first_v >= 0.0 {
         let duration_to_zero = sampled_interval * (first_v / result);
         if duration_to_zero < duration_to_start {
             duration_to_start = duration_to_zero;
@@ -124,7 +161,9 @@ pub(super) fn extrapolated_rate(
         extrapolate_to += average_between / 2.0;
     }
     let mut factor = extrapolate_to / sampled_interval;
-    factor /= go_duration_seconds(range_ms);
+    if w.is_rate {
+        factor /= go_duration_seconds(w.range_ms);
+    }
     Some(result * factor)
 }
 

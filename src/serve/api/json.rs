@@ -30,6 +30,12 @@ pub fn error(kind: &str, message: &str) -> String {
 
 /// A query result: `{"resultType":...,"result":...}`.
 pub fn result(out: &mut String, h: &History, r: &Output) {
+    result_within(out, h, r, usize::MAX);
+}
+
+/// [`result`], giving up (and returning `false`) as soon as `out` holds
+/// more than `max` bytes, so an oversized answer is never built whole.
+pub fn result_within(out: &mut String, h: &History, r: &Output, max: usize) -> bool {
     match r {
         Output::Scalar(t, v) => {
             out.push_str("{\"resultType\":\"scalar\",\"result\":");
@@ -39,6 +45,9 @@ pub fn result(out: &mut String, h: &History, r: &Output) {
             out.reserve(samples.len() * 96);
             out.push_str("{\"resultType\":\"vector\",\"result\":[");
             for (i, (labels, v)) in samples.iter().enumerate() {
+                if out.len() > max {
+                    return false;
+                }
                 if i > 0 {
                     out.push(',');
                 }
@@ -57,6 +66,9 @@ pub fn result(out: &mut String, h: &History, r: &Output) {
             let stamps = Stamps::new(series);
             let mut memo = number::Memo::new();
             for (i, (labels, pts)) in series.iter().enumerate() {
+                if out.len() > max {
+                    return false;
+                }
                 if i > 0 {
                     out.push(',');
                 }
@@ -70,6 +82,7 @@ pub fn result(out: &mut String, h: &History, r: &Output) {
         }
     }
     out.push('}');
+    out.len() <= max
 }
 
 /// The text `,[<seconds>,"` of each timestamp of the longest series. The

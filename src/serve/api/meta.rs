@@ -13,11 +13,23 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::collections::BTreeSet;
 
+/// Most `match[]` selectors in one request (Grafana sends one or two).
+const MAX_MATCH: usize = 64;
+
 /// The series selected by `match[]` within `start`..`end` (everything
 /// retained when absent).
 fn matching(h: &History, p: &Params) -> Result<Vec<u32>, Failure> {
     let mut selectors = Vec::new();
-    for m in p.all("match[]") {
+    let all = p.all("match[]");
+    // Each selector is parsed (regexes compiled) separately: bound them.
+    if all.len() > MAX_MATCH {
+        return Err(Failure(
+            StatusCode::BAD_REQUEST,
+            "bad_data",
+            format!("too many match[] parameters: more than {MAX_MATCH} (nodewatch's limit)"),
+        ));
+    }
+    for m in all {
         let e = query::parse(m).map_err(|e| {
             Failure(
                 StatusCode::BAD_REQUEST,
@@ -37,7 +49,7 @@ pub(super) async fn series(State(st): State<AppState>, req: Request) -> Response
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "series", move |h| {
+    timed(&st, "series", move |h, _| {
         if p.all("match[]").is_empty() {
             return Err(Failure(
                 StatusCode::BAD_REQUEST,
@@ -83,7 +95,7 @@ pub(super) async fn labels(State(st): State<AppState>, req: Request) -> Response
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "labels", move |h| {
+    timed(&st, "labels", move |h, _| {
         let limit = p.limit()?;
         let names: BTreeSet<&str> = matching(h, &p)?
             .into_iter()
@@ -104,7 +116,7 @@ pub(super) async fn label_values(
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "label_values", move |h| {
+    timed(&st, "label_values", move |h, _| {
         if !valid_label_name(&name) {
             return Err(Failure(
                 StatusCode::BAD_REQUEST,

@@ -19,6 +19,7 @@ pub mod params;
 use super::history::History;
 use super::query::{self, QueryError};
 use super::AppState;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -28,6 +29,7 @@ use params::{BadParam, Params};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Largest form body accepted (a long PromQL query is a few KiB).
 const MAX_BODY: usize = 1 << 20;
@@ -76,6 +78,7 @@ impl From<QueryError> for Failure {
     fn from(e: QueryError) -> Self {
         let code = match e {
             QueryError::Execution(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            QueryError::Timeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         Failure(code, e.error_type(), e.to_string())
@@ -121,25 +124,29 @@ pub(super) async fn params(req: Request) -> Result<Params, Failure> {
 }
 
 /// Runs `work` on the blocking pool (evaluation is CPU-bound and may take
-/// tens of ms at 5,000 nodes) and records its latency.
+/// tens of ms at 5,000 nodes) within the query limits of `serve:`: at most
+/// `query_max_concurrency` at once (others queue), all within
+/// `query_timeout` (`503 timeout`, as Prometheus), the body at most
+/// `max_response_bytes` (`422 execution`); records the latency.
 pub(super) async fn timed(
     st: &AppState,
     endpoint: &'static str,
-    work: impl FnOnce(&History) -> Result<String, Failure> + Send + 'static,
+    work: impl FnOnce(&History, Limits) -> Result<String, Failure> + Send + 'static,
 ) -> Response {
     let started = Instant::now();
-    let published = st.published.clone();
-    let res = tokio::task::spawn_blocking(move || work(&published.store())).await;
-    let response = match res {
-        Ok(Ok(body)) => json_response(StatusCode::OK, body),
-        Ok(Err(f)) => f.into_response(),
-        Err(_) => Failure(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "query evaluation failed".into(),
-        )
-        .into_response(),
+    let response = match run_limited(st, work).await {
+        Ok((body, permit)) => permit_response(body, permit),
+        Err(f) => f.into_response(),
     };
+    if !response.status().is_success() {
+        // Counted by code on /metrics; logged only at debug so a client
+        // hammering bad queries cannot flood the log.
+        tracing::debug!(
+            endpoint,
+            code = response.status().as_u16(),
+            "API request refused"
+        );
+    }
     let labels = vec![
         ("endpoint", endpoint),
         ("code", code_label(response.status())),
@@ -151,11 +158,98 @@ pub(super) async fn timed(
     response
 }
 
+/// The limits one API request runs within.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Limits {
+    /// Samples and deadline of the evaluation.
+    pub budget: query::Budget,
+    /// Largest body.
+    pub max_bytes: usize,
+}
+
+async fn run_limited(
+    st: &AppState,
+    work: impl FnOnce(&History, Limits) -> Result<String, Failure> + Send + 'static,
+) -> Result<(String, OwnedSemaphorePermit), Failure> {
+    let cfg = st.published.config();
+    let timeout = std::time::Duration::from_millis(cfg.query_timeout.0.max(1) as u64);
+    let deadline = Instant::now() + timeout;
+    let timed_out = |stage: &'static str| Failure::from(QueryError::Timeout(stage));
+    let permit = tokio::time::timeout(timeout, st.queries.clone().acquire_owned())
+        .await
+        .map_err(|_| timed_out("query queue"))?
+        .map_err(|_| timed_out("query queue"))?;
+    let limits = Limits {
+        budget: query::Budget {
+            max_samples: cfg.query_max_samples,
+            deadline: Some(deadline),
+        },
+        max_bytes: usize::try_from(cfg.max_response_bytes).unwrap_or(usize::MAX),
+    };
+    let published = st.published.clone();
+    // The permit goes with the work: a query that outlives its answer (it
+    // stops at its next deadline check) still counts against the limit,
+    // and so does an answer until it is sent (see `permit_response`).
+    let task = tokio::task::spawn_blocking(move || {
+        let body = work(&published.store(), limits)?;
+        if body.len() > limits.max_bytes {
+            return Err(too_large(limits.max_bytes));
+        }
+        Ok((body, permit))
+    });
+    // A little grace past the deadline so the evaluation's own check
+    // answers first.
+    let grace = deadline + std::time::Duration::from_millis(250);
+    match tokio::time::timeout_at(grace.into(), task).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => Err(Failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "query evaluation failed".into(),
+        )),
+        Err(_) => Err(timed_out("expression evaluation")),
+    }
+}
+
+/// A `200` JSON answer whose body keeps the query's permit until hyper
+/// has taken its last chunk: the memory of answers being sent (to a slow
+/// client, say) counts against `query_max_concurrency` too, so at most
+/// that many bodies of up to `max_response_bytes` exist at once. Chunks
+/// are slices of one buffer, so nothing is copied.
+fn permit_response(body: String, permit: OwnedSemaphorePermit) -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let bytes = Bytes::from(body);
+    let len = bytes.len();
+    let chunks = (0..len.div_ceil(CHUNK)).map(move |i| {
+        let _held = &permit;
+        Ok::<_, std::convert::Infallible>(bytes.slice(i * CHUNK..((i + 1) * CHUNK).min(len)))
+    });
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        Body::from_stream(futures::stream::iter(chunks)),
+    )
+        .into_response()
+}
+
+/// The answer to a body over `max` bytes.
+pub(super) fn too_large(max: usize) -> Failure {
+    Failure(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "execution",
+        format!("response too large: more than {max} bytes (serve.max_response_bytes); narrow the query or raise the step"),
+    )
+}
+
 fn code_label(c: StatusCode) -> &'static str {
     match c.as_u16() {
         200 => "200",
         400 => "400",
         422 => "422",
+        503 => "503",
         _ => "500",
     }
 }
@@ -177,14 +271,14 @@ async fn instant(State(st): State<AppState>, req: Request) -> Response {
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "query", move |h| {
+    timed(&st, "query", move |h, lim| {
         let expr = parse_query(&p)?;
         let at = match p.time("time")? {
             Some(t) => t,
             None => default_time(h),
         };
-        let out = query::instant(h, &expr, at)?;
-        Ok(json::success(|o| json::result(o, h, &out)))
+        let out = query::instant_with(h, &expr, at, lim.budget)?;
+        respond(h, &out, lim)
     })
     .await
 }
@@ -194,15 +288,26 @@ async fn range(State(st): State<AppState>, req: Request) -> Response {
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "query_range", move |h| {
+    timed(&st, "query_range", move |h, lim| {
         let expr = parse_query(&p)?;
         let start = p.time("start")?.ok_or_else(|| missing("start"))?;
         let end = p.time("end")?.ok_or_else(|| missing("end"))?;
         let step = p.duration("step")?.ok_or_else(|| missing("step"))?;
-        let out = query::range(h, &expr, start, end, step)?;
-        Ok(json::success(|o| json::result(o, h, &out)))
+        let out = query::range_with(h, &expr, start, end, step, lim.budget)?;
+        respond(h, &out, lim)
     })
     .await
+}
+
+/// The success body of a query result, within the body limit.
+fn respond(h: &History, out: &query::Output, lim: Limits) -> Result<String, Failure> {
+    let mut fits = true;
+    let body = json::success(|o| fits = json::result_within(o, h, out, lim.max_bytes));
+    if fits {
+        Ok(body)
+    } else {
+        Err(too_large(lim.max_bytes))
+    }
 }
 
 fn missing(name: &str) -> Failure {

@@ -4,7 +4,7 @@
 //! are float Unix seconds or RFC 3339; durations float seconds or
 //! Prometheus durations (`30s`, `1m`).
 
-use crate::time::{Duration, Timestamp};
+use crate::time::Timestamp;
 
 /// Decoded `key=value` pairs in request order.
 #[derive(Debug, Default, Clone)]
@@ -60,8 +60,13 @@ impl Params {
         match self.get(key) {
             None | Some("") => Ok(None),
             Some(s) => parse_duration(s).map(Some).ok_or_else(|| {
+                let overflow = if s.parse::<f64>().is_ok() {
+                    ". It overflows int64"
+                } else {
+                    ""
+                };
                 BadParam(format!(
-                    "invalid parameter \"{key}\": cannot parse \"{s}\" to a valid duration"
+                    "invalid parameter \"{key}\": cannot parse \"{s}\" to a valid duration{overflow}"
                 ))
             }),
         }
@@ -78,23 +83,73 @@ impl Params {
     }
 }
 
+/// Largest |seconds| of a time parameter: beyond it (year ~293,000)
+/// millisecond arithmetic could overflow. Prometheus 2.42 accepts such
+/// times and answers at a wrapped-around instant (`time=1e300` answers at
+/// 0); nodewatch refuses them as unparseable instead of clamping.
+const MAX_TIME_SECS: f64 = 9.2e12;
+
 /// Float seconds (`1519146000`, `1519146000.5`) or RFC 3339, to ms.
 pub fn parse_time(s: &str) -> Option<i64> {
     if let Ok(f) = s.parse::<f64>() {
-        // Prometheus's min/max times are far outside what ms in i64 need.
-        return f
-            .is_finite()
-            .then(|| (f * 1000.0).round().clamp(-9.2e15, 9.2e15) as i64);
+        return (f.is_finite() && f.abs() <= MAX_TIME_SECS).then(|| (f * 1000.0).round() as i64);
     }
     Timestamp::parse_rfc3339(s).ok().map(|t| t.0)
 }
 
-/// Float seconds or a Prometheus duration, to ms.
+/// Float seconds or a Prometheus duration, to ms, as Prometheus's API
+/// reads them: float seconds that overflow int64 nanoseconds are
+/// refused; duration units must come in decreasing order, each at most
+/// once (`1h30m`, `1y`; not `30s5m`).
 pub fn parse_duration(s: &str) -> Option<i64> {
     if let Ok(f) = s.parse::<f64>() {
-        return (f.is_finite() && f.abs() < 9.2e12).then(|| (f * 1000.0).round() as i64);
+        let ns = f * 1e9;
+        return (ns.is_finite() && ns.abs() < 9.223_372_036_854_775e18)
+            .then_some((ns as i64) / 1_000_000);
     }
-    Duration::parse(s).ok().map(|d| d.0)
+    prometheus_duration(s)
+}
+
+/// Prometheus's `model.ParseDuration`, to ms: `[0-9]+` followed by a unit
+/// of `y w d h m s ms`, units in that order, each at most once; or `0`.
+fn prometheus_duration(s: &str) -> Option<i64> {
+    const UNITS: [(&str, i64); 7] = [
+        ("y", 365 * 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1000),
+        ("ms", 1),
+    ];
+    if s == "0" {
+        return Some(0);
+    }
+    let (mut rest, mut total, mut next_unit) = (s, 0i64, 0usize);
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let letters = rest[digits..]
+            .bytes()
+            .take_while(u8::is_ascii_alphabetic)
+            .count();
+        if digits == 0 || letters == 0 {
+            return None;
+        }
+        let n: i64 = rest[..digits].parse().ok()?;
+        let unit = &rest[digits..digits + letters];
+        let i = UNITS.iter().position(|(u, _)| *u == unit)?;
+        if i < next_unit {
+            return None;
+        }
+        next_unit = i + 1;
+        total = total.checked_add(n.checked_mul(UNITS[i].1)?)?;
+        rest = &rest[digits + letters..];
+    }
+    // Prometheus keeps durations in int64 nanoseconds.
+    (total <= i64::MAX / 1_000_000).then_some(total)
 }
 
 /// Percent-decoding with `+` as space; invalid escapes are kept as text.
@@ -151,6 +206,19 @@ mod tests {
         assert_eq!(parse_duration("30"), Some(30_000));
         assert_eq!(parse_duration("0.5"), Some(500));
         assert_eq!(parse_duration("1m30s"), Some(90_000));
+        assert_eq!(parse_duration("1y"), Some(365 * 86_400_000));
+        assert_eq!(parse_duration("1h30m15s250ms"), Some(5_415_250));
+        assert_eq!(parse_duration("0"), Some(0));
+        for bad in [
+            "30s5m", "5m5m", "1x", "m", "5", "1.5m", "-5m", "", "1e10", "1e300",
+        ] {
+            if bad != "5" {
+                assert_eq!(parse_duration(bad), None, "{bad}");
+            }
+        }
+        assert_eq!(parse_time("1e300"), None);
+        assert_eq!(parse_time("-1e13"), None);
+        assert_eq!(parse_time("9e12"), Some(9_000_000_000_000_000));
         let mut p = Params::default();
         p.extend_form("time=x&limit=-1");
         assert!(p.time("time").unwrap_err().0.contains("cannot parse \"x\""));

@@ -42,6 +42,18 @@ pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, Query
         }
         _ => None,
     };
+    if let Some(k) = &k {
+        // Prometheus converts k to an int64 at every step.
+        if let Some(bad) = k
+            .iter()
+            .find(|v| !(**v >= -9.223_372_036_854_776e18 && **v <= 9.223_372_036_854_776e18))
+        {
+            return Err(QueryError::Execution(format!(
+                "Scalar value {} overflows int64",
+                go_float(*bad)
+            )));
+        }
+    }
     let Value::Vector(input) = ev.eval(&a.expr)? else {
         return Err(QueryError::Parse(format!(
             "expected type instant vector in aggregation expression {op}"
@@ -234,5 +246,25 @@ fn rank(a: f64, b: f64, largest: bool) -> Ordering {
         (false, true) => Ordering::Less,
         _ if largest => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
         _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// A float as Go's `%v` prints it: shortest digits, an exponent (`e+100`,
+/// `e-05`) below 1e-4 and from 1e21 on.
+fn go_float(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let sci = format!("{v:e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if v == 0.0 || (-4..21).contains(&exp) {
+        format!("{v}")
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
     }
 }

@@ -3,7 +3,7 @@
 //! resolving matchers happens once, not once per step.
 
 use super::select::Selector;
-use super::{aggregate, binary, functions, Labels, Output, QueryError, LOOKBACK_MS, MAX_SAMPLES};
+use super::{aggregate, binary, functions, guard, Budget, Labels, Output, QueryError, LOOKBACK_MS};
 use crate::serve::history::History;
 use promql_parser::parser::ast::Offset;
 use promql_parser::parser::{Expr, VectorSelector};
@@ -35,15 +35,20 @@ pub(super) struct Evaluator<'a> {
     /// Interned `__name__`, if any series has one.
     pub name: Option<u32>,
     samples: usize,
+    budget: Budget,
+    /// Current depth of [`Self::eval`] calls.
+    depth: usize,
 }
 
 impl<'a> Evaluator<'a> {
-    pub(super) fn new(h: &'a History, steps: Vec<i64>) -> Self {
+    pub(super) fn new(h: &'a History, steps: Vec<i64>, budget: Budget) -> Self {
         Evaluator {
             h,
             steps,
             name: h.strings.get("__name__"),
             samples: 0,
+            budget,
+            depth: 0,
         }
     }
 
@@ -51,7 +56,7 @@ impl<'a> Evaluator<'a> {
     pub(super) fn instant(mut self, expr: &Expr) -> Result<Output, QueryError> {
         let at = self.steps[0];
         if let Expr::MatrixSelector(ms) = unparen(expr) {
-            return self.raw_matrix(&ms.vs, ms.range.as_millis() as i64);
+            return self.raw_matrix(&ms.vs, duration_ms(&ms.range)?);
         }
         Ok(match self.eval(expr)? {
             Value::Scalar(v) => Output::Scalar(at, v[0]),
@@ -102,8 +107,23 @@ impl<'a> Evaluator<'a> {
         Ok(Output::Matrix(out))
     }
 
-    /// Evaluates a sub-expression for all steps.
+    /// Evaluates a sub-expression for all steps, refusing trees deeper than
+    /// [`guard::MAX_EVAL_DEPTH`] (the parser's input was bounded already;
+    /// this keeps the recursion bounded whatever built the tree).
     pub(super) fn eval(&mut self, expr: &Expr) -> Result<Value, QueryError> {
+        if self.depth >= guard::MAX_EVAL_DEPTH {
+            return Err(QueryError::Parse(format!(
+                "query too complex: more than {} levels of expressions (nodewatch's limit)",
+                guard::MAX_EVAL_DEPTH
+            )));
+        }
+        self.depth += 1;
+        let v = self.eval_node(expr);
+        self.depth -= 1;
+        v
+    }
+
+    fn eval_node(&mut self, expr: &Expr) -> Result<Value, QueryError> {
         match expr {
             Expr::NumberLiteral(n) => Ok(Value::Scalar(vec![n.val; self.steps.len()])),
             Expr::Paren(p) => self.eval(&p.expr),
@@ -114,6 +134,7 @@ impl<'a> Evaluator<'a> {
                         self.drop_name(&mut s.labels);
                         s.points.iter_mut().flatten().for_each(|x| *x = -*x);
                     }
+                    check_unique(self.h, &vs)?;
                     Value::Vector(vs)
                 }
             }),
@@ -175,7 +196,13 @@ impl<'a> Evaluator<'a> {
             .iter()
             .map(|t| self.h.ticks_between(t - offset - range_ms, t - offset))
             .collect();
-        let per_series: usize = windows.iter().map(|w| (w.end - w.start) as usize).sum();
+        // A function folds each window as it goes, holding one value per
+        // step and series; a returned range vector holds its raw samples.
+        let per_series: usize = if self.steps.len() == 1 {
+            windows.iter().map(|w| (w.end - w.start) as usize).sum()
+        } else {
+            self.steps.len()
+        };
         self.account(ids.len().saturating_mul(per_series))?;
         Ok((ids, windows, offset))
     }
@@ -206,10 +233,24 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Counts samples held, refusing queries over [`MAX_SAMPLES`].
+    /// Fails once the budget's deadline has passed; called between units
+    /// of work (selectors, series) so a runaway query stops on its own.
+    pub(super) fn check_time(&self) -> Result<(), QueryError> {
+        match self.budget.deadline {
+            Some(d) if std::time::Instant::now() >= d => {
+                Err(QueryError::Timeout("expression evaluation"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts samples held, refusing queries over the budget's
+    /// `max_samples` (the count only grows: intermediate results are
+    /// counted as if all were held at once).
     pub(super) fn account(&mut self, n: usize) -> Result<(), QueryError> {
+        self.check_time()?;
         self.samples = self.samples.saturating_add(n);
-        if self.samples > MAX_SAMPLES {
+        if self.samples > self.budget.max_samples {
             return Err(QueryError::Execution(
                 "query processing would load too many samples into memory in query execution"
                     .into(),
@@ -220,8 +261,9 @@ impl<'a> Evaluator<'a> {
 }
 
 /// Refuses two series with the same labels that both have a value at the
-/// same step (after `__name__` was dropped), as Prometheus does.
-pub(super) fn check_unique(h: &History, series: &[Series]) -> Result<(), QueryError> {
+/// same step (after `__name__` was dropped), as Prometheus does (with its
+/// words, which do not name the labels).
+pub(super) fn check_unique(_h: &History, series: &[Series]) -> Result<(), QueryError> {
     let mut idx: Vec<usize> = (0..series.len()).collect();
     idx.sort_by(|a, b| series[*a].labels.cmp(&series[*b].labels));
     for w in idx.windows(2) {
@@ -232,15 +274,9 @@ pub(super) fn check_unique(h: &History, series: &[Series]) -> Result<(), QueryEr
                 .zip(&b.points)
                 .any(|(x, y)| x.is_some() && y.is_some())
         {
-            let text: Vec<String> = a
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{}=\"{}\"", h.strings.resolve(*k), h.strings.resolve(*v)))
-                .collect();
-            return Err(QueryError::Execution(format!(
-                "vector cannot contain metrics with the same labelset {{{}}}",
-                text.join(", ")
-            )));
+            return Err(QueryError::Execution(
+                "vector cannot contain metrics with the same labelset".into(),
+            ));
         }
     }
     Ok(())
@@ -252,18 +288,35 @@ fn offset_ms(vs: &VectorSelector) -> Result<i64, QueryError> {
         return Err(QueryError::Unsupported("the @ modifier".into()));
     }
     Ok(match &vs.offset {
-        Some(Offset::Pos(d)) => d.as_millis() as i64,
-        Some(Offset::Neg(d)) => -(d.as_millis() as i64),
+        Some(Offset::Pos(d)) => duration_ms(d)?,
+        Some(Offset::Neg(d)) => -duration_ms(d)?,
         None => 0,
     })
 }
 
-/// Removes enclosing parentheses.
-pub(super) fn unparen(e: &Expr) -> &Expr {
-    match e {
-        Expr::Paren(p) => unparen(&p.expr),
-        e => e,
+/// Longest range or offset (ms, ~290,000 years): with times bounded the
+/// same way, `t - offset - range` cannot overflow.
+const MAX_DURATION_MS: u128 = 9_200_000_000_000_000;
+
+/// A range or offset in ms, refusing absurd ones.
+pub(super) fn duration_ms(d: &std::time::Duration) -> Result<i64, QueryError> {
+    let ms = d.as_millis();
+    if ms > MAX_DURATION_MS {
+        return Err(QueryError::Parse(format!(
+            "duration too long: {}s (nodewatch's limit is {}s)",
+            d.as_secs(),
+            MAX_DURATION_MS / 1000
+        )));
     }
+    Ok(ms as i64)
+}
+
+/// Removes enclosing parentheses.
+pub(super) fn unparen(mut e: &Expr) -> &Expr {
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
+    }
+    e
 }
 
 /// Whether an instant query's result keeps its computed order (Prometheus

@@ -3,8 +3,9 @@
 //! few instant-vector and scalar helpers. Any other function is refused by
 //! name.
 
-use super::eval::{check_unique, unparen, Evaluator, Series, Value};
+use super::eval::{check_unique, duration_ms, unparen, Evaluator, Series, Value};
 use super::QueryError;
+use crate::collect::tsdb::Extrapolation;
 use promql_parser::parser::{Call, Expr};
 
 /// Evaluates a function call.
@@ -73,12 +74,15 @@ fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value,
         }
         _ => return Err(type_error(name, "range vector")),
     };
-    let range = ms.range.as_millis() as i64;
+    let range = duration_ms(&ms.range)?;
     let (ids, windows, offset) = ev.windows(&ms.vs, range)?;
     let h = ev.h;
     let mut out = Vec::with_capacity(ids.len());
     let mut buf: Vec<(i64, f64)> = Vec::new();
-    for sid in ids {
+    for (n, sid) in ids.into_iter().enumerate() {
+        if n % 64 == 63 {
+            ev.check_time()?;
+        }
         let Some(stored) = h.series(sid) else {
             continue;
         };
@@ -131,17 +135,39 @@ fn fold(name: &str, s: &[(i64, f64)], t: i64, range: i64) -> Option<f64> {
             .count() as f64,
         "resets" => s.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64,
         "avg_over_time" => {
-            // Prometheus 2.42's incremental mean.
-            let mut mean = 0.0;
+            // Prometheus 2.42's incremental mean, Kahan-compensated; once
+            // the mean is infinite, finite values and infinities of its
+            // sign keep it (`Inf 0 Inf` is +Inf, not `Inf - Inf`).
+            let (mut mean, mut c) = (0.0f64, 0.0f64);
             for (i, v) in vals().enumerate() {
-                let c = (i + 1) as f64;
-                mean += v / c - mean / c;
+                let count = (i + 1) as f64;
+                if mean.is_infinite()
+                    && ((v.is_infinite() && (mean > 0.0) == (v > 0.0)) || v.is_finite())
+                {
+                    continue;
+                }
+                (mean, c) = kahan_inc(v / count - mean / count, mean, c);
             }
-            mean
+            if mean.is_infinite() {
+                mean
+            } else {
+                mean + c
+            }
         }
         "min_over_time" => vals().fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m }),
         "max_over_time" => vals().fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }),
-        "sum_over_time" => vals().sum(),
+        "sum_over_time" => {
+            // Kahan-Neumaier compensated, as Prometheus 2.42.
+            let (mut sum, mut c) = (0.0f64, 0.0f64);
+            for v in vals() {
+                (sum, c) = kahan_inc(v, sum, c);
+            }
+            if sum.is_infinite() {
+                sum
+            } else {
+                sum + c
+            }
+        }
         "count_over_time" => n,
         "last_over_time" => s[s.len() - 1].1,
         "present_over_time" => 1.0,
@@ -164,62 +190,35 @@ fn fold(name: &str, s: &[(i64, f64)], t: i64, range: i64) -> Option<f64> {
     })
 }
 
-/// Prometheus 2.42's `extrapolatedRate`: the increase between the first and
-/// last sample (counter resets added back), extrapolated to the window
-/// edges unless a sample is farther than 1.1 average intervals from an edge,
-/// and never below zero for counters.
+/// One step of Kahan-Neumaier summation (Prometheus's `kahanSumInc`):
+/// the new sum and the new compensation.
+fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// Prometheus 2.42's `extrapolatedRate` over one window ending at `t`
+/// (ms): the kernel replay's `rate` uses too.
 fn extrapolated(
     s: &[(i64, f64)],
     t: i64,
     range: i64,
-    counter: bool,
-    per_second: bool,
+    is_counter: bool,
+    is_rate: bool,
 ) -> Option<f64> {
-    if s.len() < 2 {
-        return None;
-    }
-    let (first_t, first_v) = s[0];
-    let (last_t, last_v) = s[s.len() - 1];
-    let mut result = last_v - first_v;
-    if counter {
-        let mut prev = first_v;
-        for (_, v) in &s[1..] {
-            if *v < prev {
-                result += prev;
-            }
-            prev = *v;
-        }
-    }
-    let range_start = (t - range) as f64 / 1000.0;
-    let range_end = t as f64 / 1000.0;
-    let (first, last) = (first_t as f64 / 1000.0, last_t as f64 / 1000.0);
-    let mut to_start = first - range_start;
-    let to_end = range_end - last;
-    let sampled = last - first;
-    let avg = sampled / (s.len() - 1) as f64;
-    if counter && result > 0.0 && first_v >= 0.0 {
-        let to_zero = sampled * (first_v / result);
-        if to_zero < to_start {
-            to_start = to_zero;
-        }
-    }
-    let threshold = avg * 1.1;
-    let mut interval = sampled;
-    interval += if to_start < threshold {
-        to_start
-    } else {
-        avg / 2.0
+    let w = Extrapolation {
+        range_start: t - range,
+        range_end: t,
+        range_ms: range,
+        is_counter,
+        is_rate,
     };
-    interval += if to_end < threshold {
-        to_end
-    } else {
-        avg / 2.0
-    };
-    result *= interval / sampled;
-    if per_second {
-        result /= range as f64 / 1000.0;
-    }
-    Some(result)
+    crate::collect::tsdb::extrapolated(s.len(), |i| s[i], &w)
 }
 
 /// `abs`, `ceil`, `floor`, `round`, `clamp_min`, `clamp_max`.
@@ -248,10 +247,15 @@ fn elementwise(ev: &mut Evaluator, name: &str, args: &[&Expr]) -> Result<Value, 
                 "abs" => v.abs(),
                 "ceil" => v.ceil(),
                 "floor" => v.floor(),
-                // Prometheus rounds half up, to a multiple of `to_nearest`.
-                "round" => (*v / b + 0.5).floor() * b,
-                "clamp_min" => v.max(b),
-                _ => v.min(b),
+                // Prometheus rounds half up, to a multiple of `to_nearest`,
+                // multiplying by its inverse (which differs from dividing
+                // in the last bit for e.g. 0.1).
+                "round" => {
+                    let inverse = 1.0 / b;
+                    (*v * inverse + 0.5).floor() / inverse
+                }
+                "clamp_min" => go_max(*v, b),
+                _ => go_min(*v, b),
             };
         }
     }
@@ -281,4 +285,22 @@ fn sort(ev: &mut Evaluator, desc: bool, args: &[&Expr]) -> Result<Value, QueryEr
         }
     });
     Ok(Value::Vector(vs))
+}
+
+/// Go's `math.Max`: NaN if either is NaN (Rust's `max` ignores a NaN).
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Go's `math.Min`: NaN if either is NaN.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
 }

@@ -18,6 +18,7 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+pub mod guard;
 mod select;
 
 use super::history::History;
@@ -29,8 +30,30 @@ pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
 /// Most points a range query may return per series (Prometheus's limit).
 pub const MAX_POINTS: i64 = 11_000;
 
-/// Most samples one query may hold in memory at once.
+/// Most samples one query may hold in memory at once when no [`Budget`]
+/// says otherwise (Prometheus's default `query.max-samples`; the server
+/// uses `serve.query_max_samples`).
 pub const MAX_SAMPLES: usize = 50_000_000;
+
+/// What one evaluation may use: samples held, and a deadline checked as
+/// it goes (evaluation runs on a blocking thread that cannot be
+/// cancelled from outside).
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Most samples held at once (see [`MAX_SAMPLES`]).
+    pub max_samples: usize,
+    /// When evaluation gives up with [`QueryError::Timeout`].
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            max_samples: MAX_SAMPLES,
+            deadline: None,
+        }
+    }
+}
 
 /// Why a query cannot be answered; every variant is Prometheus's
 /// `bad_data` except where noted.
@@ -45,6 +68,9 @@ pub enum QueryError {
     /// A valid query that cannot run (too many samples): `execution`.
     #[error("{0}")]
     Execution(String),
+    /// The query ran out of time: `timeout`.
+    #[error("query timed out in {0}")]
+    Timeout(&'static str),
 }
 
 impl QueryError {
@@ -52,6 +78,7 @@ impl QueryError {
     pub fn error_type(&self) -> &'static str {
         match self {
             QueryError::Execution(_) => "execution",
+            QueryError::Timeout(_) => "timeout",
             _ => "bad_data",
         }
     }
@@ -76,12 +103,23 @@ pub fn parse(q: &str) -> Result<Expr, QueryError> {
     if q.trim().is_empty() {
         return Err(QueryError::Parse("empty query".into()));
     }
+    guard::check(q)?;
     promql_parser::parser::parse(q).map_err(QueryError::Parse)
 }
 
 /// Evaluates `expr` at instant `at` (ms).
 pub fn instant(h: &History, expr: &Expr, at: i64) -> Result<Output, QueryError> {
-    eval::Evaluator::new(h, vec![at]).instant(expr)
+    instant_with(h, expr, at, Budget::default())
+}
+
+/// [`instant`] within `budget`.
+pub fn instant_with(
+    h: &History,
+    expr: &Expr,
+    at: i64,
+    budget: Budget,
+) -> Result<Output, QueryError> {
+    eval::Evaluator::new(h, vec![at], budget).instant(expr)
 }
 
 /// Evaluates `expr` at every step from `start` to `end` (ms, inclusive).
@@ -91,6 +129,18 @@ pub fn range(
     start: i64,
     end: i64,
     step: i64,
+) -> Result<Output, QueryError> {
+    range_with(h, expr, start, end, step, Budget::default())
+}
+
+/// [`range`] within `budget`.
+pub fn range_with(
+    h: &History,
+    expr: &Expr,
+    start: i64,
+    end: i64,
+    step: i64,
+    budget: Budget,
 ) -> Result<Output, QueryError> {
     if step <= 0 {
         return Err(QueryError::Parse(
@@ -110,7 +160,7 @@ pub fn range(
     let steps: Vec<i64> = (0..=(end - start) / step)
         .map(|i| start + i * step)
         .collect();
-    eval::Evaluator::new(h, steps).range(expr)
+    eval::Evaluator::new(h, steps, budget).range(expr)
 }
 
 /// Ids of the series matching every selector in `selectors` (any of them),

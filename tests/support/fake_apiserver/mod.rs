@@ -1,7 +1,19 @@
 //! A fake Kubernetes API server on 127.0.0.1 that speaks the real wire
-//! protocol, for testing nodewatch's live path without a cluster (none can
-//! run on the test machines). One module, shared by `tests/kube_*.rs` and
-//! `benches/kube_scale.rs`.
+//! protocol. One module, shared by the fake-server `tests/kube_*.rs`, the
+//! `tests/deploy_*.rs` that run the agent, and `benches/kube_scale.rs`.
+//!
+//! A real kube-apiserver now runs in the tests too (`tests/support/
+//! kube_real.rs`; `tests/kube_real*.rs`: manifests, RBAC, cordon, `nodewatch
+//! run`, live = replay, two replicas, cuts and a real 410). The fake stays
+//! for what the real one cannot be made to do, or not cheaply: scenario
+//! objects with their own `creationTimestamp` and Events at 2018 simulated
+//! time without moving the scenario (the full 43-hour Binder runs of
+//! `kube_live.rs`, `kube_leader.rs`, `kube_faults.rs`), PATCH errors
+//! injected on demand (409/429/5xx retries in `kube_cordon.rs`), a request
+//! log to count writes and 403s (`kube_rbac.rs`, `deploy_dry_run.rs`), and
+//! thousands of nodes in milliseconds (`benches/kube_scale.rs`). Where the
+//! two disagreed, the fake was made to follow the real one (node taints are
+//! an atomic list: `patch.rs`).
 //!
 //! - list (paginated with `limit`/`continue`) and watch (from a
 //!   resourceVersion, bookmarks with `allowWatchBookmarks`, 410 Gone after

@@ -1,14 +1,15 @@
 //! PATCH bodies as the API server applies them: JSON merge patch (RFC 7386)
 //! and strategic merge patch, which differs in lists that have a merge key
-//! in the schema (node taints merge by `key`, conditions by `type`) and in
-//! the `$patch: delete` directive. Lists without a merge key are replaced,
+//! in the schema (node conditions merge by `type`) and in the `$patch:
+//! delete` directive. Node taints have no merge key (`listType=atomic`): a
+//! patch replaces the whole list, as the real API server does
+//! (tests/kube_real_cordon.rs showed it). Lists without a merge key are replaced,
 //! `null` removes a field, in both kinds.
 
 use serde_json::{Map, Value};
 
 /// Merge keys of the lists this fake server serves (dotted path → key).
 const MERGE_KEYS: &[(&str, &str)] = &[
-    ("spec.taints", "key"),
     ("status.conditions", "type"),
     ("status.addresses", "type"),
     ("metadata.ownerReferences", "uid"),

@@ -5,6 +5,8 @@
 //! Alertmanager that restarted, or missed a POST, learns the state again),
 //! and resolves by sending `endsAt` = the resolve time, repeated for a while.
 
+mod validate;
+
 use super::common::{self, Delivery, DeliveryError, Endpoint, Headers, Secret, SecretRef};
 use super::fingerprint::Fingerprint;
 use super::item::{AlertEvent, AlertStatus, Item};
@@ -100,6 +102,10 @@ struct Sender {
     delivery: Delivery,
     active: BTreeMap<Fingerprint, Arc<AlertEvent>>,
     resolved: BTreeMap<Fingerprint, (Arc<AlertEvent>, Instant)>,
+    /// Alert states taken from the queue and not yet accounted for.
+    pending: BTreeMap<Fingerprint, u64>,
+    /// Alerts Alertmanager refused (or would): never sent again.
+    rejected: validate::Rejected,
 }
 
 /// Starts one task per Alertmanager.
@@ -129,6 +135,8 @@ pub(super) fn start(cfg: &AlertmanagerConfig, ctx: &Context) -> Result<Vec<SinkH
             delivery: cfg.delivery.clone(),
             active: BTreeMap::new(),
             resolved: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            rejected: validate::Rejected::default(),
         };
         let task = tokio::spawn(sender.run(queue.clone(), counters.clone()));
         out.push(SinkHandle {
@@ -149,8 +157,6 @@ impl Sender {
     async fn run(mut self, queue: Arc<Queue>, counters: Arc<Counters>) {
         let mut backoff = Backoff::new(&self.delivery.retry);
         let mut dirty = false;
-        // Alert states taken from the queue and not yet accepted.
-        let mut pending: u64 = 0;
         let mut next_attempt = Instant::now();
         let mut next_resend = Instant::now() + self.resend;
         loop {
@@ -162,8 +168,7 @@ impl Sender {
             };
             tokio::select! {
                 batch = queue.pop_batch(self.delivery.max_batch) => {
-                    pending += batch.len() as u64;
-                    self.apply(batch);
+                    self.apply(batch, &counters);
                     dirty = true;
                 }
                 _ = tokio::time::sleep_until(wake) => {}
@@ -181,10 +186,18 @@ impl Sender {
                 continue;
             }
             let started = std::time::Instant::now();
-            match self.post().await {
+            let mut res = self.post(None).await;
+            if matches!(&res, Err(DeliveryError::Permanent(e)) if e.starts_with("HTTP 400"))
+                && self.active.len() + self.resolved.len() > 1
+            {
+                // Alertmanager refuses the whole batch for one bad alert
+                // (and stores the good ones anyway): find the bad ones
+                // alone, so the others are not counted as failed.
+                res = self.post_each(&counters).await;
+            }
+            match res {
                 Ok(()) => {
-                    counters.add_sent(pending, started.elapsed());
-                    pending = 0;
+                    counters.add_sent(self.take_pending(), started.elapsed());
                     dirty = false;
                     backoff.reset();
                     next_resend = Instant::now() + self.resend;
@@ -192,8 +205,7 @@ impl Sender {
                 Err(DeliveryError::Permanent(e)) => {
                     tracing::warn!(sink = %self.name, "alerts rejected, not retrying: {e}");
                     counters.set_error(Some(e));
-                    counters.add_failed(pending);
-                    pending = 0;
+                    counters.add_failed(self.take_pending());
                     dirty = false;
                     next_resend = Instant::now() + self.resend;
                 }
@@ -203,8 +215,7 @@ impl Sender {
                     if max > 0 && backoff.attempts() + 1 >= max {
                         // The periodic re-send still carries the state.
                         tracing::warn!(sink = %self.name, "send failed {max} times; waiting for the next re-send: {e}");
-                        counters.add_failed(pending);
-                        pending = 0;
+                        counters.add_failed(self.take_pending());
                         dirty = false;
                         backoff.reset();
                         next_resend = Instant::now() + self.resend;
@@ -223,10 +234,68 @@ impl Sender {
         }
     }
 
-    fn apply(&mut self, batch: Vec<Item>) {
+    /// Alert states taken from the queue and not yet accounted for; clears
+    /// them.
+    fn take_pending(&mut self) -> u64 {
+        std::mem::take(&mut self.pending).into_values().sum()
+    }
+
+    /// Posts every alert alone after a batch was refused; drops (and
+    /// counts as failed) the ones Alertmanager rejects, so they are not
+    /// re-sent. Stops at the first retryable failure.
+    async fn post_each(&mut self, counters: &Counters) -> Result<(), DeliveryError> {
+        let all: Vec<Fingerprint> = self
+            .active
+            .keys()
+            .chain(self.resolved.keys())
+            .copied()
+            .collect();
+        for fp in all {
+            match self.post(Some(fp)).await {
+                Ok(()) => {}
+                Err(DeliveryError::Permanent(e)) => {
+                    let labels = self
+                        .active
+                        .get(&fp)
+                        .or(self.resolved.get(&fp).map(|(a, _)| a))
+                        .map(|a| a.labels.clone())
+                        .unwrap_or_default();
+                    tracing::warn!(sink = %self.name, "alert {labels:?} rejected, dropped: {e}");
+                    counters.set_error(Some(e));
+                    self.active.remove(&fp);
+                    self.resolved.remove(&fp);
+                    let n = self.pending.remove(&fp).unwrap_or(0).max(1);
+                    counters.add_failed(n);
+                    self.rejected.insert(fp);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds queued states in. An alert Alertmanager would refuse (a label
+    /// name it rejects), or refused before, is counted as failed here and
+    /// never joins a batch, where it would fail the others.
+    fn apply(&mut self, batch: Vec<Item>, counters: &Counters) {
         let now = Instant::now();
         for item in batch {
             let Item::Alert(a) = item else { continue };
+            let problem = validate::problem(&a.labels);
+            if problem.is_some() || self.rejected.contains(&a.fingerprint) {
+                if let Some(p) = problem {
+                    if self.rejected.insert(a.fingerprint) {
+                        tracing::warn!(
+                            sink = %self.name,
+                            alert = %a.name,
+                            "alert not sent, Alertmanager would reject it: {p}"
+                        );
+                    }
+                }
+                counters.add_failed(1);
+                continue;
+            }
+            *self.pending.entry(a.fingerprint).or_default() += 1;
             match a.status {
                 AlertStatus::Firing => {
                     self.resolved.remove(&a.fingerprint);
@@ -240,22 +309,26 @@ impl Sender {
         }
     }
 
-    /// One POST of every active and recently resolved alert.
-    async fn post(&self) -> Result<(), DeliveryError> {
+    /// One POST of every active and recently resolved alert (`only`: of
+    /// that one alone).
+    async fn post(&self, only: Option<Fingerprint>) -> Result<(), DeliveryError> {
         // Valid for four re-send intervals, as Prometheus does, so a missed
         // re-send or two does not resolve the alert in Alertmanager.
         let valid_until = self
             .clock
             .now()
             .add(Duration((self.resend.as_millis() as i64).saturating_mul(4)));
+        let wanted = |fp: &Fingerprint| only.is_none_or(|o| o == *fp);
         let alerts: Vec<PostableAlert> = self
             .active
-            .values()
-            .map(|a| self.postable(a, valid_until.max(a.starts_at)))
+            .iter()
+            .filter(|(fp, _)| wanted(fp))
+            .map(|(_, a)| self.postable(a, valid_until.max(a.starts_at)))
             .chain(
                 self.resolved
-                    .values()
-                    .map(|(a, _)| self.postable(a, a.ends_at.unwrap_or(a.starts_at))),
+                    .iter()
+                    .filter(|(fp, _)| wanted(fp))
+                    .map(|(_, (a, _))| self.postable(a, a.ends_at.unwrap_or(a.starts_at))),
             )
             .collect();
         let req = self

@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+/// Bytes of Grafana's answer to a created annotation read at most.
+const ANSWER_MAX: usize = 64 * 1024;
+
 /// One Grafana (`sinks.grafana[]`).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -210,11 +213,17 @@ impl GrafanaSink {
             .client
             .post(self.base.join_path("api/annotations"))
             .json(body);
-        let resp = common::send(common::with_auth(req, Some(&self.token), &[])).await?;
+        let mut resp = common::send(common::with_auth(req, Some(&self.token), &[])).await?;
         if let Some(fp) = opens {
             // `{"message":"Annotation added","id":1}`; without an id the
-            // resolution creates the whole region instead.
-            let v: Value = resp.json().await.unwrap_or(Value::Null);
+            // resolution creates the whole region instead. Read with a cap:
+            // the answer is tiny, whatever the server streams.
+            let body = crate::outbound::read_capped(&mut resp, ANSWER_MAX).await;
+            let v: Value = body
+                .ok()
+                .filter(|b| !b.truncated)
+                .and_then(|b| serde_json::from_slice(&b.bytes).ok())
+                .unwrap_or(Value::Null);
             if let Some(id) = v.get("id").and_then(Value::as_i64) {
                 self.open.insert(fp, id);
             }

@@ -1,10 +1,19 @@
 //! The agent's configuration file (`nodewatch run --config FILE`): one YAML
 //! document with a section per stage. Every section is optional and has
 //! safe defaults; unknown fields are errors with file, line and field.
+//! [`Config::validate`] is the one check of every value, which both
+//! `nodewatch check --config` and `nodewatch run` call.
+
+#[cfg(test)]
+mod fuzz;
+pub mod names;
+mod validate;
+pub mod yaml;
 
 use crate::act::GovernorSettings;
 use crate::engine::Settings;
 use serde::Deserialize;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The whole configuration.
@@ -25,11 +34,28 @@ pub struct Config {
     pub serve: crate::serve::ServeConfig,
     /// Notification sinks (Alertmanager, webhooks, email, Grafana).
     pub sinks: crate::act::sinks::SinksConfig,
+    /// The file and text this was parsed from, to locate errors.
+    #[serde(skip)]
+    source: Source,
 }
 
-/// A configuration problem.
+/// Where a configuration came from.
+#[derive(Clone, Default)]
+struct Source {
+    file: PathBuf,
+    text: String,
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())
+    }
+}
+
+/// A configuration problem: `FILE:LINE: field: message` (without the
+/// line when unknown, without the file for built-in defaults).
 #[derive(Debug, thiserror::Error)]
-#[error("{}:{line}: {message}", file.display())]
+#[error("{}", located(file, *line, message))]
 pub struct ConfigError {
     /// File.
     pub file: PathBuf,
@@ -39,25 +65,63 @@ pub struct ConfigError {
     pub message: String,
 }
 
+fn located(file: &Path, line: usize, message: &str) -> String {
+    match (file.as_os_str().is_empty(), line) {
+        (true, _) => message.to_string(),
+        (false, 0) => format!("{}: {message}", file.display()),
+        _ => format!("{}:{line}: {message}", file.display()),
+    }
+}
+
+/// Every problem [`Config::validate`] found, one per line.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
 impl Config {
-    /// Parses a configuration document.
+    /// Parses a configuration document (within the YAML bounds of
+    /// [`yaml`]); call [`validate`](Self::validate) before using it.
     pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
-        let cfg: Option<Config> = serde_yaml::from_str(text).map_err(|e| ConfigError {
+        let err = |e: yaml::YamlError| ConfigError {
             file: file.to_path_buf(),
-            line: e.location().map_or(0, |l| l.line()),
+            line: e.line().unwrap_or(0),
             message: e.to_string(),
-        })?;
-        Ok(cfg.unwrap_or_default())
+        };
+        let cfg: Option<Config> = yaml::from_str(text).map_err(err)?;
+        let mut cfg = cfg.unwrap_or_default();
+        cfg.source = Source {
+            file: file.to_path_buf(),
+            text: text.to_string(),
+        };
+        Ok(cfg)
     }
 
-    /// Reads and parses a configuration file.
+    /// Reads (at most [`yaml::MAX_BYTES`]) and parses a configuration file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+        let text = yaml::read_file(file, yaml::MAX_BYTES).map_err(|e| ConfigError {
             file: file.to_path_buf(),
             line: 0,
             message: e.to_string(),
         })?;
         Self::parse(&text, file)
+    }
+
+    /// The text this configuration was parsed from (empty for defaults).
+    pub fn source_text(&self) -> &str {
+        &self.source.text
     }
 }
 

@@ -1,0 +1,121 @@
+//! `nodewatch run` against an API server that is not there or answers
+//! garbage (a fake on raw TCP, `Hostile` in `support/hostile.rs`: a real
+//! API server cannot be made to answer like this): the watches back off
+//! exponentially instead of retrying every 100 ms, and repeated errors are
+//! logged a few times, not dozens of lines a second. Before the fix, 8 s of
+//! this cost ~230 requests and ~480 log lines.
+
+use hostile::{Hostile, Misbehave};
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+#[path = "support/hostile.rs"]
+mod hostile;
+
+/// How long `run` is left against the broken server.
+const RUN_FOR: Duration = Duration::from_secs(8);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn kubeconfig(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+         users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n\
+         current-context: c\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Starts `run` against the API server at `port`, leaves it `RUN_FOR`,
+/// stops it and returns its log.
+async fn run_against(port: u16) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = kubeconfig(dir.path(), port);
+    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+        .args(["run", "--kubeconfig", kc.to_str().unwrap(), "--listen"])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nodewatch run");
+    tokio::time::sleep(RUN_FOR).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.wait();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    log
+}
+
+/// Log lines of any kind (kube's own included).
+fn error_lines(log: &str) -> usize {
+    log.lines().count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbage_api_server_gets_few_requests_and_few_log_lines() {
+    let server = Hostile::start(&[], Misbehave::Garbage).await;
+    let log = run_against(server.port).await;
+    let (requests, connections) = (server.requests(), server.connections());
+    let lines = error_lines(&log);
+    eprintln!("{requests} requests, {connections} connections, {lines} error lines in {RUN_FOR:?}");
+    // Three watches backing off from 200 ms (at most ~8 attempts each in
+    // 8 s) and the Lease loop's one request a second.
+    assert!(
+        requests < 60,
+        "{requests} requests in {RUN_FOR:?}: the backoff does not grow\n{log}"
+    );
+    assert!(
+        lines < 20,
+        "{lines} error lines in {RUN_FOR:?}: repeated errors are not rate-limited\n{log}"
+    );
+    assert!(
+        log.contains("watch failed"),
+        "the first error is logged\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_port_gets_few_log_lines() {
+    let log = run_against(free_port()).await;
+    let lines = error_lines(&log);
+    eprintln!("{lines} error lines in {RUN_FOR:?}");
+    assert!(
+        lines < 20,
+        "{lines} error lines in {RUN_FOR:?}: repeated errors are not rate-limited\n{log}"
+    );
+    assert!(
+        log.contains("watch failed"),
+        "the first error is logged\n{log}"
+    );
+}
