@@ -77,6 +77,9 @@ pub struct AlertRecord {
     pub fired_at: Timestamp,
     /// When it resolved (null while still firing at the end).
     pub resolved_at: Option<Timestamp>,
+    /// Why it fired, as explained when it fired (names the top
+    /// contributors where the signal has a breakdown).
+    pub explanation: String,
 }
 
 /// A cordon.
@@ -116,6 +119,12 @@ impl Report {
                     labels: n.alert.labels.clone(),
                     fired_at: n.alert.fired_at.unwrap_or(n.alert.active_since),
                     resolved_at: None,
+                    explanation: n
+                        .alert
+                        .annotations
+                        .get("explanation")
+                        .cloned()
+                        .unwrap_or_default(),
                 });
             } else if let Some(i) = open.remove(&key) {
                 alerts[i].resolved_at = n.ends_at;

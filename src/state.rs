@@ -85,6 +85,20 @@ pub struct Contribution {
     pub weight: f64,
     /// Which detectors fired, against which baseline.
     pub detail: String,
+    /// Where the value comes from, largest first (pods of the node, when
+    /// the signal has a per-pod breakdown; empty otherwise).
+    pub top: Vec<Contributor>,
+}
+
+/// One pod's (or workload's) part in a signal's value.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Contributor {
+    /// `namespace/name` of the pod (or `namespace/workload-*`).
+    pub name: String,
+    /// Its amount in the signal's unit (events for event signals).
+    pub amount: f64,
+    /// Its share of the signal's value in [0, 1], when known.
+    pub share: Option<f64>,
 }
 
 /// A signal value for one node.

@@ -361,3 +361,120 @@ fn absurd_scenarios_and_deep_yaml_are_refused_at_once() {
     let err = nodewatch_fails(&["check", deep.to_str().unwrap()]);
     assert!(err.contains("deep.yaml:1: -: nested deeper"), "{err}");
 }
+
+/// Names after "N% from " in an explanation (pods, or `workload-*`).
+fn named_contributors(explanation: &str) -> Vec<String> {
+    explanation
+        .split("% from ")
+        .skip(1)
+        .map(|rest| {
+            rest.split([',', ';', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn binder_alerts_name_their_top_contributors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("binder");
+    let p = path.to_str().unwrap();
+    nodewatch(&["scenario", "write", "binder", p]);
+    let r: Value = serde_json::from_slice(&nodewatch(&["replay", p, "--json"]).stdout).unwrap();
+    let alerts = r["alerts"].as_array().unwrap();
+    let pods: Value =
+        serde_json::from_str(&std::fs::read_to_string(path.join("pods.json")).unwrap()).unwrap();
+    let on_node = |node: &str| -> Vec<String> {
+        pods["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["spec"]["nodeName"] == node)
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p["metadata"]["namespace"].as_str().unwrap(),
+                    p["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let why = |a: &Value| a["explanation"].as_str().unwrap().to_string();
+
+    // The hub's alerts name the hub pod and the node it runs on; the alert
+    // on that node names the hub pod as where its threads come from.
+    let hub: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["name"] == "HubThreadsClimbing" || a["name"] == "HubCPUHigh")
+        .collect();
+    assert!(!hub.is_empty());
+    let pod = format!("prod/{}", hub[0]["labels"]["pod"].as_str().unwrap());
+    let hub_node = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| format!("prod/{}", p["metadata"]["name"].as_str().unwrap()) == pod)
+        .map(|p| p["spec"]["nodeName"].as_str().unwrap().to_string())
+        .expect("the hub pod is in pods.json");
+    for a in &hub {
+        assert!(
+            why(a).contains(&format!("{pod} runs on node {hub_node}")),
+            "{}",
+            why(a)
+        );
+    }
+    let threads = hub
+        .iter()
+        .find(|a| a["name"] == "HubThreadsClimbing")
+        .unwrap();
+    assert!(
+        why(threads).contains("% of its container_threads"),
+        "{}",
+        why(threads)
+    );
+    let hub_node_alert = alerts
+        .iter()
+        .find(|a| a["scope"] == "node" && a["labels"]["node"] == hub_node.as_str())
+        .expect("the hub's node alerts in the scenario");
+    assert!(
+        why(hub_node_alert).contains(&format!("% from {pod}")),
+        "{}",
+        why(hub_node_alert)
+    );
+
+    // vvsw's alert names the pods (or their workloads) that fail on it, and
+    // only pods that really run there.
+    let vvsw = alerts
+        .iter()
+        .find(|a| a["scope"] == "node" && a["labels"]["node"].as_str().unwrap().ends_with("-vvsw"))
+        .unwrap();
+    let node = vvsw["labels"]["node"].as_str().unwrap();
+    let here = on_node(node);
+    let named = named_contributors(&why(vvsw));
+    assert!(named.len() >= 2, "{}", why(vvsw));
+    for n in &named {
+        let ok = match n.strip_suffix('*') {
+            Some(prefix) => here.iter().any(|p| p.starts_with(prefix)),
+            None => here.contains(n),
+        };
+        assert!(ok, "{n} does not run on {node}: {}", why(vvsw));
+    }
+    assert!(
+        named.iter().any(|n| n.starts_with("prod/grafana-")),
+        "the crash-looping grafana pod is named: {}",
+        why(vvsw)
+    );
+
+    // The cluster alerts about readiness name the workloads failing most.
+    let cluster = alerts
+        .iter()
+        .find(|a| a["scope"] == "cluster" && why(a).contains("readiness_failed_pods"))
+        .unwrap();
+    assert!(
+        why(cluster).contains("(most from prod/jupyter-jupyterlab-jupyterlab-demo-* "),
+        "{}",
+        why(cluster)
+    );
+}

@@ -5,8 +5,8 @@
 use http::{get, promtool_check, request};
 use nodewatch::serve::{serve, Published, HISTORY_LEN};
 use nodewatch::state::{
-    ActionRecord, AlertView, CommonCause, Contribution, NodeView, SignalValue, SinkStats, Snapshot,
-    Stats, WorkloadView,
+    ActionRecord, AlertView, CommonCause, Contribution, Contributor, NodeView, SignalValue,
+    SinkStats, Snapshot, Stats, WorkloadView,
 };
 use nodewatch::time::Timestamp;
 use std::collections::BTreeMap;
@@ -43,6 +43,11 @@ fn sample() -> Snapshot {
         level: 0.97,
         weight: 0.5,
         detail: "robust z 41 against median 310".into(),
+        top: vec![Contributor {
+            name: "prod/leaky-5f7c9d-x2x9z".into(),
+            amount: 6450.0,
+            share: Some(0.92),
+        }],
     }];
     sick.signals = vec![SignalValue {
         signal: "node_threads".into(),
@@ -292,6 +297,11 @@ async fn status_page_ranks_escapes_and_shows_banner_only_for_cluster_incidents()
     assert!(b.contains("more than 30% of nodes look unhealthy"));
     assert!(b.contains("node-b is out of threads"));
     assert!(b.contains("prod/hub-7d9f"));
+    // The node's top contributor is named next to its signal.
+    assert!(
+        b.contains("<span class=\"from\">from <b>prod/leaky-5f7c9d-x2x9z</b> 92%</span>"),
+        "{b}"
+    );
     assert!(b.contains("<polyline"));
 
     let mut calm = sample();

@@ -3,6 +3,7 @@
 //! transitions, cordon and uncordon requests, and the facts the governor
 //! needs. No I/O, no clock: the observation carries the time.
 
+mod contributors;
 mod rules;
 mod snapshot;
 
@@ -95,6 +96,8 @@ pub struct Engine {
     /// `[signal]` nodes tripping it when in common-cause state.
     common: Vec<Option<(Vec<u32>, usize)>>,
     workloads: Vec<HashMap<String, Workload>>,
+    /// `[node signal]` workload signals that break it down by pod.
+    breakdown: Vec<Vec<usize>>,
     scores: Vec<f64>,
     /// `[node]` node signals with a known value this tick.
     known: Vec<u16>,
@@ -120,6 +123,7 @@ impl Engine {
             .count() as u16;
         Engine {
             events: EventIngest::new(&catalog),
+            breakdown: contributors::breakdowns(&catalog),
             catalog,
             settings,
             nodes: NodeTable::default(),
@@ -199,13 +203,23 @@ impl Engine {
             return;
         }
         self.hits.clear();
-        for ev in &obs.events {
+        for (k, ev) in obs.events.iter().enumerate() {
+            let from = self.hits.len();
             self.events
                 .ingest(ev, obs.at, &mut self.nodes, &mut self.hits);
+            for h in &mut self.hits[from..] {
+                h.event = k as u32;
+            }
         }
         self.grow();
         for h in &self.hits {
-            self.windows[h.signal][h.node as usize].add(self.tick, h.increments, h.object);
+            let o = &obs.events[h.event as usize].involved_object;
+            self.windows[h.signal][h.node as usize].add_from(
+                self.tick,
+                h.increments,
+                h.object,
+                (&o.namespace, &o.name),
+            );
         }
         self.events.prune(obs.at);
     }
@@ -472,7 +486,8 @@ impl Engine {
             total += w.len()
                 * (std::mem::size_of::<EventWindow>()
                     + 64
-                    + crate::signals::events::MAX_OBJECTS * 16);
+                    + crate::signals::events::MAX_OBJECTS * 16
+                    + crate::signals::contributors::TopK::max_bytes());
         }
         total / count.max(1)
     }

@@ -71,8 +71,14 @@ impl Engine {
                     for (subject, ev) in subjects {
                         let (holds, value) = check(&rule.when, 0.0, Some(&ev));
                         let detect = &catalog.signals[s].detect;
-                        let explain =
-                            || format!("{} {}", catalog.signals[s].name, ev.describe(detect));
+                        let explain = || {
+                            format!(
+                                "{} {}{}",
+                                catalog.signals[s].name,
+                                ev.describe(detect),
+                                self.workload_context(s, &subject)
+                            )
+                        };
                         let t =
                             alerts.evaluate(r, rule, &subject, (holds, value), explain, self.at);
                         seen.push(subject);

@@ -1,6 +1,7 @@
 //! Builds the published [`Snapshot`] and the explanations in words. Only
 //! done once per tick for what is shown, never in the scoring hot path.
 
+use super::contributors::from_text;
 use super::Engine;
 use crate::catalog::SignalScope;
 use crate::score::node::fmt;
@@ -16,7 +17,7 @@ impl Engine {
         let mut parts: Vec<String> = contributions
             .iter()
             .take(4)
-            .map(|c| format!("{} {}", c.signal, c.detail))
+            .map(|c| format!("{} {}{}", c.signal, c.detail, from_text(&c.top)))
             .collect();
         if parts.is_empty() {
             parts.push("all signals normal".to_string());
@@ -47,6 +48,7 @@ impl Engine {
                     level: ev.level,
                     weight: sig.detect.weight,
                     detail: ev.describe(&sig.detect),
+                    top: self.top_contributors(s, i, ev.value),
                 })
             })
             .collect();
@@ -76,10 +78,11 @@ impl Engine {
             .filter_map(|&s| {
                 let (nodes, of) = self.common[s].as_ref()?;
                 Some(format!(
-                    "{} tripped on {} of {} nodes at once",
+                    "{} tripped on {} of {} nodes at once{}",
                     self.catalog.signals[s].name,
                     nodes.len(),
-                    of
+                    of,
+                    self.cluster_contributors(s, nodes)
                 ))
             })
             .collect();
@@ -147,7 +150,12 @@ impl Engine {
                     labels: w.labels.iter().cloned().collect(),
                     value: Some(ev.value).filter(|v| v.is_finite()),
                     level: ev.level,
-                    detail: ev.describe(&sig.detect),
+                    // Where the pod runs and its share of that node.
+                    detail: format!(
+                        "{}{}",
+                        ev.describe(&sig.detect),
+                        self.workload_context(s, k)
+                    ),
                 });
             }
         }

@@ -6,7 +6,7 @@
 use super::html::{band, escape_html as esc, fmt_num, fmt_score, sparkline, CSS};
 pub use super::summary::cluster_incident;
 use super::summary::{banner, cards, human_time};
-use crate::state::{NodeView, Snapshot};
+use crate::state::{Contributor, NodeView, Snapshot};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -169,7 +169,7 @@ fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) 
                 };
                 let _ = write!(
                     out,
-                    "<li><b{title}>{}</b> = {} (anomaly {}, weight {}) {}</li>",
+                    "<li><b{title}>{}</b> = {} (anomaly {}, weight {}) {}{}</li>",
                     esc(&c.signal),
                     fmt_num(c.value),
                     fmt_score(c.level),
@@ -179,7 +179,8 @@ fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) 
                         String::new()
                     } else {
                         esc(&c.detail)
-                    }
+                    },
+                    contributors(&c.top)
                 );
             }
             out.push_str("</ul>");
@@ -197,6 +198,21 @@ fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) 
         );
     }
     out.push_str("</section>");
+}
+
+/// The pods or workloads behind a signal, largest first, as a span.
+fn contributors(top: &[Contributor]) -> String {
+    if top.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = top
+        .iter()
+        .map(|c| match c.share {
+            Some(f) => format!("<b>{}</b> {:.0}%", esc(&c.name), f * 100.0),
+            None => format!("<b>{}</b> {}", esc(&c.name), fmt_num(c.amount)),
+        })
+        .collect();
+    format!("<span class=\"from\">from {}</span>", parts.join(", "))
 }
 
 fn workloads(out: &mut String, s: &Snapshot) {

@@ -6,6 +6,7 @@
 //! Attribution: the reporting node (`source.host`, else `reportingInstance`),
 //! else the involved Pod's `spec.nodeName`, else the involved Node itself.
 
+use super::contributors::TopK;
 use super::NodeTable;
 use crate::catalog::{Catalog, EventCount};
 use crate::k8s;
@@ -37,6 +38,9 @@ pub struct Hit {
     pub increments: u32,
     /// Hash of the involved object (for distinct-object counts).
     pub object: u64,
+    /// Index of the event in the batch passed to [`EventIngest::ingest`]'s
+    /// caller (set by the caller; names the object for the contributors).
+    pub event: u32,
 }
 
 struct EventMatcher {
@@ -127,6 +131,12 @@ impl EventIngest {
         self.pods_gone.extend(gone.iter().map(|k| (at, *k)));
     }
 
+    /// The node pod `namespace/name` runs on, when its placement is known.
+    pub fn node_of_pod(&self, namespace: &str, name: &str) -> Option<u32> {
+        let k = k8s::PodKeys::new(namespace, name, "");
+        self.pods_by_name.get(&k.name).map(|p| p.0)
+    }
+
     /// Pods whose placement is remembered (by namespace/name).
     pub fn pods_known(&self) -> usize {
         self.pods_by_name.len()
@@ -194,6 +204,7 @@ impl EventIngest {
                 node: n,
                 increments: inc,
                 object,
+                event: 0,
             });
         }
     }
@@ -254,6 +265,8 @@ pub struct EventWindow {
     buckets: Box<[u32]>,
     tick: u64,
     objects: Vec<(u64, u64)>,
+    /// The objects with the most increments in the window.
+    top: TopK,
 }
 
 impl EventWindow {
@@ -263,6 +276,7 @@ impl EventWindow {
             buckets: vec![0; len.max(1)].into_boxed_slice(),
             tick: 0,
             objects: Vec::new(),
+            top: TopK::default(),
         }
     }
 
@@ -277,6 +291,7 @@ impl EventWindow {
         }
         let oldest = tick.saturating_sub(n - 1);
         self.objects.retain(|&(_, t)| t >= oldest);
+        self.top.expire(oldest);
     }
 
     /// Adds a hit at `tick`.
@@ -290,6 +305,20 @@ impl EventWindow {
         } else if self.objects.len() < MAX_OBJECTS {
             self.objects.push((object, tick));
         }
+    }
+
+    /// Adds a hit at `tick` and credits it to pod `(namespace, name)`.
+    pub fn add_from(&mut self, tick: u64, increments: u32, object: u64, pod: (&str, &str)) {
+        self.add(tick, increments, object);
+        self.top.add(tick, pod, object, increments);
+    }
+
+    /// The workloads (or single pods) with the most increments in the
+    /// window, largest first, with the window's total increments (as of
+    /// the last update).
+    pub fn top(&self) -> (Vec<(String, u32)>, u32) {
+        let total = self.buckets.iter().fold(0u32, |a, &b| a.saturating_add(b));
+        (self.top.top(), total)
     }
 
     /// The value at `tick`: increments or distinct objects in the window.

@@ -3,6 +3,7 @@
 //! evaluator); event signals are counted here from Kubernetes Events,
 //! attributed to nodes, in bounded per-(node, signal) windows.
 
+pub mod contributors;
 pub mod events;
 pub mod nodes;
 
