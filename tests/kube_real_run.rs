@@ -123,7 +123,7 @@ async fn the_rendered_container_runs_against_the_real_api_server() {
     .await;
     // Watches, Lease, writes: no error, nothing outside the shipped RBAC.
     for kind in ["watch", "lease", "write", "forbidden"] {
-        let label = format!("kind=\"kubernetes_{kind}\"");
+        let label = format!("source=\"kubernetes\",kind=\"{kind}\"");
         assert_eq!(
             sample(&m, "nodewatch_source_errors_total", &label),
             Some(0.0),
