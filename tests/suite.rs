@@ -75,6 +75,18 @@ fn the_small_scenarios_meet_the_brief() {
         .report
         .alerts
         .is_empty());
+    // node-problem-detector's verdict is the explanation, and the healthy
+    // nodes, which have no problem series at all, are not unknown for it.
+    let npd = row(&r, suite::kernel_deadlock::NAME);
+    assert!(npd.missing_data.is_empty(), "{table}");
+    assert!(
+        npd.report
+            .alerts
+            .iter()
+            .all(|a| a.explanation.contains("node_problem_conditions")),
+        "{:?}",
+        npd.report.alerts
+    );
     // The nodes whose targets vanished are reported without data, and
     // they are the only ones.
     let gone = row(&r, suite::metrics_gone::NAME);

@@ -97,6 +97,13 @@ pub struct MetricQuery {
     /// Divide by this query (same `by`); the denominator has no `by` of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio_to: Option<Box<Denominator>>,
+    /// A node without any series counts as 0 rather than unknown. For
+    /// exporters that only have series where something is wrong (NPD's
+    /// `problem_gauge`, problem conditions only some nodes carry): without
+    /// it, their absence on healthy nodes would hold every cordon as
+    /// "no data". Applies only when the query itself succeeded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub absent_is_zero: bool,
 }
 
 /// The denominator of a ratio signal.

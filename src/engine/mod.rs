@@ -235,6 +235,8 @@ impl Engine {
             while self.series[s].len() < n {
                 // Stagger baseline refreshes by node name, not by position,
                 // so results do not depend on the order nodes were listed.
+                // (The signal's index seeds it: new signals go at the end
+                // of the catalog, or existing results shift slightly.)
                 let name = &self.nodes.entry(self.series[s].len() as u32).name;
                 let stagger = name
                     .bytes()
@@ -268,6 +270,11 @@ impl Engine {
                 }
             }
         } else {
+            let answered = matches!(obs.metrics.get(s), Some(Some(Ok(_))));
+            if answered && sig.metric.as_ref().is_some_and(|q| q.absent_is_zero) {
+                self.values.fill(0.0);
+                known.fill(true);
+            }
             for &(i, v) in rows {
                 self.values[i as usize] = v;
                 known[i as usize] = true;

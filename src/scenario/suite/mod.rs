@@ -13,14 +13,17 @@
 //! | `rolling-deploy` | two Deployments roll: brief readiness failures everywhere | nothing |
 //! | `flapping-node` | one node's Ready condition flaps | node alert |
 //! | `metrics-gone` | Prometheus loses three healthy nodes' targets | no alert, no cordon, reported unknown |
+//! | `kernel-deadlock` | node-problem-detector reports `KernelDeadlock` on one node | node alert (and cordon) |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
 
 pub mod cluster_overload;
 pub mod flapping_node;
+pub mod kernel_deadlock;
 mod kube_state;
 pub mod large_cluster;
 pub mod metrics_gone;
 pub mod network_loss;
+mod npd;
 mod record;
 pub mod rolling_deploy;
 pub mod rollout;
@@ -37,7 +40,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 7] = [
+pub const SCENARIOS: [(&str, &str, Generator); 8] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -67,6 +70,11 @@ pub const SCENARIOS: [(&str, &str, Generator); 7] = [
         metrics_gone::NAME,
         metrics_gone::DESCRIPTION,
         metrics_gone::generate,
+    ),
+    (
+        kernel_deadlock::NAME,
+        kernel_deadlock::DESCRIPTION,
+        kernel_deadlock::generate,
     ),
     (
         large_cluster::NAME,

@@ -212,6 +212,9 @@ pub(super) fn record(w: &World) -> Vec<Family> {
             );
         }
     }
+    for n in 0..w.cluster.nodes.len() {
+        super::npd::record(&mut m, w, n);
+    }
     for &i in &w.probed {
         pod_series(&mut m, w, i);
     }

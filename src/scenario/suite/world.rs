@@ -42,6 +42,22 @@ pub struct NodeStory {
     pub scraped: Vec<bool>,
     /// The container whose threads leak (it gets `extra_threads`).
     pub leaking_pod: Option<usize>,
+    /// Problem conditions a node-local detector sets on the node. Empty
+    /// for most nodes; recorded only where set, so scenarios without them
+    /// keep their data.
+    pub problems: Vec<NodeProblem>,
+}
+
+/// A problem condition that node-problem-detector (or the EKS node
+/// monitoring agent) sets on a node, minute by minute.
+#[derive(Clone, Debug)]
+pub struct NodeProblem {
+    /// Condition type (`KernelDeadlock`, `ReadonlyFilesystem`, ...).
+    pub kind: &'static str,
+    /// Reason the detector gives while the condition is true.
+    pub reason: &'static str,
+    /// Whether the condition is true.
+    pub on: Vec<bool>,
 }
 
 impl NodeStory {
@@ -53,6 +69,7 @@ impl NodeStory {
             probe_fail: vec![0.0; len],
             scraped: vec![true; len],
             leaking_pod: None,
+            problems: Vec::new(),
         }
     }
 }
