@@ -194,6 +194,9 @@ pub struct Stats {
     pub source_up: BTreeMap<String, bool>,
     /// Alert notifications sent.
     pub notifications: u64,
+    /// What drains did so far, by outcome (`evicted`, `refused`, ...;
+    /// empty unless `kubernetes.drain` is on).
+    pub drains: BTreeMap<String, u64>,
     /// Delivery counters per notification sink (`kind/name`).
     pub sinks: BTreeMap<String, SinkStats>,
 }

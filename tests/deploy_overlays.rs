@@ -237,12 +237,13 @@ fn the_components_combine() {
         .expect("name")
         .to_string_lossy()
         .into_owned();
-    let text = "resources: [../../deploy/base]\ncomponents:\n  - ../../deploy/components/dry-run\n  - ../../deploy/components/prometheus-operator\n  - ../../deploy/components/notifications\n";
+    let text = "resources: [../../deploy/base]\ncomponents:\n  - ../../deploy/components/dry-run\n  - ../../deploy/components/prometheus-operator\n  - ../../deploy/components/notifications\n  - ../../deploy/components/drain\n";
     std::fs::write(dir.path().join("kustomization.yaml"), text).expect("kustomization");
     let r = render(&format!("target/{name}"));
     assert!(r.args().contains(&"--dry-run".to_string()));
     r.get("ServiceMonitor", "nodewatch");
     r.get("PrometheusRule", "nodewatch");
+    r.get("ClusterRole", "nodewatch-drain");
     r.generated("Secret", "nodewatch-notifications");
     assert!(config_doc(&r).get("sinks").is_some());
 }

@@ -5,6 +5,7 @@
 //! resourceVersion precondition, the annotations, the optional taint and
 //! the Events are accepted by the real server and do what they say, a
 //! node's other taints survive both, and a human's cordon is left alone.
+//! The opt-in drain after a cordon goes through the real Eviction API.
 
 #[path = "support/deploy.rs"]
 mod deploy;
@@ -13,11 +14,13 @@ mod kube_real;
 
 use kube_real::ControlPlane;
 use nodewatch::act::{CordonRequest, Cordoner};
+use nodewatch::live::drain::DRAIN_ANNOTATION;
 use nodewatch::live::{
     ClientOptions, KubeCordoner, LeaderHandle, Settings, CORDONED_BY, TAINT_KEY,
 };
 use nodewatch::time::Timestamp;
 use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
 
 /// A taint someone else put on the node (a GPU pool's, say).
 const OTHER_TAINT: &str = "example.com/dedicated";
@@ -153,4 +156,161 @@ async fn cordon_and_uncordon_land_on_the_real_server() {
     assert!(event_reasons(&cp, "n2").is_empty());
     assert_eq!(c.stats.forbidden, 0, "the shipped RBAC was enough");
     assert_eq!(c.stats.writes, 2);
+}
+
+/// Creates pod `ns/name` running on `node` (no kubelet runs: a zero grace
+/// period lets an evicted pod go at once), optionally owned by a DaemonSet.
+fn pod_on(cp: &ControlPlane, ns: &str, name: &str, node: &str, app: &str, daemon: bool) {
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
+        "spec": {"nodeName": node, "terminationGracePeriodSeconds": 0,
+                 "containers": [{"name": "c", "image": "registry.example/app:1"}]}});
+    if daemon {
+        pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "name": "agent", "uid": "0b7a4c6e-0000-4000-8000-000000000001", "controller": true}]);
+    }
+    cp.kubectl_ok(&["create", "-f", "-"], Some(&pod.to_string()));
+    // Running and ready, as a kubelet would report it: the Eviction API
+    // ignores budgets for pending pods.
+    let status =
+        r#"{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}"#;
+    let args = [
+        "patch",
+        "pod",
+        name,
+        "-n",
+        ns,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        status,
+    ];
+    cp.kubectl_ok(&args, None);
+}
+
+/// Waits (at most 30 s) for the drain annotation on `node` to be `state`.
+async fn drain_state(cp: &ControlPlane, node: &str, state: &str) -> Value {
+    for _ in 0..300 {
+        let n = cp.get("node", None, node).expect("node");
+        if n["metadata"]["annotations"][DRAIN_ANNOTATION] == state {
+            return n;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let n = cp.get("node", None, node).expect("node");
+    let pods = cp.kubectl_ok(&["get", "pods", "-A", "-o", "wide"], None);
+    panic!(
+        "{node}: drain never reached {state:?}: {}\n{pods}",
+        n["metadata"]
+    );
+}
+
+/// Drain after cordon through the real Eviction API, as the ServiceAccount
+/// with the base RBAC plus `deploy/components/drain`: a pod without a
+/// budget is evicted, pods whose PodDisruptionBudget allows no disruption
+/// are refused with 429 and retried until the timeout, DaemonSet pods are
+/// skipped, and the timeout policy stops (pods left, Warning Event) or
+/// deletes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_respects_budgets_and_its_timeout_policy() {
+    let cp = ControlPlane::start();
+    let base = deploy::render("deploy/base");
+    let objects = json!({"apiVersion": "v1", "kind": "List", "items": base.objects}).to_string();
+    cp.kubectl_ok(&["apply", "--server-side", "-f", "-"], Some(&objects));
+    let rbac = std::fs::read_to_string(deploy::root().join("deploy/components/drain/rbac.yaml"))
+        .expect("drain RBAC");
+    cp.kubectl_ok(&["apply", "-f", "-"], Some(&rbac));
+    cp.kubectl_ok(&["create", "namespace", "app"], None);
+    // No controller manager: the namespace's default ServiceAccount is not
+    // made for us, and no budget's status is ever computed, so the
+    // Eviction API treats every budget as allowing no disruption.
+    cp.kubectl_ok(&["create", "serviceaccount", "default", "-n", "app"], None);
+    let pdb = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web", "namespace": "app"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}});
+    cp.kubectl_ok(&["create", "-f", "-"], Some(&pdb.to_string()));
+    for n in ["d1", "d2"] {
+        let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n}});
+        cp.kubectl_ok(&["create", "-f", "-"], Some(&node.to_string()));
+    }
+    pod_on(&cp, "app", "solo", "d1", "solo", false);
+    pod_on(&cp, "app", "web-1", "d1", "web", false);
+    pod_on(&cp, "app", "agent-d1", "d1", "agent", true);
+    pod_on(&cp, "app", "web-2", "d2", "web", false);
+
+    let sa = cp.service_account_kubeconfig("nodewatch", "nodewatch");
+    let client = nodewatch::live::client_from(&ClientOptions {
+        kubeconfig: Some(sa),
+        context: None,
+    })
+    .await
+    .expect("client for the real server");
+    let at = Timestamp::parse_rfc3339("2026-12-04T10:00:00Z").unwrap();
+    let cordoner = |on_timeout: &str| {
+        let yaml = format!(
+            "{{drain: {{enabled: true, timeout: 2s, retry_backoff: 200ms, grace_period: 0s, on_timeout: {on_timeout}}}}}"
+        );
+        let settings: Settings = serde_yaml::from_str(&yaml).expect("settings");
+        KubeCordoner::new(
+            client.clone(),
+            "replica-a",
+            "default",
+            LeaderHandle::always(),
+            &settings,
+        )
+    };
+
+    // Stop: the budget holds web-1 until the timeout; solo goes, the
+    // DaemonSet's pod is not touched.
+    let mut c = cordoner("stop");
+    c.cordon("d1", &request("d1"), at).await.expect("cordon");
+    drain_state(&cp, "d1", "stopped").await;
+    assert!(cp.get("pod", Some("app"), "solo").is_none(), "evicted");
+    assert!(
+        cp.get("pod", Some("app"), "web-1").is_some(),
+        "its budget held it"
+    );
+    assert!(
+        cp.get("pod", Some("app"), "agent-d1").is_some(),
+        "DaemonSet pods stay"
+    );
+    let s = c.drain_stats().expect("drain on");
+    assert_eq!(s.evicted.load(Ordering::Relaxed), 1);
+    assert!(
+        s.refused.load(Ordering::Relaxed) >= 2,
+        "retried while refused"
+    );
+    assert_eq!(s.stopped.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        s.errors.load(Ordering::Relaxed),
+        0,
+        "the component's RBAC was enough"
+    );
+    let mut reasons = event_reasons(&cp, "d1");
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "NodewatchCordon",
+            "NodewatchDrainEvicting",
+            "NodewatchDrainStopped"
+        ]
+    );
+
+    // Delete: after the timeout the pod its budget protects is deleted.
+    let mut c = cordoner("delete");
+    c.cordon("d2", &request("d2"), at).await.expect("cordon");
+    drain_state(&cp, "d2", "deleted").await;
+    assert!(
+        cp.get("pod", Some("app"), "web-2").is_none(),
+        "deleted at the timeout"
+    );
+    let s = c.drain_stats().expect("drain on");
+    assert_eq!(
+        (
+            s.deleted.load(Ordering::Relaxed),
+            s.evicted.load(Ordering::Relaxed)
+        ),
+        (1, 0)
+    );
 }

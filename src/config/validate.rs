@@ -118,6 +118,17 @@ fn problems(cfg: &Config, p: &mut Problems) {
     let k = &cfg.kubernetes;
     p.positive("kubernetes.write_backoff", k.write_backoff);
     p.positive("kubernetes.watch_backoff_max", k.watch_backoff_max);
+    p.positive("kubernetes.drain.timeout", k.drain.timeout);
+    p.positive("kubernetes.drain.retry_backoff", k.drain.retry_backoff);
+    if let Some(g) = k.drain.grace_period {
+        // Whole seconds, as the API takes them; a day is already absurd.
+        if !(0..=86_400_000).contains(&g.0) {
+            p.push(
+                "kubernetes.drain.grace_period".into(),
+                format!("must be 0s..24h, got {g}"),
+            );
+        }
+    }
     p.positive("serve.history_retention", cfg.serve.history_retention);
     if let Some(id) = &k.identity {
         // The identity is the Lease holder, an annotation value and the
@@ -254,6 +265,7 @@ mod tests {
             ("kubernetes:\n  event_namespace: Not_A_Namespace\n", "c.yaml:2: kubernetes.event_namespace"),
             ("kubernetes:\n  lease:\n    name: x\n    duration: 10s\n    renew_deadline: 10s\n", "c.yaml:5: kubernetes.lease.renew_deadline"),
             ("kubernetes:\n  write_attempts: 0\n", "c.yaml:2: kubernetes.write_attempts"),
+            ("kubernetes:\n  drain:\n    timeout: 0s\n", "c.yaml:3: kubernetes.drain.timeout"),
             ("serve:\n  history_max_bytes: 0\n", "c.yaml:2: serve.history_max_bytes"),
             ("serve:\n  query_max_concurrency: 0\n", "c.yaml:2: serve.query_max_concurrency"),
             ("serve:\n  request_timeout: 0s\n", "c.yaml:2: serve.request_timeout"),

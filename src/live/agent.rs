@@ -219,6 +219,9 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         ] {
             s.stats.source_errors.insert(k.into(), v);
         }
+        if let Some(d) = self.pipeline.cordoner.drain_stats() {
+            s.stats.drains = d.by_outcome().map(|(k, v)| (k.into(), v)).collect();
+        }
         s
     }
 

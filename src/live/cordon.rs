@@ -15,6 +15,7 @@
 //! returned one. Only the lease holder writes: the check is repeated right
 //! before every request.
 
+use super::drain::Drainer;
 use super::leader::LeaderHandle;
 use super::watch::Shared;
 use super::LiveError;
@@ -71,6 +72,8 @@ pub struct KubeCordoner {
     backoff: Duration,
     leader: LeaderHandle,
     shared: Option<Arc<Shared>>,
+    /// Drains after cordons, when `kubernetes.drain.enabled`.
+    drain: Option<Drainer>,
     /// What happened so far.
     pub stats: CordonStats,
 }
@@ -84,17 +87,28 @@ impl KubeCordoner {
         leader: LeaderHandle,
         settings: &super::Settings,
     ) -> Self {
+        let events = Api::namespaced(client.clone(), event_namespace);
+        let drain = settings.drain.enabled.then(|| {
+            let d = settings.drain.clone();
+            Drainer::new(client.clone(), events.clone(), identity, d, leader.clone())
+        });
         KubeCordoner {
-            nodes: Api::all(client.clone()),
-            events: Api::namespaced(client, event_namespace),
+            nodes: Api::all(client),
+            events,
             identity: identity.to_string(),
             taint: settings.taint,
             attempts: settings.write_attempts.max(1),
             backoff: Duration::from_millis(settings.write_backoff.0.max(1) as u64),
             leader,
             shared: None,
+            drain,
             stats: CordonStats::default(),
         }
+    }
+
+    /// Counters of the drains, when draining is on.
+    pub fn drain_stats(&self) -> Option<&super::drain::DrainStats> {
+        self.drain.as_ref().map(Drainer::stats)
     }
 
     /// Records expected node states in the watchers' inbox after each
@@ -152,23 +166,16 @@ impl KubeCordoner {
         message: String,
         at: Timestamp,
     ) {
-        let t = at.to_rfc3339();
-        let body = json!({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": format!("{node}.{}.{:x}", reason.to_lowercase(), at.0), "namespace": self.events.namespace()},
-            "involvedObject": {"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid},
-            "reason": reason,
-            "message": message,
-            "type": kind,
-            "source": {"component": "nodewatch"},
-            "reportingComponent": "nodewatch",
-            "reportingInstance": self.identity,
-            "action": reason.trim_start_matches("Nodewatch"),
-            "count": 1,
-            "firstTimestamp": t,
-            "lastTimestamp": t,
-        });
+        let body = event_body(
+            &self.events,
+            node,
+            uid,
+            reason,
+            kind,
+            &message,
+            at,
+            &self.identity,
+        );
         let ev: Event = match serde_json::from_value(body) {
             Ok(ev) => ev,
             Err(e) => {
@@ -208,6 +215,38 @@ impl KubeCordoner {
 }
 
 /// The node's taints other than nodewatch's, as JSON.
+/// The core/v1 Event about `node` that nodewatch writes (cordon,
+/// uncordon, drain steps), named uniquely by reason and time.
+#[allow(clippy::too_many_arguments)] // The Event's own fields.
+pub(super) fn event_body(
+    events: &Api<Event>,
+    node: &str,
+    uid: &str,
+    reason: &str,
+    kind: &str,
+    message: &str,
+    at: Timestamp,
+    identity: &str,
+) -> Value {
+    let t = at.to_rfc3339();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": format!("{node}.{}.{:x}", reason.to_lowercase(), at.0), "namespace": events.namespace()},
+        "involvedObject": {"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid},
+        "reason": reason,
+        "message": message,
+        "type": kind,
+        "source": {"component": "nodewatch"},
+        "reportingComponent": "nodewatch",
+        "reportingInstance": identity,
+        "action": reason.trim_start_matches("Nodewatch"),
+        "count": 1,
+        "firstTimestamp": t,
+        "lastTimestamp": t,
+    })
+}
+
 fn others(taints: &[Taint]) -> Vec<Value> {
     taints
         .iter()
@@ -304,6 +343,9 @@ impl Cordoner for KubeCordoner {
                 );
                 self.event(node, &uid, "NodewatchCordon", "Warning", msg, at)
                     .await;
+                if let Some(d) = &mut self.drain {
+                    d.start(node, &format!("rule {}", req.rule));
+                }
                 Ok(())
             }
             Err(e) => {
@@ -315,6 +357,9 @@ impl Cordoner for KubeCordoner {
     }
 
     async fn uncordon(&mut self, node: &str, at: Timestamp) -> Result<(), ActError> {
+        if let Some(d) = &mut self.drain {
+            d.cancel(node);
+        }
         let api = self.nodes.clone();
         self.expect(node, Some(false));
         let res = self

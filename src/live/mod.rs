@@ -6,7 +6,8 @@
 //! - [`LiveSource`]: those watchers plus any [`MetricSource`](crate::collect::MetricSource)
 //!   behind the [`Source`](crate::collect::Source) trait;
 //! - [`KubeCordoner`]: cordons through the API server (strategic-merge patch,
-//!   annotations, an Event, optional taint, retries);
+//!   annotations, an Event, optional taint, retries), and [`drain`]s the
+//!   node after it when asked to (Eviction API);
 //! - [`leader`]: Lease-based leader election; every replica scores, only
 //!   the holder acts;
 //! - [`Agent`]: all of it around the [`Pipeline`](crate::pipeline::Pipeline),
@@ -19,6 +20,7 @@
 mod agent;
 mod client;
 mod cordon;
+pub mod drain;
 mod errlog;
 mod gated;
 mod inbox;

@@ -27,6 +27,8 @@ pub struct Settings {
     /// Longest wait between two attempts of a failing watch (the wait
     /// starts at 200 ms and doubles, with jitter, up to this).
     pub watch_backoff_max: Duration,
+    /// Opt-in drain after each cordon, through the Eviction API.
+    pub drain: super::drain::DrainSettings,
 }
 
 impl Default for Settings {
@@ -39,6 +41,7 @@ impl Default for Settings {
             write_attempts: 5,
             write_backoff: Duration(200),
             watch_backoff_max: Duration::secs(30),
+            drain: Default::default(),
         }
     }
 }

@@ -124,6 +124,16 @@ pub(super) fn encode_snapshot(enc: &mut DescriptorEncoder, s: &Snapshot) -> Resu
         None,
         up,
     )?;
+    let drains = stats
+        .drains
+        .iter()
+        .map(|(k, n)| ([("outcome", k.as_str())], *n));
+    counters(
+        enc,
+        "nodewatch_drain",
+        "Drains after cordons (started, completed, stopped) and their pods (evicted, refused by a disruption budget, deleted at the timeout, errors).",
+        drains,
+    )?;
     encode_sinks(enc, stats)?;
     let tick = std::iter::once((NO_LABELS, stats.tick_seconds));
     gauges(
