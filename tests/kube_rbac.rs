@@ -38,6 +38,9 @@ fn shipped_rbac_grants_exactly_what_nodewatch_needs() {
         attrs("watch", "", "nodes", "", ""),
         attrs("get", "", "nodes", "", "n1"),
         attrs("patch", "", "nodes", "", "n1"),
+        // The opt-in NodeCondition (`kubernetes.condition`).
+        attrs("get", "", "nodes/status", "", "n1"),
+        attrs("patch", "", "nodes/status", "", "n1"),
         attrs("create", "coordination.k8s.io", "leases", "nodewatch", ""),
         attrs(
             "get",
@@ -60,9 +63,10 @@ fn shipped_rbac_grants_exactly_what_nodewatch_needs() {
     let refused = [
         attrs("delete", "", "nodes", "", "n1"),
         attrs("update", "", "nodes", "", "n1"),
-        attrs("patch", "", "nodes/status", "", "n1"),
+        attrs("update", "", "nodes/status", "", "n1"),
         attrs("get", "", "pods", "prod", "p"),
         attrs("delete", "", "pods", "prod", "p"),
+        // Draining needs deploy/components/drain on top.
         attrs("create", "", "pods/eviction", "prod", "p"),
         attrs("list", "", "secrets", "", ""),
         attrs("get", "", "secrets", "nodewatch", "token"),

@@ -5,7 +5,8 @@
 //! resourceVersion precondition, the annotations, the optional taint and
 //! the Events are accepted by the real server and do what they say, a
 //! node's other taints survive both, and a human's cordon is left alone.
-//! The opt-in drain after a cordon goes through the real Eviction API.
+//! The opt-in drain after a cordon goes through the real Eviction API, and
+//! the opt-in NodeCondition through the real `nodes/status` subresource.
 
 #[path = "support/deploy.rs"]
 mod deploy;
@@ -14,10 +15,13 @@ mod kube_real;
 
 use kube_real::ControlPlane;
 use nodewatch::act::{CordonRequest, Cordoner};
+use nodewatch::act::{Notification, Notifier, RecordingNotifier};
+use nodewatch::live::condition::{ConditionMirror, ConditionSettings};
 use nodewatch::live::drain::DRAIN_ANNOTATION;
 use nodewatch::live::{
-    ClientOptions, KubeCordoner, LeaderHandle, Settings, CORDONED_BY, TAINT_KEY,
+    ClientOptions, Gated, KubeCordoner, LeaderHandle, Settings, CORDONED_BY, TAINT_KEY,
 };
+use nodewatch::state::AlertView;
 use nodewatch::time::Timestamp;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
@@ -312,5 +316,158 @@ async fn drain_respects_budgets_and_its_timeout_policy() {
             s.evicted.load(Ordering::Relaxed)
         ),
         (1, 0)
+    );
+}
+
+fn node_alert(name: &str, node: &str, status: &'static str) -> Notification {
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert(
+        "description".to_string(),
+        format!("score 1: {name} on {node}"),
+    );
+    Notification {
+        alert: AlertView {
+            name: name.into(),
+            scope: "node".into(),
+            subject: node.into(),
+            annotations,
+            ..Default::default()
+        },
+        status,
+        ends_at: None,
+    }
+}
+
+/// The `NodewatchUnhealthy` condition of `node` once it is `status`
+/// (waits at most 30 s), or `None` for a node that never got one.
+async fn condition(cp: &ControlPlane, node: &str, status: Option<&str>) -> Option<Value> {
+    for _ in 0..300 {
+        let n = cp.get("node", None, node).expect("node");
+        let c = n["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "NodewatchUnhealthy")
+            .cloned();
+        if c.as_ref().map(|c| c["status"].as_str().unwrap_or_default()) == status {
+            return c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{node}: condition never {status:?}");
+}
+
+/// What a NodeHealthCheck or MachineHealthCheck reads: node alerts that
+/// pass the gate become the `NodewatchUnhealthy` condition through the real
+/// `nodes/status` subresource under the shipped RBAC. It turns `True` with
+/// the alert as reason, keeps its `lastTransitionTime` while the state
+/// holds (a second alert, a repeat), turns `False` only when every node
+/// alert resolved; a healthy node gets no condition at all, and dry-run
+/// and pause write nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_alerts_become_a_stable_node_condition() {
+    let cp = ControlPlane::start();
+    let base = deploy::render("deploy/base");
+    let objects = json!({"apiVersion": "v1", "kind": "List", "items": base.objects}).to_string();
+    cp.kubectl_ok(&["apply", "--server-side", "-f", "-"], Some(&objects));
+    for n in ["c1", "c2", "c3"] {
+        let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n}});
+        cp.kubectl_ok(&["create", "-f", "-"], Some(&node.to_string()));
+    }
+    let sa = cp.service_account_kubeconfig("nodewatch", "nodewatch");
+    let client = nodewatch::live::client_from(&ClientOptions {
+        kubeconfig: Some(sa),
+        context: None,
+    })
+    .await
+    .expect("client for the real server");
+    let settings = ConditionSettings {
+        enabled: true,
+        ..Default::default()
+    };
+    let gate = |dry_run: bool, paused: bool| {
+        let mirror = ConditionMirror::start(client.clone(), &settings, dry_run);
+        Gated::new(RecordingNotifier::default(), LeaderHandle::always(), paused)
+            .with_condition(mirror)
+    };
+    let mut g = gate(false, false);
+    g.notify(node_alert("NodeUnhealthy", "c1", "firing"));
+    let first = condition(&cp, "c1", Some("True")).await.expect("set");
+    assert_eq!(first["reason"], "NodeUnhealthy");
+    // The shipped NodeHealthCheck and MachineHealthCheck examples match it.
+    for example in ["nodehealthcheck.yaml", "machinehealthcheck.yaml"] {
+        let path = deploy::root().join("deploy/examples").join(example);
+        let doc: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let rules = doc["spec"]["unhealthyConditions"]
+            .as_array()
+            .expect(example);
+        assert!(
+            rules
+                .iter()
+                .any(|r| r["type"] == first["type"] && r["status"] == first["status"]),
+            "{example} does not act on {first}"
+        );
+    }
+    assert_eq!(first["message"], "score 1: NodeUnhealthy on c1");
+    // Transition times have a one-second grain: let one pass.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    g.notify(node_alert("NodeProblemReported", "c1", "firing"));
+    g.notify(node_alert("NodeUnhealthy", "c1", "resolved"));
+    g.notify(node_alert("NodeUnhealthy", "c2", "resolved"));
+    g.notify(node_alert("NodeProblemReported", "c1", "firing"));
+    // The writer handles transitions in order: once c3's lands, c1's are done.
+    g.notify(node_alert("NodeUnhealthy", "c3", "firing"));
+    condition(&cp, "c3", Some("True")).await;
+    let held = condition(&cp, "c1", Some("True")).await.expect("still set");
+    assert_eq!(
+        held["lastTransitionTime"], first["lastTransitionTime"],
+        "one alert still fires: no transition"
+    );
+    assert!(
+        condition(&cp, "c2", None).await.is_none(),
+        "never sick, never marked"
+    );
+    g.notify(node_alert("NodeProblemReported", "c1", "resolved"));
+    let cleared = condition(&cp, "c1", Some("False")).await.expect("cleared");
+    assert_ne!(cleared["lastTransitionTime"], first["lastTransitionTime"]);
+    let stats = g.condition().expect("on").stats();
+    assert_eq!(
+        stats.errors.load(Ordering::Relaxed),
+        0,
+        "the shipped RBAC was enough"
+    );
+    assert_eq!(stats.written.load(Ordering::Relaxed), 3);
+
+    // Dry-run and pause: nothing reaches the node.
+    let mut dry = gate(true, false);
+    dry.notify(node_alert("NodeUnhealthy", "c2", "firing"));
+    let mut paused = gate(false, true);
+    paused.notify(node_alert("NodeUnhealthy", "c2", "firing"));
+    dry.notify(node_alert("NodeUnhealthy", "c3", "resolved"));
+    condition(&cp, "c3", Some("True")).await;
+    for _ in 0..50 {
+        if dry
+            .condition()
+            .unwrap()
+            .stats()
+            .skipped
+            .load(Ordering::Relaxed)
+            >= 2
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        dry.condition()
+            .unwrap()
+            .stats()
+            .written
+            .load(Ordering::Relaxed),
+        0
+    );
+    assert!(
+        condition(&cp, "c2", None).await.is_none(),
+        "dry-run and pause wrote nothing"
     );
 }

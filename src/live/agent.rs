@@ -12,6 +12,7 @@
 //! Ticks come from [`Ticks`]: wall-clock intervals in production, or a
 //! channel a test drives while it sets a [`SimClock`](crate::time::SimClock).
 
+use super::condition::ConditionMirror;
 use super::cordon::{KubeCordoner, AT, CORDONED_BY};
 pub use super::gated::Gated;
 use super::leader::{Elector, LeaderHandle};
@@ -98,9 +99,14 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             (LeaderHandle::always(), None)
         };
         let ev_ns = opts.kube.event_namespace.clone();
+        let mut notifier = Gated::new(notifier, leader.clone(), opts.pause);
+        if opts.kube.condition.enabled {
+            let c = &opts.kube.condition;
+            let mirror = ConditionMirror::start(client.clone(), c, opts.governor.dry_run);
+            notifier = notifier.with_condition(mirror);
+        }
         let cordoner = KubeCordoner::new(client, &identity, &ev_ns, leader.clone(), &opts.kube)
             .expect_into(source.shared());
-        let notifier = Gated::new(notifier, leader.clone(), opts.pause);
         let pipeline = Pipeline::new(
             Engine::new(catalog, es),
             Governor::new(opts.governor),
@@ -218,6 +224,12 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             ("kubernetes/forbidden", forbidden),
         ] {
             s.stats.source_errors.insert(k.into(), v);
+        }
+        if let Some(c) = self.pipeline.notifier.condition() {
+            let errors = c.stats().errors.load(std::sync::atomic::Ordering::Relaxed);
+            s.stats
+                .source_errors
+                .insert("kubernetes/condition".into(), errors);
         }
         if let Some(d) = self.pipeline.cordoner.drain_stats() {
             s.stats.drains = d.by_outcome().map(|(k, v)| (k.into(), v)).collect();

@@ -11,6 +11,7 @@
 //! that began, or an alert that resolved, while nobody led still reaches
 //! people, and nothing the old leader sent is sent twice.
 
+use super::condition::ConditionMirror;
 use super::leader::LeaderHandle;
 use crate::act::{Notification, Notifier};
 use crate::state::ActionRecord;
@@ -32,6 +33,8 @@ pub struct Gated<N: Notifier> {
     leading: bool,
     /// Per alert (name and subject): the latest transition held back.
     recent: BTreeMap<(String, String), (Instant, Notification)>,
+    /// Mirrors node alerts that pass into a NodeCondition, when enabled.
+    condition: Option<ConditionMirror>,
 }
 
 impl<N: Notifier> Gated<N> {
@@ -45,7 +48,26 @@ impl<N: Notifier> Gated<N> {
             held: 0,
             sent_on_takeover: 0,
             recent: BTreeMap::new(),
+            condition: None,
         }
+    }
+
+    /// Also mirrors what passes the gate into a NodeCondition.
+    pub fn with_condition(mut self, c: ConditionMirror) -> Self {
+        self.condition = Some(c);
+        self
+    }
+
+    /// The condition writer, when enabled.
+    pub fn condition(&self) -> Option<&ConditionMirror> {
+        self.condition.as_ref()
+    }
+
+    fn pass(&mut self, n: Notification) {
+        if let Some(c) = &self.condition {
+            c.observe(&n);
+        }
+        self.inner.notify(n);
     }
 
     /// Notes whether this replica leads now; on taking over, sends the
@@ -70,7 +92,7 @@ impl<N: Notifier> Gated<N> {
             }
             for (_, n) in due {
                 self.sent_on_takeover += 1;
-                self.inner.notify(n);
+                self.pass(n);
             }
         }
         self.leading = leading;
@@ -93,7 +115,7 @@ impl<N: Notifier> Notifier for Gated<N> {
             }
             return;
         }
-        self.inner.notify(n);
+        self.pass(n);
     }
 
     fn record_action(&mut self, action: &ActionRecord) {

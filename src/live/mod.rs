@@ -19,6 +19,7 @@
 
 mod agent;
 mod client;
+pub mod condition;
 mod cordon;
 pub mod drain;
 mod errlog;

@@ -29,6 +29,8 @@ pub struct Settings {
     pub watch_backoff_max: Duration,
     /// Opt-in drain after each cordon, through the Eviction API.
     pub drain: super::drain::DrainSettings,
+    /// Opt-in NodeCondition mirroring node alerts, for remediators.
+    pub condition: super::condition::ConditionSettings,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             write_backoff: Duration(200),
             watch_backoff_max: Duration::secs(30),
             drain: Default::default(),
+            condition: Default::default(),
         }
     }
 }
