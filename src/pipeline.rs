@@ -6,7 +6,8 @@
 use crate::act::{Cordoner, Governor, Notifier, Refusal};
 use crate::collect::{Observation, Source};
 use crate::engine::Engine;
-use crate::state::{ActionRecord, Snapshot};
+use crate::model::{ActionKind, ActionRecord, NodeFacts};
+use crate::state::Snapshot;
 use crate::time::Timestamp;
 use std::collections::HashMap;
 
@@ -80,10 +81,10 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             requested.push(req.node.clone());
             // Facts change as cordons happen within one tick.
             let facts = self.engine_facts(&out.facts);
-            let record = |kind: &str, reason: String| ActionRecord {
+            let record = |kind: ActionKind, reason: String| ActionRecord {
                 at,
                 node: req.node.clone(),
-                kind: kind.to_string(),
+                kind,
                 rule: req.rule.clone(),
                 reason,
                 score: req.score,
@@ -95,7 +96,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                         self.engine.mark_cordoned(&req.node);
                         self.governor.record_cordon(at);
                         self.last_refusal.remove(&req.node);
-                        taken.push(record("cordon", req.explanation.clone()));
+                        taken.push(record(ActionKind::Cordon, req.explanation.clone()));
                     }
                     Err(e) => tracing::warn!(node = %req.node, "cordon failed, will retry: {e}"),
                 },
@@ -105,7 +106,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                         log_refusal(&req.node, &refusal);
                         self.last_refusal.insert(req.node.clone(), reason.clone());
                         taken.push(record(
-                            "refused",
+                            ActionKind::Refused,
                             format!("would cordon, refused because {reason}"),
                         ));
                     }
@@ -125,7 +126,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                     taken.push(ActionRecord {
                         at,
                         node: node.clone(),
-                        kind: "uncordon".into(),
+                        kind: ActionKind::Uncordon,
                         rule: String::new(),
                         reason: "healthy again after nodewatch cordoned it".into(),
                         score: 0.0,
@@ -141,7 +142,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         taken
     }
 
-    fn engine_facts(&self, facts: &[crate::act::NodeFacts]) -> Vec<crate::act::NodeFacts> {
+    fn engine_facts(&self, facts: &[NodeFacts]) -> Vec<NodeFacts> {
         facts
             .iter()
             .map(|f| {

@@ -13,6 +13,7 @@ use nodewatch::catalog::Catalog;
 use nodewatch::collect::replay::ReplaySource;
 use nodewatch::collect::tsdb::Tsdb;
 use nodewatch::engine::Engine;
+use nodewatch::model::ActionKind;
 use nodewatch::pipeline::Pipeline;
 use nodewatch::time::Timestamp;
 use std::sync::Arc;
@@ -149,7 +150,7 @@ async fn no_event_lost_or_counted_twice_through_drops_410_and_an_outage() {
         .pipeline
         .actions
         .iter()
-        .filter(|x| x.kind == "cordon")
+        .filter(|x| x.kind == ActionKind::Cordon)
         .count() as u64;
     eprintln!(
         "increments live {increments} (cordons {cordons}) vs replay {want_increments}; unattributed {unattributed} vs {want_unattributed}; lists {:?}",

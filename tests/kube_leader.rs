@@ -12,6 +12,7 @@ use fake_apiserver::{harness, FakeApiServer, Options};
 use nodewatch::catalog::Catalog;
 use nodewatch::collect::tsdb::Tsdb;
 use nodewatch::live::PAUSED_ANNOTATION;
+use nodewatch::model::ActionKind;
 use nodewatch::replay;
 use nodewatch::time::Timestamp;
 use std::sync::Arc;
@@ -67,7 +68,7 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
         .pipeline
         .actions
         .iter()
-        .filter(|x| x.kind == "cordon")
+        .filter(|x| x.kind == ActionKind::Cordon)
         .cloned()
         .collect();
     assert!(
@@ -79,7 +80,10 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
         "the standby sent nothing"
     );
     assert!(
-        b.pipeline.actions.iter().all(|x| x.kind == "refused"),
+        b.pipeline
+            .actions
+            .iter()
+            .all(|x| x.kind == ActionKind::Refused),
         "the standby cordoned nothing"
     );
 
@@ -152,13 +156,13 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
         b.pipeline
             .actions
             .iter()
-            .filter(|x| x.kind == "cordon")
+            .filter(|x| x.kind == ActionKind::Cordon)
             .cloned(),
     );
     let want: Vec<_> = expected
         .actions
         .iter()
-        .filter(|x| x.kind == "cordon")
+        .filter(|x| x.kind == ActionKind::Cordon)
         .cloned()
         .collect();
     assert_eq!(cordons, want, "the same cordons as replay, each once");
@@ -291,7 +295,7 @@ async fn lease_annotation_pauses_all_actions() {
         actions
             .iter()
             .filter(|x| x.at < resume_at)
-            .all(|x| x.kind == "refused"),
+            .all(|x| x.kind == ActionKind::Refused),
         "no cordon while paused"
     );
     assert!(
@@ -312,7 +316,7 @@ async fn lease_annotation_pauses_all_actions() {
     assert!(
         actions
             .iter()
-            .any(|x| x.kind == "cordon" && x.at >= resume_at),
+            .any(|x| x.kind == ActionKind::Cordon && x.at >= resume_at),
         "acting again after the pause"
     );
     a.shutdown().await;

@@ -23,6 +23,7 @@ use kube_real::ControlPlane;
 use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
 use nodewatch::live::PAUSED_ANNOTATION;
+use nodewatch::model::ActionKind;
 use nodewatch::{replay, scenario};
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +90,11 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
         b.pipeline.notifier.inner.sent.is_empty(),
         "the standby sent nothing"
     );
-    assert!(b.pipeline.actions.iter().all(|x| x.kind == "refused"));
+    assert!(b
+        .pipeline
+        .actions
+        .iter()
+        .all(|x| x.kind == ActionKind::Refused));
 
     // a dies without releasing: b takes over once the real Lease (15 s)
     // has expired, and plays the rest, the cordon included.
@@ -101,7 +106,7 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
     assert_eq!(holder(&cp), "replica-b");
     while at <= sc.meta.end {
         for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut b], at).await {
-            if c.kind == "cordon" {
+            if c.kind == ActionKind::Cordon {
                 play::assert_cordon_visible(&cp, &c, "replica-b");
             }
         }
@@ -114,7 +119,10 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
         "together exactly replay's alerts: none twice, none lost"
     );
     let cordons = |xs: &[nodewatch::state::ActionRecord]| -> Vec<_> {
-        xs.iter().filter(|x| x.kind == "cordon").cloned().collect()
+        xs.iter()
+            .filter(|x| x.kind == ActionKind::Cordon)
+            .cloned()
+            .collect()
     };
     assert!(!cordons(&expected.actions).is_empty());
     assert_eq!(
@@ -186,7 +194,7 @@ async fn the_lease_annotation_pauses_all_actions() {
             pause(&cp, &a, false).await;
         }
         for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut a], at).await {
-            if c.kind == "cordon" {
+            if c.kind == ActionKind::Cordon {
                 play::assert_cordon_visible(&cp, &c, "replica-a");
             }
         }
@@ -197,7 +205,7 @@ async fn the_lease_annotation_pauses_all_actions() {
         actions
             .iter()
             .filter(|x| x.at < resume_at)
-            .all(|x| x.kind == "refused"),
+            .all(|x| x.kind == ActionKind::Refused),
         "no cordon while paused: {actions:?}"
     );
     assert!(
@@ -210,7 +218,7 @@ async fn the_lease_annotation_pauses_all_actions() {
     assert!(
         actions
             .iter()
-            .any(|x| x.kind == "cordon" && x.at >= resume_at),
+            .any(|x| x.kind == ActionKind::Cordon && x.at >= resume_at),
         "acting again after the pause: {actions:?}"
     );
     let unschedulable: Vec<_> = sc
@@ -223,7 +231,10 @@ async fn the_lease_annotation_pauses_all_actions() {
         .collect();
     assert_eq!(
         unschedulable.len(),
-        actions.iter().filter(|x| x.kind == "cordon").count(),
+        actions
+            .iter()
+            .filter(|x| x.kind == ActionKind::Cordon)
+            .count(),
         "only the cordons made after the pause are on the server"
     );
     a.shutdown().await;

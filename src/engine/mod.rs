@@ -7,10 +7,10 @@ mod contributors;
 mod rules;
 mod snapshot;
 
-use crate::act::{CordonRequest, NodeFacts, Notification};
 use crate::catalog::{Catalog, EventCount, SignalScope};
 use crate::collect::Observation;
 use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
+use crate::model::{CordonRequest, NodeFacts, Notification};
 use crate::score::{self, Evidence, SeriesState};
 use crate::signals::nodes::DEFAULT_POOL_LABEL;
 use crate::signals::{EventIngest, EventWindow, Hit, NodeTable};

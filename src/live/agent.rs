@@ -23,9 +23,9 @@ use crate::catalog::Catalog;
 use crate::collect::{MetricSource, Source};
 use crate::engine::{self, Engine};
 use crate::k8s;
+use crate::model::{ActionKind, ActionRecord};
 use crate::pipeline::Pipeline;
 use crate::serve::Published;
-use crate::state::ActionRecord;
 use crate::time::{Clock, Timestamp};
 use std::collections::HashSet;
 use std::future::Future;
@@ -152,7 +152,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             self.sync_from_annotations(nodes);
         }
         let taken = self.pipeline.step_with(obs).await;
-        for a in taken.iter().filter(|a| a.kind == "cordon") {
+        for a in taken.iter().filter(|a| a.kind == ActionKind::Cordon) {
             self.last_cordon = self.last_cordon.max(Some(a.at));
         }
         if let Some(p) = &self.publish {
