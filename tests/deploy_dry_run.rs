@@ -139,8 +139,8 @@ async fn run(r: &Rendered, stop: Option<Timestamp>) -> Outcome {
         })
         .collect();
     let out = Outcome {
-        actions: agent.pipeline.actions.clone(),
-        notifications: agent.pipeline.notifier.inner.sent.clone(),
+        actions: agent.pipeline.actions().to_vec(),
+        notifications: agent.pipeline.notifier().inner.sent.clone(),
         node_writes,
         unschedulable,
         forbidden: requests.iter().filter(|q| q.status == 403).count(),

@@ -179,7 +179,7 @@ async fn a_cordon_that_failed_is_not_counted() {
     }
     let cordons: Vec<_> = a
         .pipeline
-        .actions
+        .actions()
         .iter()
         .filter(|x| x.kind == ActionKind::Cordon)
         .collect();
@@ -206,18 +206,18 @@ async fn a_node_a_human_cordoned_is_left_alone() {
     }
     assert!(
         a.pipeline
-            .actions
+            .actions()
             .iter()
             .all(|x| x.kind != ActionKind::Cordon),
         "nothing cordoned: {:?}",
-        a.pipeline.actions
+        a.pipeline.actions()
     );
     assert!(server.node(VVSW).unwrap()["metadata"]["annotations"]
         .get(CORDONED_BY)
         .is_none());
     assert!(
         a.pipeline
-            .notifier
+            .notifier()
             .inner
             .sent
             .iter()
@@ -240,7 +240,7 @@ async fn a_node_a_human_uncordoned_is_not_cordoned_again_while_sick() {
         harness::tick(&server, &mut a, at).await;
         at = at.add(SimDuration::secs(30));
     }
-    let actions = &a.pipeline.actions;
+    let actions = a.pipeline.actions();
     assert_eq!(
         actions
             .iter()
@@ -289,11 +289,11 @@ async fn taint_and_opt_in_uncordon_after_a_healthy_period() {
     assert!(tainted, "the cordon added the NoSchedule taint");
     let un: Vec<_> = a
         .pipeline
-        .actions
+        .actions()
         .iter()
         .filter(|x| x.kind == ActionKind::Uncordon)
         .collect();
-    assert_eq!(un.len(), 1, "{:?}", a.pipeline.actions);
+    assert_eq!(un.len(), 1, "{:?}", a.pipeline.actions());
     assert_eq!(un[0].node, VVSW);
     let n = server.node(VVSW).unwrap();
     assert!(n["spec"].get("unschedulable").is_none());

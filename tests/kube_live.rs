@@ -69,8 +69,8 @@ async fn live_path_equals_replay() {
         at = at.add(sc.meta.step);
     }
     assert!(checked > 0);
-    let sent = &agent.pipeline.notifier.inner.sent;
-    let actions = &agent.pipeline.actions;
+    let sent = &agent.pipeline.notifier().inner.sent;
+    let actions = agent.pipeline.actions();
     assert_eq!(
         sent.len(),
         expected.notifications.len(),

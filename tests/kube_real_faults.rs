@@ -135,11 +135,13 @@ async fn watches_survive_cuts_and_a_real_410_without_losing_events() {
          lists {before:?} -> {after:?}, {events:?}"
     );
     assert_eq!(
-        agent.pipeline.notifier.inner.sent, expected.notifications,
+        agent.pipeline.notifier().inner.sent,
+        expected.notifications,
         "exactly replay's alerts: no Event lost or counted twice"
     );
     assert_eq!(
-        agent.pipeline.actions, expected.actions,
+        agent.pipeline.actions(),
+        expected.actions,
         "replay's cordon and refusals"
     );
     assert!(agent.leader().is_leader(), "the Lease survived the outage");

@@ -85,14 +85,14 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
         play::tick_all(&admin, &sc, &mut next, &mut [&mut a, &mut b], at).await;
         at = at.add(sc.meta.step);
     }
-    let a_sent = a.pipeline.notifier.inner.sent.clone();
+    let a_sent = a.pipeline.notifier().inner.sent.clone();
     assert!(
-        b.pipeline.notifier.inner.sent.is_empty(),
+        b.pipeline.notifier().inner.sent.is_empty(),
         "the standby sent nothing"
     );
     assert!(b
         .pipeline
-        .actions
+        .actions()
         .iter()
         .all(|x| x.kind == ActionKind::Refused));
 
@@ -113,7 +113,7 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
         at = at.add(sc.meta.step);
     }
     let mut sent = a_sent;
-    sent.extend(b.pipeline.notifier.inner.sent.iter().cloned());
+    sent.extend(b.pipeline.notifier().inner.sent.iter().cloned());
     assert_eq!(
         sent, expected.notifications,
         "together exactly replay's alerts: none twice, none lost"
@@ -126,7 +126,7 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
     };
     assert!(!cordons(&expected.actions).is_empty());
     assert_eq!(
-        cordons(&b.pipeline.actions),
+        cordons(b.pipeline.actions()),
         cordons(&expected.actions),
         "replay's cordon, made once, by the new leader"
     );
@@ -200,7 +200,7 @@ async fn the_lease_annotation_pauses_all_actions() {
         }
         at = at.add(sc.meta.step);
     }
-    let actions = &a.pipeline.actions;
+    let actions = a.pipeline.actions();
     assert!(
         actions
             .iter()
@@ -214,7 +214,7 @@ async fn the_lease_annotation_pauses_all_actions() {
             .any(|x| x.at < resume_at && x.reason.contains("paused")),
         "the would-be cordon reported as paused: {actions:?}"
     );
-    assert!(a.pipeline.notifier.held > 0, "alerts were held back");
+    assert!(a.pipeline.notifier().held > 0, "alerts were held back");
     assert!(
         actions
             .iter()

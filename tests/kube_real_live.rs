@@ -69,10 +69,11 @@ async fn live_on_the_real_api_server_equals_replay() {
     }
     assert!(cordons > 0);
     assert_eq!(next, sc.events.len(), "every event written");
-    let sent = &agent.pipeline.notifier.inner.sent;
+    let sent = &agent.pipeline.notifier().inner.sent;
     assert_eq!(sent, &expected.notifications, "same alert notifications");
     assert_eq!(
-        &agent.pipeline.actions, &expected.actions,
+        agent.pipeline.actions(),
+        &expected.actions,
         "same cordons and refusals"
     );
     let snap = agent.snapshot();

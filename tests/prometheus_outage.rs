@@ -241,7 +241,7 @@ async fn answers_slower_than_the_timeout() {
                 node.signals
             );
             fired.extend(
-                p.notifier
+                p.notifier()
                     .sent
                     .iter()
                     .filter(|n| n.status == AlertState::Firing && &n.alert.subject == sick)

@@ -50,7 +50,7 @@ async fn cordons_refusals_and_cluster_incidents_become_annotations() {
         p.step(&mut source, at).await;
         at = at.add(meta.step);
     }
-    let actions = p.actions.clone();
+    let actions = p.actions().to_vec();
     assert!(
         actions.iter().any(|a| a.kind == ActionKind::Cordon),
         "the scenario cordons"
@@ -59,7 +59,10 @@ async fn cordons_refusals_and_cluster_incidents_become_annotations() {
         actions.iter().any(|a| a.kind == ActionKind::Refused),
         "the scenario refuses"
     );
-    assert!(p.notifier.flush(Duration::from_secs(30)).await, "delivered");
+    assert!(
+        p.notifier_mut().flush(Duration::from_secs(30)).await,
+        "delivered"
+    );
 
     let seen = grafana.delivered();
     for s in &seen {

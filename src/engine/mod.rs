@@ -85,7 +85,7 @@ pub struct Engine {
     catalog: Arc<Catalog>,
     settings: Settings,
     /// Known nodes.
-    pub nodes: NodeTable,
+    nodes: NodeTable,
     events: EventIngest,
     /// `[signal][node]` own-baseline state (node signals).
     series: Vec<Vec<SeriesState>>,
@@ -436,6 +436,23 @@ impl Engine {
             .collect()
     }
 
+    /// `facts` with each node's cordon state as it is now (cordons made
+    /// earlier in the same tick count).
+    pub fn refresh_facts(&self, facts: &[NodeFacts]) -> Vec<NodeFacts> {
+        facts
+            .iter()
+            .map(|f| {
+                let mut f = f.clone();
+                if let Some(i) = self.nodes.get(&f.name) {
+                    let e = self.nodes.entry(i);
+                    f.unschedulable = e.unschedulable;
+                    f.cordoned_by_us = e.cordoned_by_us;
+                }
+                f
+            })
+            .collect()
+    }
+
     /// Whether `node` counts as healthy now (unknown nodes do not).
     pub fn is_healthy(&self, node: &str) -> bool {
         self.nodes.get(node).is_some_and(|i| {
@@ -445,6 +462,13 @@ impl Engine {
                 .flatten()
                 .is_some()
         })
+    }
+
+    /// Whether nodewatch cordoned `node` (as far as the engine knows).
+    pub fn is_cordoned_by_us(&self, node: &str) -> bool {
+        self.nodes
+            .get(node)
+            .is_some_and(|i| self.nodes.entry(i).cordoned_by_us)
     }
 
     /// Records that nodewatch cordoned `node`.

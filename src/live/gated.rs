@@ -35,6 +35,11 @@ pub struct Gated<N: Notifier> {
 }
 
 impl<N: Notifier> Gated<N> {
+    /// Switches the pause flag: while set, nothing is sent or kept.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
     /// Gates `inner` on `leader`.
     pub fn new(inner: N, leader: LeaderHandle, paused: bool) -> Self {
         Gated {
