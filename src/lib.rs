@@ -14,6 +14,7 @@ pub mod decide;
 pub mod engine;
 pub mod k8s;
 pub mod live;
+pub mod model;
 pub mod nab;
 pub mod outbound;
 pub mod pipeline;

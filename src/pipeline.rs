@@ -1,12 +1,15 @@
 //! The pipeline driver: one tick of collect → engine → act, shared by
-//! replay, demo and (later) the live agent. It owns the governor and the
-//! action log, hands notifications to the notifier and cordons through the
-//! cordoner only when the governor agrees.
+//! replay, suite, demo and the live agent. It owns the engine, the governor
+//! and the action log, hands notifications to the notifier and cordons
+//! through the cordoner only when the governor agrees. Its fields are
+//! private: callers go through the methods below, so the core is never
+//! mutated from outside.
 
 use crate::act::{Cordoner, Governor, Notifier, Refusal};
 use crate::collect::{Observation, Source};
 use crate::engine::Engine;
-use crate::state::{ActionRecord, Snapshot};
+use crate::model::{ActionKind, ActionRecord};
+use crate::state::Snapshot;
 use crate::time::Timestamp;
 use std::collections::HashMap;
 
@@ -16,15 +19,15 @@ const RECENT_ACTIONS: usize = 100;
 /// Drives the engine and the actors.
 pub struct Pipeline<N: Notifier, C: Cordoner> {
     /// The pure core.
-    pub engine: Engine,
+    engine: Engine,
     /// The safety governor.
-    pub governor: Governor,
+    governor: Governor,
     /// Where alerts go.
-    pub notifier: N,
+    notifier: N,
     /// Who cordons.
-    pub cordoner: C,
+    cordoner: C,
     /// Every cordon, uncordon and refusal, in order.
-    pub actions: Vec<ActionRecord>,
+    actions: Vec<ActionRecord>,
     last_refusal: HashMap<String, String>,
     notifications: u64,
     tick_seconds: f64,
@@ -43,6 +46,66 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             notifications: 0,
             tick_seconds: 0.0,
         }
+    }
+
+    /// The pure core (read-only).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Where alerts go (read-only).
+    pub fn notifier(&self) -> &N {
+        &self.notifier
+    }
+
+    /// Where alerts go, for switches the notifier itself owns (the live
+    /// agent's leadership gate).
+    pub fn notifier_mut(&mut self) -> &mut N {
+        &mut self.notifier
+    }
+
+    /// Who cordons (read-only: its counters).
+    pub fn cordoner(&self) -> &C {
+        &self.cordoner
+    }
+
+    /// Every cordon, uncordon and refusal so far, in order.
+    pub fn actions(&self) -> &[ActionRecord] {
+        &self.actions
+    }
+
+    /// The notifier and the full action log, once the run is over.
+    pub fn into_results(self) -> (N, Vec<ActionRecord>) {
+        (self.notifier, self.actions)
+    }
+
+    /// Switches actions off (the pause flag or annotation, or a standby
+    /// replica): every cordon is refused and reported, scoring goes on.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.governor.settings.paused = paused;
+    }
+
+    /// Whether nodewatch cordoned `node` (as far as it knows).
+    pub fn is_cordoned_by_us(&self, node: &str) -> bool {
+        self.engine.is_cordoned_by_us(node)
+    }
+
+    /// Adopts a cordon nodewatch made earlier (found in the node's
+    /// annotations after a restart or on another replica), made at `at`
+    /// when known: it counts for the limits and the rate limit.
+    pub fn adopt_cordon(&mut self, node: &str, at: Option<Timestamp>) {
+        if !self.engine.is_cordoned_by_us(node) {
+            self.engine.mark_cordoned(node);
+        }
+        if let Some(at) = at {
+            self.governor.record_cordon(at);
+        }
+    }
+
+    /// Records that a human uncordoned `node` after nodewatch cordoned it:
+    /// it is left alone until it has been healthy again.
+    pub fn note_human_uncordon(&mut self, node: &str) {
+        self.governor.note_human_uncordon(node);
     }
 
     /// Observes `source` at `at` and runs one tick; returns the actions
@@ -79,11 +142,11 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         for req in &out.cordon_requests {
             requested.push(req.node.clone());
             // Facts change as cordons happen within one tick.
-            let facts = self.engine_facts(&out.facts);
-            let record = |kind: &str, reason: String| ActionRecord {
+            let facts = self.engine.refresh_facts(&out.facts);
+            let record = |kind: ActionKind, reason: String| ActionRecord {
                 at,
                 node: req.node.clone(),
-                kind: kind.to_string(),
+                kind,
                 rule: req.rule.clone(),
                 reason,
                 score: req.score,
@@ -95,7 +158,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                         self.engine.mark_cordoned(&req.node);
                         self.governor.record_cordon(at);
                         self.last_refusal.remove(&req.node);
-                        taken.push(record("cordon", req.explanation.clone()));
+                        taken.push(record(ActionKind::Cordon, req.explanation.clone()));
                     }
                     Err(e) => tracing::warn!(node = %req.node, "cordon failed, will retry: {e}"),
                 },
@@ -105,7 +168,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                         log_refusal(&req.node, &refusal);
                         self.last_refusal.insert(req.node.clone(), reason.clone());
                         taken.push(record(
-                            "refused",
+                            ActionKind::Refused,
                             format!("would cordon, refused because {reason}"),
                         ));
                     }
@@ -125,7 +188,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                     taken.push(ActionRecord {
                         at,
                         node: node.clone(),
-                        kind: "uncordon".into(),
+                        kind: ActionKind::Uncordon,
                         rule: String::new(),
                         reason: "healthy again after nodewatch cordoned it".into(),
                         score: 0.0,
@@ -139,21 +202,6 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         }
         self.actions.extend(taken.iter().cloned());
         taken
-    }
-
-    fn engine_facts(&self, facts: &[crate::act::NodeFacts]) -> Vec<crate::act::NodeFacts> {
-        facts
-            .iter()
-            .map(|f| {
-                let mut f = f.clone();
-                if let Some(i) = self.engine.nodes.get(&f.name) {
-                    let e = self.engine.nodes.entry(i);
-                    f.unschedulable = e.unschedulable;
-                    f.cordoned_by_us = e.cordoned_by_us;
-                }
-                f
-            })
-            .collect()
     }
 
     /// The snapshot to publish, with recent actions and self-health.

@@ -108,10 +108,11 @@ pub async fn drive<S: Source>(
         }
         at = at.add(meta.step);
     }
+    let (notifier, actions) = pipeline.into_results();
     Outcome {
         meta,
-        notifications: pipeline.notifier.sent,
-        actions: pipeline.actions,
+        notifications: notifier.sent,
+        actions,
         ticks,
     }
 }

@@ -2,9 +2,8 @@
 //! quality against a scenario's `truth`. The `--json` keys are a contract
 //! other tools read (issue #2); do not rename them.
 
-use crate::act::Notification;
+use crate::model::{ActionKind, ActionRecord, AlertState, Notification};
 use crate::scenario::Meta;
-use crate::state::ActionRecord;
 use crate::time::{Duration, Timestamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -111,7 +110,7 @@ impl Report {
         let mut open: BTreeMap<(String, String), usize> = BTreeMap::new();
         for n in notifications {
             let key = (n.alert.name.clone(), n.alert.subject.clone());
-            if n.status == "firing" {
+            if n.status == AlertState::Firing {
                 open.insert(key, alerts.len());
                 alerts.push(AlertRecord {
                     name: n.alert.name.clone(),
@@ -132,7 +131,7 @@ impl Report {
         }
         let cordons: Vec<CordonRecord> = actions
             .iter()
-            .filter(|a| a.kind == "cordon")
+            .filter(|a| a.kind == ActionKind::Cordon)
             .map(|a| CordonRecord {
                 node: a.node.clone(),
                 at: a.at,
@@ -141,7 +140,7 @@ impl Report {
             .collect();
         let refusals = actions
             .iter()
-            .filter(|a| a.kind == "refused")
+            .filter(|a| a.kind == ActionKind::Refused)
             .map(|a| RefusalRecord {
                 node: a.node.clone(),
                 at: a.at,
@@ -275,12 +274,12 @@ pub fn timeline(
     let mut lines: Vec<(Timestamp, String)> = Vec::new();
     for n in notifications {
         let a = &n.alert;
-        let at = if n.status == "firing" {
+        let at = if n.status == AlertState::Firing {
             a.fired_at.unwrap_or(a.active_since)
         } else {
             n.ends_at.unwrap_or(a.active_since)
         };
-        let what = if n.status == "firing" {
+        let what = if n.status == AlertState::Firing {
             let summary = a.annotations.get("summary").cloned().unwrap_or_default();
             let why = a
                 .annotations
@@ -297,13 +296,13 @@ pub fn timeline(
         lines.push((at, what));
     }
     for a in actions {
-        let what = match a.kind.as_str() {
-            "cordon" => format!(
+        let what = match a.kind {
+            ActionKind::Cordon => format!(
                 "CORDON   {} (rule {}, score {:.2}): {}",
                 a.node, a.rule, a.score, a.reason
             ),
-            "refused" => format!("REFUSED  {} (rule {}): {}", a.node, a.rule, a.reason),
-            other => format!("{:<8} {}: {}", other.to_uppercase(), a.node, a.reason),
+            ActionKind::Refused => format!("REFUSED  {} (rule {}): {}", a.node, a.rule, a.reason),
+            ActionKind::Uncordon => format!("{:<8} {}: {}", "UNCORDON", a.node, a.reason),
         };
         lines.push((a.at, what));
     }

@@ -2,6 +2,7 @@
 //! scores, explanations, alerts and actions. The HTTP server, the status page
 //! and `/metrics` render from it; nothing reads the engine's internals.
 
+pub use crate::model::{ActionRecord, AlertView};
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -121,45 +122,6 @@ pub struct CommonCause {
     pub nodes: Vec<String>,
     /// Nodes with data for it.
     pub of: usize,
-}
-
-/// An active alert.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct AlertView {
-    /// Alert name.
-    pub name: String,
-    /// `node`, `workload` or `cluster`.
-    pub scope: String,
-    /// Node name, workload subject, or `cluster`.
-    pub subject: String,
-    /// `pending` or `firing`.
-    pub state: String,
-    /// Labels (alertname, scope, severity, node/...).
-    pub labels: BTreeMap<String, String>,
-    /// Annotations (summary, description, explanation).
-    pub annotations: BTreeMap<String, String>,
-    /// When the condition started holding.
-    pub active_since: Timestamp,
-    /// When it fired (firing only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fired_at: Option<Timestamp>,
-}
-
-/// A cordon, uncordon or refusal.
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct ActionRecord {
-    /// When.
-    pub at: Timestamp,
-    /// Node.
-    pub node: String,
-    /// `cordon`, `uncordon` or `refused`.
-    pub kind: String,
-    /// Rule that asked.
-    pub rule: String,
-    /// Why (for refusals: the governor's reason).
-    pub reason: String,
-    /// Node score at the time.
-    pub score: f64,
 }
 
 /// Catalog entry, for labelling.

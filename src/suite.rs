@@ -196,7 +196,7 @@ pub async fn run_one(scenario: Scenario, catalog: Arc<Catalog>, opts: Options) -
         ticks += 1;
         if at >= next_look {
             next_look = at.add(MISSING_SAMPLE);
-            for n in pipeline.engine.snapshot().nodes {
+            for n in pipeline.engine().snapshot().nodes {
                 let young = created.get(&n.name).is_some_and(|c| at < c.add(WARM_UP));
                 if n.unknown.is_empty() || young {
                     continue;
@@ -211,10 +211,11 @@ pub async fn run_one(scenario: Scenario, catalog: Arc<Catalog>, opts: Options) -
         }
         at = at.add(meta.step);
     }
+    let (notifier, actions) = pipeline.into_results();
     let outcome = Outcome {
         meta: meta.clone(),
-        notifications: pipeline.notifier.sent,
-        actions: pipeline.actions,
+        notifications: notifier.sent,
+        actions,
         ticks,
     };
     let report = outcome.report();

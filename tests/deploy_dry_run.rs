@@ -19,6 +19,7 @@ use nodewatch::catalog::Catalog;
 use nodewatch::collect::tsdb::Tsdb;
 use nodewatch::config::Config;
 use nodewatch::live::AgentOptions;
+use nodewatch::model::ActionKind;
 use nodewatch::state::ActionRecord;
 use nodewatch::time::Timestamp;
 use std::path::Path;
@@ -108,7 +109,7 @@ async fn run(r: &Rendered, stop: Option<Timestamp>) -> Outcome {
     let mut cordoned_at = None;
     while at <= sc.meta.end {
         let taken = harness::tick(&server, &mut agent, at).await;
-        if cordoned_at.is_none() && taken.iter().any(|a| a.kind == "cordon") {
+        if cordoned_at.is_none() && taken.iter().any(|a| a.kind == ActionKind::Cordon) {
             cordoned_at = Some(at);
         }
         let done = match stop {
@@ -138,8 +139,8 @@ async fn run(r: &Rendered, stop: Option<Timestamp>) -> Outcome {
         })
         .collect();
     let out = Outcome {
-        actions: agent.pipeline.actions.clone(),
-        notifications: agent.pipeline.notifier.inner.sent.clone(),
+        actions: agent.pipeline.actions().to_vec(),
+        notifications: agent.pipeline.notifier().inner.sent.clone(),
         node_writes,
         unschedulable,
         forbidden: requests.iter().filter(|q| q.status == 403).count(),
@@ -152,7 +153,11 @@ async fn run(r: &Rendered, stop: Option<Timestamp>) -> Outcome {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dry_run_overlay_never_cordons_where_base_does() {
     let base = run(&render("deploy/base"), None).await;
-    let cordons: Vec<_> = base.actions.iter().filter(|a| a.kind == "cordon").collect();
+    let cordons: Vec<_> = base
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Cordon)
+        .collect();
     assert!(
         !cordons.is_empty(),
         "deploy/base cordons during the Binder incident: {:?}",
@@ -167,7 +172,7 @@ async fn the_dry_run_overlay_never_cordons_where_base_does() {
     let dry = run(&render("deploy/overlays/dry-run"), Some(base.last_tick)).await;
     assert_eq!(dry.last_tick, base.last_tick, "the same ticks");
     assert!(
-        dry.actions.iter().all(|a| a.kind == "refused"),
+        dry.actions.iter().all(|a| a.kind == ActionKind::Refused),
         "dry-run only refuses: {:?}",
         dry.actions
     );

@@ -12,6 +12,7 @@ use nodewatch::act::{CordonRequest, Cordoner};
 use nodewatch::catalog::Catalog;
 use nodewatch::collect::tsdb::Tsdb;
 use nodewatch::live::{KubeCordoner, LeaderHandle, Settings, CORDONED_BY, TAINT_KEY};
+use nodewatch::model::ActionKind;
 use nodewatch::time::{Duration as SimDuration, Timestamp};
 use serde_json::json;
 use std::sync::Arc;
@@ -178,9 +179,9 @@ async fn a_cordon_that_failed_is_not_counted() {
     }
     let cordons: Vec<_> = a
         .pipeline
-        .actions
+        .actions()
         .iter()
-        .filter(|x| x.kind == "cordon")
+        .filter(|x| x.kind == ActionKind::Cordon)
         .collect();
     assert_eq!(cordons.len(), 1, "{cordons:?}");
     // Had the failed attempt been counted, the 10-minute rate limit would
@@ -204,16 +205,19 @@ async fn a_node_a_human_cordoned_is_left_alone() {
         at = at.add(SimDuration::secs(30));
     }
     assert!(
-        a.pipeline.actions.iter().all(|x| x.kind != "cordon"),
+        a.pipeline
+            .actions()
+            .iter()
+            .all(|x| x.kind != ActionKind::Cordon),
         "nothing cordoned: {:?}",
-        a.pipeline.actions
+        a.pipeline.actions()
     );
     assert!(server.node(VVSW).unwrap()["metadata"]["annotations"]
         .get(CORDONED_BY)
         .is_none());
     assert!(
         a.pipeline
-            .notifier
+            .notifier()
             .inner
             .sent
             .iter()
@@ -236,14 +240,17 @@ async fn a_node_a_human_uncordoned_is_not_cordoned_again_while_sick() {
         harness::tick(&server, &mut a, at).await;
         at = at.add(SimDuration::secs(30));
     }
-    let actions = &a.pipeline.actions;
+    let actions = a.pipeline.actions();
     assert_eq!(
-        actions.iter().filter(|x| x.kind == "cordon").count(),
+        actions
+            .iter()
+            .filter(|x| x.kind == ActionKind::Cordon)
+            .count(),
         1,
         "{actions:?}"
     );
     assert!(
-        actions.iter().any(|x| x.kind == "refused"
+        actions.iter().any(|x| x.kind == ActionKind::Refused
             && x.at >= t("2018-02-20T17:10:00Z")
             && x.reason.contains("a human uncordoned")),
         "{actions:?}"
@@ -270,7 +277,7 @@ async fn taint_and_opt_in_uncordon_after_a_healthy_period() {
     let mut tainted = false;
     while at <= t("2018-02-20T19:00:00Z") {
         for x in harness::tick(&server, &mut a, at).await {
-            if x.kind == "cordon" {
+            if x.kind == ActionKind::Cordon {
                 let n = server.node(&x.node).unwrap();
                 tainted = n["spec"]["taints"]
                     .as_array()
@@ -282,11 +289,11 @@ async fn taint_and_opt_in_uncordon_after_a_healthy_period() {
     assert!(tainted, "the cordon added the NoSchedule taint");
     let un: Vec<_> = a
         .pipeline
-        .actions
+        .actions()
         .iter()
-        .filter(|x| x.kind == "uncordon")
+        .filter(|x| x.kind == ActionKind::Uncordon)
         .collect();
-    assert_eq!(un.len(), 1, "{:?}", a.pipeline.actions);
+    assert_eq!(un.len(), 1, "{:?}", a.pipeline.actions());
     assert_eq!(un[0].node, VVSW);
     let n = server.node(VVSW).unwrap();
     assert!(n["spec"].get("unschedulable").is_none());

@@ -13,6 +13,7 @@ use nodewatch::catalog::Catalog;
 use nodewatch::collect::replay::ReplaySource;
 use nodewatch::collect::tsdb::Tsdb;
 use nodewatch::engine::Engine;
+use nodewatch::model::ActionKind;
 use nodewatch::pipeline::Pipeline;
 use nodewatch::time::Timestamp;
 use std::sync::Arc;
@@ -43,7 +44,7 @@ async fn replay_counts(
         p.step(&mut src, at).await;
         at = at.add(sc.meta.step);
     }
-    p.engine.event_counts()
+    p.engine().event_counts()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,12 +145,12 @@ async fn no_event_lost_or_counted_twice_through_drops_410_and_an_outage() {
         events_unknown_seen,
         "event signals were unknown while the server was down"
     );
-    let (_, increments, unattributed) = a.pipeline.engine.event_counts();
+    let (_, increments, unattributed) = a.pipeline.engine().event_counts();
     let cordons = a
         .pipeline
-        .actions
+        .actions()
         .iter()
-        .filter(|x| x.kind == "cordon")
+        .filter(|x| x.kind == ActionKind::Cordon)
         .count() as u64;
     eprintln!(
         "increments live {increments} (cordons {cordons}) vs replay {want_increments}; unattributed {unattributed} vs {want_unattributed}; lists {:?}",

@@ -12,6 +12,7 @@ use fake_apiserver::{harness, FakeApiServer, Options};
 use nodewatch::catalog::Catalog;
 use nodewatch::collect::tsdb::Tsdb;
 use nodewatch::live::PAUSED_ANNOTATION;
+use nodewatch::model::ActionKind;
 use nodewatch::replay;
 use nodewatch::time::Timestamp;
 use std::sync::Arc;
@@ -62,12 +63,12 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
         harness::tick_all(&server, &mut [&mut a, &mut b], at).await;
         at = at.add(sc.meta.step);
     }
-    let a_sent = a.pipeline.notifier.inner.sent.clone();
+    let a_sent = a.pipeline.notifier().inner.sent.clone();
     let a_cordons: Vec<_> = a
         .pipeline
-        .actions
+        .actions()
         .iter()
-        .filter(|x| x.kind == "cordon")
+        .filter(|x| x.kind == ActionKind::Cordon)
         .cloned()
         .collect();
     assert!(
@@ -75,11 +76,14 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
         "the leader alerted and cordoned before the crash"
     );
     assert!(
-        b.pipeline.notifier.inner.sent.is_empty(),
+        b.pipeline.notifier().inner.sent.is_empty(),
         "the standby sent nothing"
     );
     assert!(
-        b.pipeline.actions.iter().all(|x| x.kind == "refused"),
+        b.pipeline
+            .actions()
+            .iter()
+            .all(|x| x.kind == ActionKind::Refused),
         "the standby cordoned nothing"
     );
 
@@ -100,7 +104,7 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
         at = at.add(sc.meta.step);
     }
     assert!(
-        !b.leader().is_leader() && b.pipeline.notifier.inner.sent.is_empty(),
+        !b.leader().is_leader() && b.pipeline.notifier().inner.sent.is_empty(),
         "the gap's ticks ran while nobody led"
     );
     assert!(
@@ -124,11 +128,12 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
         at = at.add(sc.meta.step);
     }
     assert_eq!(
-        b.pipeline.notifier.sent_on_takeover, 1,
+        b.pipeline.notifier().sent_on_takeover,
+        1,
         "the alert that fired while nobody led was sent on taking over"
     );
     let mut all = a_sent.clone();
-    all.extend(b.pipeline.notifier.inner.sent.iter().cloned());
+    all.extend(b.pipeline.notifier().inner.sent.iter().cloned());
     let key = |n: &nodewatch::act::Notification| {
         (
             n.alert.name.clone(),
@@ -150,15 +155,15 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
     let mut cordons = a_cordons.clone();
     cordons.extend(
         b.pipeline
-            .actions
+            .actions()
             .iter()
-            .filter(|x| x.kind == "cordon")
+            .filter(|x| x.kind == ActionKind::Cordon)
             .cloned(),
     );
     let want: Vec<_> = expected
         .actions
         .iter()
-        .filter(|x| x.kind == "cordon")
+        .filter(|x| x.kind == ActionKind::Cordon)
         .cloned()
         .collect();
     assert_eq!(cordons, want, "the same cordons as replay, each once");
@@ -167,7 +172,7 @@ async fn two_replicas_one_acts_and_a_crash_hands_over_cleanly() {
     // refusals for the 10% limit included.
     let b_after: Vec<_> = b
         .pipeline
-        .actions
+        .actions()
         .iter()
         .filter(|x| x.at >= kill_at)
         .cloned()
@@ -286,12 +291,12 @@ async fn lease_annotation_pauses_all_actions() {
         harness::tick(&server, &mut a, at).await;
         at = at.add(sc.meta.step);
     }
-    let actions = &a.pipeline.actions;
+    let actions = a.pipeline.actions();
     assert!(
         actions
             .iter()
             .filter(|x| x.at < resume_at)
-            .all(|x| x.kind == "refused"),
+            .all(|x| x.kind == ActionKind::Refused),
         "no cordon while paused"
     );
     assert!(
@@ -301,18 +306,18 @@ async fn lease_annotation_pauses_all_actions() {
         "would-cordon reported as paused"
     );
     assert!(
-        a.pipeline.notifier.inner.sent.iter().all(|n| n
+        a.pipeline.notifier().inner.sent.iter().all(|n| n
             .alert
             .fired_at
             .is_none_or(|f| f >= resume_at)
             || n.ends_at.is_some_and(|e| e >= resume_at)),
         "no alert sent while paused"
     );
-    assert!(a.pipeline.notifier.held > 0, "alerts were held back");
+    assert!(a.pipeline.notifier().held > 0, "alerts were held back");
     assert!(
         actions
             .iter()
-            .any(|x| x.kind == "cordon" && x.at >= resume_at),
+            .any(|x| x.kind == ActionKind::Cordon && x.at >= resume_at),
         "acting again after the pause"
     );
     a.shutdown().await;

@@ -16,6 +16,7 @@ use fake_apiserver::{harness, FakeApiServer, Options};
 use nodewatch::catalog::Catalog;
 use nodewatch::collect::prometheus::{PrometheusCollector, PrometheusConfig};
 use nodewatch::live::{AgentOptions, CORDONED_BY};
+use nodewatch::model::ActionKind;
 use nodewatch::report::Report;
 use nodewatch::{replay, scenario};
 use std::sync::Arc;
@@ -32,7 +33,10 @@ async fn live_path_equals_replay() {
     let catalog = Arc::new(Catalog::builtin());
     let expected = replay::run(sc.clone(), catalog.clone(), replay::Options::default()).await;
     assert!(
-        expected.actions.iter().any(|a| a.kind == "cordon"),
+        expected
+            .actions
+            .iter()
+            .any(|a| a.kind == ActionKind::Cordon),
         "the scenario cordons"
     );
 
@@ -55,7 +59,7 @@ async fn live_path_equals_replay() {
     let mut checked = 0;
     while at <= sc.meta.end {
         for c in harness::tick(&server, &mut agent, at).await {
-            if c.kind == "cordon" {
+            if c.kind == ActionKind::Cordon {
                 // Checked at once: the Event expires after an hour, as
                 // the real server's event TTL does.
                 assert_cordon_visible(&server, &c);
@@ -65,8 +69,8 @@ async fn live_path_equals_replay() {
         at = at.add(sc.meta.step);
     }
     assert!(checked > 0);
-    let sent = &agent.pipeline.notifier.inner.sent;
-    let actions = &agent.pipeline.actions;
+    let sent = &agent.pipeline.notifier().inner.sent;
+    let actions = agent.pipeline.actions();
     assert_eq!(
         sent.len(),
         expected.notifications.len(),

@@ -21,7 +21,7 @@ use nodewatch::live::drain::DRAIN_ANNOTATION;
 use nodewatch::live::{
     ClientOptions, Gated, KubeCordoner, LeaderHandle, Settings, CORDONED_BY, TAINT_KEY,
 };
-use nodewatch::state::AlertView;
+use nodewatch::model::{AlertState, AlertView};
 use nodewatch::time::Timestamp;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
@@ -319,7 +319,7 @@ async fn drain_respects_budgets_and_its_timeout_policy() {
     );
 }
 
-fn node_alert(name: &str, node: &str, status: &'static str) -> Notification {
+fn node_alert(name: &str, node: &str, status: &str) -> Notification {
     let mut annotations = std::collections::BTreeMap::new();
     annotations.insert(
         "description".to_string(),
@@ -333,7 +333,11 @@ fn node_alert(name: &str, node: &str, status: &'static str) -> Notification {
             annotations,
             ..Default::default()
         },
-        status,
+        status: if status == "firing" {
+            AlertState::Firing
+        } else {
+            AlertState::Resolved
+        },
         ends_at: None,
     }
 }

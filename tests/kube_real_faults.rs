@@ -28,6 +28,7 @@ mod support {
 use kube_real::ControlPlane;
 use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
+use nodewatch::model::ActionKind;
 use nodewatch::time::Duration as SimDuration;
 use nodewatch::{replay, scenario};
 use std::sync::Arc;
@@ -115,7 +116,7 @@ async fn watches_survive_cuts_and_a_real_410_without_losing_events() {
             proxy.set_down(false);
         }
         for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await {
-            if c.kind == "cordon" {
+            if c.kind == ActionKind::Cordon {
                 play::assert_cordon_visible(&cp, &c, "replica-a");
             }
         }
@@ -134,11 +135,13 @@ async fn watches_survive_cuts_and_a_real_410_without_losing_events() {
          lists {before:?} -> {after:?}, {events:?}"
     );
     assert_eq!(
-        agent.pipeline.notifier.inner.sent, expected.notifications,
+        agent.pipeline.notifier().inner.sent,
+        expected.notifications,
         "exactly replay's alerts: no Event lost or counted twice"
     );
     assert_eq!(
-        agent.pipeline.actions, expected.actions,
+        agent.pipeline.actions(),
+        expected.actions,
         "replay's cordon and refusals"
     );
     assert!(agent.leader().is_leader(), "the Lease survived the outage");

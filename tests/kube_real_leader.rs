@@ -23,6 +23,7 @@ use kube_real::ControlPlane;
 use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
 use nodewatch::live::PAUSED_ANNOTATION;
+use nodewatch::model::ActionKind;
 use nodewatch::{replay, scenario};
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,12 +85,16 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
         play::tick_all(&admin, &sc, &mut next, &mut [&mut a, &mut b], at).await;
         at = at.add(sc.meta.step);
     }
-    let a_sent = a.pipeline.notifier.inner.sent.clone();
+    let a_sent = a.pipeline.notifier().inner.sent.clone();
     assert!(
-        b.pipeline.notifier.inner.sent.is_empty(),
+        b.pipeline.notifier().inner.sent.is_empty(),
         "the standby sent nothing"
     );
-    assert!(b.pipeline.actions.iter().all(|x| x.kind == "refused"));
+    assert!(b
+        .pipeline
+        .actions()
+        .iter()
+        .all(|x| x.kind == ActionKind::Refused));
 
     // a dies without releasing: b takes over once the real Lease (15 s)
     // has expired, and plays the rest, the cordon included.
@@ -101,24 +106,27 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
     assert_eq!(holder(&cp), "replica-b");
     while at <= sc.meta.end {
         for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut b], at).await {
-            if c.kind == "cordon" {
+            if c.kind == ActionKind::Cordon {
                 play::assert_cordon_visible(&cp, &c, "replica-b");
             }
         }
         at = at.add(sc.meta.step);
     }
     let mut sent = a_sent;
-    sent.extend(b.pipeline.notifier.inner.sent.iter().cloned());
+    sent.extend(b.pipeline.notifier().inner.sent.iter().cloned());
     assert_eq!(
         sent, expected.notifications,
         "together exactly replay's alerts: none twice, none lost"
     );
     let cordons = |xs: &[nodewatch::state::ActionRecord]| -> Vec<_> {
-        xs.iter().filter(|x| x.kind == "cordon").cloned().collect()
+        xs.iter()
+            .filter(|x| x.kind == ActionKind::Cordon)
+            .cloned()
+            .collect()
     };
     assert!(!cordons(&expected.actions).is_empty());
     assert_eq!(
-        cordons(&b.pipeline.actions),
+        cordons(b.pipeline.actions()),
         cordons(&expected.actions),
         "replay's cordon, made once, by the new leader"
     );
@@ -186,18 +194,18 @@ async fn the_lease_annotation_pauses_all_actions() {
             pause(&cp, &a, false).await;
         }
         for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut a], at).await {
-            if c.kind == "cordon" {
+            if c.kind == ActionKind::Cordon {
                 play::assert_cordon_visible(&cp, &c, "replica-a");
             }
         }
         at = at.add(sc.meta.step);
     }
-    let actions = &a.pipeline.actions;
+    let actions = a.pipeline.actions();
     assert!(
         actions
             .iter()
             .filter(|x| x.at < resume_at)
-            .all(|x| x.kind == "refused"),
+            .all(|x| x.kind == ActionKind::Refused),
         "no cordon while paused: {actions:?}"
     );
     assert!(
@@ -206,11 +214,11 @@ async fn the_lease_annotation_pauses_all_actions() {
             .any(|x| x.at < resume_at && x.reason.contains("paused")),
         "the would-be cordon reported as paused: {actions:?}"
     );
-    assert!(a.pipeline.notifier.held > 0, "alerts were held back");
+    assert!(a.pipeline.notifier().held > 0, "alerts were held back");
     assert!(
         actions
             .iter()
-            .any(|x| x.kind == "cordon" && x.at >= resume_at),
+            .any(|x| x.kind == ActionKind::Cordon && x.at >= resume_at),
         "acting again after the pause: {actions:?}"
     );
     let unschedulable: Vec<_> = sc
@@ -223,7 +231,10 @@ async fn the_lease_annotation_pauses_all_actions() {
         .collect();
     assert_eq!(
         unschedulable.len(),
-        actions.iter().filter(|x| x.kind == "cordon").count(),
+        actions
+            .iter()
+            .filter(|x| x.kind == ActionKind::Cordon)
+            .count(),
         "only the cordons made after the pause are on the server"
     );
     a.shutdown().await;

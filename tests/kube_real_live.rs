@@ -24,6 +24,7 @@ mod support {
 use kube_real::ControlPlane;
 use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
+use nodewatch::model::ActionKind;
 use nodewatch::{replay, scenario};
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +38,10 @@ async fn live_on_the_real_api_server_equals_replay() {
     let catalog = Arc::new(Catalog::builtin());
     let expected = replay::run(sc.clone(), catalog.clone(), replay::Options::default()).await;
     assert!(
-        expected.actions.iter().any(|a| a.kind == "cordon"),
+        expected
+            .actions
+            .iter()
+            .any(|a| a.kind == ActionKind::Cordon),
         "the window cordons: {:?}",
         expected.actions
     );
@@ -56,7 +60,7 @@ async fn live_on_the_real_api_server_equals_replay() {
     let (mut at, mut next, mut cordons) = (sc.meta.start, 0, 0);
     while at <= sc.meta.end {
         for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await {
-            if c.kind == "cordon" {
+            if c.kind == ActionKind::Cordon {
                 play::assert_cordon_visible(&cp, &c, "replica-a");
                 cordons += 1;
             }
@@ -65,10 +69,11 @@ async fn live_on_the_real_api_server_equals_replay() {
     }
     assert!(cordons > 0);
     assert_eq!(next, sc.events.len(), "every event written");
-    let sent = &agent.pipeline.notifier.inner.sent;
+    let sent = &agent.pipeline.notifier().inner.sent;
     assert_eq!(sent, &expected.notifications, "same alert notifications");
     assert_eq!(
-        &agent.pipeline.actions, &expected.actions,
+        agent.pipeline.actions(),
+        &expected.actions,
         "same cordons and refusals"
     );
     let snap = agent.snapshot();

@@ -19,6 +19,7 @@ mod support {
 }
 
 use nodewatch::collect::replay::ReplaySource;
+use nodewatch::model::{ActionKind, AlertState};
 use nodewatch::scenario;
 use nodewatch::time::Duration;
 use support::loopback::{Behaviour, Loopback};
@@ -48,7 +49,7 @@ async fn killed_and_restarted_mid_run() {
     let first_cordon = base
         .actions
         .iter()
-        .find(|a| a.kind == "cordon")
+        .find(|a| a.kind == ActionKind::Cordon)
         .map(|a| a.at)
         .expect("the baseline cordons in this slice; otherwise the test proves nothing");
     let (kill_at, restart_at) = (
@@ -82,7 +83,7 @@ async fn killed_and_restarted_mid_run() {
         if down {
             outage_ticks += 1;
             assert!(
-                actions.iter().all(|a| a.kind != "cordon"),
+                actions.iter().all(|a| a.kind != ActionKind::Cordon),
                 "cordoned on stale data at {at}: {actions:?}"
             );
             assert!(!health.up(), "source up while Prometheus is dead at {at}");
@@ -114,7 +115,7 @@ async fn killed_and_restarted_mid_run() {
                     .count();
                 assert!(known > 0, "no node has its metric signals back at {at}");
             }
-            cordons_after.extend(actions.into_iter().filter(|a| a.kind == "cordon"));
+            cordons_after.extend(actions.into_iter().filter(|a| a.kind == ActionKind::Cordon));
         }
         at = at.add(s.meta.step);
     }
@@ -164,7 +165,7 @@ async fn answers_slower_than_the_timeout() {
         .notifications
         .iter()
         .find(|n| {
-            n.status == "firing"
+            n.status == AlertState::Firing
                 && n.alert.scope == "node"
                 && &n.alert.subject == sick
                 && n.alert.active_since >= slow_from
@@ -214,7 +215,7 @@ async fn answers_slower_than_the_timeout() {
         );
         if slow {
             assert!(
-                actions.iter().all(|a| a.kind != "cordon"),
+                actions.iter().all(|a| a.kind != ActionKind::Cordon),
                 "cordoned without metric data at {at}"
             );
             let (snap, _) = observe(&p, &health);
@@ -240,10 +241,10 @@ async fn answers_slower_than_the_timeout() {
                 node.signals
             );
             fired.extend(
-                p.notifier
+                p.notifier()
                     .sent
                     .iter()
-                    .filter(|n| n.status == "firing" && &n.alert.subject == sick)
+                    .filter(|n| n.status == AlertState::Firing && &n.alert.subject == sick)
                     .map(|n| n.alert.name.clone()),
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;

@@ -3,6 +3,7 @@
 //! connection (no HTTP client crate), plus the bounded score history.
 
 use http::{get, promtool_check, request};
+use nodewatch::model::{ActionKind, AlertState};
 use nodewatch::serve::{serve, Published, HISTORY_LEN};
 use nodewatch::state::{
     ActionRecord, AlertView, CommonCause, Contribution, Contributor, NodeView, SignalValue,
@@ -101,7 +102,7 @@ fn sample() -> Snapshot {
             name: "NodeThreadExhaustion".into(),
             scope: "node".into(),
             subject: "node-b".into(),
-            state: "firing".into(),
+            state: AlertState::Firing,
             labels,
             annotations,
             active_since: Timestamp(1_519_145_000_000),
@@ -110,7 +111,7 @@ fn sample() -> Snapshot {
         actions: vec![ActionRecord {
             at: Timestamp(1_519_145_400_000),
             node: "node-b".into(),
-            kind: "refused".into(),
+            kind: ActionKind::Refused,
             rule: "NodeThreadExhaustion".into(),
             reason: "more than 30% of nodes look unhealthy".into(),
             score: 0.91,
@@ -314,7 +315,7 @@ async fn status_page_ranks_escapes_and_shows_banner_only_for_cluster_incidents()
         name: "ClusterNetworkNotReady".into(),
         scope: "cluster".into(),
         subject: "cluster".into(),
-        state: "firing".into(),
+        state: AlertState::Firing,
         ..Default::default()
     });
     published.publish(cluster);

@@ -9,6 +9,7 @@
 use nodewatch::act::sinks::{Dispatcher, Fingerprint};
 use nodewatch::act::{Notification, Notifier};
 use nodewatch::catalog::Catalog;
+use nodewatch::model::AlertState;
 use nodewatch::time::SystemClock;
 use receiver::Receiver;
 use serde_json::Value;
@@ -53,18 +54,18 @@ async fn a_binder_node_alert_arrives_resolves_and_survives_a_restart() {
     let alerts = binder_node_alerts().await;
     let first = alerts
         .iter()
-        .find(|n| n.status == "firing")
+        .find(|n| n.status == AlertState::Firing)
         .expect("a firing node alert")
         .clone();
     let node = first.alert.subject.clone();
     let resolved = alerts
         .iter()
-        .find(|n| n.status == "resolved" && n.alert.subject == node)
+        .find(|n| n.status == AlertState::Resolved && n.alert.subject == node)
         .expect("its resolution")
         .clone();
     let later = alerts
         .iter()
-        .find(|n| n.status == "firing" && n.alert.subject != node)
+        .find(|n| n.status == AlertState::Firing && n.alert.subject != node)
         .expect("another node's alert")
         .clone();
 

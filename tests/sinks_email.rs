@@ -7,6 +7,7 @@
 
 use nodewatch::act::sinks::Dispatcher;
 use nodewatch::act::Notifier;
+use nodewatch::model::ActionKind;
 use nodewatch::state::ActionRecord;
 use nodewatch::time::{SystemClock, Timestamp};
 use std::sync::Arc;
@@ -56,7 +57,7 @@ async fn an_alert_arrives_with_subject_recipients_and_explanation() {
     d.annotate_action(&ActionRecord {
         at: Timestamp(1_519_146_000_000),
         node: "node-a".into(),
-        kind: "refused".into(),
+        kind: ActionKind::Refused,
         rule: "NodeUnhealthy".into(),
         reason: "would cordon, refused because max fraction: nodewatch already cordoned 1 node(s), the limit is 1".into(),
         score: 0.93,

@@ -10,6 +10,7 @@ use nodewatch::act::{Governor, GovernorSettings, InMemoryCordoner};
 use nodewatch::catalog::Catalog;
 use nodewatch::collect::replay::ReplaySource;
 use nodewatch::engine::{Engine, Settings};
+use nodewatch::model::ActionKind;
 use nodewatch::pipeline::Pipeline;
 use nodewatch::time::SystemClock;
 use receiver::Receiver;
@@ -49,16 +50,19 @@ async fn cordons_refusals_and_cluster_incidents_become_annotations() {
         p.step(&mut source, at).await;
         at = at.add(meta.step);
     }
-    let actions = p.actions.clone();
+    let actions = p.actions().to_vec();
     assert!(
-        actions.iter().any(|a| a.kind == "cordon"),
+        actions.iter().any(|a| a.kind == ActionKind::Cordon),
         "the scenario cordons"
     );
     assert!(
-        actions.iter().any(|a| a.kind == "refused"),
+        actions.iter().any(|a| a.kind == ActionKind::Refused),
         "the scenario refuses"
     );
-    assert!(p.notifier.flush(Duration::from_secs(30)).await, "delivered");
+    assert!(
+        p.notifier_mut().flush(Duration::from_secs(30)).await,
+        "delivered"
+    );
 
     let seen = grafana.delivered();
     for s in &seen {

@@ -7,6 +7,7 @@
 //! left alone until it has been healthy again; dry-run and pause switches.
 //! A refusal is reported with its reason, never silently dropped.
 
+use crate::model::{CordonRequest, NodeFacts};
 use crate::time::{Duration, Timestamp};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -45,38 +46,6 @@ impl Default for GovernorSettings {
             healthy_period: Duration::mins(10),
         }
     }
-}
-
-/// A node as the governor sees it.
-#[derive(Clone, Debug, Default)]
-pub struct NodeFacts {
-    /// Name.
-    pub name: String,
-    /// Zone label.
-    pub zone: String,
-    /// Pool label.
-    pub pool: String,
-    /// Unschedulable (by anyone).
-    pub unschedulable: bool,
-    /// Cordoned by nodewatch.
-    pub cordoned_by_us: bool,
-    /// Score below the unhealthy threshold.
-    pub healthy: bool,
-}
-
-/// A cordon nodewatch wants.
-#[derive(Clone, Debug)]
-pub struct CordonRequest {
-    /// Node.
-    pub node: String,
-    /// Rule asking for it.
-    pub rule: String,
-    /// Node score.
-    pub score: f64,
-    /// Explanation of the score.
-    pub explanation: String,
-    /// All of the node's signals have fresh data.
-    pub fresh: bool,
 }
 
 /// Why a cordon was refused.

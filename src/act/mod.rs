@@ -6,22 +6,13 @@
 pub mod governor;
 pub mod sinks;
 
-pub use governor::{CordonRequest, Governor, GovernorSettings, NodeFacts, Refusal};
+pub use crate::model::{CordonRequest, NodeFacts, Notification};
+pub use governor::{Governor, GovernorSettings, Refusal};
 
-use crate::state::{ActionRecord, AlertView, SinkStats};
+use crate::model::ActionRecord;
+use crate::state::SinkStats;
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
-
-/// An alert state change to deliver.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Notification {
-    /// The alert as it is now.
-    pub alert: AlertView,
-    /// `firing` or `resolved`.
-    pub status: &'static str,
-    /// When it resolved (resolved only).
-    pub ends_at: Option<Timestamp>,
-}
 
 /// Delivers alert notifications.
 pub trait Notifier {

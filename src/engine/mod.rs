@@ -7,10 +7,10 @@ mod contributors;
 mod rules;
 mod snapshot;
 
-use crate::act::{CordonRequest, NodeFacts, Notification};
 use crate::catalog::{Catalog, EventCount, SignalScope};
 use crate::collect::Observation;
 use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
+use crate::model::{CordonRequest, NodeFacts, Notification};
 use crate::score::{self, Evidence, SeriesState};
 use crate::signals::nodes::DEFAULT_POOL_LABEL;
 use crate::signals::{EventIngest, EventWindow, Hit, NodeTable};
@@ -85,7 +85,7 @@ pub struct Engine {
     catalog: Arc<Catalog>,
     settings: Settings,
     /// Known nodes.
-    pub nodes: NodeTable,
+    nodes: NodeTable,
     events: EventIngest,
     /// `[signal][node]` own-baseline state (node signals).
     series: Vec<Vec<SeriesState>>,
@@ -443,6 +443,23 @@ impl Engine {
             .collect()
     }
 
+    /// `facts` with each node's cordon state as it is now (cordons made
+    /// earlier in the same tick count).
+    pub fn refresh_facts(&self, facts: &[NodeFacts]) -> Vec<NodeFacts> {
+        facts
+            .iter()
+            .map(|f| {
+                let mut f = f.clone();
+                if let Some(i) = self.nodes.get(&f.name) {
+                    let e = self.nodes.entry(i);
+                    f.unschedulable = e.unschedulable;
+                    f.cordoned_by_us = e.cordoned_by_us;
+                }
+                f
+            })
+            .collect()
+    }
+
     /// Whether `node` counts as healthy now (unknown nodes do not).
     pub fn is_healthy(&self, node: &str) -> bool {
         self.nodes.get(node).is_some_and(|i| {
@@ -452,6 +469,13 @@ impl Engine {
                 .flatten()
                 .is_some()
         })
+    }
+
+    /// Whether nodewatch cordoned `node` (as far as the engine knows).
+    pub fn is_cordoned_by_us(&self, node: &str) -> bool {
+        self.nodes
+            .get(node)
+            .is_some_and(|i| self.nodes.entry(i).cordoned_by_us)
     }
 
     /// Records that nodewatch cordoned `node`.

@@ -3,12 +3,11 @@
 //! uncordon requests that follow from firing node alerts.
 
 use super::{Engine, TickOutput};
-use crate::act::{CordonRequest, Notification};
 use crate::catalog::{AlertScope, Condition, Rule};
 use crate::decide::{AlertBook, Transition, TransitionKind};
+use crate::model::{AlertState, AlertView, CordonRequest, Notification};
 use crate::score::node::fmt;
 use crate::score::Evidence;
-use crate::state::AlertView;
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
@@ -133,10 +132,10 @@ impl Engine {
         };
         let mut view = self.alert_view(rule, &t.key.1, value, &explanation, active_since, fired_at);
         let status = match t.kind {
-            TransitionKind::Firing => "firing",
-            TransitionKind::Resolved => "resolved",
+            TransitionKind::Firing => AlertState::Firing,
+            TransitionKind::Resolved => AlertState::Resolved,
         };
-        view.state = status.to_string();
+        view.state = status;
         let ends_at = (t.kind == TransitionKind::Resolved).then_some(t.at);
         out.notifications.push(Notification {
             alert: view,
@@ -201,11 +200,10 @@ impl Engine {
             scope: rule.scope.as_str().to_string(),
             subject: subject.to_string(),
             state: if fired_at.is_some() {
-                "firing"
+                AlertState::Firing
             } else {
-                "pending"
-            }
-            .to_string(),
+                AlertState::Pending
+            },
             labels,
             annotations,
             active_since,

@@ -5,6 +5,7 @@
 use super::*;
 use crate::collect::{Observation, SourceError};
 use crate::decide::TransitionKind;
+use crate::model::AlertState;
 use std::path::PathBuf;
 
 const CATALOG: &str = "
@@ -68,7 +69,7 @@ fn a_node_local_fault_is_alerted_and_cordon_requested() {
     let fired: Vec<_> = outs
         .iter()
         .flat_map(|o| o.notifications.iter())
-        .filter(|n| n.status == "firing")
+        .filter(|n| n.status == AlertState::Firing)
         .collect();
     assert_eq!(fired.len(), 1, "{fired:?}");
     assert_eq!(fired[0].alert.labels["node"], "n3");
@@ -99,7 +100,7 @@ fn a_shared_fault_is_one_cluster_alert_and_no_node_alert() {
     let fired: Vec<_> = outs
         .iter()
         .flat_map(|o| o.notifications.iter())
-        .filter(|n| n.status == "firing")
+        .filter(|n| n.status == AlertState::Firing)
         .map(|n| (n.alert.name.clone(), n.alert.scope.clone()))
         .collect();
     assert_eq!(
@@ -125,10 +126,14 @@ fn unknown_data_holds_state_and_is_not_fresh() {
         v[3] = if t < 46 { 0.9 } else { f64::NAN };
         let o = e.tick(obs(t, &v));
         for n in &o.notifications {
-            if n.status == "firing" {
+            if n.status == AlertState::Firing {
                 fired_at = Some(t);
             }
-            assert_ne!(n.status, "resolved", "unknown must not resolve the alert");
+            assert_ne!(
+                n.status,
+                AlertState::Resolved,
+                "unknown must not resolve the alert"
+            );
         }
         if t >= 46 {
             assert!(

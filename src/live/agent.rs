@@ -24,9 +24,9 @@ use crate::catalog::Catalog;
 use crate::collect::{MetricSource, Source};
 use crate::engine::{self, Engine};
 use crate::k8s;
+use crate::model::{ActionKind, ActionRecord};
 use crate::pipeline::Pipeline;
 use crate::serve::Published;
-use crate::state::ActionRecord;
 use crate::time::{Clock, Timestamp};
 use std::collections::HashSet;
 use std::future::Future;
@@ -147,18 +147,18 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         let paused = self.pause || self.leader.paused();
         let leading = self.leader.is_leader();
         // A standby scores like the leader but every action is refused.
-        self.pipeline.governor.settings.paused = paused || !leading;
-        self.pipeline.notifier.paused = paused;
-        self.pipeline.notifier.check_leadership();
+        self.pipeline.set_paused(paused || !leading);
+        self.pipeline.notifier_mut().set_paused(paused);
+        self.pipeline.notifier_mut().check_leadership();
         let obs = self
             .source
-            .observe(at, self.pipeline.engine.catalog())
+            .observe(at, self.pipeline.engine().catalog())
             .await;
         if let Some(nodes) = &obs.nodes {
             self.sync_from_annotations(nodes);
         }
         let taken = self.pipeline.step_with(obs).await;
-        for a in taken.iter().filter(|a| a.kind == "cordon") {
+        for a in taken.iter().filter(|a| a.kind == ActionKind::Cordon) {
             self.last_cordon = self.last_cordon.max(Some(a.at));
         }
         if let Some(p) = &self.publish {
@@ -176,28 +176,21 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             }
             let name = &n.metadata.name;
             let at_text = a.get(AT).cloned().unwrap_or_default();
-            let ours = self
-                .pipeline
-                .engine
-                .nodes
-                .get(name)
-                .is_some_and(|i| self.pipeline.engine.nodes.entry(i).cordoned_by_us);
+            let ours = self.pipeline.is_cordoned_by_us(name);
             if n.spec.unschedulable {
-                if !ours {
-                    self.pipeline.engine.mark_cordoned(name);
+                let newer = Timestamp::parse_rfc3339(&at_text)
+                    .ok()
+                    .filter(|&at| self.last_cordon.is_none_or(|l| at > l));
+                if newer.is_some() {
+                    self.last_cordon = newer;
                 }
-                if let Ok(at) = Timestamp::parse_rfc3339(&at_text) {
-                    if self.last_cordon.is_none_or(|l| at > l) {
-                        self.last_cordon = Some(at);
-                        self.pipeline.governor.record_cordon(at);
-                    }
-                }
+                self.pipeline.adopt_cordon(name, newer);
             } else if self.human_seen.insert((name.clone(), at_text)) && !ours {
                 // nodewatch removes its annotations when it uncordons, so an
                 // annotated schedulable node was uncordoned by a human. When
                 // the engine knew it as ours, the node list tells it itself.
                 tracing::warn!(node = %name, "a human uncordoned a node nodewatch had cordoned; leaving it alone until healthy");
-                self.pipeline.governor.note_human_uncordon(name);
+                self.pipeline.note_human_uncordon(name);
             }
         }
     }
@@ -213,7 +206,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             .insert("kubernetes".into(), self.source.events_ok());
         let watch_errors: u64 = stats.iter().map(|w| w.errors).sum();
         let (lease_errors, lease_forbidden, _) = self.leader.errors();
-        let c = &self.pipeline.cordoner.stats;
+        let c = &self.pipeline.cordoner().stats;
         let forbidden =
             stats.iter().map(|w| w.forbidden).sum::<u64>() + lease_forbidden + c.forbidden;
         // `<source>/<kind>`: /metrics labels them source="kubernetes".
@@ -225,13 +218,13 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         ] {
             s.stats.source_errors.insert(k.into(), v);
         }
-        if let Some(c) = self.pipeline.notifier.condition() {
+        if let Some(c) = self.pipeline.notifier().condition() {
             let errors = c.stats().errors.load(std::sync::atomic::Ordering::Relaxed);
             s.stats
                 .source_errors
                 .insert("kubernetes/condition".into(), errors);
         }
-        if let Some(d) = self.pipeline.cordoner.drain_stats() {
+        if let Some(d) = self.pipeline.cordoner().drain_stats() {
             s.stats.drains = d.by_outcome().map(|(k, v)| (k.into(), v)).collect();
         }
         s

@@ -113,7 +113,7 @@ impl ConditionMirror {
         let c = Change {
             node: n.alert.subject.clone(),
             alert: n.alert.name.clone(),
-            firing: n.status == "firing",
+            firing: n.status == crate::model::AlertState::Firing,
             // The rule's description carries the explanation; else its summary.
             explanation: ["description", "summary"]
                 .iter()

@@ -38,6 +38,11 @@ pub struct Gated<N: Notifier> {
 }
 
 impl<N: Notifier> Gated<N> {
+    /// Switches the pause flag: while set, nothing is sent or kept.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+
     /// Gates `inner` on `leader`.
     pub fn new(inner: N, leader: LeaderHandle, paused: bool) -> Self {
         Gated {
@@ -132,10 +137,10 @@ impl<N: Notifier> Notifier for Gated<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::AlertView;
+    use crate::model::{AlertState, AlertView};
 
     #[derive(Default)]
-    struct Sent(Vec<(String, &'static str)>);
+    struct Sent(Vec<(String, AlertState)>);
 
     impl Notifier for Sent {
         fn notify(&mut self, n: Notification) {
@@ -143,7 +148,7 @@ mod tests {
         }
     }
 
-    fn note(subject: &str, status: &'static str) -> Notification {
+    fn note(subject: &str, status: AlertState) -> Notification {
         Notification {
             alert: AlertView {
                 name: "NodeUnhealthy".into(),
@@ -160,14 +165,14 @@ mod tests {
         let leader = LeaderHandle::default();
         let mut g = Gated::new(Sent::default(), leader.clone(), false);
         // Standby while another replica leads: held, and theirs to send.
-        g.notify(note("n0", "firing"));
+        g.notify(note("n0", AlertState::Firing));
         let acted_until = Instant::now();
         leader.set_for_test(None, Some(acted_until));
         g.check_leadership();
         // Then nobody leads: held, only the latest per alert kept.
-        g.notify(note("n1", "firing"));
-        g.notify(note("n2", "firing"));
-        g.notify(note("n2", "resolved"));
+        g.notify(note("n1", AlertState::Firing));
+        g.notify(note("n2", AlertState::Firing));
+        g.notify(note("n2", AlertState::Resolved));
         assert!(g.inner.0.is_empty());
         assert_eq!(g.held, 4);
         // Takes over: the gap's transitions go out, in order; n0 does not.
@@ -176,11 +181,14 @@ mod tests {
         g.check_leadership();
         assert_eq!(
             g.inner.0,
-            [("n1".to_string(), "firing"), ("n2".to_string(), "resolved")]
+            [
+                ("n1".to_string(), AlertState::Firing),
+                ("n2".to_string(), AlertState::Resolved)
+            ]
         );
         assert_eq!(g.sent_on_takeover, 2);
         // Leading: straight through, nothing re-sent.
-        g.notify(note("n3", "firing"));
+        g.notify(note("n3", AlertState::Firing));
         g.check_leadership();
         assert_eq!(g.inner.0.len(), 3);
     }
@@ -188,7 +196,7 @@ mod tests {
     #[test]
     fn paused_transitions_are_not_sent_later() {
         let mut g = Gated::new(Sent::default(), LeaderHandle::always(), true);
-        g.notify(note("n1", "firing"));
+        g.notify(note("n1", AlertState::Firing));
         g.paused = false;
         g.check_leadership();
         assert!(g.inner.0.is_empty(), "paused on purpose: nothing owed");

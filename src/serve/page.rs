@@ -6,6 +6,7 @@
 use super::html::{band, escape_html as esc, fmt_num, fmt_score, sparkline, CSS};
 pub use super::summary::cluster_incident;
 use super::summary::{banner, cards, human_time};
+use crate::model::{ActionKind, AlertState};
 use crate::state::{Contributor, NodeView, Snapshot};
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -104,7 +105,7 @@ fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) 
     let firing: Vec<&str> = s
         .alerts
         .iter()
-        .filter(|a| a.scope == "node" && a.state == "firing")
+        .filter(|a| a.scope == "node" && a.state == AlertState::Firing)
         .map(|a| a.subject.as_str())
         .collect();
     out.push_str("<section id=\"nodes\"><h2>Nodes by score</h2>");
@@ -285,7 +286,7 @@ fn alerts(out: &mut String, s: &Snapshot) {
             esc(&since),
             esc(summary),
             name = esc(&a.name),
-            state = esc(&a.state),
+            state = esc(a.state.as_str()),
         );
     }
     out.push_str("</tbody></table></section>");
@@ -303,9 +304,9 @@ fn actions(out: &mut String, s: &Snapshot) {
     );
     // Newest first: the list is kept newest last.
     for a in s.actions.iter().rev() {
-        let what = match a.kind.as_str() {
-            "refused" => "cordon refused".to_string(),
-            k => esc(k),
+        let what = match a.kind {
+            ActionKind::Refused => "cordon refused".to_string(),
+            k => esc(k.as_str()),
         };
         let _ = write!(
             out,
@@ -316,7 +317,7 @@ fn actions(out: &mut String, s: &Snapshot) {
             esc(&a.rule),
             fmt_score(a.score),
             esc(&a.reason),
-            kind = esc(&a.kind),
+            kind = esc(a.kind.as_str()),
         );
     }
     out.push_str("</tbody></table></section>");

@@ -9,6 +9,7 @@
 
 use super::config::ServeConfig;
 use super::history::{self, History};
+use crate::model::ActionKind;
 use crate::state::{ActionRecord, Snapshot};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -18,10 +19,6 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 /// history is dropped: one bound for both, so memory is at most
 /// `HISTORY_LEN` points for each node seen in the last `HISTORY_LEN` ticks.
 pub const HISTORY_LEN: usize = 240;
-
-/// Action kinds whose counters exist (at zero) before anything happened, so
-/// `rate()` and `increase()` see the first increment.
-const KNOWN_ACTION_KINDS: [&str; 3] = ["cordon", "uncordon", "refused"];
 
 /// A cheaply cloneable handle to the latest published snapshot and the
 /// bookkeeping derived from the sequence of snapshots.
@@ -53,7 +50,7 @@ struct Book {
 }
 
 /// Identity of an action record: (at in ms, node, kind).
-type ActionKey = (i64, String, String);
+type ActionKey = (i64, String, ActionKind);
 
 /// One node's recent scores, oldest first.
 struct NodeHistory {
@@ -121,7 +118,7 @@ impl Published {
         let keys: HashSet<ActionKey> = snapshot
             .actions
             .iter()
-            .map(|a| (a.at.0, a.node.clone(), a.kind.clone()))
+            .map(|a| (a.at.0, a.node.clone(), a.kind))
             .collect();
         let new_actions: Vec<&ActionRecord> = snapshot
             .actions
@@ -129,11 +126,11 @@ impl Published {
             .filter(|a| {
                 !book
                     .seen_actions
-                    .contains(&(a.at.0, a.node.clone(), a.kind.clone()))
+                    .contains(&(a.at.0, a.node.clone(), a.kind))
             })
             .collect();
         for a in &new_actions {
-            *book.action_totals.entry(a.kind.clone()).or_insert(0) += 1;
+            *book.action_totals.entry(a.kind.to_string()).or_insert(0) += 1;
         }
         book.seen_actions = keys;
         let totals = known_kinds(&book.action_totals);
@@ -212,12 +209,11 @@ impl Published {
     }
 }
 
-/// `counted` with the known action kinds present at zero.
+/// `counted` with every action kind present (at zero before anything
+/// happened, so `rate()` and `increase()` see the first increment).
 fn known_kinds(counted: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    let mut totals: BTreeMap<String, u64> = KNOWN_ACTION_KINDS
-        .iter()
-        .map(|k| (k.to_string(), 0))
-        .collect();
+    let mut totals: BTreeMap<String, u64> =
+        ActionKind::ALL.iter().map(|k| (k.to_string(), 0)).collect();
     for (kind, n) in counted {
         totals.insert(kind.clone(), *n);
     }
@@ -257,11 +253,11 @@ mod tests {
         }
     }
 
-    fn action(at: i64, node: &str, kind: &str) -> ActionRecord {
+    fn action(at: i64, node: &str, kind: ActionKind) -> ActionRecord {
         ActionRecord {
             at: Timestamp(at),
             node: node.into(),
-            kind: kind.into(),
+            kind,
             ..Default::default()
         }
     }
@@ -289,11 +285,14 @@ mod tests {
     fn actions_are_counted_once_across_snapshots() {
         let p = Published::new();
         assert_eq!(p.action_totals().get("cordon"), Some(&0));
-        let a = action(1, "a", "cordon");
-        let b = action(2, "b", "refused");
+        let a = action(1, "a", ActionKind::Cordon);
+        let b = action(2, "b", ActionKind::Refused);
         p.publish(snap(&[], vec![a.clone()]));
         p.publish(snap(&[], vec![a.clone(), b.clone()]));
-        p.publish(snap(&[], vec![b.clone(), action(3, "a", "uncordon")]));
+        p.publish(snap(
+            &[],
+            vec![b.clone(), action(3, "a", ActionKind::Uncordon)],
+        ));
         let t = p.action_totals();
         assert_eq!((t["cordon"], t["refused"], t["uncordon"]), (1, 1, 1));
     }

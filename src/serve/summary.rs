@@ -4,6 +4,7 @@
 //! and that nodewatch will not cordon for it.
 
 use super::html::escape_html as esc;
+use crate::model::AlertState;
 use crate::state::Snapshot;
 use std::fmt::Write;
 
@@ -18,11 +19,15 @@ pub(super) fn human_time(rfc3339: &str) -> String {
 /// The summary cards: how many nodes are sick, alerts firing, nodes
 /// cordoned, and whether a cluster-wide anomaly is on.
 pub(super) fn cards(out: &mut String, s: &Snapshot) {
-    let firing = s.alerts.iter().filter(|a| a.state == "firing").count();
+    let firing = s
+        .alerts
+        .iter()
+        .filter(|a| a.state == AlertState::Firing)
+        .count();
     let sick = s
         .alerts
         .iter()
-        .filter(|a| a.scope == "node" && a.state == "firing")
+        .filter(|a| a.scope == "node" && a.state == AlertState::Firing)
         .count();
     let cordoned = s.nodes.iter().filter(|n| n.cordoned).count();
     let unknown = s.nodes.iter().filter(|n| !n.unknown.is_empty()).count();
@@ -72,7 +77,7 @@ pub fn cluster_incident(s: &Snapshot) -> bool {
     !s.common_cause.is_empty()
         || s.alerts
             .iter()
-            .any(|a| a.scope == "cluster" && a.state == "firing")
+            .any(|a| a.scope == "cluster" && a.state == AlertState::Firing)
 }
 
 pub(super) fn banner(out: &mut String, s: &Snapshot) {
@@ -102,7 +107,7 @@ pub(super) fn banner(out: &mut String, s: &Snapshot) {
     for a in s
         .alerts
         .iter()
-        .filter(|a| a.scope == "cluster" && a.state == "firing")
+        .filter(|a| a.scope == "cluster" && a.state == AlertState::Firing)
     {
         let summary = a.annotations.get("summary").map_or("", String::as_str);
         let _ = write!(

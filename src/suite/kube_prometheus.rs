@@ -13,12 +13,11 @@
 //! scenarios' series carry no such label (backfilled data has only the
 //! labels the exporters give; `up` keeps its `job`).
 
-use crate::act::Notification;
 use crate::collect::prometheus::response::QueryError;
 use crate::collect::prometheus::{ConfigError, PromClient, PrometheusConfig};
+use crate::model::{AlertState, AlertView, Notification};
 use crate::report::Report;
 use crate::scenario::{Meta, Scenario};
-use crate::state::AlertView;
 use crate::time::{Duration, Timestamp};
 use std::collections::{BTreeMap, HashMap};
 
@@ -275,7 +274,7 @@ fn notify(rule: &Rule, f: Firing, pod_node: &HashMap<(&str, &str), &str>) -> Vec
         name: rule.alert.to_string(),
         scope: scope.to_string(),
         subject,
-        state: "firing".to_string(),
+        state: AlertState::Firing,
         labels,
         annotations: BTreeMap::new(),
         active_since: f.active_at,
@@ -283,13 +282,13 @@ fn notify(rule: &Rule, f: Firing, pod_node: &HashMap<(&str, &str), &str>) -> Vec
     };
     let mut out = vec![Notification {
         alert: view.clone(),
-        status: "firing",
+        status: AlertState::Firing,
         ends_at: None,
     }];
     if let Some(r) = f.resolved_at {
         out.push(Notification {
             alert: view,
-            status: "resolved",
+            status: AlertState::Resolved,
             ends_at: Some(r),
         });
     }

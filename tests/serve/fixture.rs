@@ -5,6 +5,7 @@
 //! fires and it is cordoned), a hub workload, and a common-cause window.
 #![allow(dead_code)]
 
+use nodewatch::model::{ActionKind, AlertState};
 use nodewatch::serve::Published;
 use nodewatch::state::{
     ActionRecord, AlertView, CommonCause, NodeView, SignalValue, Snapshot, Stats, WorkloadView,
@@ -105,11 +106,10 @@ pub fn snapshot(nodes: usize, i: usize, ticks: usize) -> Snapshot {
             scope: "node".into(),
             subject: SICK.into(),
             state: if i < sick_from + 4 {
-                "pending"
+                AlertState::Pending
             } else {
-                "firing"
-            }
-            .into(),
+                AlertState::Firing
+            },
             labels,
             active_since: Timestamp(at(sick_from)),
             fired_at: (i >= sick_from + 4).then(|| Timestamp(at(sick_from + 4))),
@@ -121,7 +121,7 @@ pub fn snapshot(nodes: usize, i: usize, ticks: usize) -> Snapshot {
         actions.push(ActionRecord {
             at: Timestamp(at(sick_from + 10)),
             node: SICK.into(),
-            kind: "cordon".into(),
+            kind: ActionKind::Cordon,
             rule: "NodeSick".into(),
             reason: "node score 0.93 above 0.8 for 5m".into(),
             score: 0.93,

@@ -5,6 +5,7 @@
 //! HTTP receiver for webhooks and Grafana is in `receiver.rs`.
 #![allow(dead_code)]
 
+use nodewatch::model::AlertState;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -333,7 +334,11 @@ pub fn node_alert(node: &str, firing: bool, at_secs: i64) -> nodewatch::act::Not
             name: "NodeUnhealthy".into(),
             scope: "node".into(),
             subject: node.into(),
-            state: if firing { "firing" } else { "resolved" }.into(),
+            state: if firing {
+                AlertState::Firing
+            } else {
+                AlertState::Resolved
+            },
             labels,
             annotations: [
                 (
@@ -347,7 +352,11 @@ pub fn node_alert(node: &str, firing: bool, at_secs: i64) -> nodewatch::act::Not
             active_since: at,
             fired_at: Some(at),
         },
-        status: if firing { "firing" } else { "resolved" },
+        status: if firing {
+            AlertState::Firing
+        } else {
+            AlertState::Resolved
+        },
         ends_at: (!firing).then_some(at),
     }
 }

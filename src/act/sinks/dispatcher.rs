@@ -8,6 +8,7 @@ use super::fingerprint::Fingerprint;
 use super::item::{AlertEvent, AlertStatus, Item};
 use super::{alertmanager, email, grafana, webhook, Context, SinkError, SinkHandle, SinksConfig};
 use crate::act::{Notification, Notifier};
+use crate::model::AlertState;
 use crate::state::{ActionRecord, SinkStats};
 use crate::time::{Clock, Timestamp};
 use std::collections::{BTreeMap, HashMap};
@@ -128,7 +129,7 @@ impl Dispatcher {
     fn event(&mut self, n: Notification) -> AlertEvent {
         let a = n.alert;
         let fingerprint = Fingerprint::of(&a.labels);
-        let (status, starts_at, annotations, ends_at) = if n.status == "resolved" {
+        let (status, starts_at, annotations, ends_at) = if n.status == AlertState::Resolved {
             let (starts, annotations) = self
                 .firing
                 .remove(&fingerprint)

@@ -216,7 +216,7 @@ pub fn record(
         h.set(
             &[
                 ("__name__", "nodewatch_action"),
-                ("kind", &a.kind),
+                ("kind", a.kind.as_str()),
                 ("node", &a.node),
                 ("reason", &a.reason),
                 ("rule", &a.rule),

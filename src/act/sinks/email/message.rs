@@ -4,7 +4,7 @@
 //! from which baseline) and what nodewatch did or refused to do.
 
 use super::super::item::{AlertEvent, AlertStatus, Item};
-use crate::state::ActionRecord;
+use crate::model::{ActionKind, ActionRecord};
 use std::fmt::Write;
 
 /// A rendered email, before addressing.
@@ -56,11 +56,10 @@ pub fn render(prefix: &str, group: &str, items: &[&Item], repeat: bool, link: &s
 }
 
 fn action_phrase(r: &ActionRecord) -> &'static str {
-    match r.kind.as_str() {
-        "cordon" => "cordoned",
-        "uncordon" => "uncordoned",
-        "refused" => "would cordon, refused",
-        _ => "action",
+    match r.kind {
+        ActionKind::Cordon => "cordoned",
+        ActionKind::Uncordon => "uncordoned",
+        ActionKind::Refused => "would cordon, refused",
     }
 }
 
@@ -223,13 +222,13 @@ mod tests {
         }))
     }
 
-    fn action(kind: &str, reason: &str) -> Item {
+    fn action(kind: ActionKind, reason: &str) -> Item {
         Item::Action(
             1,
             Arc::new(ActionRecord {
                 at: Timestamp(0),
                 node: "n1".into(),
-                kind: kind.into(),
+                kind,
                 rule: "NodeUnhealthy".into(),
                 reason: reason.into(),
                 score: 0.93,
@@ -241,7 +240,10 @@ mod tests {
     fn subject_and_body_say_what_why_and_what_was_done() {
         let items = [
             alert(AlertStatus::Firing),
-            action("refused", "would cordon, refused because max fraction"),
+            action(
+                ActionKind::Refused,
+                "would cordon, refused because max fraction",
+            ),
         ];
         let groups = group(&items);
         assert_eq!(groups.len(), 1);
@@ -266,7 +268,13 @@ mod tests {
         assert!(r.body.contains("refused because max fraction"));
         assert!(r.body.contains("(rule NodeUnhealthy, score 0.93)"));
         assert!(r.body.contains("Status page: http://nw/"));
-        let r = render("", "n1", &[&action("cordon", "score 1")], false, "");
+        let r = render(
+            "",
+            "n1",
+            &[&action(ActionKind::Cordon, "score 1")],
+            false,
+            "",
+        );
         assert_eq!(r.subject, "n1: cordoned");
         let a = alert(AlertStatus::Firing);
         assert_eq!(

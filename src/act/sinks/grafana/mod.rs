@@ -9,6 +9,7 @@ use super::fingerprint::Fingerprint;
 use super::item::{AlertStatus, Item};
 use super::worker::{Deliver, Outgoing, WorkerOptions};
 use super::{Context, SinkHandle};
+use crate::model::ActionKind;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -60,7 +61,7 @@ fn default_tags() -> Vec<String> {
 }
 
 fn default_actions() -> Vec<String> {
-    vec!["cordon".into(), "uncordon".into(), "refused".into()]
+    ActionKind::ALL.iter().map(|k| k.to_string()).collect()
 }
 
 fn yes() -> bool {
@@ -71,7 +72,7 @@ impl GrafanaConfig {
     /// Checks what serde cannot.
     pub fn validate(&self) -> Result<(), String> {
         for a in &self.actions {
-            if !matches!(a.as_str(), "cordon" | "uncordon" | "refused") {
+            if ActionKind::parse(a).is_none() {
                 return Err(format!(
                     "actions: unknown action {a:?} (expected cordon, uncordon or refused)"
                 ));
@@ -130,7 +131,13 @@ pub(super) fn start(cfg: &GrafanaConfig, _ctx: &Context) -> Result<SinkHandle, S
         tags: cfg.tags.clone(),
         open: HashMap::new(),
     };
-    let (kinds, incidents) = (cfg.actions.clone(), cfg.cluster_incidents);
+    // Validated: every configured action names a kind.
+    let kinds: Vec<ActionKind> = cfg
+        .actions
+        .iter()
+        .filter_map(|a| ActionKind::parse(a))
+        .collect();
+    let incidents = cfg.cluster_incidents;
     let accepts = move |i: &Item| match i {
         Item::Alert(a) => incidents && a.scope == "cluster",
         Item::Action(_, r) => kinds.contains(&r.kind),
@@ -164,10 +171,10 @@ impl GrafanaSink {
     fn annotation(&self, item: &Item) -> Annotation {
         match item {
             Item::Action(_, r) => {
-                let what = match r.kind.as_str() {
-                    "cordon" => format!("nodewatch cordoned {}", r.node),
-                    "uncordon" => format!("nodewatch uncordoned {}", r.node),
-                    _ => format!("nodewatch would cordon {}", r.node),
+                let what = match r.kind {
+                    ActionKind::Cordon => format!("nodewatch cordoned {}", r.node),
+                    ActionKind::Uncordon => format!("nodewatch uncordoned {}", r.node),
+                    ActionKind::Refused => format!("nodewatch would cordon {}", r.node),
                 };
                 let node_tag = format!("node={}", r.node);
                 let text = format!(
@@ -175,7 +182,7 @@ impl GrafanaSink {
                     r.rule, r.score, r.reason
                 );
                 Annotation::Create {
-                    body: self.body(r.at.0, None, &[&r.kind, &node_tag], text),
+                    body: self.body(r.at.0, None, &[r.kind.as_str(), &node_tag], text),
                     opens: None,
                 }
             }
