@@ -215,8 +215,8 @@ fn rbac_is_exactly_what_the_fake_api_server_enforces() {
         );
         assert_eq!(
             names,
-            vec![lease.name.clone()],
-            "{dir}: the Role grants exactly the configured Lease"
+            vec![lease.name.clone(), cfg.kubernetes.audit.configmap.clone()],
+            "{dir}: the Role grants exactly the configured Lease and audit ConfigMap"
         );
         let obj = r.get("Lease", &lease.name);
         assert_eq!(

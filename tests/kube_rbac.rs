@@ -42,6 +42,10 @@ fn shipped_rbac_grants_exactly_what_nodewatch_needs() {
         attrs("get", "", "nodes/status", "", "n1"),
         attrs("patch", "", "nodes/status", "", "n1"),
         attrs("create", "coordination.k8s.io", "leases", "nodewatch", ""),
+        // The opt-in audit log (`kubernetes.audit`).
+        attrs("create", "", "configmaps", "nodewatch", ""),
+        attrs("get", "", "configmaps", "nodewatch", "nodewatch-audit"),
+        attrs("update", "", "configmaps", "nodewatch", "nodewatch-audit"),
         attrs(
             "get",
             "coordination.k8s.io",
@@ -69,6 +73,8 @@ fn shipped_rbac_grants_exactly_what_nodewatch_needs() {
         // Draining needs deploy/components/drain on top.
         attrs("create", "", "pods/eviction", "prod", "p"),
         attrs("list", "", "secrets", "", ""),
+        attrs("get", "", "configmaps", "nodewatch", "other"),
+        attrs("update", "", "configmaps", "kube-system", "nodewatch-audit"),
         attrs("get", "", "secrets", "nodewatch", "token"),
         attrs("create", "events.k8s.io", "events", "default", ""),
         attrs(

@@ -6,7 +6,8 @@
 //! the Events are accepted by the real server and do what they say, a
 //! node's other taints survive both, and a human's cordon is left alone.
 //! The opt-in drain after a cordon goes through the real Eviction API, and
-//! the opt-in NodeCondition through the real `nodes/status` subresource.
+//! the opt-in NodeCondition through the real `nodes/status` subresource,
+//! and the opt-in audit log into a real ConfigMap.
 
 #[path = "support/deploy.rs"]
 mod deploy;
@@ -16,12 +17,13 @@ mod kube_real;
 use kube_real::ControlPlane;
 use nodewatch::act::{CordonRequest, Cordoner};
 use nodewatch::act::{Notification, Notifier, RecordingNotifier};
+use nodewatch::live::audit::{self, AuditLog, AuditSettings};
 use nodewatch::live::condition::{ConditionMirror, ConditionSettings};
 use nodewatch::live::drain::DRAIN_ANNOTATION;
 use nodewatch::live::{
     ClientOptions, Gated, KubeCordoner, LeaderHandle, Settings, CORDONED_BY, TAINT_KEY,
 };
-use nodewatch::model::{AlertState, AlertView};
+use nodewatch::model::{ActionKind, ActionRecord, AlertState, AlertView};
 use nodewatch::time::Timestamp;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
@@ -474,4 +476,102 @@ async fn node_alerts_become_a_stable_node_condition() {
         condition(&cp, "c2", None).await.is_none(),
         "dry-run and pause wrote nothing"
     );
+}
+
+/// The audit log's lines, as `kubectl` reads them.
+fn audit_lines(cp: &ControlPlane) -> Vec<Value> {
+    let cm = cp
+        .get("configmap", Some("nodewatch"), "nodewatch-audit")
+        .expect("the audit ConfigMap");
+    cm["data"][audit::KEY]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+/// The durable audit trail on the real server, under the shipped RBAC:
+/// alerts and actions that pass the gate land in the `nodewatch-audit`
+/// ConfigMap beside the Lease, a new writer (a restarted agent) appends to
+/// what is there, and the newest `max_entries` lines are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_survives_a_restart_and_stays_bounded() {
+    let cp = ControlPlane::start();
+    let base = deploy::render("deploy/base");
+    let objects = json!({"apiVersion": "v1", "kind": "List", "items": base.objects}).to_string();
+    cp.kubectl_ok(&["apply", "--server-side", "-f", "-"], Some(&objects));
+    let sa = cp.service_account_kubeconfig("nodewatch", "nodewatch");
+    let client = nodewatch::live::client_from(&ClientOptions {
+        kubeconfig: Some(sa),
+        context: None,
+    })
+    .await
+    .expect("client for the real server");
+    let settings = AuditSettings {
+        enabled: true,
+        max_entries: 4,
+        ..Default::default()
+    };
+    let at = Timestamp::parse_rfc3339("2026-12-04T10:00:00Z").unwrap();
+    let action = |node: &str| ActionRecord {
+        at,
+        node: node.into(),
+        kind: ActionKind::Cordon,
+        rule: "NodeUnhealthy".into(),
+        reason: "score 1: test".into(),
+        score: 1.0,
+    };
+    let wait_written = |g: &Gated<RecordingNotifier>, n: u64| {
+        let stats = g.audit().expect("on").stats();
+        let done = stats.written.load(Ordering::Relaxed) >= n;
+        (done, stats.errors.load(Ordering::Relaxed))
+    };
+    let start = || {
+        Gated::new(RecordingNotifier::default(), LeaderHandle::always(), false)
+            .with_audit(AuditLog::start(client.clone(), "nodewatch", &settings))
+    };
+    let mut g = start();
+    g.notify(node_alert("NodeUnhealthy", "a1", "firing"));
+    g.record_action(&action("a1"));
+    for _ in 0..300 {
+        if wait_written(&g, 2).0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let lines = audit_lines(&cp);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(
+        (lines[0]["kind"].as_str(), lines[0]["status"].as_str()),
+        (Some("alert"), Some("firing"))
+    );
+    assert_eq!(lines[0]["explanation"], "score 1: NodeUnhealthy on a1");
+    assert_eq!(
+        (lines[1]["kind"].as_str(), lines[1]["node"].as_str()),
+        (Some("cordon"), Some("a1"))
+    );
+    drop(g);
+
+    // A restarted agent appends; the bound keeps the newest four.
+    let mut g = start();
+    for node in ["a2", "a3", "a4"] {
+        g.record_action(&action(node));
+    }
+    for _ in 0..300 {
+        if wait_written(&g, 3).0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        wait_written(&g, 3),
+        (true, 0),
+        "written under the shipped RBAC"
+    );
+    let nodes: Vec<_> = audit_lines(&cp)
+        .iter()
+        .map(|l| l["node"].as_str().unwrap_or("-").to_string())
+        .collect();
+    assert_eq!(nodes, ["a1", "a2", "a3", "a4"], "the oldest line went");
 }

@@ -12,6 +12,7 @@
 //! Ticks come from [`Ticks`]: wall-clock intervals in production, or a
 //! channel a test drives while it sets a [`SimClock`](crate::time::SimClock).
 
+use super::audit::AuditLog;
 use super::condition::ConditionMirror;
 use super::cordon::{KubeCordoner, AT, CORDONED_BY};
 pub use super::gated::Gated;
@@ -104,6 +105,10 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             let c = &opts.kube.condition;
             let mirror = ConditionMirror::start(client.clone(), c, opts.governor.dry_run);
             notifier = notifier.with_condition(mirror);
+        }
+        if opts.kube.audit.enabled {
+            let ns = &opts.kube.lease.namespace;
+            notifier = notifier.with_audit(AuditLog::start(client.clone(), ns, &opts.kube.audit));
         }
         let cordoner = KubeCordoner::new(client, &identity, &ev_ns, leader.clone(), &opts.kube)
             .expect_into(source.shared());
@@ -223,6 +228,12 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             s.stats
                 .source_errors
                 .insert("kubernetes/condition".into(), errors);
+        }
+        if let Some(a) = self.pipeline.notifier().audit() {
+            let errors = a.stats().errors.load(std::sync::atomic::Ordering::Relaxed);
+            s.stats
+                .source_errors
+                .insert("kubernetes/audit".into(), errors);
         }
         if let Some(d) = self.pipeline.cordoner().drain_stats() {
             s.stats.drains = d.by_outcome().map(|(k, v)| (k.into(), v)).collect();

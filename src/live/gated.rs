@@ -11,6 +11,7 @@
 //! that began, or an alert that resolved, while nobody led still reaches
 //! people, and nothing the old leader sent is sent twice.
 
+use super::audit::AuditLog;
 use super::condition::ConditionMirror;
 use super::leader::LeaderHandle;
 use crate::act::{Notification, Notifier};
@@ -35,6 +36,8 @@ pub struct Gated<N: Notifier> {
     recent: BTreeMap<(String, String), (Instant, Notification)>,
     /// Mirrors node alerts that pass into a NodeCondition, when enabled.
     condition: Option<ConditionMirror>,
+    /// Appends what passes the gate to the durable audit log, when enabled.
+    audit: Option<AuditLog>,
 }
 
 impl<N: Notifier> Gated<N> {
@@ -54,6 +57,7 @@ impl<N: Notifier> Gated<N> {
             sent_on_takeover: 0,
             recent: BTreeMap::new(),
             condition: None,
+            audit: None,
         }
     }
 
@@ -61,6 +65,17 @@ impl<N: Notifier> Gated<N> {
     pub fn with_condition(mut self, c: ConditionMirror) -> Self {
         self.condition = Some(c);
         self
+    }
+
+    /// Also appends what passes the gate to the audit log.
+    pub fn with_audit(mut self, a: AuditLog) -> Self {
+        self.audit = Some(a);
+        self
+    }
+
+    /// The audit log, when enabled.
+    pub fn audit(&self) -> Option<&AuditLog> {
+        self.audit.as_ref()
     }
 
     /// The condition writer, when enabled.
@@ -71,6 +86,9 @@ impl<N: Notifier> Gated<N> {
     fn pass(&mut self, n: Notification) {
         if let Some(c) = &self.condition {
             c.observe(&n);
+        }
+        if let Some(a) = &self.audit {
+            a.alert(&n);
         }
         self.inner.notify(n);
     }
@@ -125,6 +143,9 @@ impl<N: Notifier> Notifier for Gated<N> {
 
     fn record_action(&mut self, action: &ActionRecord) {
         if !self.paused && self.leader.is_leader() {
+            if let Some(a) = &self.audit {
+                a.action(action);
+            }
             self.inner.record_action(action);
         }
     }

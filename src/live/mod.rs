@@ -18,6 +18,7 @@
 //! [`crate::k8s`] values.
 
 mod agent;
+pub mod audit;
 mod client;
 pub mod condition;
 mod cordon;

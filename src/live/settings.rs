@@ -31,6 +31,8 @@ pub struct Settings {
     pub drain: super::drain::DrainSettings,
     /// Opt-in NodeCondition mirroring node alerts, for remediators.
     pub condition: super::condition::ConditionSettings,
+    /// Opt-in durable audit trail in a ConfigMap beside the Lease.
+    pub audit: super::audit::AuditSettings,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             watch_backoff_max: Duration::secs(30),
             drain: Default::default(),
             condition: Default::default(),
+            audit: Default::default(),
         }
     }
 }
