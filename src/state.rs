@@ -135,6 +135,15 @@ pub struct SignalInfo {
     pub scope: String,
 }
 
+/// A pause of all actions in force, from the Lease or `--pause`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Pause {
+    /// Who and why, as the person pausing wrote it.
+    pub reason: String,
+    /// When it ends by itself (`None`: when removed).
+    pub until: Option<Timestamp>,
+}
+
 /// Self-health counters.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Stats {
@@ -156,6 +165,8 @@ pub struct Stats {
     pub source_up: BTreeMap<String, bool>,
     /// Alert notifications sent.
     pub notifications: u64,
+    /// The pause in force, if actions are paused.
+    pub pause: Option<Pause>,
     /// What drains did so far, by outcome (`evicted`, `refused`, ...;
     /// empty unless `kubernetes.drain` is on).
     pub drains: BTreeMap<String, u64>,

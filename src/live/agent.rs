@@ -223,6 +223,14 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         ] {
             s.stats.source_errors.insert(k.into(), v);
         }
+        s.stats.pause = if self.pause {
+            Some(crate::state::Pause {
+                reason: "started with --pause".into(),
+                until: None,
+            })
+        } else {
+            self.leader.pause()
+        };
         if let Some(c) = self.pipeline.notifier().condition() {
             let errors = c.stats().errors.load(std::sync::atomic::Ordering::Relaxed);
             s.stats

@@ -42,6 +42,10 @@ pub const EXPLANATION: &str = "nodewatch.io/explanation";
 pub const AT: &str = "nodewatch.io/at";
 /// Lease annotation that pauses all actions when `"true"`.
 pub const PAUSED_ANNOTATION: &str = "nodewatch.io/paused";
+/// Lease annotation saying who paused and why (free text).
+pub const PAUSE_REASON_ANNOTATION: &str = "nodewatch.io/paused-reason";
+/// Lease annotation ending the pause at an RFC 3339 time.
+pub const PAUSE_UNTIL_ANNOTATION: &str = "nodewatch.io/paused-until";
 /// Key of the optional `NoSchedule` taint.
 pub const TAINT_KEY: &str = "nodewatch.io/unhealthy";
 

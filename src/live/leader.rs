@@ -14,13 +14,16 @@
 //!   once.
 //! - On shutdown the holder stops acting first, then releases (empty
 //!   holder), so a standby takes over within one `retry_period`.
-//! - The Lease annotation `nodewatch.io/paused: "true"` pauses all actions
+//! - The Lease annotation `nodewatch.io/paused: "true"` (with optional
+//!   `nodewatch.io/paused-reason` and `nodewatch.io/paused-until`, after
+//!   which the pause ends by itself) pauses all actions
 //!   on every replica while scoring goes on.
 
-use super::cordon::PAUSED_ANNOTATION;
+use super::cordon::{PAUSED_ANNOTATION, PAUSE_REASON_ANNOTATION, PAUSE_UNTIL_ANNOTATION};
 use super::errlog::ErrorLog;
 use super::settings::LeaseSettings;
 use super::LiveError;
+use crate::time::{Clock, SystemClock, Timestamp};
 use ::kube::api::{Api, PostParams};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
@@ -39,7 +42,8 @@ pub struct LeaderHandle {
 struct State {
     valid_until: Option<Instant>,
     forever: bool,
-    paused: bool,
+    /// Why, and until when (`nodewatch.io/paused-reason`, `-until`).
+    pause: Option<crate::state::Pause>,
     holder: Option<String>,
     /// Until when another replica may have been acting, judged from the
     /// last renewal of theirs this replica saw.
@@ -85,9 +89,17 @@ impl LeaderHandle {
         s.others_until = others_until;
     }
 
-    /// Whether the Lease carries `nodewatch.io/paused: "true"`.
+    /// Whether the Lease carries `nodewatch.io/paused: "true"` and its
+    /// `nodewatch.io/paused-until`, if any, has not passed.
     pub fn paused(&self) -> bool {
-        self.state().paused
+        self.pause().is_some()
+    }
+
+    /// The Lease's pause in force now, with its reason and expiry.
+    pub fn pause(&self) -> Option<crate::state::Pause> {
+        let s = self.state();
+        let now = SystemClock.now();
+        s.pause.clone().filter(|p| p.until.is_none_or(|u| now < u))
     }
 
     /// The holder seen last (`None`: nobody).
@@ -229,9 +241,7 @@ impl Elector {
             };
         };
         let annotations = lease.metadata.annotations.clone().unwrap_or_default();
-        self.handle.state().paused = annotations
-            .get(PAUSED_ANNOTATION)
-            .is_some_and(|v| v == "true");
+        self.handle.state().pause = lease_pause(&annotations);
         let spec = lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
         let fingerprint = format!(
@@ -333,5 +343,71 @@ impl Elector {
             Ok(()) => tracing::info!(identity = %self.identity, "released the lease"),
             Err(e) => tracing::warn!("releasing the lease failed (it will expire): {e}"),
         }
+    }
+}
+
+/// The pause the Lease's annotations ask for: `nodewatch.io/paused: "true"`,
+/// with an optional reason (who and why) and expiry. An expiry that does
+/// not parse keeps the pause (the safe reading) and says so in the reason.
+fn lease_pause(a: &std::collections::BTreeMap<String, String>) -> Option<crate::state::Pause> {
+    if a.get(PAUSED_ANNOTATION).map(String::as_str) != Some("true") {
+        return None;
+    }
+    let mut reason = a.get(PAUSE_REASON_ANNOTATION).cloned().unwrap_or_default();
+    let until = a.get(PAUSE_UNTIL_ANNOTATION).and_then(|u| {
+        let t = Timestamp::parse_rfc3339(u).ok();
+        if t.is_none() {
+            reason = format!(
+                "{reason} (unreadable {PAUSE_UNTIL_ANNOTATION} {u:?}: paused until removed)"
+            );
+        }
+        t
+    });
+    Some(crate::state::Pause {
+        reason: reason.trim().chars().take(256).collect(),
+        until,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn lease(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_pause_has_a_reason_and_ends_at_its_expiry() {
+        assert_eq!(lease_pause(&lease(&[(PAUSED_ANNOTATION, "false")])), None);
+        let p = lease_pause(&lease(&[
+            (PAUSED_ANNOTATION, "true"),
+            (PAUSE_REASON_ANNOTATION, "alice: kernel upgrade CHG-123"),
+            (PAUSE_UNTIL_ANNOTATION, "2000-01-01T00:00:00Z"),
+        ]))
+        .expect("asked for");
+        assert_eq!(p.reason, "alice: kernel upgrade CHG-123");
+        let h = LeaderHandle::default();
+        h.state().pause = Some(p.clone());
+        assert!(!h.paused(), "the expiry has passed");
+        h.state().pause = Some(crate::state::Pause {
+            until: Some(Timestamp(i64::MAX / 2)),
+            ..p
+        });
+        assert!(h.paused());
+        // An expiry nobody can read keeps the pause, and says why.
+        let p = lease_pause(&lease(&[
+            (PAUSED_ANNOTATION, "true"),
+            (PAUSE_UNTIL_ANNOTATION, "tomorrow"),
+        ]))
+        .expect("asked for");
+        assert!(
+            p.until.is_none() && p.reason.contains("unreadable"),
+            "{p:?}"
+        );
     }
 }

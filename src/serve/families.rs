@@ -124,6 +124,18 @@ pub(super) fn encode_snapshot(enc: &mut DescriptorEncoder, s: &Snapshot) -> Resu
         None,
         up,
     )?;
+    let reason = stats.pause.as_ref().map(|p| p.reason.as_str());
+    let paused = std::iter::once((
+        [("reason", reason.unwrap_or(""))],
+        u64::from(reason.is_some()),
+    ));
+    gauges(
+        enc,
+        "nodewatch_paused",
+        "1 while actions are paused (Lease annotation or --pause), with the pause's reason.",
+        None,
+        paused,
+    )?;
     let drains = stats
         .drains
         .iter()

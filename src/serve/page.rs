@@ -60,6 +60,23 @@ pub fn render(snapshot: Option<&Snapshot>, histories: &HashMap<String, Vec<f32>>
                 s.stats.ticks
             );
             cards(&mut out, s);
+            if let Some(p) = &s.stats.pause {
+                let until = p
+                    .until
+                    .map_or("until the annotation is removed".to_string(), |u| {
+                        format!("until {}", u.to_rfc3339())
+                    });
+                let _ = write!(
+                    out,
+                    "<p class=\"meta\" id=\"paused\"><b>Actions paused</b> {}{}</p>",
+                    esc(&until),
+                    if p.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", esc(&p.reason))
+                    }
+                );
+            }
             out.push_str("</div></header><main>");
             banner(&mut out, s);
             nodes(&mut out, s, histories);
