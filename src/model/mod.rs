@@ -10,3 +10,6 @@ mod alert;
 
 pub use action::{ActionKind, ActionRecord, CordonRequest, NodeFacts};
 pub use alert::{AlertState, AlertView, Notification};
+
+#[cfg(test)]
+mod purity;

@@ -3,6 +3,7 @@
 //! (a cordon, uncordon or refusal, each unique).
 
 use super::fingerprint::Fingerprint;
+use crate::model::AlertState;
 use crate::state::ActionRecord;
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
@@ -18,11 +19,11 @@ pub enum AlertStatus {
 }
 
 impl AlertStatus {
-    /// `firing` or `resolved`, as Alertmanager spells it.
+    /// `firing` or `resolved`, as Alertmanager spells it (the model's word).
     pub fn as_str(self) -> &'static str {
         match self {
-            AlertStatus::Firing => "firing",
-            AlertStatus::Resolved => "resolved",
+            AlertStatus::Firing => AlertState::Firing.as_str(),
+            AlertStatus::Resolved => AlertState::Resolved.as_str(),
         }
     }
 }

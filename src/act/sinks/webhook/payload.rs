@@ -120,7 +120,12 @@ pub fn build(
     };
     Payload {
         receiver: receiver.to_string(),
-        status: if firing { "firing" } else { "resolved" },
+        status: if firing {
+            AlertStatus::Firing
+        } else {
+            AlertStatus::Resolved
+        }
+        .as_str(),
         alerts: alerts[..keep]
             .iter()
             .map(|a| WebhookAlert::from_event(a, external_url))
