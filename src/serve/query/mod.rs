@@ -19,6 +19,7 @@ mod binary;
 mod eval;
 mod functions;
 pub mod guard;
+mod matching;
 mod select;
 
 use super::history::History;
