@@ -3,8 +3,8 @@
 //! replaced by any number in `min`/`max`, Welford for `stddev`/`stdvar`).
 //! `topk`/`bottomk` pick per step and group, keeping the input series.
 
-use super::eval::{Evaluator, Series, Value};
-use super::{Labels, QueryError};
+use super::eval::{cmp_labels, Evaluator, Series, Value};
+use super::{topk, Labels, QueryError};
 use crate::serve::history::FxMap;
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use std::cmp::Ordering;
@@ -74,6 +74,10 @@ pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, Query
     }
     let steps = ev.steps.len();
     if let Some(k) = k {
+        // Prometheus feeds a selector's series in label order.
+        for members in groups.values_mut() {
+            members.sort_by(|a, b| cmp_labels(ev.h, &input[*a].labels, &input[*b].labels));
+        }
         return Ok(Value::Vector(top(
             input,
             &order,
@@ -212,9 +216,8 @@ fn top(
                     .iter()
                     .filter_map(|m| Some((*m, input[*m].points[i]?))),
             );
-            cand.sort_by(|a, b| rank(a.1, b.1, largest));
-            for (m, _) in cand.iter().take(n) {
-                keep[*m][i] = true;
+            for m in topk::pick(&cand, n, largest) {
+                keep[m][i] = true;
             }
         }
     }

@@ -41,7 +41,8 @@ pub(super) fn eval(ev: &mut Evaluator, b: &BinaryExpr) -> Result<Value, QueryErr
         (Value::Vector(mut vs), Value::Scalar(s)) | (Value::Scalar(s), Value::Vector(mut vs)) => {
             let swap = matches!(*b.lhs, ref e if !is_vector(ev, e));
             for series in &mut vs {
-                if !comparison || want_bool {
+                // Prometheus 2.42 keeps the name for comparisons and atan2.
+                if !(comparison || op == "atan2") || want_bool {
                     ev.drop_name(&mut series.labels);
                 }
                 for (p, sv) in series.points.iter_mut().zip(&s) {

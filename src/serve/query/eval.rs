@@ -86,7 +86,9 @@ impl<'a> Evaluator<'a> {
                 labels: Vec::new(),
                 points: v.into_iter().map(Some).collect(),
             }],
-            Value::Vector(s) => s,
+            // Series that got the same labels at different steps (`a or
+            // b` after dropping names) are one series, as in Prometheus.
+            Value::Vector(s) => super::matching::merge(s, steps.len())?,
         };
         let mut out: Vec<(Labels, Vec<(i64, f64)>)> = series
             .into_iter()

@@ -4,7 +4,7 @@
 //! name.
 
 use super::eval::{check_unique, duration_ms, unparen, Evaluator, Series, Value};
-use super::QueryError;
+use super::{math, QueryError};
 use crate::collect::tsdb::Extrapolation;
 use promql_parser::parser::{Call, Expr};
 
@@ -22,6 +22,8 @@ pub(super) fn call(ev: &mut Evaluator, c: &Call) -> Result<Value, QueryError> {
             elementwise(ev, name, &args)
         }
         "sort" | "sort_desc" => sort(ev, name == "sort_desc", &args),
+        _ if math::NAMES.contains(&name) => math::call(ev, name, &args),
+        "pi" => Ok(Value::Scalar(vec![std::f64::consts::PI; ev.steps.len()])),
         "time" => Ok(Value::Scalar(
             ev.steps.iter().map(|t| *t as f64 / 1000.0).collect(),
         )),

@@ -166,7 +166,8 @@ pub(super) fn vector_op(
                 continue;
             }
             let mut labels = s.labels.clone();
-            if !comparison || want_bool {
+            // Prometheus 2.42 keeps the name for comparisons and atan2.
+            if !(comparison || op == "atan2") || want_bool {
                 ev.drop_name(&mut labels);
             }
             if one_to_one {

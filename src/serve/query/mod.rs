@@ -20,7 +20,9 @@ mod eval;
 mod functions;
 pub mod guard;
 mod matching;
+mod math;
 mod select;
+mod topk;
 
 use super::history::History;
 use promql_parser::parser::Expr;
