@@ -60,7 +60,8 @@ fn samples() -> Vec<(&'static str, Vec<(&'static str, String)>, Vec<f64>)> {
                     (4, 2, 30) => f64::NEG_INFINITY,
                     (3, 1, _) => (t as f64 + 1.0) * 1_048_576.0 * 1_048_576.0,
                     (2, 2, _) => (t % 7) as f64 / 1_048_576.0,
-                    _ => ((t * (j as i64 + 1) + n as i64) % 50) as f64 + 0.5 * (n % 2) as f64,
+                    // Each node counts at its own pace, so rates rarely tie.
+                    _ => ((t * (j as i64 + 1 + n as i64) + n as i64) % 50) as f64 + 0.5 * (n % 2) as f64,
                 })
                 .collect();
             let level = (0..TICKS)
@@ -203,18 +204,42 @@ enum Verdict {
     /// Prometheus's `1.69921875`): the known deviation of its `f32`
     /// history, which cannot tell a stored `0.91` from a computed value.
     F32Digits,
+    /// `topk`/`bottomk` kept other series of equal value: per timestamp,
+    /// the same values, but not on the same series. Prometheus 2.42 feeds
+    /// an aggregation in the order of a Go map (its range evaluation
+    /// collects series in one), so its pick among equal values is not
+    /// defined (it can change between two runs of the same query).
+    Ties,
     Differ,
 }
 
-/// Compares two answers (see the file's header for the tolerance).
-fn compare(a: &Answer, b: &Answer) -> Verdict {
+/// Compares two answers of `q` (see the file's header for the tolerance).
+fn compare(q: &str, a: &Answer, b: &Answer) -> Verdict {
     if agree(a, b, false) {
         Verdict::Agree
     } else if agree(a, b, true) {
         Verdict::F32Digits
+    } else if (q.contains("topk") || q.contains("bottomk")) && by_time(a) == by_time(b) {
+        Verdict::Ties
     } else {
         Verdict::Differ
     }
+}
+
+/// The values of an answer per timestamp, sorted, as text with 10
+/// significant digits (wide enough for the `f32` digits).
+fn by_time(a: &Answer) -> Option<BTreeMap<String, Vec<String>>> {
+    let Answer::Data(_, rows) = a else {
+        return None;
+    };
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (t, v) in rows.values().flatten() {
+        out.entry(format!("{t}"))
+            .or_default()
+            .push(format!("{:.6e}", f64::from(*v as f32)));
+    }
+    out.values_mut().for_each(|v| v.sort());
+    Some(out)
 }
 
 /// Whether two answers agree; with `f32_digits`, a value of `a` printed
@@ -256,6 +281,7 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
     let mut diffs = Vec::new();
     let mut errors_both = 0;
     let mut f32_digits = 0;
+    let mut ties = 0;
     for _ in 0..QUERIES {
         let q = gen.query();
         let params = gen.params(T0, T0 + (TICKS - 1) * STEP);
@@ -270,8 +296,9 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
         if matches!((&ours, &theirs), (Answer::Error(_), Answer::Error(_))) {
             errors_both += 1;
         }
-        let verdict = compare(&ours, &theirs);
+        let verdict = compare(&q, &ours, &theirs);
         f32_digits += usize::from(verdict == Verdict::F32Digits);
+        ties += usize::from(verdict == Verdict::Ties);
         if verdict == Verdict::Differ {
             diffs.push(format!(
                 "{q} {params}\n  nodewatch:  {ours:?}\n  prometheus: {theirs:?}"
@@ -281,7 +308,7 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
     let passed = QUERIES - diffs.len();
     let rate = passed as f64 / QUERIES as f64 * 100.0;
     println!(
-        "corpus: {passed}/{QUERIES} agree ({rate:.2}%; {f32_digits} of them only with f32 digits), {errors_both} errors on both sides"
+        "corpus: {passed}/{QUERIES} agree ({rate:.2}%; {f32_digits} of them only with f32 digits, {ties} only up to topk/bottomk ties), {errors_both} errors on both sides"
     );
     for d in &diffs {
         println!("{d}");

@@ -77,44 +77,78 @@ fn one(name: &str, v: f64) -> f64 {
     }
 }
 
-/// A part of the UTC date of `v` seconds since the epoch (Go's
-/// `time.Unix(int64(v), 0).UTC()`).
+/// A part of the UTC date of `v` seconds since the epoch, computed as Go's
+/// `time.Unix(int64(v), 0).UTC()` does (its absolute-time arithmetic,
+/// wrapping included), so extreme values answer what Prometheus answers.
 fn date_part(name: &str, v: f64) -> f64 {
-    // The saturating cast keeps the civil arithmetic below in range (Go's
-    // conversion of an out-of-range float is implementation-defined).
-    let secs = v as i64;
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    let (y, m, d) = civil(days);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    // amd64's conversion: NaN and out-of-range floats become MinInt64.
+    let secs = if v.is_nan() || !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&v)
+    {
+        i64::MIN
+    } else {
+        v as i64
+    };
+    let abs = secs.wrapping_add(UNIX_TO_INTERNAL.wrapping_add(INTERNAL_TO_ABSOLUTE)) as u64;
+    let (year, yday) = abs_date(abs);
     let x = match name {
-        "minute" => (of_day / 60) % 60,
-        "hour" => of_day / 3600,
-        // 1970-01-01 was a Thursday (4).
-        "day_of_week" => (days + 4).rem_euclid(7),
-        "day_of_month" => d,
-        "day_of_year" => month_days[..(m - 1) as usize].iter().sum::<i64>() + d,
-        "days_in_month" => month_days[(m - 1) as usize],
-        "month" => m,
-        _ => y,
+        "minute" => (abs % 3600 / 60) as i64,
+        "hour" => (abs % 86_400 / 3600) as i64,
+        // The absolute epoch is a Monday.
+        "day_of_week" => ((abs + 86_400) % 604_800 / 86_400) as i64,
+        "day_of_year" => yday + 1,
+        "year" => year,
+        _ => {
+            let (month, day, len) = month_day(year, yday);
+            match name {
+                "day_of_month" => day,
+                "month" => month,
+                _ => len,
+            }
+        }
     };
     x as f64
 }
 
-/// Year, month (1–12) and day (1–31) of a day count since 1970-01-01
-/// (Howard Hinnant's `civil_from_days`).
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+const ABSOLUTE_ZERO_YEAR: i64 = -292_277_022_399;
+const INTERNAL_TO_ABSOLUTE: i64 = -((ABSOLUTE_ZERO_YEAR - 1) * 31_556_952);
+const UNIX_TO_INTERNAL: i64 = (1969 * 365 + 1969 / 4 - 1969 / 100 + 1969 / 400) * 86_400;
+
+/// Go's `absDate` without the month: the year and the day of the year (0-based).
+fn abs_date(abs: u64) -> (i64, i64) {
+    let mut d = abs / 86_400;
+    let mut n = d / 146_097;
+    let mut y = 400 * n;
+    d -= 146_097 * n;
+    n = d / 36_524;
+    n -= n >> 2;
+    y += 100 * n;
+    d -= 36_524 * n;
+    n = d / 1461;
+    y += 4 * n;
+    d -= 1461 * n;
+    n = d / 365;
+    n -= n >> 2;
+    y += n;
+    d -= 365 * n;
+    ((y as i64).wrapping_add(ABSOLUTE_ZERO_YEAR), d as i64)
+}
+
+/// Month (1–12), day of the month and the month's length of day `yday`
+/// (0-based) of `year`.
+fn month_day(year: i64, yday: i64) -> (i64, i64, i64) {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let mut lengths = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if leap {
+        lengths[1] = 29;
+    }
+    let mut day = yday;
+    for (m, len) in lengths.iter().enumerate() {
+        if day < *len || m == 11 {
+            return (m as i64 + 1, day + 1, *len);
+        }
+        day -= len;
+    }
+    (12, day + 1, 31)
 }
 
 #[cfg(test)]
@@ -137,6 +171,10 @@ mod tests {
         assert_eq!(date_part("days_in_month", 1_709_164_800.0), 29.0);
         assert_eq!(date_part("year", -1.0), 1969.0);
         assert_eq!(date_part("day_of_week", -1.0), 3.0);
+        assert_eq!(date_part("month", 951_782_400.0), 2.0); // 2000-02-29
+        assert_eq!(date_part("day_of_month", 951_782_400.0), 29.0);
+        // Go's answer for NaN (MinInt64 seconds) is in a December.
+        assert_eq!(date_part("month", f64::NAN), 12.0);
     }
 
     #[test]
