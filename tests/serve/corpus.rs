@@ -1,7 +1,7 @@
 //! The query generator of the differential corpus: a seeded xorshift picks
 //! from a small grammar (selectors with random matchers, ranges and
 //! offsets; range and element-wise functions; aggregations with
-//! `by`/`without`; arithmetic and comparisons with scalars; vector
+//! `by`/`without`; `@` (with `start()`/`end()`); arithmetic and comparisons with scalars; vector
 //! matching with `on`/`ignoring`/`group_left`/`group_right`; set
 //! operators), nested at most [`MAX_DEPTH`] levels, and the instant time
 //! or range of each query. The same seed gives the same corpus.
@@ -113,12 +113,17 @@ impl Gen {
             "",
             "",
             "",
+            "",
             " offset 1m",
             " offset 30s",
             " offset -1m",
             " offset -45s",
             " offset 5m",
-        ][self.below(8)]
+            " @ 1700000300",
+            " @ 1700000100.5 offset 1m",
+            " @ start()",
+            " @ end() offset -30s",
+        ][self.below(13)]
     }
 
     fn metric(&mut self) -> &'static str {

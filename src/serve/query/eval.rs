@@ -5,7 +5,7 @@
 use super::select::Selector;
 use super::{aggregate, binary, functions, guard, Budget, Labels, Output, QueryError, LOOKBACK_MS};
 use crate::serve::history::History;
-use promql_parser::parser::ast::Offset;
+use promql_parser::parser::ast::{AtModifier, Offset};
 use promql_parser::parser::{Expr, VectorSelector};
 use std::cmp::Ordering;
 
@@ -17,8 +17,9 @@ pub(super) struct Series {
 }
 
 /// A range selector resolved for every step: the matching series, each
-/// step's window as a range of global ticks, and the selector's offset (ms).
-pub(super) type Windows = (Vec<u32>, Vec<std::ops::Range<u64>>, i64);
+/// step's window as a range of global ticks, and each window's end (ms,
+/// after `@` and `offset`).
+pub(super) type Windows = (Vec<u32>, Vec<std::ops::Range<u64>>, Vec<i64>);
 
 /// A value of the expression tree.
 pub(super) enum Value {
@@ -38,18 +39,28 @@ pub(super) struct Evaluator<'a> {
     budget: Budget,
     /// Current depth of [`Self::eval`] calls.
     depth: usize,
+    /// The query's `end` (ms), which `@ end()` reads (a range query's last
+    /// step may fall before it).
+    end: i64,
 }
 
 impl<'a> Evaluator<'a> {
     pub(super) fn new(h: &'a History, steps: Vec<i64>, budget: Budget) -> Self {
         Evaluator {
             h,
-            steps,
             name: h.strings.get("__name__"),
             samples: 0,
             budget,
             depth: 0,
+            end: steps.last().copied().unwrap_or(0),
+            steps,
         }
+    }
+
+    /// Sets the query's `end` (ms) for `@ end()`.
+    pub(super) fn with_end(mut self, end: i64) -> Self {
+        self.end = end;
+        self
     }
 
     /// Result of an instant query (`steps` has one element).
@@ -156,15 +167,13 @@ impl<'a> Evaluator<'a> {
     /// An instant vector selector: the latest sample within the lookback at
     /// each step, unless it is the stale marker.
     fn vector(&mut self, vs: &VectorSelector) -> Result<Vec<Series>, QueryError> {
-        let offset = offset_ms(vs)?;
+        let ends = self.selector_times(vs)?;
         let sel = Selector::compile(self.h, vs)?;
         let ids = sel.select(self.h);
         self.account(ids.len() * self.steps.len())?;
-        let ticks: Vec<Option<u64>> = self
-            .steps
+        let ticks: Vec<Option<u64>> = ends
             .iter()
-            .map(|t| {
-                let t = t - offset;
+            .map(|&t| {
                 let g = self.h.tick_at_or_before(t)?;
                 (self.h.time_of(g) >= t - LOOKBACK_MS).then_some(g)
             })
@@ -191,12 +200,11 @@ impl<'a> Evaluator<'a> {
         vs: &VectorSelector,
         range_ms: i64,
     ) -> Result<Windows, QueryError> {
-        let offset = offset_ms(vs)?;
+        let ends = self.selector_times(vs)?;
         let ids = Selector::compile(self.h, vs)?.select(self.h);
-        let windows: Vec<_> = self
-            .steps
+        let windows: Vec<_> = ends
             .iter()
-            .map(|t| self.h.ticks_between(t - offset - range_ms, t - offset))
+            .map(|t| self.h.ticks_between(t - range_ms, *t))
             .collect();
         // A function folds each window as it goes, holding one value per
         // step and series; a returned range vector holds its raw samples.
@@ -206,7 +214,7 @@ impl<'a> Evaluator<'a> {
             self.steps.len()
         };
         self.account(ids.len().saturating_mul(per_series))?;
-        Ok((ids, windows, offset))
+        Ok((ids, windows, ends))
     }
 
     /// A range selector as the whole (instant) query: its raw samples.
@@ -226,6 +234,26 @@ impl<'a> Evaluator<'a> {
             .collect();
         out.sort_by(|a, b| cmp_labels(self.h, &a.0, &b.0));
         Ok(Output::Matrix(out))
+    }
+
+    /// The time each step reads a selector at: the step's own time, or
+    /// the `@` time (`start()`/`end()`: the query's first/last step), less
+    /// the `offset` (negative offsets read later).
+    fn selector_times(&self, vs: &VectorSelector) -> Result<Vec<i64>, QueryError> {
+        let offset = offset_ms(vs)?;
+        let first = self.steps[0];
+        let last = self.end;
+        let at = match &vs.at {
+            None => None,
+            Some(AtModifier::Start) => Some(first),
+            Some(AtModifier::End) => Some(last),
+            Some(AtModifier::At(t)) => Some(system_time_ms(t)?),
+        };
+        Ok(self
+            .steps
+            .iter()
+            .map(|t| at.unwrap_or(*t).saturating_sub(offset))
+            .collect())
     }
 
     /// Removes `__name__` from a label set.
@@ -284,11 +312,18 @@ pub(super) fn check_unique(_h: &History, series: &[Series]) -> Result<(), QueryE
     Ok(())
 }
 
-/// The selector's `offset` in ms; `@` is refused.
+/// An `@` time in ms, bounded like durations so arithmetic on it cannot
+/// overflow.
+fn system_time_ms(t: &std::time::SystemTime) -> Result<i64, QueryError> {
+    let ms = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => duration_ms(&d)?,
+        Err(e) => -duration_ms(&e.duration())?,
+    };
+    Ok(ms)
+}
+
+/// The selector's `offset` in ms.
 fn offset_ms(vs: &VectorSelector) -> Result<i64, QueryError> {
-    if vs.at.is_some() {
-        return Err(QueryError::Unsupported("the @ modifier".into()));
-    }
     Ok(match &vs.offset {
         Some(Offset::Pos(d)) => duration_ms(d)?,
         Some(Offset::Neg(d)) => -duration_ms(d)?,

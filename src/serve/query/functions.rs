@@ -77,7 +77,7 @@ fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value,
         _ => return Err(type_error(name, "range vector")),
     };
     let range = duration_ms(&ms.range)?;
-    let (ids, windows, offset) = ev.windows(&ms.vs, range)?;
+    let (ids, windows, ends) = ev.windows(&ms.vs, range)?;
     let h = ev.h;
     let mut out = Vec::with_capacity(ids.len());
     let mut buf: Vec<(i64, f64)> = Vec::new();
@@ -90,7 +90,7 @@ fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value,
         };
         let mut points = Vec::with_capacity(windows.len());
         let mut any = false;
-        for (w, t) in windows.iter().zip(&ev.steps) {
+        for (w, t) in windows.iter().zip(&ends) {
             buf.clear();
             buf.extend(
                 w.clone()
@@ -99,7 +99,7 @@ fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value,
             let v = if buf.is_empty() {
                 None
             } else {
-                fold(name, &buf, t - offset, range)
+                fold(name, &buf, *t, range)
             };
             any |= v.is_some();
             points.push(v);

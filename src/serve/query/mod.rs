@@ -163,7 +163,9 @@ pub fn range_with(
     let steps: Vec<i64> = (0..=(end - start) / step)
         .map(|i| start + i * step)
         .collect();
-    eval::Evaluator::new(h, steps, budget).range(expr)
+    eval::Evaluator::new(h, steps, budget)
+        .with_end(end)
+        .range(expr)
 }
 
 /// Ids of the series matching every selector in `selectors` (any of them),
