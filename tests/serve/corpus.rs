@@ -1,7 +1,8 @@
 //! The query generator of the differential corpus: a seeded xorshift picks
 //! from a small grammar (selectors with random matchers, ranges and
 //! offsets; range and element-wise functions; aggregations with
-//! `by`/`without`; `@` (with `start()`/`end()`); arithmetic and comparisons with scalars; vector
+//! `by`/`without`, `quantile`; regressions and quantiles over ranges;
+//! `timestamp`; subqueries; `@` (with `start()`/`end()`); arithmetic and comparisons with scalars; vector
 //! matching with `on`/`ignoring`/`group_left`/`group_right`; set
 //! operators), nested at most [`MAX_DEPTH`] levels, and the instant time
 //! or range of each query. The same seed gives the same corpus.
@@ -166,8 +167,18 @@ impl Gen {
             return self.selector();
         }
         let d = depth - 1;
-        match self.below(14) {
+        match self.below(16) {
             0 => self.selector(),
+            1 if self.below(3) == 0 => {
+                let f = self.pick(RANGE_FNS);
+                let r = ["1m", "2m", "5m"][self.below(3)];
+                // Always a step: without one, the subquery steps at the
+                // server's evaluation interval (the test Prometheus uses
+                // 1h; nodewatch Prometheus's default 1m).
+                let step = ["15s", "20s", "30s", "1m"][self.below(4)];
+                let inner = self.vector(d);
+                format!("{f}(({inner})[{r}:{step}]{})", self.offset())
+            }
             1 | 2 => {
                 let f = self.pick(RANGE_FNS);
                 let m = self.metric();
@@ -178,6 +189,31 @@ impl Gen {
             3 => {
                 let f = self.pick(ELEMENT_FNS);
                 format!("{f}({})", self.vector(d))
+            }
+            14 => {
+                let m = self.metric();
+                let s = self.matchers(m);
+                let r = ["1m", "2m", "5m"][self.below(3)];
+                let o = self.offset();
+                match self.below(5) {
+                    0 => format!("deriv({s}[{r}]{o})"),
+                    // Never with `@`: Prometheus 2.42 turns the `@` into an
+                    // offset from the query's start and, predict_linear not
+                    // being step-invariant there, moves the window with the
+                    // step; nodewatch keeps it pinned as documented.
+                    1 => {
+                        let o = if o.contains('@') { "" } else { o };
+                        format!("predict_linear({s}[{r}]{o}, {})", self.below(600))
+                    }
+                    2 => format!("holt_winters({s}[{r}]{o}, 0.{}, 0.{})", 1 + self.below(9), 1 + self.below(9)),
+                    3 => format!("quantile_over_time({}, {s}[{r}]{o})", ["0", "0.25", "0.5", "0.9", "1", "-1", "2"][self.below(7)]),
+                    _ => format!("timestamp({})", if self.below(2) == 0 { self.selector() } else { self.vector(d) }),
+                }
+            }
+            15 => {
+                let q = ["0", "0.1", "0.5", "0.99", "1", "1.5", "-0.5", "NaN"][self.below(8)];
+                let g = self.grouping();
+                format!("quantile{g}({q}, {})", self.vector(d))
             }
             4 | 5 => {
                 let a = self.pick(AGGS);
@@ -216,10 +252,11 @@ impl Gen {
                 ][self.below(6)];
                 format!("({}) {op}{m} ({})", self.vector(d), self.vector(d))
             }
-            _ => {
+            13 => {
                 let f = ["clamp_min", "clamp_max"][self.below(2)];
                 format!("{f}({}, {})", self.vector(d), self.below(30))
             }
+            _ => unreachable!("below(16)"),
         }
     }
 

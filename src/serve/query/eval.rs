@@ -2,10 +2,10 @@
 //! (an instant query is a range query of one step), so selecting series and
 //! resolving matchers happens once, not once per step.
 
+use super::modifiers::duration_ms;
 use super::select::Selector;
 use super::{aggregate, binary, functions, guard, Budget, Labels, Output, QueryError, LOOKBACK_MS};
 use crate::serve::history::History;
-use promql_parser::parser::ast::{AtModifier, Offset};
 use promql_parser::parser::{Expr, VectorSelector};
 use std::cmp::Ordering;
 
@@ -41,7 +41,9 @@ pub(super) struct Evaluator<'a> {
     depth: usize,
     /// The query's `end` (ms), which `@ end()` reads (a range query's last
     /// step may fall before it).
-    end: i64,
+    pub(super) end: i64,
+    /// The query's `start` (ms), which `@ start()` reads.
+    pub(super) start: i64,
 }
 
 impl<'a> Evaluator<'a> {
@@ -53,8 +55,29 @@ impl<'a> Evaluator<'a> {
             budget,
             depth: 0,
             end: steps.last().copied().unwrap_or(0),
+            start: steps.first().copied().unwrap_or(0),
             steps,
         }
+    }
+
+    /// An evaluator of a subquery's inner steps: same history, budget
+    /// (samples counted so far included), depth and query bounds.
+    pub(super) fn nested(&self, steps: Vec<i64>) -> Evaluator<'a> {
+        Evaluator {
+            h: self.h,
+            steps,
+            name: self.name,
+            samples: self.samples,
+            budget: self.budget,
+            depth: self.depth,
+            end: self.end,
+            start: self.start,
+        }
+    }
+
+    /// Takes over the samples a [`Self::nested`] evaluator counted.
+    pub(super) fn absorb(&mut self, sub: &Evaluator) {
+        self.samples = self.samples.max(sub.samples);
     }
 
     /// Sets the query's `end` (ms) for `@ end()`.
@@ -68,6 +91,9 @@ impl<'a> Evaluator<'a> {
         let at = self.steps[0];
         if let Expr::MatrixSelector(ms) = unparen(expr) {
             return self.raw_matrix(&ms.vs, duration_ms(&ms.range)?);
+        }
+        if let Expr::Subquery(sq) = unparen(expr) {
+            return super::subquery::raw(&mut self, sq);
         }
         Ok(match self.eval(expr)? {
             Value::Scalar(v) => Output::Scalar(at, v[0]),
@@ -86,7 +112,7 @@ impl<'a> Evaluator<'a> {
 
     /// Result of a range query.
     pub(super) fn range(mut self, expr: &Expr) -> Result<Output, QueryError> {
-        if let Expr::MatrixSelector(_) = unparen(expr) {
+        if let Expr::MatrixSelector(_) | Expr::Subquery(_) = unparen(expr) {
             return Err(QueryError::Parse(
                 "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
             ));
@@ -151,22 +177,29 @@ impl<'a> Evaluator<'a> {
                     Value::Vector(vs)
                 }
             }),
-            Expr::VectorSelector(vs) => self.vector(vs).map(Value::Vector),
+            Expr::VectorSelector(vs) => self.vector(vs, false).map(Value::Vector),
             Expr::MatrixSelector(_) => Err(QueryError::Parse(
                 "ranges only allowed for vector selectors: a range vector must be the argument of a function such as rate()".into(),
             )),
             Expr::Call(c) => functions::call(self, c),
             Expr::Aggregate(a) => aggregate::eval(self, a),
             Expr::Binary(b) => binary::eval(self, b),
-            Expr::Subquery(_) => Err(QueryError::Unsupported("subqueries (expr[range:step])".into())),
+            Expr::Subquery(_) => Err(QueryError::Parse(
+                "subqueries return a range vector: they must be the argument of a function such as max_over_time()".into(),
+            )),
             Expr::StringLiteral(_) => Err(QueryError::Unsupported("string literals as values".into())),
             Expr::Extension(_) => Err(QueryError::Unsupported("extension expressions".into())),
         }
     }
 
     /// An instant vector selector: the latest sample within the lookback at
-    /// each step, unless it is the stale marker.
-    fn vector(&mut self, vs: &VectorSelector) -> Result<Vec<Series>, QueryError> {
+    /// each step, unless it is the stale marker; with `times`, the
+    /// sample's timestamp (s) instead of its value (`timestamp(v)`).
+    pub(super) fn vector(
+        &mut self,
+        vs: &VectorSelector,
+        times: bool,
+    ) -> Result<Vec<Series>, QueryError> {
         let ends = self.selector_times(vs)?;
         let sel = Selector::compile(self.h, vs)?;
         let ids = sel.select(self.h);
@@ -182,8 +215,17 @@ impl<'a> Evaluator<'a> {
             .into_iter()
             .filter_map(|sid| {
                 let labels = self.h.series(sid)?.labels.to_vec();
-                let points: Vec<Option<f64>> =
-                    ticks.iter().map(|g| self.h.value(sid, (*g)?)).collect();
+                let points: Vec<Option<f64>> = ticks
+                    .iter()
+                    .map(|g| {
+                        let v = self.h.value(sid, (*g)?)?;
+                        Some(if times {
+                            self.h.time_of((*g)?) as f64 / 1000.0
+                        } else {
+                            v
+                        })
+                    })
+                    .collect();
                 points
                     .iter()
                     .any(Option::is_some)
@@ -234,26 +276,6 @@ impl<'a> Evaluator<'a> {
             .collect();
         out.sort_by(|a, b| cmp_labels(self.h, &a.0, &b.0));
         Ok(Output::Matrix(out))
-    }
-
-    /// The time each step reads a selector at: the step's own time, or
-    /// the `@` time (`start()`/`end()`: the query's first/last step), less
-    /// the `offset` (negative offsets read later).
-    fn selector_times(&self, vs: &VectorSelector) -> Result<Vec<i64>, QueryError> {
-        let offset = offset_ms(vs)?;
-        let first = self.steps[0];
-        let last = self.end;
-        let at = match &vs.at {
-            None => None,
-            Some(AtModifier::Start) => Some(first),
-            Some(AtModifier::End) => Some(last),
-            Some(AtModifier::At(t)) => Some(system_time_ms(t)?),
-        };
-        Ok(self
-            .steps
-            .iter()
-            .map(|t| at.unwrap_or(*t).saturating_sub(offset))
-            .collect())
     }
 
     /// Removes `__name__` from a label set.
@@ -310,42 +332,6 @@ pub(super) fn check_unique(_h: &History, series: &[Series]) -> Result<(), QueryE
         }
     }
     Ok(())
-}
-
-/// An `@` time in ms, bounded like durations so arithmetic on it cannot
-/// overflow.
-fn system_time_ms(t: &std::time::SystemTime) -> Result<i64, QueryError> {
-    let ms = match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => duration_ms(&d)?,
-        Err(e) => -duration_ms(&e.duration())?,
-    };
-    Ok(ms)
-}
-
-/// The selector's `offset` in ms.
-fn offset_ms(vs: &VectorSelector) -> Result<i64, QueryError> {
-    Ok(match &vs.offset {
-        Some(Offset::Pos(d)) => duration_ms(d)?,
-        Some(Offset::Neg(d)) => -duration_ms(d)?,
-        None => 0,
-    })
-}
-
-/// Longest range or offset (ms, ~290,000 years): with times bounded the
-/// same way, `t - offset - range` cannot overflow.
-const MAX_DURATION_MS: u128 = 9_200_000_000_000_000;
-
-/// A range or offset in ms, refusing absurd ones.
-pub(super) fn duration_ms(d: &std::time::Duration) -> Result<i64, QueryError> {
-    let ms = d.as_millis();
-    if ms > MAX_DURATION_MS {
-        return Err(QueryError::Parse(format!(
-            "duration too long: {}s (nodewatch's limit is {}s)",
-            d.as_secs(),
-            MAX_DURATION_MS / 1000
-        )));
-    }
-    Ok(ms as i64)
 }
 
 /// Removes enclosing parentheses.

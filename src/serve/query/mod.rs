@@ -21,7 +21,10 @@ mod functions;
 pub mod guard;
 mod matching;
 mod math;
+mod modifiers;
+mod range_params;
 mod select;
+mod subquery;
 mod topk;
 
 use super::history::History;
@@ -107,7 +110,8 @@ pub fn parse(q: &str) -> Result<Expr, QueryError> {
         return Err(QueryError::Parse("empty query".into()));
     }
     guard::check(q)?;
-    promql_parser::parser::parse(q).map_err(QueryError::Parse)
+    promql_parser::parser::parse(&range_params::holt_winters_renamed(q))
+        .map_err(QueryError::Parse)
 }
 
 /// Evaluates `expr` at instant `at` (ms).
