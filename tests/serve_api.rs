@@ -265,10 +265,10 @@ async fn errors_are_prometheus_shaped_and_name_the_construct() {
         post_form(
             addr,
             "/api/v1/query",
-            "query=max_over_time(nodewatch_node_score%5B5m:1m%5D)",
+            "query=label_join(nodewatch_node_score,\"x\",\"-\",\"node\")",
         )
         .await,
-        "subqueries",
+        "label_join",
     );
     bad(
         post_form(addr, "/api/v1/query", "query=sum(").await,

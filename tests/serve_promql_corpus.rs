@@ -38,8 +38,11 @@ const TICKS: i64 = 40;
 /// Queries in the corpus.
 const QUERIES: usize = 2_400;
 
-/// Every sample: `(metric, labels, value per tick)`.
-fn samples() -> Vec<(&'static str, Vec<(&'static str, String)>, Vec<f64>)> {
+/// One series: `(metric, labels, value per tick)`.
+type Samples = (&'static str, Vec<(&'static str, String)>, Vec<f64>);
+
+/// Every series of the corpus's data.
+fn samples() -> Vec<Samples> {
     let mut out = Vec::new();
     for n in 0..corpus::NODES {
         let node = format!("n{n}");
@@ -64,7 +67,10 @@ fn samples() -> Vec<(&'static str, Vec<(&'static str, String)>, Vec<f64>)> {
                     (3, 1, _) => (t as f64 + 1.0) * 1_048_576.0 * 1_048_576.0,
                     (2, 2, _) => (t % 7) as f64 / 1_048_576.0,
                     // Each node counts at its own pace, so rates rarely tie.
-                    _ => ((t * (j as i64 + 1 + n as i64) + n as i64) % 50) as f64 + 0.5 * (n % 2) as f64,
+                    _ => {
+                        ((t * (j as i64 + 1 + n as i64) + n as i64) % 50) as f64
+                            + 0.5 * (n % 2) as f64
+                    }
                 })
                 .collect();
             let level = (0..TICKS)
@@ -320,6 +326,9 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
         println!("{d}");
     }
     // Most queries must answer data, or the corpus proves little.
-    assert!(errors_both < QUERIES / 5, "{errors_both} errors on both sides");
+    assert!(
+        errors_both < QUERIES / 5,
+        "{errors_both} errors on both sides"
+    );
     assert!(rate >= 99.5, "{rate:.2}% agree:\n{}", diffs.join("\n"));
 }

@@ -31,10 +31,31 @@ const RANGE_FNS: &[&str] = &[
     "stdvar_over_time",
 ];
 const ELEMENT_FNS: &[&str] = &[
-    "abs", "ceil", "floor", "round", "sgn", "exp", "ln", "log2", "log10", "sqrt", "sin", "cos",
-    "atan", "tanh", "deg", "rad", "hour", "minute", "day_of_week", "month", "year",
+    "abs",
+    "ceil",
+    "floor",
+    "round",
+    "sgn",
+    "exp",
+    "ln",
+    "log2",
+    "log10",
+    "sqrt",
+    "sin",
+    "cos",
+    "atan",
+    "tanh",
+    "deg",
+    "rad",
+    "hour",
+    "minute",
+    "day_of_week",
+    "month",
+    "year",
 ];
-const AGGS: &[&str] = &["sum", "avg", "min", "max", "count", "group", "stddev", "stdvar"];
+const AGGS: &[&str] = &[
+    "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
+];
 const ARITH: &[&str] = &["+", "-", "*", "/", "%", "^", "atan2"];
 const CMP: &[&str] = &["==", "!=", ">", "<", ">=", "<="];
 const SETS: &[&str] = &["and", "or", "unless"];
@@ -205,9 +226,23 @@ impl Gen {
                         let o = if o.contains('@') { "" } else { o };
                         format!("predict_linear({s}[{r}]{o}, {})", self.below(600))
                     }
-                    2 => format!("holt_winters({s}[{r}]{o}, 0.{}, 0.{})", 1 + self.below(9), 1 + self.below(9)),
-                    3 => format!("quantile_over_time({}, {s}[{r}]{o})", ["0", "0.25", "0.5", "0.9", "1", "-1", "2"][self.below(7)]),
-                    _ => format!("timestamp({})", if self.below(2) == 0 { self.selector() } else { self.vector(d) }),
+                    2 => format!(
+                        "holt_winters({s}[{r}]{o}, 0.{}, 0.{})",
+                        1 + self.below(9),
+                        1 + self.below(9)
+                    ),
+                    3 => format!(
+                        "quantile_over_time({}, {s}[{r}]{o})",
+                        ["0", "0.25", "0.5", "0.9", "1", "-1", "2"][self.below(7)]
+                    ),
+                    _ => format!(
+                        "timestamp({})",
+                        if self.below(2) == 0 {
+                            self.selector()
+                        } else {
+                            self.vector(d)
+                        }
+                    ),
                 }
             }
             15 => {
@@ -239,7 +274,7 @@ impl Gen {
                     format!("{s} {op}{b} ({v})")
                 }
             }
-            8 | 9 | 10 => self.matched(),
+            8..=10 => self.matched(),
             11 | 12 => {
                 let op = self.pick(SETS);
                 let m = [
@@ -292,9 +327,7 @@ impl Gen {
 pub fn encode(q: &str) -> String {
     q.bytes()
         .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => {
-                (b as char).to_string()
-            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
             b => format!("%{b:02X}"),
         })
         .collect()

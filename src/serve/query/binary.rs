@@ -11,9 +11,10 @@ use promql_parser::parser::BinaryExpr;
 pub(super) fn eval(ev: &mut Evaluator, b: &BinaryExpr) -> Result<Value, QueryError> {
     let op = b.op.to_string();
     let op = op.as_str();
-    if b.modifier.as_ref().is_some_and(|m| {
-        m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some()
-    }) {
+    if b.modifier
+        .as_ref()
+        .is_some_and(|m| m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some())
+    {
         return Err(QueryError::Unsupported(
             "fill modifiers on binary operators (not in Prometheus 2.42)".into(),
         ));

@@ -75,7 +75,9 @@ pub(super) fn type_error(f: &str, want: &str) -> QueryError {
 
 /// A function over a range selector, evaluated on each step's window.
 fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value, QueryError> {
-    windowed(ev, name, a, |buf, t, _, range| Ok(fold(name, buf, t, range)))
+    windowed(ev, name, a, |buf, t, _, range| {
+        Ok(fold(name, buf, t, range))
+    })
 }
 
 /// Runs `f(samples, window end, step index, range)` on each step's

@@ -112,16 +112,15 @@ pub(super) fn vector_op(
 ) -> Result<Vec<Series>, QueryError> {
     let comparison = matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=");
     let want_bool = m.is_some_and(|m| m.return_bool);
-    let card = m.map(|m| &m.card).unwrap_or(&VectorMatchCardinality::OneToOne);
+    let card = m
+        .map(|m| &m.card)
+        .unwrap_or(&VectorMatchCardinality::OneToOne);
     let (include, swapped, one_to_one) = match card {
         VectorMatchCardinality::ManyToOne(l) => (&l.labels[..], false, false),
         VectorMatchCardinality::OneToMany(l) => (&l.labels[..], true, false),
         _ => (&[][..], false, true),
     };
-    let include: Vec<u32> = include
-        .iter()
-        .filter_map(|n| ev.h.strings.get(n))
-        .collect();
+    let include: Vec<u32> = include.iter().filter_map(|n| ev.h.strings.get(n)).collect();
     // The "many" side is walked; the "one" side must be unique per signature.
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
     let sig = Signature::new(ev, m);
@@ -217,7 +216,13 @@ pub(super) fn vector_op(
 fn labels_text(ev: &Evaluator, l: &Labels) -> String {
     let pairs: Vec<String> = l
         .iter()
-        .map(|(k, v)| format!("{}={:?}", ev.h.strings.resolve(*k), ev.h.strings.resolve(*v)))
+        .map(|(k, v)| {
+            format!(
+                "{}={:?}",
+                ev.h.strings.resolve(*k),
+                ev.h.strings.resolve(*v)
+            )
+        })
         .collect();
     format!("{{{}}}", pairs.join(", "))
 }

@@ -10,9 +10,34 @@ use promql_parser::parser::Expr;
 
 /// The functions this module answers.
 pub(super) const NAMES: &[&str] = &[
-    "sgn", "exp", "ln", "log2", "log10", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
-    "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "deg", "rad", "minute", "hour",
-    "day_of_week", "day_of_month", "day_of_year", "days_in_month", "month", "year",
+    "sgn",
+    "exp",
+    "ln",
+    "log2",
+    "log10",
+    "sqrt",
+    "sin",
+    "cos",
+    "tan",
+    "asin",
+    "acos",
+    "atan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "deg",
+    "rad",
+    "minute",
+    "hour",
+    "day_of_week",
+    "day_of_month",
+    "day_of_year",
+    "days_in_month",
+    "month",
+    "year",
 ];
 
 /// Evaluates `name(args)`; `name` is one of [`NAMES`].

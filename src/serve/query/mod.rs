@@ -110,8 +110,7 @@ pub fn parse(q: &str) -> Result<Expr, QueryError> {
         return Err(QueryError::Parse("empty query".into()));
     }
     guard::check(q)?;
-    promql_parser::parser::parse(&range_params::holt_winters_renamed(q))
-        .map_err(QueryError::Parse)
+    promql_parser::parser::parse(&range_params::holt_winters_renamed(q)).map_err(QueryError::Parse)
 }
 
 /// Evaluates `expr` at instant `at` (ms).

@@ -66,4 +66,3 @@ pub(super) fn duration_ms(d: &std::time::Duration) -> Result<i64, QueryError> {
     }
     Ok(ms as i64)
 }
-

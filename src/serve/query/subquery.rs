@@ -30,7 +30,12 @@ fn inner(ev: &mut Evaluator, sq: &SubqueryExpr) -> Result<Inner, QueryError> {
         return Err(QueryError::Parse("zero subquery step".into()));
     }
     let ends = ev.read_times(sq.at.as_ref(), sq.offset.as_ref())?;
-    let lo = ends.iter().min().copied().unwrap_or(0).saturating_sub(range);
+    let lo = ends
+        .iter()
+        .min()
+        .copied()
+        .unwrap_or(0)
+        .saturating_sub(range);
     let hi = ends.iter().max().copied().unwrap_or(0);
     // Go's truncating division, then up to the first multiple >= lo.
     let mut first = step * (lo / step);
@@ -66,9 +71,10 @@ fn window(s: &Series, steps: &[i64], end: i64, range: i64, buf: &mut Vec<(i64, f
     buf.clear();
     let from = steps.partition_point(|t| *t < end.saturating_sub(range));
     let to = steps.partition_point(|t| *t <= end);
-    for k in from..to.max(from) {
-        if let Some(v) = s.points[k] {
-            buf.push((steps[k], v));
+    let to = to.max(from);
+    for (t, p) in steps[from..to].iter().zip(&s.points[from..to]) {
+        if let Some(v) = p {
+            buf.push((*t, *v));
         }
     }
 }

@@ -276,12 +276,18 @@ fn vector_matching_and_set_operators() {
     v.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(
         v,
-        vec![("node=a,zone=z1".into(), 7.8), ("node=b,zone=z1".into(), 15.3)]
+        vec![
+            ("node=a,zone=z1".into(), 7.8),
+            ("node=b,zone=z1".into(), 15.3)
+        ]
     );
     // Many-to-many is refused with Prometheus's words (execution error).
     let e = inst(&h, "g + on(zone) g", at(10)).unwrap_err();
     assert_eq!(e.error_type(), "execution");
-    assert!(e.to_string().contains("many-to-many matching not allowed"), "{e}");
+    assert!(
+        e.to_string().contains("many-to-many matching not allowed"),
+        "{e}"
+    );
     let e = inst(&h, "c + on() group_left g", at(10)).unwrap_err();
     assert!(e.to_string().contains("found duplicate series"), "{e}");
     let e = inst(&h, "c + ignoring(node) g", at(10)).unwrap_err();
@@ -324,7 +330,11 @@ fn subqueries_feed_range_functions() {
         vec![("node=a,zone=z1".into(), 0.35)]
     );
     // A subquery of a subquery, and one as the whole instant query.
-    let v = vec_of(&h, "max_over_time(max_over_time(g{node=\"a\"}[2m:30s])[5m:1m])", 10);
+    let v = vec_of(
+        &h,
+        "max_over_time(max_over_time(g{node=\"a\"}[2m:30s])[5m:1m])",
+        10,
+    );
     assert_eq!(v, vec![("node=a,zone=z1".into(), 0.35)]);
     let Output::Matrix(m) = inst(&h, "g{node=\"a\"}[2m:1m]", at(10)).unwrap() else {
         panic!()
