@@ -5,14 +5,17 @@
 //! need is supported; everything else is refused with an error that names
 //! the construct, so a query never returns a plausible but wrong answer.
 //!
-//! Supported: number literals, vector and range selectors with all four
-//! matcher kinds and `offset`; unary minus; `+ - * / % ^` and comparisons
-//! (with or without `bool`) between scalars and vectors; `sum`, `avg`,
-//! `min`, `max`, `count`, `group`, `stddev`, `stdvar`, `topk`, `bottomk`
-//! with `by`/`without`; `rate`, `increase`, `irate`, `delta`, `changes`,
-//! `resets`, `{avg,min,max,sum,count,last,present,stddev,stdvar}_over_time`,
-//! `abs`, `ceil`, `floor`, `round`, `clamp_min`, `clamp_max`, `sort`,
-//! `sort_desc`, `time`, `vector`, `scalar`, `timestamp`.
+//! Supported: number literals; vector and range selectors with all four
+//! matcher kinds, `offset` (negative too) and `@` (`start()`/`end()`);
+//! subqueries; unary minus; `+ - * / % ^ atan2` and comparisons (with or
+//! without `bool`) between scalars and vectors, and between two vectors
+//! with `on`/`ignoring` and `group_left`/`group_right` (`matching.rs`);
+//! `and`/`or`/`unless`; `sum avg min max count group stddev stdvar topk
+//! bottomk quantile` with `by`/`without`; the range functions `rate
+//! increase irate delta changes resets deriv predict_linear holt_winters`
+//! and `*_over_time` (`quantile_over_time` included); element-wise math and
+//! date functions (`math.rs`); `clamp_min clamp_max round sort sort_desc
+//! time vector scalar timestamp pi`. Native histograms are refused by name.
 
 mod aggregate;
 mod binary;
