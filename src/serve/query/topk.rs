@@ -4,9 +4,45 @@
 //! better. With ties, which members survive depends on the heap's shape,
 //! not only on input order, so a sort would pick differently.
 
+use std::cmp::Ordering;
+
 /// Indices (into `cands`) of the `k` members Prometheus keeps; `cands` is
 /// `(member, value)` in input order.
 pub(super) fn pick(cands: &[(usize, f64)], k: usize, largest: bool) -> Vec<usize> {
+    if k == 0 {
+        return Vec::new();
+    }
+    if cands.len() <= k {
+        return cands.iter().map(|c| c.0).collect();
+    }
+    // Members better than the k-th best value always survive the heap; only
+    // which of the members equal to it do depends on the heap's shape. So
+    // when exactly enough of those tie, the pick is known in O(n).
+    let order = |a: f64, b: f64| match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        _ if largest => b.partial_cmp(&a).unwrap_or(Ordering::Equal),
+        _ => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+    };
+    let mut vals: Vec<f64> = cands.iter().map(|c| c.1).collect();
+    let kth = *vals.select_nth_unstable_by(k - 1, |a, b| order(*a, *b)).1;
+    let at_most_kth = cands
+        .iter()
+        .filter(|c| order(c.1, kth) != Ordering::Greater)
+        .count();
+    if at_most_kth == k {
+        return cands
+            .iter()
+            .filter(|c| order(c.1, kth) != Ordering::Greater)
+            .map(|c| c.0)
+            .collect();
+    }
+    heap_pick(cands, k, largest)
+}
+
+/// The heap itself, for when members tie with the k-th best value.
+fn heap_pick(cands: &[(usize, f64)], k: usize, largest: bool) -> Vec<usize> {
     // `less(a, b)`: a is the worse; the root is the worst kept. NaN is
     // always the worst (Go: `if math.IsNaN(h[i].V) { return true }`).
     let less = |a: f64, b: f64| a.is_nan() || if largest { a < b } else { a > b };
@@ -62,7 +98,7 @@ fn down(h: &mut [(usize, f64)], mut i: usize, less: &impl Fn(f64, f64) -> bool) 
 
 #[cfg(test)]
 mod tests {
-    use super::pick;
+    use super::{heap_pick, pick};
 
     #[test]
     fn ties_follow_the_heap_not_the_input_order() {
@@ -73,5 +109,17 @@ mod tests {
         let mut kept = pick(&[(0, 1.0), (1, f64::NAN), (2, 0.5)], 2, false);
         kept.sort();
         assert_eq!(kept, vec![0, 2]);
+        // Without ties at the boundary, the fast path picks the best k.
+        let mut kept = pick(&[(0, 3.0), (1, 1.0), (2, 2.0), (3, f64::NAN)], 2, true);
+        kept.sort();
+        assert_eq!(kept, vec![0, 2]);
+        let c: Vec<(usize, f64)> = (0..50).map(|i| (i, ((i * 7) % 13) as f64)).collect();
+        for k in 1..12 {
+            let mut a = pick(&c, k, false);
+            let mut b = heap_pick(&c, k, false);
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "k={k}");
+        }
     }
 }
