@@ -247,28 +247,28 @@ async fn errors_are_prometheus_shaped_and_name_the_construct() {
         post_form(
             addr,
             "/api/v1/query",
-            "query=nodewatch_node_score+/+nodewatch_node_score",
+            "query=histogram_count(nodewatch_node_score)",
         )
         .await,
-        "between two vectors",
+        "native histograms (histogram_count)",
     );
     bad(
         post_form(
             addr,
             "/api/v1/query",
-            "query=quantile(0.5,nodewatch_node_score)",
+            "query=count_values(\"v\",nodewatch_node_score)",
         )
         .await,
-        "quantile",
+        "count_values",
     );
     bad(
         post_form(
             addr,
             "/api/v1/query",
-            "query=max_over_time(nodewatch_node_score%5B5m:1m%5D)",
+            "query=label_join(nodewatch_node_score,\"x\",\"-\",\"node\")",
         )
         .await,
-        "subqueries",
+        "label_join",
     );
     bad(
         post_form(addr, "/api/v1/query", "query=sum(").await,

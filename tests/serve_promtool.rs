@@ -135,12 +135,11 @@ async fn promtool_queries_the_api() {
 
     // An unsupported construct is an error promtool reports, not a result.
     let u = url.clone();
-    let err = blocking(move || {
-        promtool_error(&["instant", &u, "nodewatch_node_score / nodewatch_node_score"])
-    })
-    .await;
+    let err =
+        blocking(move || promtool_error(&["instant", &u, "histogram_count(nodewatch_node_score)"]))
+            .await;
     assert!(
-        err.contains("bad_data") && err.contains("between two vectors"),
+        err.contains("bad_data") && err.contains("native histograms"),
         "{err}"
     );
 }

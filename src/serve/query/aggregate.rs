@@ -3,8 +3,8 @@
 //! replaced by any number in `min`/`max`, Welford for `stddev`/`stdvar`).
 //! `topk`/`bottomk` pick per step and group, keeping the input series.
 
-use super::eval::{Evaluator, Series, Value};
-use super::{Labels, QueryError};
+use super::eval::{cmp_labels, unparen, Evaluator, Series, Value};
+use super::{range_params, topk, Labels, QueryError};
 use crate::serve::history::FxMap;
 use promql_parser::parser::{AggregateExpr, LabelModifier};
 use std::cmp::Ordering;
@@ -25,11 +25,12 @@ pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, Query
             | "stdvar"
             | "topk"
             | "bottomk"
+            | "quantile"
     ) {
         return Err(QueryError::Unsupported(format!("aggregation {op}()")));
     }
     let k = match (&a.param, op) {
-        (Some(p), "topk" | "bottomk") => match ev.eval(p)? {
+        (Some(p), "topk" | "bottomk" | "quantile") => match ev.eval(p)? {
             Value::Scalar(v) => Some(v),
             Value::Vector(_) => {
                 return Err(QueryError::Parse(format!(
@@ -37,12 +38,12 @@ pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, Query
                 )))
             }
         },
-        (_, "topk" | "bottomk") => {
+        (_, "topk" | "bottomk" | "quantile") => {
             return Err(QueryError::Parse(format!("no parameter given for {op}")))
         }
         _ => None,
     };
-    if let Some(k) = &k {
+    if let (Some(k), true) = (&k, op != "quantile") {
         // Prometheus converts k to an int64 at every step.
         if let Some(bad) = k
             .iter()
@@ -73,7 +74,36 @@ pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, Query
             .push(i);
     }
     let steps = ev.steps.len();
+    if let (Some(q), "quantile") = (&k, op) {
+        let mut vals = Vec::new();
+        let out = order
+            .into_iter()
+            .map(|key| {
+                let members = &groups[&key];
+                let points = (0..steps)
+                    .map(|i| {
+                        vals.clear();
+                        vals.extend(members.iter().filter_map(|m| input[*m].points[i]));
+                        (!vals.is_empty()).then(|| range_params::quantile(q[i], &mut vals))
+                    })
+                    .collect();
+                Series {
+                    labels: key,
+                    points,
+                }
+            })
+            .collect();
+        return Ok(Value::Vector(out));
+    }
     if let Some(k) = k {
+        // Prometheus feeds a selector's series (bare or under a range
+        // function) in label order, so ties resolve the same way; other
+        // inputs come in Go map order, and sorting them would only cost.
+        if sorted_input(&a.expr) {
+            for members in groups.values_mut() {
+                members.sort_by(|a, b| cmp_labels(ev.h, &input[*a].labels, &input[*b].labels));
+            }
+        }
         return Ok(Value::Vector(top(
             input,
             &order,
@@ -95,6 +125,20 @@ pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, Query
         });
     }
     Ok(Value::Vector(out))
+}
+
+/// Whether Prometheus 2.42 evaluates `e` into series in label order.
+fn sorted_input(e: &promql_parser::parser::Expr) -> bool {
+    use promql_parser::parser::Expr;
+    match unparen(e) {
+        Expr::VectorSelector(_) => true,
+        Expr::Call(c) => c
+            .args
+            .args
+            .iter()
+            .any(|a| matches!(unparen(a), Expr::MatrixSelector(_))),
+        _ => false,
+    }
 }
 
 /// Computes group keys from label sets.
@@ -212,9 +256,8 @@ fn top(
                     .iter()
                     .filter_map(|m| Some((*m, input[*m].points[i]?))),
             );
-            cand.sort_by(|a, b| rank(a.1, b.1, largest));
-            for (m, _) in cand.iter().take(n) {
-                keep[*m][i] = true;
+            for m in topk::pick(&cand, n, largest) {
+                keep[m][i] = true;
             }
         }
     }

@@ -1,22 +1,23 @@
 //! Binary operators between scalars, and between a vector and a scalar:
-//! arithmetic (`+ - * / % ^`, dropping `__name__`) and comparisons
-//! (filtering, or 0/1 with `bool`). Operations between two vectors and the
-//! set operators need label matching, which nodewatch does not evaluate;
-//! they are refused by name.
+//! arithmetic (`+ - * / % ^ atan2`, dropping `__name__`) and comparisons
+//! (filtering, or 0/1 with `bool`). Operations between two vectors are
+//! matched by labels in [`super::matching`].
 
 use super::eval::{check_unique, Evaluator, Value};
-use super::QueryError;
+use super::{matching, QueryError};
 use promql_parser::parser::BinaryExpr;
 
 /// Evaluates a binary expression.
 pub(super) fn eval(ev: &mut Evaluator, b: &BinaryExpr) -> Result<Value, QueryError> {
     let op = b.op.to_string();
     let op = op.as_str();
-    if matches!(op, "and" | "or" | "unless") {
-        return Err(QueryError::Unsupported(format!("the set operator `{op}`")));
-    }
-    if op == "atan2" {
-        return Err(QueryError::Unsupported("the atan2 operator".into()));
+    if b.modifier
+        .as_ref()
+        .is_some_and(|m| m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some())
+    {
+        return Err(QueryError::Unsupported(
+            "fill modifiers on binary operators (not in Prometheus 2.42)".into(),
+        ));
     }
     let comparison = matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=");
     let want_bool = b.return_bool();
@@ -41,7 +42,8 @@ pub(super) fn eval(ev: &mut Evaluator, b: &BinaryExpr) -> Result<Value, QueryErr
         (Value::Vector(mut vs), Value::Scalar(s)) | (Value::Scalar(s), Value::Vector(mut vs)) => {
             let swap = matches!(*b.lhs, ref e if !is_vector(ev, e));
             for series in &mut vs {
-                if !comparison || want_bool {
+                // Prometheus 2.42 keeps the name for comparisons and atan2.
+                if !(comparison || op == "atan2") || want_bool {
                     ev.drop_name(&mut series.labels);
                 }
                 for (p, sv) in series.points.iter_mut().zip(&s) {
@@ -65,9 +67,14 @@ pub(super) fn eval(ev: &mut Evaluator, b: &BinaryExpr) -> Result<Value, QueryErr
             check_unique(ev.h, &vs)?;
             Ok(Value::Vector(vs))
         }
-        (Value::Vector(_), Value::Vector(_)) => Err(QueryError::Unsupported(format!(
-            "binary operator `{op}` between two vectors (label matching); one side must be a scalar"
-        ))),
+        (Value::Vector(l), Value::Vector(r)) => {
+            let m = b.modifier.as_ref();
+            if matches!(op, "and" | "or" | "unless") {
+                matching::set_op(ev, op, l, r, m).map(Value::Vector)
+            } else {
+                matching::vector_op(ev, op, l, r, m).map(Value::Vector)
+            }
+        }
     }
 }
 
@@ -79,7 +86,7 @@ fn is_vector(_ev: &Evaluator, e: &promql_parser::parser::Expr) -> bool {
 
 /// One operation: the arithmetic result, and for comparisons whether the
 /// comparison holds.
-fn apply(op: &str, l: f64, r: f64) -> (f64, bool) {
+pub(super) fn apply(op: &str, l: f64, r: f64) -> (f64, bool) {
     match op {
         "+" => (l + r, true),
         "-" => (l - r, true),
@@ -88,6 +95,7 @@ fn apply(op: &str, l: f64, r: f64) -> (f64, bool) {
         // Go's math.Mod: the sign of the dividend, NaN for a zero divisor.
         "%" => (l % r, true),
         "^" => (l.powf(r), true),
+        "atan2" => (l.atan2(r), true),
         "==" => (l, l == r),
         "!=" => (l, l != r),
         ">" => (l, l > r),

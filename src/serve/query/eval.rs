@@ -2,10 +2,10 @@
 //! (an instant query is a range query of one step), so selecting series and
 //! resolving matchers happens once, not once per step.
 
+use super::modifiers::duration_ms;
 use super::select::Selector;
 use super::{aggregate, binary, functions, guard, Budget, Labels, Output, QueryError, LOOKBACK_MS};
 use crate::serve::history::History;
-use promql_parser::parser::ast::Offset;
 use promql_parser::parser::{Expr, VectorSelector};
 use std::cmp::Ordering;
 
@@ -17,8 +17,9 @@ pub(super) struct Series {
 }
 
 /// A range selector resolved for every step: the matching series, each
-/// step's window as a range of global ticks, and the selector's offset (ms).
-pub(super) type Windows = (Vec<u32>, Vec<std::ops::Range<u64>>, i64);
+/// step's window as a range of global ticks, and each window's end (ms,
+/// after `@` and `offset`).
+pub(super) type Windows = (Vec<u32>, Vec<std::ops::Range<u64>>, Vec<i64>);
 
 /// A value of the expression tree.
 pub(super) enum Value {
@@ -38,18 +39,51 @@ pub(super) struct Evaluator<'a> {
     budget: Budget,
     /// Current depth of [`Self::eval`] calls.
     depth: usize,
+    /// The query's `end` (ms), which `@ end()` reads (a range query's last
+    /// step may fall before it).
+    pub(super) end: i64,
+    /// The query's `start` (ms), which `@ start()` reads.
+    pub(super) start: i64,
 }
 
 impl<'a> Evaluator<'a> {
     pub(super) fn new(h: &'a History, steps: Vec<i64>, budget: Budget) -> Self {
         Evaluator {
             h,
-            steps,
             name: h.strings.get("__name__"),
             samples: 0,
             budget,
             depth: 0,
+            end: steps.last().copied().unwrap_or(0),
+            start: steps.first().copied().unwrap_or(0),
+            steps,
         }
+    }
+
+    /// An evaluator of a subquery's inner steps: same history, budget
+    /// (samples counted so far included), depth and query bounds.
+    pub(super) fn nested(&self, steps: Vec<i64>) -> Evaluator<'a> {
+        Evaluator {
+            h: self.h,
+            steps,
+            name: self.name,
+            samples: self.samples,
+            budget: self.budget,
+            depth: self.depth,
+            end: self.end,
+            start: self.start,
+        }
+    }
+
+    /// Takes over the samples a [`Self::nested`] evaluator counted.
+    pub(super) fn absorb(&mut self, sub: &Evaluator) {
+        self.samples = self.samples.max(sub.samples);
+    }
+
+    /// Sets the query's `end` (ms) for `@ end()`.
+    pub(super) fn with_end(mut self, end: i64) -> Self {
+        self.end = end;
+        self
     }
 
     /// Result of an instant query (`steps` has one element).
@@ -57,6 +91,9 @@ impl<'a> Evaluator<'a> {
         let at = self.steps[0];
         if let Expr::MatrixSelector(ms) = unparen(expr) {
             return self.raw_matrix(&ms.vs, duration_ms(&ms.range)?);
+        }
+        if let Expr::Subquery(sq) = unparen(expr) {
+            return super::subquery::raw(&mut self, sq);
         }
         Ok(match self.eval(expr)? {
             Value::Scalar(v) => Output::Scalar(at, v[0]),
@@ -75,7 +112,7 @@ impl<'a> Evaluator<'a> {
 
     /// Result of a range query.
     pub(super) fn range(mut self, expr: &Expr) -> Result<Output, QueryError> {
-        if let Expr::MatrixSelector(_) = unparen(expr) {
+        if let Expr::MatrixSelector(_) | Expr::Subquery(_) = unparen(expr) {
             return Err(QueryError::Parse(
                 "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
             ));
@@ -86,7 +123,9 @@ impl<'a> Evaluator<'a> {
                 labels: Vec::new(),
                 points: v.into_iter().map(Some).collect(),
             }],
-            Value::Vector(s) => s,
+            // Series that got the same labels at different steps (`a or
+            // b` after dropping names) are one series, as in Prometheus.
+            Value::Vector(s) => super::matching::merge(s, steps.len())?,
         };
         let mut out: Vec<(Labels, Vec<(i64, f64)>)> = series
             .into_iter()
@@ -138,31 +177,36 @@ impl<'a> Evaluator<'a> {
                     Value::Vector(vs)
                 }
             }),
-            Expr::VectorSelector(vs) => self.vector(vs).map(Value::Vector),
+            Expr::VectorSelector(vs) => self.vector(vs, false).map(Value::Vector),
             Expr::MatrixSelector(_) => Err(QueryError::Parse(
                 "ranges only allowed for vector selectors: a range vector must be the argument of a function such as rate()".into(),
             )),
             Expr::Call(c) => functions::call(self, c),
             Expr::Aggregate(a) => aggregate::eval(self, a),
             Expr::Binary(b) => binary::eval(self, b),
-            Expr::Subquery(_) => Err(QueryError::Unsupported("subqueries (expr[range:step])".into())),
+            Expr::Subquery(_) => Err(QueryError::Parse(
+                "subqueries return a range vector: they must be the argument of a function such as max_over_time()".into(),
+            )),
             Expr::StringLiteral(_) => Err(QueryError::Unsupported("string literals as values".into())),
             Expr::Extension(_) => Err(QueryError::Unsupported("extension expressions".into())),
         }
     }
 
     /// An instant vector selector: the latest sample within the lookback at
-    /// each step, unless it is the stale marker.
-    fn vector(&mut self, vs: &VectorSelector) -> Result<Vec<Series>, QueryError> {
-        let offset = offset_ms(vs)?;
+    /// each step, unless it is the stale marker; with `times`, the
+    /// sample's timestamp (s) instead of its value (`timestamp(v)`).
+    pub(super) fn vector(
+        &mut self,
+        vs: &VectorSelector,
+        times: bool,
+    ) -> Result<Vec<Series>, QueryError> {
+        let ends = self.selector_times(vs)?;
         let sel = Selector::compile(self.h, vs)?;
         let ids = sel.select(self.h);
         self.account(ids.len() * self.steps.len())?;
-        let ticks: Vec<Option<u64>> = self
-            .steps
+        let ticks: Vec<Option<u64>> = ends
             .iter()
-            .map(|t| {
-                let t = t - offset;
+            .map(|&t| {
                 let g = self.h.tick_at_or_before(t)?;
                 (self.h.time_of(g) >= t - LOOKBACK_MS).then_some(g)
             })
@@ -171,8 +215,17 @@ impl<'a> Evaluator<'a> {
             .into_iter()
             .filter_map(|sid| {
                 let labels = self.h.series(sid)?.labels.to_vec();
-                let points: Vec<Option<f64>> =
-                    ticks.iter().map(|g| self.h.value(sid, (*g)?)).collect();
+                let points: Vec<Option<f64>> = ticks
+                    .iter()
+                    .map(|g| {
+                        let v = self.h.value(sid, (*g)?)?;
+                        Some(if times {
+                            self.h.time_of((*g)?) as f64 / 1000.0
+                        } else {
+                            v
+                        })
+                    })
+                    .collect();
                 points
                     .iter()
                     .any(Option::is_some)
@@ -189,12 +242,11 @@ impl<'a> Evaluator<'a> {
         vs: &VectorSelector,
         range_ms: i64,
     ) -> Result<Windows, QueryError> {
-        let offset = offset_ms(vs)?;
+        let ends = self.selector_times(vs)?;
         let ids = Selector::compile(self.h, vs)?.select(self.h);
-        let windows: Vec<_> = self
-            .steps
+        let windows: Vec<_> = ends
             .iter()
-            .map(|t| self.h.ticks_between(t - offset - range_ms, t - offset))
+            .map(|t| self.h.ticks_between(t - range_ms, *t))
             .collect();
         // A function folds each window as it goes, holding one value per
         // step and series; a returned range vector holds its raw samples.
@@ -204,7 +256,7 @@ impl<'a> Evaluator<'a> {
             self.steps.len()
         };
         self.account(ids.len().saturating_mul(per_series))?;
-        Ok((ids, windows, offset))
+        Ok((ids, windows, ends))
     }
 
     /// A range selector as the whole (instant) query: its raw samples.
@@ -280,35 +332,6 @@ pub(super) fn check_unique(_h: &History, series: &[Series]) -> Result<(), QueryE
         }
     }
     Ok(())
-}
-
-/// The selector's `offset` in ms; `@` is refused.
-fn offset_ms(vs: &VectorSelector) -> Result<i64, QueryError> {
-    if vs.at.is_some() {
-        return Err(QueryError::Unsupported("the @ modifier".into()));
-    }
-    Ok(match &vs.offset {
-        Some(Offset::Pos(d)) => duration_ms(d)?,
-        Some(Offset::Neg(d)) => -duration_ms(d)?,
-        None => 0,
-    })
-}
-
-/// Longest range or offset (ms, ~290,000 years): with times bounded the
-/// same way, `t - offset - range` cannot overflow.
-const MAX_DURATION_MS: u128 = 9_200_000_000_000_000;
-
-/// A range or offset in ms, refusing absurd ones.
-pub(super) fn duration_ms(d: &std::time::Duration) -> Result<i64, QueryError> {
-    let ms = d.as_millis();
-    if ms > MAX_DURATION_MS {
-        return Err(QueryError::Parse(format!(
-            "duration too long: {}s (nodewatch's limit is {}s)",
-            d.as_secs(),
-            MAX_DURATION_MS / 1000
-        )));
-    }
-    Ok(ms as i64)
 }
 
 /// Removes enclosing parentheses.

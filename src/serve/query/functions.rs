@@ -3,8 +3,9 @@
 //! few instant-vector and scalar helpers. Any other function is refused by
 //! name.
 
-use super::eval::{check_unique, duration_ms, unparen, Evaluator, Series, Value};
-use super::QueryError;
+use super::eval::{check_unique, unparen, Evaluator, Series, Value};
+use super::modifiers::duration_ms;
+use super::{math, range_params, QueryError};
 use crate::collect::tsdb::Extrapolation;
 use promql_parser::parser::{Call, Expr};
 
@@ -22,6 +23,15 @@ pub(super) fn call(ev: &mut Evaluator, c: &Call) -> Result<Value, QueryError> {
             elementwise(ev, name, &args)
         }
         "sort" | "sort_desc" => sort(ev, name == "sort_desc", &args),
+        _ if math::NAMES.contains(&name) => math::call(ev, name, &args),
+        _ if range_params::NAMES.contains(&name) => range_params::call(ev, name, &args),
+        "histogram_count" | "histogram_sum" | "histogram_fraction" => Err(
+            QueryError::Unsupported(format!(
+                "native histograms ({name}): nodewatch stores none; histogram_quantile works on classic _bucket series"
+            )),
+        ),
+        "timestamp" => timestamp(ev, arg(&args, 0, name)?),
+        "pi" => Ok(Value::Scalar(vec![std::f64::consts::PI; ev.steps.len()])),
         "time" => Ok(Value::Scalar(
             ev.steps.iter().map(|t| *t as f64 / 1000.0).collect(),
         )),
@@ -53,29 +63,38 @@ pub(super) fn call(ev: &mut Evaluator, c: &Call) -> Result<Value, QueryError> {
     }
 }
 
-fn arg<'e>(args: &[&'e Expr], i: usize, f: &str) -> Result<&'e Expr, QueryError> {
+pub(super) fn arg<'e>(args: &[&'e Expr], i: usize, f: &str) -> Result<&'e Expr, QueryError> {
     args.get(i)
         .copied()
         .ok_or_else(|| QueryError::Parse(format!("expected argument {} of {f}()", i + 1)))
 }
 
-fn type_error(f: &str, want: &str) -> QueryError {
+pub(super) fn type_error(f: &str, want: &str) -> QueryError {
     QueryError::Parse(format!("expected type {want} in call to function \"{f}\""))
 }
 
 /// A function over a range selector, evaluated on each step's window.
 fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value, QueryError> {
+    windowed(ev, name, a, |buf, t, _, range| {
+        Ok(fold(name, buf, t, range))
+    })
+}
+
+/// Runs `f(samples, window end, step index, range)` on each step's
+/// non-empty window of the range selector `a` (the argument of `name`).
+pub(super) fn windowed(
+    ev: &mut Evaluator,
+    name: &str,
+    a: Option<&Expr>,
+    mut f: impl FnMut(&[(i64, f64)], i64, usize, i64) -> Result<Option<f64>, QueryError>,
+) -> Result<Value, QueryError> {
     let ms = match a.map(unparen) {
         Some(Expr::MatrixSelector(ms)) => ms,
-        Some(Expr::Subquery(_)) => {
-            return Err(QueryError::Unsupported(format!(
-                "subqueries as the argument of {name}()"
-            )))
-        }
+        Some(Expr::Subquery(sq)) => return super::subquery::windowed(ev, name, sq, f),
         _ => return Err(type_error(name, "range vector")),
     };
     let range = duration_ms(&ms.range)?;
-    let (ids, windows, offset) = ev.windows(&ms.vs, range)?;
+    let (ids, windows, ends) = ev.windows(&ms.vs, range)?;
     let h = ev.h;
     let mut out = Vec::with_capacity(ids.len());
     let mut buf: Vec<(i64, f64)> = Vec::new();
@@ -88,7 +107,7 @@ fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value,
         };
         let mut points = Vec::with_capacity(windows.len());
         let mut any = false;
-        for (w, t) in windows.iter().zip(&ev.steps) {
+        for (i, (w, t)) in windows.iter().zip(&ends).enumerate() {
             buf.clear();
             buf.extend(
                 w.clone()
@@ -97,7 +116,7 @@ fn over_range(ev: &mut Evaluator, name: &str, a: Option<&Expr>) -> Result<Value,
             let v = if buf.is_empty() {
                 None
             } else {
-                fold(name, &buf, t - offset, range)
+                f(&buf, *t, i, range)?
             };
             any |= v.is_some();
             points.push(v);
@@ -258,6 +277,32 @@ fn elementwise(ev: &mut Evaluator, name: &str, args: &[&Expr]) -> Result<Value, 
                 _ => go_min(*v, b),
             };
         }
+    }
+    check_unique(ev.h, &vs)?;
+    Ok(Value::Vector(vs))
+}
+
+/// `timestamp(v)`: a selector's sample times (Prometheus 2.42 special-cases
+/// a bare selector), otherwise each step's time.
+fn timestamp(ev: &mut Evaluator, a: &Expr) -> Result<Value, QueryError> {
+    let mut vs = match a {
+        Expr::VectorSelector(s) => ev.vector(s, true)?,
+        other => match ev.eval(other)? {
+            Value::Vector(mut vs) => {
+                for s in &mut vs {
+                    for (p, t) in s.points.iter_mut().zip(&ev.steps) {
+                        if p.is_some() {
+                            *p = Some(*t as f64 / 1000.0);
+                        }
+                    }
+                }
+                vs
+            }
+            Value::Scalar(_) => return Err(type_error("timestamp", "instant vector")),
+        },
+    };
+    for s in &mut vs {
+        ev.drop_name(&mut s.labels);
     }
     check_unique(ev.h, &vs)?;
     Ok(Value::Vector(vs))

@@ -5,21 +5,30 @@
 //! need is supported; everything else is refused with an error that names
 //! the construct, so a query never returns a plausible but wrong answer.
 //!
-//! Supported: number literals, vector and range selectors with all four
-//! matcher kinds and `offset`; unary minus; `+ - * / % ^` and comparisons
-//! (with or without `bool`) between scalars and vectors; `sum`, `avg`,
-//! `min`, `max`, `count`, `group`, `stddev`, `stdvar`, `topk`, `bottomk`
-//! with `by`/`without`; `rate`, `increase`, `irate`, `delta`, `changes`,
-//! `resets`, `{avg,min,max,sum,count,last,present,stddev,stdvar}_over_time`,
-//! `abs`, `ceil`, `floor`, `round`, `clamp_min`, `clamp_max`, `sort`,
-//! `sort_desc`, `time`, `vector`, `scalar`, `timestamp`.
+//! Supported: number literals; vector and range selectors with all four
+//! matcher kinds, `offset` (negative too) and `@` (`start()`/`end()`);
+//! subqueries; unary minus; `+ - * / % ^ atan2` and comparisons (with or
+//! without `bool`) between scalars and vectors, and between two vectors
+//! with `on`/`ignoring` and `group_left`/`group_right` (`matching.rs`);
+//! `and`/`or`/`unless`; `sum avg min max count group stddev stdvar topk
+//! bottomk quantile` with `by`/`without`; the range functions `rate
+//! increase irate delta changes resets deriv predict_linear holt_winters`
+//! and `*_over_time` (`quantile_over_time` included); element-wise math and
+//! date functions (`math.rs`); `clamp_min clamp_max round sort sort_desc
+//! time vector scalar timestamp pi`. Native histograms are refused by name.
 
 mod aggregate;
 mod binary;
 mod eval;
 mod functions;
 pub mod guard;
+mod matching;
+mod math;
+mod modifiers;
+mod range_params;
 mod select;
+mod subquery;
+mod topk;
 
 use super::history::History;
 use promql_parser::parser::Expr;
@@ -104,7 +113,7 @@ pub fn parse(q: &str) -> Result<Expr, QueryError> {
         return Err(QueryError::Parse("empty query".into()));
     }
     guard::check(q)?;
-    promql_parser::parser::parse(q).map_err(QueryError::Parse)
+    promql_parser::parser::parse(&range_params::holt_winters_renamed(q)).map_err(QueryError::Parse)
 }
 
 /// Evaluates `expr` at instant `at` (ms).
@@ -160,7 +169,9 @@ pub fn range_with(
     let steps: Vec<i64> = (0..=(end - start) / step)
         .map(|i| start + i * step)
         .collect();
-    eval::Evaluator::new(h, steps, budget).range(expr)
+    eval::Evaluator::new(h, steps, budget)
+        .with_end(end)
+        .range(expr)
 }
 
 /// Ids of the series matching every selector in `selectors` (any of them),
