@@ -216,6 +216,11 @@ fn the_real_authorizer_grants_the_shipped_rbac_exactly() {
         &["watch", "nodes"],
         &["get", "nodes/n1"],
         &["patch", "nodes/n1"],
+        // The opt-in NodeCondition and audit log.
+        &["patch", "nodes/n1", "--subresource=status"],
+        &["create", "configmaps", "-n", "nodewatch"],
+        &["get", "configmaps/nodewatch-audit", "-n", "nodewatch"],
+        &["update", "configmaps/nodewatch-audit", "-n", "nodewatch"],
         &["create", "leases.coordination.k8s.io", "-n", "nodewatch"],
         &[
             "get",
@@ -236,7 +241,8 @@ fn the_real_authorizer_grants_the_shipped_rbac_exactly() {
     let refused: &[&[&str]] = &[
         &["delete", "nodes/n1"],
         &["update", "nodes/n1"],
-        &["patch", "nodes/n1", "--subresource=status"],
+        &["update", "nodes/n1", "--subresource=status"],
+        &["get", "configmaps/other", "-n", "nodewatch"],
         &["get", "pods/p", "-n", "prod"],
         &["delete", "pods/p", "-n", "prod"],
         &["create", "pods/p", "--subresource=eviction", "-n", "prod"],
@@ -295,14 +301,17 @@ fn the_real_authorizer_grants_the_shipped_rbac_exactly() {
         &sa,
         &[
             "patch",
-            "node",
-            "n1",
-            "--subresource=status",
+            "pod",
+            "p",
+            "-n",
+            "prod",
+            "--subresource=eviction",
             "-p",
-            r#"{"status":{"phase":"x"}}"#,
+            "{}",
         ],
         None,
     );
+    assert_forbidden(&sa, &["get", "configmap", "other", "-n", "nodewatch"], None);
     assert_forbidden(
         &sa,
         &["get", "lease", "nodewatch", "-n", "kube-system"],

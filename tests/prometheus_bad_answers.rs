@@ -230,7 +230,10 @@ async fn a_node_missing_from_the_answer_is_unknown() {
     let node_metrics: Vec<&str> = catalog
         .signals
         .iter()
-        .filter(|s| s.metric.is_some() && s.scope == SignalScope::Node)
+        // Signals whose absence means 0 (node-problem-detector's) are
+        // known for every node whenever the query was answered.
+        .filter(|s| s.scope == SignalScope::Node)
+        .filter(|s| s.metric.as_ref().is_some_and(|m| !m.absent_is_zero))
         .map(|s| s.name.as_str())
         .collect();
     for k in 0..3 {
@@ -262,6 +265,12 @@ async fn a_node_missing_from_the_answer_is_unknown() {
             "{sig} unknown on n1 although answered"
         );
     }
+    // A node without node-problem-detector's series has no problem: 0.
+    assert!(
+        !view("n2").unknown.iter().any(|u| u == "npd_problem_gauge"),
+        "{:?}",
+        view("n2").unknown
+    );
 }
 
 /// The value of `key` in an `application/x-www-form-urlencoded` body.
