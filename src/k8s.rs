@@ -96,6 +96,10 @@ pub struct NodeCondition {
     pub status: String,
 }
 
+/// Label or annotation by which a node opts out of cordons, drains and
+/// the NodeCondition (it is still scored and alerted on).
+pub const EXCLUDE: &str = "nodewatch.io/exclude";
+
 impl Node {
     /// The node's zone label, or `""`.
     pub fn zone(&self) -> &str {
@@ -103,6 +107,15 @@ impl Node {
             .labels
             .get(ZONE_LABEL)
             .map_or("", String::as_str)
+    }
+
+    /// Whether the node opted out of nodewatch's actions: label or
+    /// annotation [`EXCLUDE`] set to `"true"`.
+    pub fn excluded(&self) -> bool {
+        let m = &self.metadata;
+        [&m.labels, &m.annotations]
+            .iter()
+            .any(|x| x.get(EXCLUDE).is_some_and(|v| v == "true"))
     }
 
     /// The value of `pool_label`, or `""`.

@@ -436,21 +436,27 @@ async fn node_alerts_become_a_stable_node_condition() {
     g.notify(node_alert("NodeProblemReported", "c1", "resolved"));
     let cleared = condition(&cp, "c1", Some("False")).await.expect("cleared");
     assert_ne!(cleared["lastTransitionTime"], first["lastTransitionTime"]);
+    // A node that opts out is not marked.
+    cp.kubectl_ok(&["label", "node", "c2", "nodewatch.io/exclude=true"], None);
+    g.notify(node_alert("NodeUnhealthy", "c2", "firing"));
+    g.notify(node_alert("NodeUnhealthy", "c3", "resolved"));
+    condition(&cp, "c3", Some("False")).await;
+    assert!(condition(&cp, "c2", None).await.is_none(), "opted out");
     let stats = g.condition().expect("on").stats();
     assert_eq!(
         stats.errors.load(Ordering::Relaxed),
         0,
         "the shipped RBAC was enough"
     );
-    assert_eq!(stats.written.load(Ordering::Relaxed), 3);
+    assert_eq!(stats.written.load(Ordering::Relaxed), 4);
 
     // Dry-run and pause: nothing reaches the node.
     let mut dry = gate(true, false);
     dry.notify(node_alert("NodeUnhealthy", "c2", "firing"));
     let mut paused = gate(false, true);
     paused.notify(node_alert("NodeUnhealthy", "c2", "firing"));
-    dry.notify(node_alert("NodeUnhealthy", "c3", "resolved"));
-    condition(&cp, "c3", Some("True")).await;
+    dry.notify(node_alert("NodeUnhealthy", "c3", "firing"));
+    condition(&cp, "c3", Some("False")).await;
     for _ in 0..50 {
         if dry
             .condition()

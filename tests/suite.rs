@@ -5,6 +5,7 @@
 //! 500-node scenario has its own test file (`suite_large.rs`).
 
 use nodewatch::catalog::Catalog;
+use nodewatch::model::ActionKind;
 use nodewatch::scenario::{self, suite};
 use nodewatch::suite::{run_builtin, SuiteReport, SuiteRow};
 use std::process::Command;
@@ -168,4 +169,45 @@ fn scenarios_are_listed_written_and_replayed_like_the_suite_says() {
     assert_eq!(replay["false_alerts"], row["false_alerts"]);
     let table = nodewatch(&["suite", suite::network_loss::NAME]);
     assert!(table.starts_with("| scenario |"), "{table}");
+}
+
+/// A node labelled `nodewatch.io/exclude=true` is still judged and
+/// alerted on, but never cordoned: the would-be cordon is a refusal that
+/// says why.
+#[test]
+fn an_excluded_node_is_alerted_on_but_never_cordoned() {
+    let mut sc = scenario::builtin(suite::network_loss::NAME).expect("built in");
+    let sick = sc.meta.truth.faulty_nodes[0].node.clone();
+    let node = sc
+        .nodes
+        .iter_mut()
+        .find(|n| n.metadata.name == sick)
+        .expect("the sick node is listed");
+    node.metadata
+        .labels
+        .insert(nodewatch::k8s::EXCLUDE.into(), "true".into());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let out = rt.block_on(nodewatch::replay::run(
+        sc,
+        Arc::new(Catalog::builtin()),
+        Default::default(),
+    ));
+    assert!(
+        out.notifications.iter().any(|n| n.alert.subject == sick),
+        "still alerted on"
+    );
+    assert!(
+        out.actions.iter().all(|a| a.kind != ActionKind::Cordon),
+        "{:?}",
+        out.actions
+    );
+    assert!(
+        out.actions
+            .iter()
+            .any(|a| a.node == sick && a.reason.contains("nodewatch.io/exclude")),
+        "{:?}",
+        out.actions
+    );
 }

@@ -69,12 +69,18 @@ pub enum Refusal {
     LastHealthy { group: String },
     /// nodewatch uncordoned it recently.
     Cooldown { since: Timestamp },
+    /// The node opted out (`nodewatch.io/exclude: "true"`).
+    Excluded,
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refusal::Paused => write!(f, "paused: actions are switched off"),
+            Refusal::Excluded => write!(
+                f,
+                "excluded: the node opts out with nodewatch.io/exclude=true"
+            ),
             Refusal::DryRun => write!(f, "dry-run: nodewatch never cordons in this mode"),
             Refusal::StaleData => write!(f, "stale data: some signals of this node are unknown"),
             Refusal::HumanOverride => write!(
@@ -138,6 +144,9 @@ impl Governor {
         }
         if self.human_override.contains_key(&req.node) {
             return Err(Refusal::HumanOverride);
+        }
+        if nodes.iter().any(|n| n.name == req.node && n.excluded) {
+            return Err(Refusal::Excluded);
         }
         let total = nodes.len();
         let unhealthy = nodes.iter().filter(|n| !n.healthy).count();

@@ -438,6 +438,7 @@ impl Engine {
                     unschedulable: e.unschedulable,
                     cordoned_by_us: e.cordoned_by_us,
                     healthy: self.scores[i as usize] < self.settings.unhealthy_score,
+                    excluded: e.excluded,
                 }
             })
             .collect()

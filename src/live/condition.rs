@@ -18,6 +18,7 @@
 
 use super::LiveError;
 use crate::act::Notification;
+use crate::k8s::EXCLUDE;
 use crate::time::{Clock, SystemClock};
 use ::kube::api::{Api, Patch, PatchParams};
 use k8s_openapi::api::core::v1::Node;
@@ -192,6 +193,21 @@ impl Writer {
         message: &str,
     ) -> Result<(), LiveError> {
         let cur = self.nodes.get_status(node).await?;
+        let m = &cur.metadata;
+        let excluded = [&m.labels, &m.annotations].iter().any(|x| {
+            x.as_ref()
+                .and_then(|x| x.get(EXCLUDE))
+                .is_some_and(|v| v == "true")
+        });
+        if excluded && status == "True" {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                node,
+                "not setting {}: the node opts out ({EXCLUDE})",
+                self.kind
+            );
+            return Ok(());
+        }
         let existing = cur
             .status
             .and_then(|s| s.conditions)

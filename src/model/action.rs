@@ -97,4 +97,6 @@ pub struct NodeFacts {
     pub cordoned_by_us: bool,
     /// Score below the unhealthy threshold.
     pub healthy: bool,
+    /// Opted out of actions (`nodewatch.io/exclude: "true"`).
+    pub excluded: bool,
 }

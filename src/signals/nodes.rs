@@ -26,6 +26,8 @@ pub struct NodeEntry {
     pub unschedulable: bool,
     /// Cordoned by nodewatch (and not uncordoned since).
     pub cordoned_by_us: bool,
+    /// Opted out of actions (`nodewatch.io/exclude: "true"`).
+    pub excluded: bool,
 }
 
 /// Interned nodes.
@@ -102,6 +104,7 @@ impl NodeTable {
             e.listed = true;
             e.zone = n.zone().to_string();
             e.pool = n.pool(pool_label).to_string();
+            e.excluded = n.excluded();
             e.created = n
                 .metadata
                 .creation_timestamp

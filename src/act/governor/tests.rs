@@ -184,3 +184,12 @@ fn refusals_read_well() {
     };
     assert_eq!(r.to_string(), "common cause: 5 of 8 nodes look unhealthy");
 }
+
+#[test]
+fn an_excluded_node_is_never_cordoned() {
+    let g = Governor::default();
+    let mut ns = nodes(8);
+    ns[0].healthy = false;
+    ns[0].excluded = true;
+    assert_eq!(g.check(&req("n0"), &ns, T0), Err(Refusal::Excluded));
+}
