@@ -167,10 +167,13 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                     if self.last_refusal.get(&req.node) != Some(&reason) {
                         log_refusal(&req.node, &refusal);
                         self.last_refusal.insert(req.node.clone(), reason.clone());
-                        taken.push(record(
-                            ActionKind::Refused,
-                            format!("would cordon, refused because {reason}"),
-                        ));
+                        let mut text = format!("would cordon, refused because {reason}");
+                        if refusal == Refusal::DryRun {
+                            if let Some(more) = self.cordoner.would_also(&req.node).await {
+                                text = format!("{text}; {more}");
+                            }
+                        }
+                        taken.push(record(ActionKind::Refused, text));
                     }
                 }
             }

@@ -269,6 +269,9 @@ async fn drain_respects_budgets_and_its_timeout_policy() {
     // Stop: the budget holds web-1 until the timeout; solo goes, the
     // DaemonSet's pod is not touched.
     let mut c = cordoner("stop");
+    // In dry-run the refusal says what the drain would evict.
+    let plan = c.would_also("d1").await.expect("drain on");
+    assert_eq!(plan, "would drain: evict 2 pod(s): app/solo, app/web-1");
     c.cordon("d1", &request("d1"), at).await.expect("cordon");
     drain_state(&cp, "d1", "stopped").await;
     assert!(cp.get("pod", Some("app"), "solo").is_none(), "evicted");

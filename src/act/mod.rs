@@ -41,6 +41,12 @@ pub trait Cordoner {
     ) -> Result<(), ActError>;
     /// Makes `node` schedulable again.
     async fn uncordon(&mut self, node: &str, at: Timestamp) -> Result<(), ActError>;
+
+    /// What a cordon of `node` would also do beyond the cordon (the pods a
+    /// drain would evict), for dry-run reports; `None` when nothing.
+    async fn would_also(&mut self, _node: &str) -> Option<String> {
+        None
+    }
 }
 
 /// An action that failed.

@@ -360,6 +360,10 @@ impl Cordoner for KubeCordoner {
         }
     }
 
+    async fn would_also(&mut self, node: &str) -> Option<String> {
+        self.drain.as_ref()?.plan(node).await
+    }
+
     async fn uncordon(&mut self, node: &str, at: Timestamp) -> Result<(), ActError> {
         if let Some(d) = &mut self.drain {
             d.cancel(node);

@@ -169,6 +169,19 @@ impl Drainer {
         self.running.insert(node.to_string(), task.abort_handle());
     }
 
+    /// What a drain of `node` would evict now (dry-run): "would drain: N
+    /// pod(s): …", or why it cannot tell.
+    pub async fn plan(&self, node: &str) -> Option<String> {
+        Some(match pods_on(&self.ctx.pods, node).await {
+            Ok((evict, _)) => format!(
+                "would drain: evict {} pod(s): {}",
+                evict.len(),
+                list(&evict)
+            ),
+            Err(e) => format!("would drain (pods not listed: {e})"),
+        })
+    }
+
     /// Stops the drain of `node` (it was uncordoned).
     pub fn cancel(&mut self, node: &str) {
         if let Some(h) = self.running.remove(node) {
