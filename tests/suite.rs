@@ -62,6 +62,7 @@ fn the_small_scenarios_meet_the_brief() {
         suite::rolling_deploy::NAME,
         suite::metrics_gone::NAME,
         suite::cluster_overload::NAME,
+        suite::kubelet_restart::NAME,
     ] {
         let x = row(&r, benign);
         assert_eq!(x.false_alerts, 0, "{benign}\n{table}");
@@ -210,4 +211,31 @@ fn an_excluded_node_is_alerted_on_but_never_cordoned() {
         "{:?}",
         out.actions
     );
+}
+
+/// `kubelet-restart` is not vacuous: the two nodes really do report
+/// NotReady once each (a sample and an event), which must not be enough.
+#[test]
+fn kubelet_restarts_show_in_the_data() {
+    let sc = scenario::builtin(suite::kubelet_restart::NAME).expect("built in");
+    let not_ready_samples = sc
+        .metrics
+        .iter()
+        .filter(|f| f.name == "kube_node_status_condition")
+        .flat_map(|f| &f.series)
+        .filter(|s| {
+            s.labels
+                .iter()
+                .any(|(k, v)| k == "condition" && v == "Ready")
+        })
+        .filter(|s| s.labels.iter().any(|(k, v)| k == "status" && v == "true"))
+        .filter(|s| s.samples.iter().any(|(_, v)| *v == 0.0))
+        .count();
+    assert_eq!(not_ready_samples, 2);
+    let events = sc
+        .events
+        .iter()
+        .filter(|e| e.reason == "NodeNotReady")
+        .count();
+    assert_eq!(events, 2);
 }

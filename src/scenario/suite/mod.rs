@@ -14,12 +14,14 @@
 //! | `flapping-node` | one node's Ready condition flaps | node alert |
 //! | `metrics-gone` | Prometheus loses three healthy nodes' targets | no alert, no cordon, reported unknown |
 //! | `kernel-deadlock` | node-problem-detector reports `KernelDeadlock` on one node | node alert (and cordon) |
+//! | `kubelet-restart` | two nodes restart their kubelet (one short NotReady each) | nothing |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
 
 pub mod cluster_overload;
 pub mod flapping_node;
 pub mod kernel_deadlock;
 mod kube_state;
+pub mod kubelet_restart;
 pub mod large_cluster;
 pub mod metrics_gone;
 pub mod network_loss;
@@ -40,7 +42,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 8] = [
+pub const SCENARIOS: [(&str, &str, Generator); 9] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -75,6 +77,11 @@ pub const SCENARIOS: [(&str, &str, Generator); 8] = [
         kernel_deadlock::NAME,
         kernel_deadlock::DESCRIPTION,
         kernel_deadlock::generate,
+    ),
+    (
+        kubelet_restart::NAME,
+        kubelet_restart::DESCRIPTION,
+        kubelet_restart::generate,
     ),
     (
         large_cluster::NAME,
