@@ -18,6 +18,7 @@ use super::kube_real::ControlPlane;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod, ServiceAccount};
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use nodewatch::act::CordonRequest;
 use nodewatch::live::{ClientOptions, CORDONED_BY};
 use nodewatch::scenario::{self, Scenario};
 use nodewatch::time::Timestamp;
@@ -42,6 +43,49 @@ pub fn apply_base(cp: &ControlPlane) {
     let base = super::deploy::render("deploy/base");
     let objects = json!({"apiVersion": "v1", "kind": "List", "items": base.objects}).to_string();
     cp.kubectl_ok(&["apply", "--server-side", "-f", "-"], Some(&objects));
+}
+
+/// A cordon request as the pipeline makes them.
+pub fn request(node: &str) -> CordonRequest {
+    CordonRequest {
+        node: node.into(),
+        rule: "NodeUnhealthy".into(),
+        score: 0.9,
+        explanation: "score 0.9: test".into(),
+        fresh: true,
+    }
+}
+
+/// nodewatch's Events about `node` in `default`, by reason.
+pub fn event_reasons(cp: &ControlPlane, node: &str) -> Vec<String> {
+    let out = cp.kubectl_ok(
+        &[
+            "get",
+            "events",
+            "-n",
+            "default",
+            "-o",
+            "json",
+            &format!("--field-selector=involvedObject.name={node}"),
+        ],
+        None,
+    );
+    let list: Value = serde_json::from_str(&out).expect("JSON");
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["source"]["component"] == "nodewatch")
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Plain nodes, as an admin creates them.
+pub fn create_nodes(cp: &ControlPlane, names: &[&str]) {
+    for n in names {
+        let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n}});
+        cp.kubectl_ok(&["create", "-f", "-"], Some(&node.to_string()));
+    }
 }
 
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
