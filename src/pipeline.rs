@@ -85,6 +85,12 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         self.governor.settings.paused = paused;
     }
 
+    /// Holds every cordon for `reason` (an outside condition such as an
+    /// Alertmanager alert) until called with `None`.
+    pub fn set_hold(&mut self, reason: Option<String>) {
+        self.governor.set_hold(reason);
+    }
+
     /// Whether nodewatch cordoned `node` (as far as it knows).
     pub fn is_cordoned_by_us(&self, node: &str) -> bool {
         self.engine.is_cordoned_by_us(node)

@@ -7,8 +7,9 @@
 //! arrives.
 
 use nodewatch::act::sinks::{Dispatcher, Fingerprint};
-use nodewatch::act::{Notification, Notifier};
+use nodewatch::act::{HoldSettings, Notification, Notifier};
 use nodewatch::catalog::Catalog;
+use nodewatch::live::hold::AlertHold;
 use nodewatch::model::AlertState;
 use nodewatch::time::SystemClock;
 use receiver::Receiver;
@@ -226,4 +227,81 @@ async fn alerts_alertmanager_rejects_never_fail_the_rest_of_their_batch() {
     })
     .await;
     assert_eq!(d.stats()[&name].failed, stats.failed);
+}
+
+/// `governor.hold_while_alerts` against the real Alertmanager: no hold
+/// while the named alert is absent (another alert does not count), a hold
+/// naming it once it is active, released when it is silenced, and a hold
+/// (fail closed) while Alertmanager cannot be read.
+#[tokio::test]
+async fn named_alertmanager_alerts_hold_actions() {
+    let rx = Receiver::start(&[]).await;
+    let mut am = Alertmanager::start(&rx.url);
+    let settings = HoldSettings {
+        alertmanager: am.url(),
+        alerts: vec!["ClusterUpgradeInProgress".into()],
+        ..Default::default()
+    };
+    let mut hold = AlertHold::new(&settings).expect("alerts named");
+    let post = |name: &str| {
+        let body = serde_json::json!([{"labels": {"alertname": name, "cluster": "prod"}}]);
+        let url = format!("{}/api/v2/alerts", am.url());
+        async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+        }
+    };
+    post("SomethingElse").await;
+    wait_for(Duration::from_secs(10), "the other alert", || async {
+        (!am.alerts().await.is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(hold.check().await, None, "only named alerts hold");
+    post("ClusterUpgradeInProgress").await;
+    let mut why = None;
+    for _ in 0..200 {
+        why = hold.check().await;
+        if why.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        why.as_deref(),
+        Some("held: ClusterUpgradeInProgress firing in Alertmanager")
+    );
+    // Silenced: no longer holds.
+    let now = chrono_now();
+    let silence = serde_json::json!({"matchers": [{"name": "alertname", "value": "ClusterUpgradeInProgress", "isRegex": false}],
+        "startsAt": now.0, "endsAt": now.1, "createdBy": "test", "comment": "done"});
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v2/silences", am.url()))
+        .json(&silence)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    for _ in 0..200 {
+        if hold.check().await.is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(hold.check().await, None, "released once silenced");
+    am.stop();
+    let why = hold.check().await.expect("fail closed");
+    assert!(why.starts_with("held: Alertmanager unreadable"), "{why}");
+    assert!(hold.errors >= 1);
+}
+
+/// Now and an hour later, RFC 3339.
+fn chrono_now() -> (String, String) {
+    use nodewatch::time::{Clock, Duration as D};
+    let now = SystemClock.now();
+    (now.to_rfc3339(), now.add(D::mins(60)).to_rfc3339())
 }

@@ -32,6 +32,31 @@ pub struct GovernorSettings {
     /// How long a node a human uncordoned must stay healthy before
     /// nodewatch may cordon it again.
     pub healthy_period: Duration,
+    /// Hold every cordon while one of these alerts fires in Alertmanager.
+    pub hold_while_alerts: HoldSettings,
+}
+
+/// `governor.hold_while_alerts`: alerts (an upgrade in progress, a zonal
+/// outage) during which nodewatch must not act, read from Alertmanager.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HoldSettings {
+    /// Alertmanager's base URL.
+    pub alertmanager: String,
+    /// Alert names (`alertname`); empty: no hold.
+    pub alerts: Vec<String>,
+    /// Timeout of one poll.
+    pub timeout: Duration,
+}
+
+impl Default for HoldSettings {
+    fn default() -> Self {
+        HoldSettings {
+            alertmanager: String::new(),
+            alerts: Vec::new(),
+            timeout: Duration::secs(5),
+        }
+    }
 }
 
 impl Default for GovernorSettings {
@@ -44,6 +69,7 @@ impl Default for GovernorSettings {
             max_unhealthy_fraction: 0.3,
             cooldown: Duration::mins(60),
             healthy_period: Duration::mins(10),
+            hold_while_alerts: HoldSettings::default(),
         }
     }
 }
@@ -71,12 +97,15 @@ pub enum Refusal {
     Cooldown { since: Timestamp },
     /// The node opted out (`nodewatch.io/exclude: "true"`).
     Excluded,
+    /// Held by an outside condition (e.g. an Alertmanager alert).
+    Held(String),
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Refusal::Paused => write!(f, "paused: actions are switched off"),
+            Refusal::Held(why) => write!(f, "{why}"),
             Refusal::Excluded => write!(
                 f,
                 "excluded: the node opts out with nodewatch.io/exclude=true"
@@ -114,9 +143,16 @@ pub struct Governor {
     uncordoned_at: HashMap<String, Timestamp>,
     /// Nodes a human uncordoned → since when healthy (None: not yet).
     human_override: HashMap<String, Option<Timestamp>>,
+    /// Why every action is held now (set by the live agent each tick).
+    hold: Option<String>,
 }
 
 impl Governor {
+    /// Holds every cordon for `reason` until called with `None`.
+    pub fn set_hold(&mut self, reason: Option<String>) {
+        self.hold = reason;
+    }
+
     /// A governor with these settings.
     pub fn new(settings: GovernorSettings) -> Self {
         Governor {
@@ -138,6 +174,9 @@ impl Governor {
         }
         if s.dry_run {
             return Err(Refusal::DryRun);
+        }
+        if let Some(why) = &self.hold {
+            return Err(Refusal::Held(why.clone()));
         }
         if !req.fresh {
             return Err(Refusal::StaleData);

@@ -7,7 +7,7 @@ pub mod governor;
 pub mod sinks;
 
 pub use crate::model::{CordonRequest, NodeFacts, Notification};
-pub use governor::{Governor, GovernorSettings, Refusal};
+pub use governor::{Governor, GovernorSettings, HoldSettings, Refusal};
 
 use crate::model::ActionRecord;
 use crate::state::SinkStats;

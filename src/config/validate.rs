@@ -115,6 +115,22 @@ fn problems(cfg: &Config, p: &mut Problems) {
         }
     }
 
+    let h = &cfg.governor.hold_while_alerts;
+    if !h.alerts.is_empty()
+        && !(h.alertmanager.starts_with("http://") || h.alertmanager.starts_with("https://"))
+    {
+        p.push(
+            "governor.hold_while_alerts.alertmanager".into(),
+            "must be Alertmanager's http(s) URL when alerts are named".into(),
+        );
+    }
+    if h.alerts.iter().any(|a| a.trim().is_empty()) {
+        p.push(
+            "governor.hold_while_alerts.alerts".into(),
+            "an alert name is empty".into(),
+        );
+    }
+    p.positive("governor.hold_while_alerts.timeout", h.timeout);
     let k = &cfg.kubernetes;
     p.positive("kubernetes.write_backoff", k.write_backoff);
     p.positive("kubernetes.watch_backoff_max", k.watch_backoff_max);
@@ -266,6 +282,7 @@ mod tests {
             ("kubernetes:\n  lease:\n    name: x\n    duration: 10s\n    renew_deadline: 10s\n", "c.yaml:5: kubernetes.lease.renew_deadline"),
             ("kubernetes:\n  write_attempts: 0\n", "c.yaml:2: kubernetes.write_attempts"),
             ("kubernetes:\n  drain:\n    timeout: 0s\n", "c.yaml:3: kubernetes.drain.timeout"),
+            ("governor:\n  hold_while_alerts:\n    alerts: [Upgrade]\n", "c.yaml:2: governor.hold_while_alerts.alertmanager"),
             ("serve:\n  history_max_bytes: 0\n", "c.yaml:2: serve.history_max_bytes"),
             ("serve:\n  query_max_concurrency: 0\n", "c.yaml:2: serve.query_max_concurrency"),
             ("serve:\n  request_timeout: 0s\n", "c.yaml:2: serve.request_timeout"),

@@ -16,6 +16,7 @@ use super::audit::AuditLog;
 use super::condition::ConditionMirror;
 use super::cordon::{KubeCordoner, AT, CORDONED_BY};
 pub use super::gated::Gated;
+use super::hold::AlertHold;
 use super::leader::{Elector, LeaderHandle};
 use super::source::LiveSource;
 use super::watch::Kind;
@@ -75,6 +76,7 @@ pub struct Agent<M: MetricSource, N: Notifier> {
     publish: Option<Published>,
     human_seen: HashSet<(String, String)>,
     last_cordon: Option<Timestamp>,
+    hold: Option<AlertHold>,
 }
 
 impl<M: MetricSource, N: Notifier> Agent<M, N> {
@@ -100,6 +102,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             (LeaderHandle::always(), None)
         };
         let ev_ns = opts.kube.event_namespace.clone();
+        let hold = AlertHold::new(&opts.governor.hold_while_alerts);
         let mut notifier = Gated::new(notifier, leader.clone(), opts.pause);
         if opts.kube.condition.enabled {
             let c = &opts.kube.condition;
@@ -128,6 +131,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             publish: opts.publish,
             human_seen: HashSet::new(),
             last_cordon: None,
+            hold,
         }
     }
 
@@ -161,6 +165,11 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             .await;
         if let Some(nodes) = &obs.nodes {
             self.sync_from_annotations(nodes);
+        }
+        if let Some(h) = &mut self.hold {
+            // Only the holder acts, so only the holder asks.
+            let why = if leading { h.check().await } else { None };
+            self.pipeline.set_hold(why);
         }
         let taken = self.pipeline.step_with(obs).await;
         for a in taken.iter().filter(|a| a.kind == ActionKind::Cordon) {
@@ -236,6 +245,11 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             s.stats
                 .source_errors
                 .insert("kubernetes/condition".into(), errors);
+        }
+        if let Some(h) = &self.hold {
+            s.stats
+                .source_errors
+                .insert("alertmanager/hold".into(), h.errors);
         }
         if let Some(a) = self.pipeline.notifier().audit() {
             let errors = a.stats().errors.load(std::sync::atomic::Ordering::Relaxed);

@@ -25,6 +25,7 @@ mod cordon;
 pub mod drain;
 mod errlog;
 mod gated;
+pub mod hold;
 mod inbox;
 pub mod leader;
 mod settings;

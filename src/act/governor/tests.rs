@@ -193,3 +193,20 @@ fn an_excluded_node_is_never_cordoned() {
     ns[0].excluded = true;
     assert_eq!(g.check(&req("n0"), &ns, T0), Err(Refusal::Excluded));
 }
+
+#[test]
+fn a_hold_refuses_with_its_reason_until_lifted() {
+    let mut g = Governor::default();
+    let mut ns = nodes(8);
+    ns[0].healthy = false;
+    g.set_hold(Some(
+        "held: ClusterUpgradeInProgress firing in Alertmanager".into(),
+    ));
+    let r = g.check(&req("n0"), &ns, T0).unwrap_err();
+    assert_eq!(
+        r.to_string(),
+        "held: ClusterUpgradeInProgress firing in Alertmanager"
+    );
+    g.set_hold(None);
+    assert_eq!(g.check(&req("n0"), &ns, T0), Ok(()));
+}
