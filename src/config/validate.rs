@@ -116,9 +116,8 @@ fn problems(cfg: &Config, p: &mut Problems) {
     }
 
     let h = &cfg.governor.hold_while_alerts;
-    if !h.alerts.is_empty()
-        && !(h.alertmanager.starts_with("http://") || h.alertmanager.starts_with("https://"))
-    {
+    let url = h.alertmanager.starts_with("http://") || h.alertmanager.starts_with("https://");
+    if !h.alerts.is_empty() && !url {
         p.push(
             "governor.hold_while_alerts.alertmanager".into(),
             "must be Alertmanager's http(s) URL when alerts are named".into(),
