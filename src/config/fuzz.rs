@@ -103,14 +103,17 @@ fn corpus() -> Vec<String> {
     c
 }
 
-fn mutate(rng: &mut Rng, corpus: &[String]) -> String {
+/// One mutant of a corpus document: `tokens` inserted (sometimes
+/// thousands of times), spans deleted or duplicated, bytes changed, pieces
+/// of other documents spliced in, lines re-indented.
+pub(crate) fn mutate(rng: &mut Rng, corpus: &[String], tokens: &[&str]) -> String {
     let base = rng.pick(corpus).cloned().unwrap_or_default();
     let mut s: Vec<char> = base.chars().collect();
     for _ in 0..rng.range(1, 8) {
         let at = rng.range(0, s.len() as i64 + 1) as usize;
         match rng.range(0, 6) {
             0 => {
-                let t = rng.pick(TOKENS).copied().unwrap_or("");
+                let t = rng.pick(tokens).copied().unwrap_or("");
                 let times = if rng.chance(0.1) {
                     rng.range(1, 3000)
                 } else {
@@ -184,7 +187,7 @@ fn mutated_documents_never_panic() {
     let (mut slowest, mut bytes) = (Duration::ZERO, 0usize);
     let started = Instant::now();
     for i in 0..iters {
-        let text = mutate(&mut rng, &corpus);
+        let text = mutate(&mut rng, &corpus, TOKENS);
         bytes += text.len();
         let t = Instant::now();
         let r =

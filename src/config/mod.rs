@@ -5,7 +5,7 @@
 //! `nodewatch check --config` and `nodewatch run` call.
 
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;
 pub mod names;
 mod validate;
 pub mod yaml;
