@@ -7,11 +7,10 @@
 use fixture::fill;
 use http::{get, post_form, request, request_raw, Resp};
 use nodewatch::serve::query::guard::{MAX_NESTING, MAX_OPERATORS};
-use nodewatch::serve::{router_with, serve_router, Published, ServeConfig};
+use nodewatch::serve::{Published, ServeConfig};
 use nodewatch::time::Duration;
 use serde_json::Value;
 use std::net::SocketAddr;
-use tokio::net::TcpListener;
 
 #[path = "serve/fixture.rs"]
 mod fixture;
@@ -30,17 +29,7 @@ async fn start(
 ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let published = Published::with_config(&cfg);
     fill(&published, nodes, ticks);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve_router(
-        listener,
-        router_with(published, None),
-        async move {
-            let _ = rx.await;
-        },
-    ));
-    (addr, tx)
+    http::serve(published).await
 }
 
 /// Percent-encodes a query for a URL or form.

@@ -6,13 +6,12 @@
 //! `f32`, which nodewatch's history stores.
 
 use http::get;
-use nodewatch::serve::{router_with, serve_router, Published};
+use nodewatch::serve::Published;
 use nodewatch::state::{NodeView, SignalValue, Snapshot};
 use nodewatch::time::Timestamp;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use tokio::net::TcpListener;
 
 #[path = "serve/http.rs"]
 mod http;
@@ -64,17 +63,7 @@ async fn nodewatch() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
             ..Default::default()
         });
     }
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve_router(
-        listener,
-        router_with(published, None),
-        async move {
-            let _ = rx.await;
-        },
-    ));
-    (addr, tx)
+    http::serve(published).await
 }
 
 /// The same series as OpenMetrics, backfilled into a fresh Prometheus.

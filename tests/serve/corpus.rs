@@ -1,4 +1,5 @@
-//! The query generator of the differential corpus: a seeded xorshift picks
+//! The query generator of the differential corpus: the project's seeded
+//! RNG (`scenario::rng`) picks
 //! from a small grammar (selectors with random matchers, ranges and
 //! offsets; range and element-wise functions; aggregations with
 //! `by`/`without`, `quantile`; regressions and quantiles over ranges;
@@ -6,6 +7,8 @@
 //! matching with `on`/`ignoring`/`group_left`/`group_right`; set
 //! operators), nested at most [`MAX_DEPTH`] levels, and the instant time
 //! or range of each query. The same seed gives the same corpus.
+
+use nodewatch::scenario::rng::Rng;
 
 /// Nodes and signals of the corpus's data.
 pub const NODES: usize = 6;
@@ -60,24 +63,17 @@ const ARITH: &[&str] = &["+", "-", "*", "/", "%", "^", "atan2"];
 const CMP: &[&str] = &["==", "!=", ">", "<", ">=", "<="];
 const SETS: &[&str] = &["and", "or", "unless"];
 
-/// A deterministic generator of queries.
-pub struct Gen(u64);
+/// A deterministic generator of queries, on the project's seeded RNG.
+pub struct Gen(Rng);
 
 impl Gen {
     /// A generator whose corpus depends only on `seed`.
     pub fn new(seed: u64) -> Self {
-        Gen(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        Gen(Rng::new(seed))
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.range(0, n as i64) as usize
     }
 
     fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {

@@ -3,8 +3,25 @@
 //! readiness API), plus the `promtool check metrics` lint.
 #![allow(dead_code)]
 
+use nodewatch::serve::{router_with, serve_router, Published};
 use std::net::SocketAddr;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Serves `published` (no token) on a free 127.0.0.1 port until the
+/// returned sender is dropped or fired.
+pub async fn serve(published: Published) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve_router(
+        listener,
+        router_with(published, None),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    (addr, tx)
+}
 
 /// A parsed HTTP response.
 pub struct Resp {
