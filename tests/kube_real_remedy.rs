@@ -156,6 +156,15 @@ async fn drain_respects_budgets_and_its_timeout_policy() {
             "NodewatchDrainStopped"
         ]
     );
+    // An uncordon takes the drain's state with it.
+    c.uncordon("d1", at).await.expect("uncordon");
+    let d1 = cp.get("node", None, "d1").expect("d1");
+    assert!(
+        d1["metadata"]["annotations"]
+            .get(DRAIN_ANNOTATION)
+            .is_none(),
+        "{d1}"
+    );
 
     // Delete: after the timeout the pod its budget protects is deleted.
     let mut c = cordoner("delete");

@@ -49,6 +49,9 @@ pub const PAUSE_UNTIL_ANNOTATION: &str = "nodewatch.io/paused-until";
 /// Key of the optional `NoSchedule` taint.
 pub const TAINT_KEY: &str = "nodewatch.io/unhealthy";
 
+/// Annotation with the state of the opt-in drain after a cordon.
+pub const DRAIN_ANNOTATION: &str = "nodewatch.io/drain";
+
 const ANNOTATIONS: [&str; 5] = [CORDONED_BY, RULE, SCORE, EXPLANATION, AT];
 
 /// Counters of what the cordoner did, for the agent's status.
@@ -294,8 +297,10 @@ pub fn cordon_patch(
 /// the node (current `taints`) has it, nodewatch's taint: the list is
 /// rewritten without it.
 pub fn uncordon_patch(rv: &str, taints: &[Taint]) -> Value {
+    // The drain's state goes with the cordon it followed.
     let annotations: serde_json::Map<String, Value> = ANNOTATIONS
         .iter()
+        .chain(&[DRAIN_ANNOTATION])
         .map(|a| (a.to_string(), Value::Null))
         .collect();
     let mut spec = json!({"unschedulable": null});

@@ -15,7 +15,8 @@
 //! `nodewatch.io/drain` annotation; only the lease holder evicts, checked
 //! before every request; an uncordon cancels the node's drain.
 
-use super::cordon::{event_body, ANNOTATION_PREFIX};
+use super::cordon::event_body;
+pub use super::cordon::DRAIN_ANNOTATION;
 use super::leader::LeaderHandle;
 use super::LiveError;
 use crate::time::{Clock, Duration, SystemClock};
@@ -28,8 +29,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::task::AbortHandle;
 
-/// Annotation with the drain's state on the node.
-pub const DRAIN_ANNOTATION: &str = "nodewatch.io/drain";
 /// Pods asked for per round: a node runs at most a few hundred.
 const MAX_PODS_PER_ROUND: usize = 500;
 /// Longest wait between two rounds.
@@ -377,7 +376,6 @@ fn list(pods: &[String]) -> String {
 /// Records a drain step: the `nodewatch.io/drain` annotation and a Node
 /// Event. Both are best effort (logged): the drain itself goes on.
 async fn note(ctx: &Ctx, node: &str, state: &str, kind: &str, message: String) {
-    debug_assert!(DRAIN_ANNOTATION.starts_with(ANNOTATION_PREFIX));
     let patch = json!({"metadata": {"annotations": {DRAIN_ANNOTATION: state}}});
     let uid = match ctx
         .nodes
