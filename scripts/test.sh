@@ -44,6 +44,11 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== control plane"
 NODEWATCH_CONTROLPLANE="$(scripts/controlplane.sh)"
 export NODEWATCH_CONTROLPLANE
+# helm v4 (tests/deploy_helm.rs: lint, template, install of deploy/helm on
+# the real API server), built the same way (about 3 minutes the first time).
+echo "== helm"
+NODEWATCH_HELM="$(scripts/helm.sh)/helm"
+export NODEWATCH_HELM
 
 echo "== cargo test"
 cargo test --locked
