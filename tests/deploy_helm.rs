@@ -12,7 +12,10 @@
 //! - `helm install`, `upgrade` and `uninstall` against the real API server
 //!   (`tests/support/kube_real.rs`), with no warning from Pod Security
 //!   `restricted`, and the ServiceAccount allowed by the real authorizer
-//!   exactly what its release's config needs.
+//!   exactly what its release's config needs;
+//! - checkov (PyPI, `$NODEWATCH_CHECKOV`), a third-party policy check, over
+//!   every kustomization's and the chart's output fails exactly the checks
+//!   README "Policy check (checkov)" gives a reason for.
 
 #[path = "support/deploy.rs"]
 mod deploy;
@@ -602,4 +605,102 @@ fn installs_upgrades_and_uninstalls_on_the_real_api_server() {
     assert!(cp
         .get("clusterrole", None, "team-a-nodewatch-drain")
         .is_none());
+}
+
+/// The check IDs README "Policy check (checkov)" explains.
+fn explained_checks() -> std::collections::BTreeSet<String> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split("### Policy check (checkov)")
+        .nth(1)
+        .expect("README section \"Policy check (checkov)\"");
+    let section = section.split("\n#").next().unwrap();
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|id| id.starts_with("CKV"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn checkov_fails_only_what_the_readme_explains() {
+    let checkov = std::env::var_os("NODEWATCH_CHECKOV").unwrap_or_else(|| {
+        panic!("NODEWATCH_CHECKOV must name checkov (scripts/test.sh installs it and exports it)")
+    });
+    // checkov skips hidden directories, and tempdir()'s names start with a dot.
+    let dir = tempfile::Builder::new()
+        .prefix("nodewatch-checkov")
+        .tempdir()
+        .expect("tempdir");
+    let mut files = 0;
+    for k in deploy::KUSTOMIZATIONS {
+        let objects = render(k).objects;
+        let text: String = objects
+            .iter()
+            .map(|o| format!("---\n{}", serde_yaml::to_string(o).unwrap()))
+            .collect();
+        std::fs::write(dir.path().join(format!("kustomize-{files}.yaml")), text).unwrap();
+        files += 1;
+    }
+    for extra in [
+        vec![],
+        vec![
+            "--set",
+            "dryRun=true",
+            "--set",
+            "prometheusOperator.enabled=true",
+            "--set",
+            "notifications.secretName=n",
+            "--set",
+            "config.kubernetes.drain.enabled=true",
+        ],
+    ] {
+        let mut args = vec!["template", "nodewatch", CHART, "--namespace", "nodewatch"];
+        args.extend(&extra);
+        std::fs::write(
+            dir.path().join(format!("helm-{files}.yaml")),
+            helm_ok(&args, None),
+        )
+        .unwrap();
+        files += 1;
+    }
+    let out = Command::new(checkov)
+        .args([
+            "--framework",
+            "kubernetes",
+            "--skip-download",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+            "-d",
+        ])
+        .arg(dir.path())
+        .output()
+        .expect("run checkov");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov printed no JSON ({e}):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let summary = &report["summary"];
+    assert_eq!(summary["parsing_errors"], 0, "{summary}");
+    assert!(
+        summary["passed"].as_u64().unwrap() > 100,
+        "checkov ran its checks: {summary}"
+    );
+    let failed: std::collections::BTreeSet<String> = report["results"]["failed_checks"]
+        .as_array()
+        .expect("failed_checks")
+        .iter()
+        .map(|f| f["check_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        failed,
+        explained_checks(),
+        "checkov's failed checks and README \"Policy check (checkov)\" must list the same IDs ({summary})"
+    );
 }
