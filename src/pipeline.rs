@@ -26,8 +26,10 @@ pub struct Pipeline<N: Notifier, C: Cordoner> {
     notifier: N,
     /// Who cordons.
     cordoner: C,
-    /// Every cordon, uncordon and refusal, in order.
+    /// Every cordon, uncordon and refusal, in order (the newest
+    /// `max_actions` of them in a long-running agent).
     actions: Vec<ActionRecord>,
+    max_actions: usize,
     last_refusal: HashMap<String, String>,
     notifications: u64,
     tick_seconds: f64,
@@ -42,10 +44,18 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             notifier,
             cordoner,
             actions: Vec::new(),
+            max_actions: usize::MAX,
             last_refusal: HashMap::new(),
             notifications: 0,
             tick_seconds: 0.0,
         }
+    }
+
+    /// Keeps only the newest `n` action records (a replay keeps all; the
+    /// live agent runs for months, and the audit log is the durable copy).
+    pub fn keep_actions(mut self, n: usize) -> Self {
+        self.max_actions = n.max(RECENT_ACTIONS);
+        self
     }
 
     /// The pure core (read-only).
@@ -210,6 +220,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             self.notifier.record_action(a);
         }
         self.actions.extend(taken.iter().cloned());
+        trim(&mut self.actions, self.max_actions);
         taken
     }
 
@@ -226,6 +237,44 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
     }
 }
 
+/// Keeps the newest `max` records once there are twice as many, so the
+/// copy is amortized over many ticks.
+fn trim(actions: &mut Vec<ActionRecord>, max: usize) {
+    if actions.len() > max.saturating_mul(2) {
+        let drop = actions.len() - max;
+        actions.drain(..drop);
+    }
+}
+
 fn log_refusal(node: &str, r: &Refusal) {
     tracing::info!(node, "would cordon, refused because {r}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn a_long_running_pipeline_keeps_the_newest_actions() {
+        let record = |i: i64| ActionRecord {
+            at: Timestamp(i),
+            node: format!("n{i}"),
+            kind: ActionKind::Refused,
+            rule: "NodeUnhealthy".into(),
+            reason: "would cordon, refused because min interval".into(),
+            score: 0.9,
+        };
+        let mut actions = Vec::new();
+        for i in 0..1_000 {
+            actions.push(record(i));
+            trim(&mut actions, 100);
+            assert!(actions.len() <= 200, "bounded: {}", actions.len());
+        }
+        assert_eq!(actions.last().unwrap().at, Timestamp(999), "newest kept");
+        assert!(actions.len() >= 100);
+        let mut all: Vec<_> = (0..1_000).map(record).collect();
+        trim(&mut all, usize::MAX);
+        assert_eq!(all.len(), 1_000, "a replay keeps everything");
+    }
 }
