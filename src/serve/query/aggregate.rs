@@ -101,7 +101,7 @@ pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, Query
         // inputs come in Go map order, and sorting them would only cost.
         if sorted_input(&a.expr) {
             for members in groups.values_mut() {
-                members.sort_by(|a, b| cmp_labels(ev.h, &input[*a].labels, &input[*b].labels));
+                members.sort_by(|a, b| cmp_labels(ev, &input[*a].labels, &input[*b].labels));
             }
         }
         return Ok(Value::Vector(top(
@@ -149,8 +149,9 @@ struct Keyer {
 
 impl Keyer {
     fn new(ev: &Evaluator, m: Option<&LabelModifier>) -> Self {
-        let ids =
-            |ls: &[String]| -> Vec<u32> { ls.iter().filter_map(|l| ev.h.strings.get(l)).collect() };
+        let ids = |ls: &[String]| -> Vec<u32> {
+            ls.iter().filter_map(|l| ev.names.get(ev.h, l)).collect()
+        };
         match m {
             None => Keyer {
                 by: Some(Vec::new()),

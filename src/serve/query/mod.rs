@@ -25,12 +25,14 @@ pub mod guard;
 mod matching;
 mod math;
 mod modifiers;
+mod names;
 mod range_params;
 mod select;
 mod subquery;
 mod topk;
 
 use super::history::History;
+pub use names::Names;
 use promql_parser::parser::Expr;
 
 /// Longest lookback of an instant selector, as in Prometheus.
@@ -96,15 +98,34 @@ impl QueryError {
 /// A label set as interned ids, sorted by name (see [`History::strings`]).
 pub type Labels = Vec<(u32, u32)>;
 
-/// The result of a query, in the API's result types.
+/// The result of a query: its data, and the label strings the query made
+/// up (which its label sets may refer to, see [`Names`]).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Output {
+pub struct Output {
+    /// The result in one of the API's result types.
+    pub data: Data,
+    /// Strings no stored series has (`label_replace`, `absent`...).
+    pub names: Names,
+}
+
+impl Output {
+    /// The string of a label id of [`Output::data`].
+    pub fn resolve<'s>(&'s self, h: &'s History, id: u32) -> &'s str {
+        self.names.resolve(h, id)
+    }
+}
+
+/// A query result in the API's result types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
     /// `scalar`: one value at the evaluation time (ms).
     Scalar(i64, f64),
     /// `vector`: one sample per series at the evaluation time (ms).
     Vector(i64, Vec<(Labels, f64)>),
     /// `matrix`: samples per series as `(ms, value)`, sorted by labels.
     Matrix(Vec<(Labels, Vec<(i64, f64)>)>),
+    /// `string`: a string literal at the evaluation time (ms).
+    String(i64, String),
 }
 
 /// Parses `q`; a parse error carries the parser's message.

@@ -39,7 +39,7 @@ fn inst(h: &History, q: &str, t: i64) -> Result<Output, QueryError> {
 
 /// `node=value` pairs of an instant vector, in result order.
 fn pairs(h: &History, out: &Output) -> Vec<(String, f64)> {
-    let Output::Vector(_, samples) = out else {
+    let Data::Vector(_, samples) = &out.data else {
         panic!("not a vector: {out:?}")
     };
     samples
@@ -47,7 +47,7 @@ fn pairs(h: &History, out: &Output) -> Vec<(String, f64)> {
         .map(|(l, v)| {
             let text: Vec<String> = l
                 .iter()
-                .map(|(k, v)| format!("{}={}", h.strings.resolve(*k), h.strings.resolve(*v)))
+                .map(|(k, v)| format!("{}={}", out.resolve(h, *k), out.resolve(h, *v)))
                 .collect();
             (text.join(","), (v * 1e6).round() / 1e6)
         })
@@ -171,10 +171,10 @@ fn aggregations() {
 #[test]
 fn arithmetic_and_comparisons_with_scalars() {
     let h = store();
-    assert_eq!(inst(&h, "1+1", at(0)).unwrap(), Output::Scalar(at(0), 2.0));
+    assert_eq!(inst(&h, "1+1", at(0)).unwrap().data, Data::Scalar(at(0), 2.0));
     assert_eq!(
-        inst(&h, "2 > bool 1", at(0)).unwrap(),
-        Output::Scalar(at(0), 1.0)
+        inst(&h, "2 > bool 1", at(0)).unwrap().data,
+        Data::Scalar(at(0), 1.0)
     );
     assert_eq!(
         vec_of(&h, "g{node=\"a\"} * 100", 0),
@@ -200,8 +200,8 @@ fn arithmetic_and_comparisons_with_scalars() {
     assert!(!b[0].0.contains("__name__"));
     assert_eq!(vec_of(&h, "sum(rate(c[5m])) * 60", 19)[0].1, 120.0);
     assert_eq!(
-        inst(&h, "time()", at(3)).unwrap(),
-        Output::Scalar(at(3), at(3) as f64 / 1000.0)
+        inst(&h, "time()", at(3)).unwrap().data,
+        Data::Scalar(at(3), at(3) as f64 / 1000.0)
     );
     assert_eq!(vec_of(&h, "vector(1)", 0), [("".into(), 1.0)]);
     assert_eq!(vec_of(&h, "abs(-g{node=\"a\"})", 0)[0].1, 0.25);
@@ -221,7 +221,7 @@ fn range_queries_step_through_time() {
         STEP,
     )
     .unwrap();
-    let Output::Matrix(series) = out else {
+    let Data::Matrix(series) = out.data else {
         panic!()
     };
     assert_eq!(series.len(), 2);
@@ -231,14 +231,14 @@ fn range_queries_step_through_time() {
     assert_eq!(series[0].1.len(), 4);
     let out = range(&h, &parse("1+1").unwrap(), at(0), at(2), STEP).unwrap();
     assert_eq!(
-        out,
-        Output::Matrix(vec![(
+        out.data,
+        Data::Matrix(vec![(
             vec![],
             vec![(at(0), 2.0), (at(1), 2.0), (at(2), 2.0)]
         )])
     );
     // topk per step: the picked series changes when c disappears.
-    let Output::Matrix(top) =
+    let Data::Matrix(top) =
         range(&h, &parse("topk(1, g)").unwrap(), at(29), at(30), STEP).unwrap()
     else {
         panic!()
@@ -252,7 +252,7 @@ fn range_queries_step_through_time() {
 #[test]
 fn a_range_selector_as_an_instant_query_returns_raw_samples() {
     let h = store();
-    let Output::Matrix(m) = inst(&h, "g{node=\"a\"}[1m]", at(10)).unwrap() else {
+    let Data::Matrix(m) = inst(&h, "g{node=\"a\"}[1m]", at(10)).unwrap().data else {
         panic!()
     };
     assert_eq!(m[0].1.len(), 3);
@@ -298,7 +298,7 @@ fn vector_matching_and_set_operators() {
     assert_eq!(vec_of(&h, "c or g", 10).len(), 5);
     // `or` joins a series that changes sides over time into one.
     let q = parse("sum(g{node=\"c\"}) or on() vector(7)").unwrap();
-    let Output::Matrix(m) = range(&h, &q, at(28), at(32), STEP).unwrap() else {
+    let Data::Matrix(m) = range(&h, &q, at(28), at(32), STEP).unwrap().data else {
         panic!()
     };
     assert_eq!(m.len(), 1, "{m:?}");
@@ -310,7 +310,7 @@ fn vector_matching_and_set_operators() {
 fn at_modifier_reads_a_fixed_time() {
     let h = store();
     let q = parse("g{node=\"a\"} @ end()").unwrap();
-    let Output::Matrix(m) = range(&h, &q, at(0), at(5), STEP).unwrap() else {
+    let Data::Matrix(m) = range(&h, &q, at(0), at(5), STEP).unwrap().data else {
         panic!()
     };
     assert_eq!(m[0].1.len(), 6, "{m:?}");
@@ -336,7 +336,7 @@ fn subqueries_feed_range_functions() {
         10,
     );
     assert_eq!(v, vec![("node=a,zone=z1".into(), 0.35)]);
-    let Output::Matrix(m) = inst(&h, "g{node=\"a\"}[2m:1m]", at(10)).unwrap() else {
+    let Data::Matrix(m) = inst(&h, "g{node=\"a\"}[2m:1m]", at(10)).unwrap().data else {
         panic!()
     };
     assert_eq!(m[0].1.len(), 3, "{m:?}");
