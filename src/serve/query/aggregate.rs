@@ -13,6 +13,9 @@ use std::cmp::Ordering;
 pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, QueryError> {
     let op = a.op.to_string();
     let op = op.as_str();
+    if op == "count_values" {
+        return super::labels::count_values(ev, a);
+    }
     if !matches!(
         op,
         "sum"

@@ -5,7 +5,7 @@
 
 use super::eval::{check_unique, unparen, Evaluator, Series, Value};
 use super::modifiers::duration_ms;
-use super::{math, range_params, QueryError};
+use super::{histogram, labels, math, range_params, QueryError};
 use crate::collect::tsdb::Extrapolation;
 use promql_parser::parser::{Call, Expr};
 
@@ -19,9 +19,13 @@ pub(super) fn call(ev: &mut Evaluator, c: &Call) -> Result<Value, QueryError> {
         | "last_over_time" | "present_over_time" | "stddev_over_time" | "stdvar_over_time" => {
             over_range(ev, name, args.first().copied())
         }
-        "abs" | "ceil" | "floor" | "round" | "clamp_min" | "clamp_max" => {
+        "abs" | "ceil" | "floor" | "round" | "clamp" | "clamp_min" | "clamp_max" => {
             elementwise(ev, name, &args)
         }
+        "label_replace" | "label_join" | "absent" | "absent_over_time" => {
+            labels::call(ev, name, &args)
+        }
+        "histogram_quantile" => histogram::quantile(ev, &args),
         "sort" | "sort_desc" => sort(ev, name == "sort_desc", &args),
         _ if math::NAMES.contains(&name) => math::call(ev, name, &args),
         _ if range_params::NAMES.contains(&name) => range_params::call(ev, name, &args),
@@ -240,9 +244,23 @@ fn extrapolated(
     crate::collect::tsdb::extrapolated(s.len(), |i| s[i], &w)
 }
 
-/// `abs`, `ceil`, `floor`, `round`, `clamp_min`, `clamp_max`.
+/// A scalar argument of `f`.
+fn scalar_arg(ev: &mut Evaluator, args: &[&Expr], i: usize, f: &str) -> Result<Vec<f64>, QueryError> {
+    match ev.eval(arg(args, i, f)?)? {
+        Value::Scalar(v) => Ok(v),
+        Value::Vector(_) => Err(type_error(f, "scalar")),
+    }
+}
+
+/// `abs`, `ceil`, `floor`, `round`, `clamp`, `clamp_min`, `clamp_max`.
 fn elementwise(ev: &mut Evaluator, name: &str, args: &[&Expr]) -> Result<Value, QueryError> {
+    // `clamp(v, min, max)`: the upper bound per step (none above `min`).
+    let upper = match name {
+        "clamp" => Some(scalar_arg(ev, args, 2, name)?),
+        _ => None,
+    };
     let bound = match name {
+        "clamp" => Some(scalar_arg(ev, args, 1, name)?),
         "clamp_min" | "clamp_max" | "round" if args.len() > 1 => match ev.eval(args[1])? {
             Value::Scalar(v) => Some(v),
             Value::Vector(_) => return Err(type_error(name, "scalar")),
@@ -262,6 +280,12 @@ fn elementwise(ev: &mut Evaluator, name: &str, args: &[&Expr]) -> Result<Value, 
         for (i, p) in s.points.iter_mut().enumerate() {
             let Some(v) = p else { continue };
             let b = bound.as_ref().map_or(1.0, |b| b[i]);
+            if let Some(hi) = &upper {
+                // Prometheus answers nothing where max < min.
+                *p = (hi[i] >= b || hi[i].is_nan() || b.is_nan())
+                    .then(|| go_max(b, go_min(hi[i], *v)));
+                continue;
+            }
             *v = match name {
                 "abs" => v.abs(),
                 "ceil" => v.ceil(),

@@ -22,6 +22,8 @@ mod binary;
 mod eval;
 mod functions;
 pub mod guard;
+mod histogram;
+mod labels;
 mod matching;
 mod math;
 mod modifiers;
@@ -209,3 +211,5 @@ pub fn series_matching(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_labels;
