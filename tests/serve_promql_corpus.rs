@@ -1,7 +1,7 @@
 //! The differential corpus: a deterministic (seeded) generator writes
 //! 2,400 PromQL queries over vector matching, set operators, aggregations,
-//! range and element-wise functions, offsets (negative too) and
-//! comparisons; each goes, as an instant or a range query, to nodewatch's
+//! range and element-wise functions, label functions, `absent`, classic
+//! histograms, string literals, offsets (negative too) and comparisons; each goes, as an instant or a range query, to nodewatch's
 //! query API and to a real Prometheus 2.42 (Debian's, backfilled with the
 //! same series by promtool), and the answers must agree: same success or
 //! error type, same label sets, same timestamps, values equal within 1e-9
@@ -36,6 +36,20 @@ const STEP: i64 = 15;
 const TICKS: i64 = 40;
 /// Queries in the corpus.
 const QUERIES: usize = 2_400;
+/// Constructs that must each be answered with a non-empty result (and
+/// agree) in at least [`MIN_COVERED`] queries, so the corpus really
+/// exercises them; string results must come at least 3 times.
+const COVERED: [&str; 8] = [
+    "label_replace(",
+    "label_join(",
+    "count_values",
+    "absent(",
+    "absent_over_time(",
+    "histogram_quantile(",
+    "clamp(",
+    "request_seconds_bucket",
+];
+const MIN_COVERED: usize = 10;
 
 /// One series: `(metric, labels, value per tick)`.
 type Samples = (&'static str, Vec<(&'static str, String)>, Vec<f64>);
@@ -82,9 +96,54 @@ fn samples() -> Vec<Samples> {
     out
 }
 
+/// The classic histogram [`corpus::BUCKET_METRIC`]`{node, le}` on four
+/// nodes, cumulative counters: n0 resets at tick 25, n1 also has a
+/// `le="1.0"` bucket (merged with `le="1"`), n2's `le="1"` bucket dips
+/// below `le="0.5"` for five ticks (forced monotonic), n3 has no `+Inf`
+/// bucket (NaN quantiles). Test data only: nodewatch exports no histogram,
+/// so these reach its history through `publish_with_series`.
+fn buckets() -> Vec<Samples> {
+    const LE: [&str; 5] = ["0.1", "0.5", "1", "2.5", "+Inf"];
+    let mut out = Vec::new();
+    for n in 0..4usize {
+        let mut counters = [0.0f64; 5];
+        let mut series: Vec<Vec<f64>> = vec![Vec::new(); 5];
+        for t in 0..TICKS as usize {
+            if n == 0 && t == 25 {
+                counters = [0.0; 5];
+            }
+            let mut cum = 0.0;
+            for (j, c) in counters.iter_mut().enumerate() {
+                *c += ((n * 3 + j * 5 + t) % 4) as f64;
+                cum += *c;
+                let dip = n == 2 && j == 2 && (20..25).contains(&t);
+                series[j].push(if dip { cum - 3.0 } else { cum });
+            }
+        }
+        let node = format!("n{n}");
+        if n == 1 {
+            let extra = series[1].clone();
+            out.push((
+                corpus::BUCKET_METRIC,
+                vec![("le", "1.0".to_string()), ("node", node.clone())],
+                extra,
+            ));
+        }
+        for (j, values) in series.into_iter().enumerate() {
+            if n == 3 && j == 4 {
+                continue;
+            }
+            let labels = vec![("le", LE[j].to_string()), ("node", node.clone())];
+            out.push((corpus::BUCKET_METRIC, labels, values));
+        }
+    }
+    out
+}
+
 async fn nodewatch() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let published = Published::new();
     let all = samples();
+    let hist = buckets();
     for t in 0..TICKS as usize {
         let nodes = (0..corpus::NODES)
             .map(|n| {
@@ -112,11 +171,20 @@ async fn nodewatch() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
                 }
             })
             .collect();
-        published.publish(Snapshot {
+        let extra: Vec<(Vec<(String, String)>, f64)> = hist
+            .iter()
+            .map(|(metric, labels, values)| {
+                let mut l = vec![("__name__".to_string(), metric.to_string())];
+                l.extend(labels.iter().map(|(k, v)| (k.to_string(), v.clone())));
+                (l, values[t])
+            })
+            .collect();
+        let snapshot = Snapshot {
             at: Timestamp((T0 + t as i64 * STEP) * 1000),
             nodes,
             ..Default::default()
-        });
+        };
+        published.publish_with_series(snapshot, &extra);
     }
     http::serve(published).await
 }
@@ -124,7 +192,7 @@ async fn nodewatch() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
 /// The same series as OpenMetrics, backfilled into a fresh Prometheus.
 fn prometheus(dir: &std::path::Path) -> support::prometheus::Prometheus {
     let mut by_metric: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (metric, labels, values) in samples() {
+    for (metric, labels, values) in samples().into_iter().chain(buckets()) {
         let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
         for (t, x) in values.iter().enumerate() {
             let x = match *x {
@@ -170,6 +238,12 @@ fn answer(body: &str) -> Answer {
         return Answer::Error(v["errorType"].to_string());
     }
     let data = &v["data"];
+    if data["resultType"] == "string" {
+        // `[<time>, "<text>"]`: the text as the row, the time as a point.
+        let text = data["result"][1].to_string();
+        let t = data["result"][0].as_f64().unwrap_or(f64::NAN);
+        return Answer::Data("string".into(), BTreeMap::from([(text, vec![(t, 0.0)])]));
+    }
     let results = match data["result"].as_array() {
         Some(r) => r.clone(),
         None => vec![serde_json::json!({"metric": {}, "value": data["result"]})],
@@ -208,6 +282,11 @@ enum Verdict {
     /// collects series in one), so its pick among equal values is not
     /// defined (it can change between two runs of the same query).
     Ties,
+    /// Equal once label values that are numbers (`count_values`'s) are
+    /// compared within 1e-9 relative like sample values: Go's and Rust's
+    /// `pow`/`atan2`... differ in the last bit, and `count_values` prints
+    /// that bit into a label.
+    LabelDigits,
     Differ,
 }
 
@@ -219,6 +298,8 @@ fn compare(q: &str, a: &Answer, b: &Answer) -> Verdict {
         Verdict::F32Digits
     } else if (q.contains("topk") || q.contains("bottomk")) && by_time(a) == by_time(b) {
         Verdict::Ties
+    } else if q.contains("count_values") && agree(&numeric_labels(a), &numeric_labels(b), false) {
+        Verdict::LabelDigits
     } else {
         Verdict::Differ
     }
@@ -238,6 +319,27 @@ fn by_time(a: &Answer) -> Option<BTreeMap<String, Vec<String>>> {
     }
     out.values_mut().for_each(|v| v.sort());
     Some(out)
+}
+
+/// `a` with each label value that reads as a number rounded to 10
+/// significant digits (wide enough for 1e-9 relative).
+fn numeric_labels(a: &Answer) -> Answer {
+    let Answer::Data(t, rows) = a else {
+        return Answer::Error(String::new());
+    };
+    let rows = rows
+        .iter()
+        .map(|(k, v)| {
+            let mut m: BTreeMap<String, String> = serde_json::from_str(k).unwrap_or_default();
+            for x in m.values_mut() {
+                if let Ok(n) = x.parse::<f64>() {
+                    *x = format!("{n:.9e}");
+                }
+            }
+            (serde_json::to_string(&m).unwrap_or_default(), v.clone())
+        })
+        .collect();
+    Answer::Data(t.clone(), rows)
 }
 
 /// Whether two answers agree; with `f32_digits`, a value of `a` printed
@@ -283,6 +385,9 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
     let mut errors_both = 0;
     let mut f32_digits = 0;
     let mut ties = 0;
+    let mut label_digits = 0;
+    let mut covered = [0usize; COVERED.len()];
+    let mut strings = 0;
     for _ in 0..QUERIES {
         let q = gen.query();
         let params = gen.params(T0, T0 + (TICKS - 1) * STEP);
@@ -300,6 +405,16 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
         let verdict = compare(&q, &ours, &theirs);
         f32_digits += usize::from(verdict == Verdict::F32Digits);
         ties += usize::from(verdict == Verdict::Ties);
+        label_digits += usize::from(verdict == Verdict::LabelDigits);
+        match &ours {
+            Answer::Data(t, rows) if verdict != Verdict::Differ && !rows.is_empty() => {
+                strings += usize::from(t == "string");
+                for (n, c) in covered.iter_mut().zip(COVERED) {
+                    *n += usize::from(q.contains(c));
+                }
+            }
+            _ => {}
+        }
         if verdict == Verdict::Differ {
             diffs.push(format!(
                 "{q} {params}\n  nodewatch:  {ours:?}\n  prometheus: {theirs:?}"
@@ -309,11 +424,24 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
     let passed = QUERIES - diffs.len();
     let rate = passed as f64 / QUERIES as f64 * 100.0;
     println!(
-        "corpus: {passed}/{QUERIES} agree ({rate:.2}%; {f32_digits} of them only with f32 digits, {ties} only up to topk/bottomk ties), {errors_both} errors on both sides"
+        "corpus: {passed}/{QUERIES} agree ({rate:.2}%; {f32_digits} of them only with f32 digits, {ties} only up to topk/bottomk ties, {label_digits} only up to the last bit of count_values labels), {errors_both} errors on both sides"
     );
     for d in &diffs {
         println!("{d}");
     }
+    let coverage: Vec<String> = COVERED
+        .iter()
+        .zip(covered)
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    println!(
+        "non-empty and agreeing: {}, string results {strings}",
+        coverage.join(", ")
+    );
+    assert!(
+        covered.iter().all(|n| *n >= MIN_COVERED) && strings >= 3,
+        "a construct is barely covered: {coverage:?}, {strings} strings"
+    );
     // Most queries must answer data, or the corpus proves little.
     assert!(
         errors_both < QUERIES / 5,

@@ -5,14 +5,20 @@
 //! `by`/`without`, `quantile`; regressions and quantiles over ranges;
 //! `timestamp`; subqueries; `@` (with `start()`/`end()`); arithmetic and comparisons with scalars; vector
 //! matching with `on`/`ignoring`/`group_left`/`group_right`; set
-//! operators), nested at most [`MAX_DEPTH`] levels, and the instant time
-//! or range of each query. The same seed gives the same corpus.
+//! operators; `label_replace`, `label_join`, `count_values`, `absent`,
+//! `absent_over_time`, `clamp`, `histogram_quantile` over a classic
+//! histogram; string literals), nested at most [`MAX_DEPTH`] levels, and
+//! the instant time or range of each query. The same seed gives the same
+//! corpus.
 
 use nodewatch::scenario::rng::Rng;
 
 /// Nodes and signals of the corpus's data.
 pub const NODES: usize = 6;
 pub const SIGNALS: [&str; 3] = ["cpu", "mem", "disk"];
+/// The classic histogram of the corpus's data (test data only: nodewatch
+/// exports no histogram).
+pub const BUCKET_METRIC: &str = "request_seconds_bucket";
 /// Deepest nesting of generated expressions.
 const MAX_DEPTH: u32 = 3;
 
@@ -80,8 +86,12 @@ impl Gen {
         xs[self.below(xs.len())]
     }
 
-    /// One query.
+    /// One query: mostly a vector expression, now and then a string
+    /// literal (a `string` result; an error as a range query).
     pub fn query(&mut self) -> String {
+        if self.below(60) == 0 {
+            return ["\"text\"", "\"\"", "(\"a b\")"][self.below(3)].into();
+        }
         self.vector(MAX_DEPTH)
     }
 
@@ -184,7 +194,7 @@ impl Gen {
             return self.selector();
         }
         let d = depth - 1;
-        match self.below(16) {
+        match self.below(20) {
             0 => self.selector(),
             1 if self.below(3) == 0 => {
                 let f = self.pick(RANGE_FNS);
@@ -284,11 +294,110 @@ impl Gen {
                 format!("({}) {op}{m} ({})", self.vector(d), self.vector(d))
             }
             13 => {
-                let f = ["clamp_min", "clamp_max"][self.below(2)];
-                format!("{f}({}, {})", self.vector(d), self.below(30))
+                let f = ["clamp_min", "clamp_max", "clamp"][self.below(3)];
+                if f == "clamp" {
+                    // Sometimes inverted (min > max: nothing), or NaN.
+                    let lo = ["0", "1", "5", "20", "NaN", "-Inf"][self.below(6)];
+                    let hi = ["0", "2", "10", "30", "NaN", "Inf"][self.below(6)];
+                    format!("clamp({}, {lo}, {hi})", self.vector(d))
+                } else {
+                    format!("{f}({}, {})", self.vector(d), self.below(30))
+                }
             }
-            _ => unreachable!("below(16)"),
+            16 | 17 => self.relabeled(d),
+            18 => self.absent(d),
+            19 => self.histogram(),
+            _ => unreachable!("below(20)"),
         }
+    }
+
+    /// `label_replace`, `label_join` and `count_values`, mostly valid,
+    /// some with an invalid regex or label name, some that make two
+    /// series equal (Prometheus's "same labelset" error).
+    fn relabeled(&mut self, d: u32) -> String {
+        let v = self.vector(d);
+        let labels = ["node", "signal", "zone", "pool", "host", "nope", ""];
+        match self.below(3) {
+            0 => {
+                let dst = ["host", "host", "node", "zone", "__name__", "1x"][self.below(6)];
+                let repl = ["$1", "x-$1", "", "${1}z", "$1$2", "$name", "lit"][self.below(7)];
+                let src = self.pick(&labels);
+                let re = [
+                    "n(.*)",
+                    "(.*)",
+                    "",
+                    "(c)(p)u|(.*)",
+                    "z[01]",
+                    "(?P<name>[a-z])[0-9]*",
+                    ".+",
+                    "(",
+                ][self.below(8)];
+                format!("label_replace({v}, \"{dst}\", \"{repl}\", \"{src}\", \"{re}\")")
+            }
+            1 => {
+                let dst = ["id", "id", "node", "zone", "b-d"][self.below(5)];
+                let sep = [",", "", "-"][self.below(3)];
+                let n = 1 + self.below(3);
+                let srcs: Vec<String> = (0..n)
+                    .map(|_| format!("\"{}\"", self.pick(&labels[..6])))
+                    .collect();
+                format!("label_join({v}, \"{dst}\", \"{sep}\", {})", srcs.join(", "))
+            }
+            _ => {
+                let label = ["v", "v", "node", "value", "a-b"][self.below(5)];
+                let g = self.grouping();
+                format!("count_values{g}(\"{label}\", {v})")
+            }
+        }
+    }
+
+    /// `absent` and `absent_over_time`, over selectors that match and
+    /// ones that do not (with the labels Prometheus derives from them).
+    fn absent(&mut self, d: u32) -> String {
+        let sel = match self.below(4) {
+            0 => {
+                let m = self.metric();
+                self.matchers(m)
+            }
+            1 => format!(
+                "nope{{node=\"n{}\", signal=~\"c.*\", zone=\"z1\"}}",
+                self.below(NODES)
+            ),
+            2 => format!(
+                "nodewatch_node_score{{node=\"n{}\", zone=\"z9\", node=\"n1\"}}",
+                self.below(NODES)
+            ),
+            _ => "nodewatch_signal_value{node=\"n7\", signal!=\"cpu\", pool=\"\"}".into(),
+        };
+        let r = ["30s", "1m", "5m"][self.below(3)];
+        let o = self.offset();
+        match self.below(4) {
+            0 => format!("absent({sel}{o})"),
+            1 => format!("absent({})", self.vector(d)),
+            2 => format!("absent_over_time({sel}[{r}]{o})"),
+            _ => format!("absent_over_time(({})[{r}:30s])", self.vector(d)),
+        }
+    }
+
+    /// `histogram_quantile` over the data's classic histogram
+    /// ([`BUCKET_METRIC`]): raw buckets, their rates, and sums by `le`.
+    fn histogram(&mut self) -> String {
+        let q = ["0", "0.25", "0.5", "0.9", "0.99", "1", "-0.5", "1.5", "NaN"][self.below(9)];
+        let sel = if self.below(3) == 0 {
+            format!("{BUCKET_METRIC}{{node=\"n{}\"}}", self.below(NODES))
+        } else {
+            BUCKET_METRIC.to_string()
+        };
+        let r = ["1m", "2m", "5m"][self.below(3)];
+        let o = self.offset();
+        let inner = match self.below(5) {
+            0 => format!("{sel}{o}"),
+            1 => format!("rate({sel}[{r}]{o})"),
+            2 => format!("sum by (le) (rate({sel}[{r}]{o}))"),
+            3 => format!("sum by (le, node) (increase({sel}[{r}]{o}))"),
+            _ => format!("max_over_time({sel}[{r}]{o})"),
+        };
+        format!("histogram_quantile({q}, {inner})")
     }
 
     /// Two vectors joined by labels, mostly in shapes that match, some

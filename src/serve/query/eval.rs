@@ -109,7 +109,17 @@ impl<'a> Evaluator<'a> {
         match unparen(expr) {
             Expr::MatrixSelector(ms) => return self.raw_matrix(&ms.vs, duration_ms(&ms.range)?),
             Expr::Subquery(sq) => return super::subquery::raw(self, sq),
-            Expr::StringLiteral(s) => return Ok(Data::String(at, s.val.clone())),
+            Expr::StringLiteral(s) if !matches!(expr, Expr::Paren(_)) => {
+                return Ok(Data::String(at, s.val.clone()))
+            }
+            // Prometheus 2.42 wraps a parenthesized string in a
+            // step-invariant node it then cannot answer.
+            Expr::StringLiteral(_) => {
+                return Err(QueryError::Execution(
+                    "unexpected result in StepInvariantExpr evaluation: *parser.StepInvariantExpr"
+                        .into(),
+                ))
+            }
             _ => {}
         }
         Ok(match self.eval(expr)? {

@@ -356,18 +356,23 @@ fn sort(ev: &mut Evaluator, desc: bool, args: &[&Expr]) -> Result<Value, QueryEr
     Ok(Value::Vector(vs))
 }
 
-/// Go's `math.Max`: NaN if either is NaN (Rust's `max` ignores a NaN).
+/// Go's `math.Max`: +Inf if either is +Inf, else NaN if either is NaN
+/// (Rust's `max` ignores a NaN).
 fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
     } else {
         a.max(b)
     }
 }
 
-/// Go's `math.Min`: NaN if either is NaN.
+/// Go's `math.Min`: -Inf if either is -Inf, else NaN if either is NaN.
 fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
         f64::NAN
     } else {
         a.min(b)

@@ -69,10 +69,15 @@ pub(super) fn quantile(ev: &mut Evaluator, args: &[&Expr]) -> Result<Value, Quer
 }
 
 /// Go's `strconv.ParseFloat(s, 64)` for what an `le` label holds: decimal
-/// and exponent forms, `Inf`/`Infinity`/`NaN` in any case, a sign; `None`
-/// where Go fails (out of range included, which Rust reads as infinity).
-/// Go's hexadecimal floats and `_` separators are not read.
+/// and exponent forms, hexadecimal ones (`0x1p-2`), `Inf`/`Infinity`/`NaN`
+/// in any case, a sign; `None` where Go fails (out of range included,
+/// which Rust reads as infinity). Go's `_` separators are not read.
 fn parse_go_float(s: &str) -> Option<f64> {
+    let unsigned = s.trim_start_matches(['+', '-']);
+    if unsigned.len() > 1 && unsigned[..2].eq_ignore_ascii_case("0x") {
+        let v = parse_hex(&unsigned[2..])?;
+        return Some(if s.starts_with('-') { -v } else { v });
+    }
     let v: f64 = s.parse().ok()?;
     if v.is_infinite() {
         let word = s.trim_start_matches(['+', '-']).to_ascii_lowercase();
@@ -81,6 +86,25 @@ fn parse_go_float(s: &str) -> Option<f64> {
         }
     }
     Some(v)
+}
+
+/// The digits of a hexadecimal float after `0x`: a mantissa with an
+/// optional point, then the binary exponent Go requires (`p-2`). Up to 15
+/// significant hex digits are exact; more round like Go's only mostly.
+fn parse_hex(s: &str) -> Option<f64> {
+    let (mant, exp) = s.split_once(['p', 'P'])?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut m = 0f64;
+    for c in int.chars().chain(frac.chars()) {
+        m = m * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let e = exp.checked_sub(4 * i32::try_from(frac.len()).ok()?)?;
+    let v = m * 2f64.powi(e);
+    v.is_finite().then_some(v)
 }
 
 /// Prometheus 2.42's `bucketQuantile` over `(upper bound, count)` pairs.

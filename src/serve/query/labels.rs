@@ -180,11 +180,11 @@ fn absent_where(ev: &mut Evaluator, a: &Expr, present: &[bool]) -> Value {
     Value::Vector(vec![Series { labels, points }])
 }
 
-/// Prometheus's `createLabelsForAbsentFunction`: the labels of a bare
-/// (not parenthesized) selector's `=` matchers, except `__name__` and any
-/// name that also has another matcher; nothing for other expressions.
+/// Prometheus's `createLabelsForAbsentFunction`: the labels of a
+/// selector's `=` matchers, except `__name__` and any name that also has
+/// another matcher; nothing for other expressions.
 fn absent_labels(ev: &mut Evaluator, a: &Expr) -> Labels {
-    let vs = match a {
+    let vs = match unparen(a) {
         Expr::VectorSelector(vs) => vs,
         Expr::MatrixSelector(ms) => &ms.vs,
         _ => return Labels::new(),
@@ -224,9 +224,7 @@ pub(super) fn count_values(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Valu
         }
     };
     if !valid_name(label) {
-        return Err(QueryError::Execution(format!(
-            "invalid label name \"\\\"{label}\\\"\""
-        )));
+        return Err(QueryError::Execution(format!("invalid label name {label:?}")));
     }
     let Value::Vector(input) = ev.eval(&a.expr)? else {
         return Err(QueryError::Parse(

@@ -42,6 +42,12 @@ fn label_replace_makes_up_labels_and_keeps_prometheus_errors() {
         sets(&h, r#"label_replace(g{node="a"}, "zone", "$1x", "zone", "(.*)")"#, 0),
         ["__name__=g,node=a"]
     );
+    // Go's template rules: `$1x` is group `1x`, `$$` a dollar, a lone
+    // `$` itself (answers checked against Prometheus 2.42).
+    assert_eq!(
+        sets(&h, r#"label_replace(vector(1), "a", "$1x${1}y$$z$", "b", "(.*)")"#, 0),
+        ["a=y$z$"]
+    );
     // A missing source label reads as "" and can match.
     assert_eq!(
         sets(&h, r#"label_replace(g{node="a"}, "x", "none", "nope", "")"#, 0),
@@ -151,6 +157,7 @@ fn absent_derives_labels_from_equality_matchers() {
         [""]
     );
     assert_eq!(sets(&h, r#"absent(sum(nope{job="x"}))"#, 10), [""]);
+    assert_eq!(sets(&h, r#"absent((nope{job="x"} @ 100))"#, 10), ["job=x"]);
     // Per step: node c disappears at tick 30.
     let q = parse(r#"absent(g{node="c"})"#).unwrap();
     let Data::Matrix(m) = range(&h, &q, at(28), at(31), STEP).unwrap().data else {
@@ -192,6 +199,11 @@ fn clamp_bounds_both_sides_and_answers_nothing_when_inverted() {
     assert!(vec_of(&h, "clamp(g, 1, 0)", 0).is_empty());
     assert!(vec_of(&h, "clamp(g, NaN, 1)", 0).iter().all(|p| p.1.is_nan()));
     assert_eq!(vec_of(&h, "clamp(g, 0.5, 0.5)", 0).len(), 3);
+    // Go's math.Max/Min: an infinity wins over NaN.
+    assert_eq!(vec_of(&h, "clamp(vector(Inf), NaN, Inf)", 0)[0].1, f64::INFINITY);
+    assert_eq!(vec_of(&h, "clamp_min(vector(Inf), NaN)", 0)[0].1, f64::INFINITY);
+    assert_eq!(vec_of(&h, "clamp_max(vector(-Inf), NaN)", 0)[0].1, f64::NEG_INFINITY);
+    assert!(vec_of(&h, "clamp_max(vector(Inf), NaN)", 0)[0].1.is_nan());
 }
 
 #[test]
@@ -201,10 +213,9 @@ fn a_string_literal_is_a_string_result_at_instant_queries_only() {
         inst(&h, r#""text""#, at(1)).unwrap().data,
         Data::String(at(1), "text".into())
     );
-    assert_eq!(
-        inst(&h, r#"("a")"#, at(1)).unwrap().data,
-        Data::String(at(1), "a".into())
-    );
+    // Prometheus 2.42 fails on a parenthesized one (execution).
+    let e = inst(&h, r#"("a")"#, at(1)).unwrap_err();
+    assert_eq!(e.error_type(), "execution");
     let e = range(&h, &parse(r#""text""#).unwrap(), at(0), at(1), STEP).unwrap_err();
     assert_eq!(e.error_type(), "bad_data");
     assert!(e.to_string().contains("invalid expression type \"string\""), "{e}");
@@ -265,6 +276,10 @@ fn histogram_quantile_over_classic_buckets() {
     assert_eq!(find(&q("-0.5"), "a"), f64::NEG_INFINITY);
     assert_eq!(find(&q("1.5"), "a"), f64::INFINITY);
     assert!(find(&q("NaN"), "a").is_nan());
+    // Go reads hexadecimal bounds; an out-of-range one is skipped.
+    let q = r#"histogram_quantile(0.5, label_replace(vector(5), "le", "0x1p-2", "", "")
+        or label_replace(vector(9), "le", "+Inf", "", "") or label_replace(vector(1), "le", "1e400", "", ""))"#;
+    assert_eq!(vec_of(&h, q, 0), [("".into(), 0.225)]);
     // Series without `le` are ignored; two names collide once dropped.
     let v = pairs(&h, &inst(&h, r#"histogram_quantile(0.5, {__name__=~"h_.*"})"#, T0).unwrap());
     assert_eq!(v.len(), 6, "{v:?}");
