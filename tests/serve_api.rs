@@ -249,7 +249,11 @@ async fn errors_are_prometheus_shaped_and_name_the_construct() {
     let q = "label_replace(nodewatch_node_score{node=\"node-0001\"},\"host\",\"h$1\",\"node\",\"node-(.*)\")";
     let r = post_form(addr, "/api/v1/query", &format!("query={q}&time={t}")).await;
     assert_eq!(json_of(&r)["data"]["result"][0]["metric"]["host"], "h0001");
-    let r = get(addr, &format!("/api/v1/query?query=%22a%5C%22b%22&time={t}")).await;
+    let r = get(
+        addr,
+        &format!("/api/v1/query?query=%22a%5C%22b%22&time={t}"),
+    )
+    .await;
     assert_eq!(
         r.body,
         format!(r#"{{"status":"success","data":{{"resultType":"string","result":[{t},"a\"b"]}}}}"#)

@@ -192,15 +192,33 @@ fn expr(rng: &mut Rng, depth: usize) -> String {
         8 => {
             // Label functions with odd strings: empty, invalid names and
             // regexes, catastrophic-looking patterns, unicode.
-            const STR: &[&str] = &["", "node", "le", "1x", "(", "(a+)+$", "é", ".*", "$1$1$1", "__name__"];
+            const STR: &[&str] = &[
+                "", "node", "le", "1x", "(", "(a+)+$", "é", ".*", "$1$1$1", "__name__",
+            ];
             let s = |rng: &mut Rng| format!("{:?}", pick(rng, STR));
             let e = expr(rng, d);
             match rng.below(5) {
-                0 => format!("label_replace({e}, {}, {}, {}, {})", s(rng), s(rng), s(rng), s(rng)),
-                1 => format!("label_join({e}, {}, {}, {}, {})", s(rng), s(rng), s(rng), s(rng)),
+                0 => format!(
+                    "label_replace({e}, {}, {}, {}, {})",
+                    s(rng),
+                    s(rng),
+                    s(rng),
+                    s(rng)
+                ),
+                1 => format!(
+                    "label_join({e}, {}, {}, {}, {})",
+                    s(rng),
+                    s(rng),
+                    s(rng),
+                    s(rng)
+                ),
                 2 => format!("count_values({}, {e})", s(rng)),
                 3 => format!("histogram_quantile({}, {e})", pick(rng, NUMBERS)),
-                _ => format!("absent({e}) or clamp({e}, {}, {})", pick(rng, NUMBERS), pick(rng, NUMBERS)),
+                _ => format!(
+                    "absent({e}) or clamp({e}, {}, {})",
+                    pick(rng, NUMBERS),
+                    pick(rng, NUMBERS)
+                ),
             }
         }
         0 => format!(

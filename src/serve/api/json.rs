@@ -144,20 +144,30 @@ impl Stamps {
 
 /// A label set of stored series as a JSON object.
 pub fn label_set(out: &mut String, h: &History, labels: &Labels) {
-    label_set_with(out, h, &Names::default(), labels);
+    labels_json(out, labels, |id| h.strings.resolve(id));
 }
 
 /// A label set of a query's answer, which may use strings the query made
-/// up (`names`), as a JSON object.
+/// up (`names`), as a JSON object. Most answers have none: they take the
+/// same path as stored series.
 fn label_set_with(out: &mut String, h: &History, names: &Names, labels: &Labels) {
+    if names.is_empty() {
+        label_set(out, h, labels);
+    } else {
+        labels_json(out, labels, |id| names.resolve(h, id));
+    }
+}
+
+#[inline]
+fn labels_json<'s>(out: &mut String, labels: &Labels, resolve: impl Fn(u32) -> &'s str) {
     out.push('{');
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        string(out, names.resolve(h, *k));
+        string(out, resolve(*k));
         out.push(':');
-        string(out, names.resolve(h, *v));
+        string(out, resolve(*v));
     }
     out.push('}');
 }

@@ -246,7 +246,10 @@ pub fn record_with(
         s.stats.tick_seconds,
     );
     for (labels, v) in extra {
-        let l: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let l: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         h.set(&l, *v);
     }
     h.end();

@@ -5,7 +5,8 @@
 use super::modifiers::duration_ms;
 use super::select::Selector;
 use super::{
-    aggregate, binary, functions, guard, Budget, Data, Labels, Names, Output, QueryError, LOOKBACK_MS,
+    aggregate, binary, functions, guard, Budget, Data, Labels, Names, Output, QueryError,
+    LOOKBACK_MS,
 };
 use crate::serve::history::History;
 use promql_parser::parser::{Expr, VectorSelector};
@@ -402,12 +403,22 @@ fn keeps_order(e: &Expr) -> bool {
 }
 
 /// Orders label sets as Prometheus does: pairwise by name, then value.
+/// Queries that made up no string (nearly all) resolve through the
+/// history alone, as before there were made-up strings.
 pub(super) fn cmp_labels(ev: &Evaluator, a: &Labels, b: &Labels) -> Ordering {
+    if ev.names.is_empty() {
+        cmp_with(|id| ev.h.strings.resolve(id), a, b)
+    } else {
+        cmp_with(|id| ev.resolve(id), a, b)
+    }
+}
+
+#[inline]
+fn cmp_with<'s>(resolve: impl Fn(u32) -> &'s str, a: &Labels, b: &Labels) -> Ordering {
     for (x, y) in a.iter().zip(b) {
-        let o = ev
-            .resolve(x.0)
-            .cmp(ev.resolve(y.0))
-            .then_with(|| ev.resolve(x.1).cmp(ev.resolve(y.1)));
+        let o = resolve(x.0)
+            .cmp(resolve(y.0))
+            .then_with(|| resolve(x.1).cmp(resolve(y.1)));
         if o != Ordering::Equal {
             return o;
         }

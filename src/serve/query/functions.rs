@@ -245,7 +245,12 @@ fn extrapolated(
 }
 
 /// A scalar argument of `f`.
-fn scalar_arg(ev: &mut Evaluator, args: &[&Expr], i: usize, f: &str) -> Result<Vec<f64>, QueryError> {
+fn scalar_arg(
+    ev: &mut Evaluator,
+    args: &[&Expr],
+    i: usize,
+    f: &str,
+) -> Result<Vec<f64>, QueryError> {
     match ev.eval(arg(args, i, f)?)? {
         Value::Scalar(v) => Ok(v),
         Value::Vector(_) => Err(type_error(f, "scalar")),

@@ -7,8 +7,8 @@ use super::eval::{check_unique, unparen, Evaluator, Series, Value};
 use super::functions::{arg, type_error, windowed};
 use super::{guard, Labels, QueryError};
 use crate::serve::history::FxMap;
-use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 use promql_parser::label::MatchOp;
+use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
 
 /// Evaluates `label_replace`, `label_join`, `absent` or `absent_over_time`.
 pub(super) fn call(ev: &mut Evaluator, name: &str, args: &[&Expr]) -> Result<Value, QueryError> {
@@ -29,7 +29,12 @@ fn string_arg<'e>(args: &[&'e Expr], i: usize, f: &str) -> Result<&'e str, Query
 }
 
 /// The instant vector argument `i` of `f`.
-fn vector_arg(ev: &mut Evaluator, args: &[&Expr], i: usize, f: &str) -> Result<Vec<Series>, QueryError> {
+fn vector_arg(
+    ev: &mut Evaluator,
+    args: &[&Expr],
+    i: usize,
+    f: &str,
+) -> Result<Vec<Series>, QueryError> {
     match ev.eval(arg(args, i, f)?)? {
         Value::Vector(vs) => Ok(vs),
         Value::Scalar(_) => Err(type_error(f, "instant vector")),
@@ -224,7 +229,9 @@ pub(super) fn count_values(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Valu
         }
     };
     if !valid_name(label) {
-        return Err(QueryError::Execution(format!("invalid label name {label:?}")));
+        return Err(QueryError::Execution(format!(
+            "invalid label name {label:?}"
+        )));
     }
     let Value::Vector(input) = ev.eval(&a.expr)? else {
         return Err(QueryError::Parse(

@@ -120,7 +120,10 @@ pub(super) fn vector_op(
         VectorMatchCardinality::OneToMany(l) => (&l.labels[..], true, false),
         _ => (&[][..], false, true),
     };
-    let include: Vec<u32> = include.iter().filter_map(|n| ev.names.get(ev.h, n)).collect();
+    let include: Vec<u32> = include
+        .iter()
+        .filter_map(|n| ev.names.get(ev.h, n))
+        .collect();
     // The "many" side is walked; the "one" side must be unique per signature.
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
     let sig = Signature::new(ev, m);
@@ -216,9 +219,7 @@ pub(super) fn vector_op(
 fn labels_text(ev: &Evaluator, l: &Labels) -> String {
     let pairs: Vec<String> = l
         .iter()
-        .map(|(k, v)| {
-            format!("{}={:?}", ev.resolve(*k), ev.resolve(*v))
-        })
+        .map(|(k, v)| format!("{}={:?}", ev.resolve(*k), ev.resolve(*v)))
         .collect();
     format!("{{{}}}", pairs.join(", "))
 }

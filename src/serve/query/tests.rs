@@ -171,7 +171,10 @@ fn aggregations() {
 #[test]
 fn arithmetic_and_comparisons_with_scalars() {
     let h = store();
-    assert_eq!(inst(&h, "1+1", at(0)).unwrap().data, Data::Scalar(at(0), 2.0));
+    assert_eq!(
+        inst(&h, "1+1", at(0)).unwrap().data,
+        Data::Scalar(at(0), 2.0)
+    );
     assert_eq!(
         inst(&h, "2 > bool 1", at(0)).unwrap().data,
         Data::Scalar(at(0), 1.0)
@@ -238,8 +241,9 @@ fn range_queries_step_through_time() {
         )])
     );
     // topk per step: the picked series changes when c disappears.
-    let Data::Matrix(top) =
-        range(&h, &parse("topk(1, g)").unwrap(), at(29), at(30), STEP).unwrap().data
+    let Data::Matrix(top) = range(&h, &parse("topk(1, g)").unwrap(), at(29), at(30), STEP)
+        .unwrap()
+        .data
     else {
         panic!()
     };

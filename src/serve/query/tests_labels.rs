@@ -21,44 +21,77 @@ fn label_replace_makes_up_labels_and_keeps_prometheus_errors() {
     let h = store();
     // A capture into a label no stored series has; `__name__` is kept.
     assert_eq!(
-        vec_of(&h, r#"label_replace(g{node="a"}, "host", "h-$1", "node", "(.*)")"#, 0),
+        vec_of(
+            &h,
+            r#"label_replace(g{node="a"}, "host", "h-$1", "node", "(.*)")"#,
+            0
+        ),
         [("__name__=g,host=h-a,node=a,zone=z1".into(), 0.25)]
     );
     // No match: unchanged. `${1}`, named groups, `$$`.
     assert_eq!(
-        sets(&h, r#"label_replace(g{node="a"}, "x", "y", "node", "b")"#, 0),
+        sets(
+            &h,
+            r#"label_replace(g{node="a"}, "x", "y", "node", "b")"#,
+            0
+        ),
         ["__name__=g,node=a,zone=z1"]
     );
     assert_eq!(
-        sets(&h, r#"label_replace(g{node="a"}, "x", "${1}1$$", "zone", "z(.)")"#, 0),
+        sets(
+            &h,
+            r#"label_replace(g{node="a"}, "x", "${1}1$$", "zone", "z(.)")"#,
+            0
+        ),
         ["__name__=g,node=a,x=11$,zone=z1"]
     );
     assert_eq!(
-        sets(&h, r#"label_replace(g{node="a"}, "x", "$n", "zone", "(?P<n>z).*")"#, 0),
+        sets(
+            &h,
+            r#"label_replace(g{node="a"}, "x", "$n", "zone", "(?P<n>z).*")"#,
+            0
+        ),
         ["__name__=g,node=a,x=z,zone=z1"]
     );
     // `$1x` is the (missing) group named `1x`: empty, so `x` is removed.
     assert_eq!(
-        sets(&h, r#"label_replace(g{node="a"}, "zone", "$1x", "zone", "(.*)")"#, 0),
+        sets(
+            &h,
+            r#"label_replace(g{node="a"}, "zone", "$1x", "zone", "(.*)")"#,
+            0
+        ),
         ["__name__=g,node=a"]
     );
     // Go's template rules: `$1x` is group `1x`, `$$` a dollar, a lone
     // `$` itself (answers checked against Prometheus 2.42).
     assert_eq!(
-        sets(&h, r#"label_replace(vector(1), "a", "$1x${1}y$$z$", "b", "(.*)")"#, 0),
+        sets(
+            &h,
+            r#"label_replace(vector(1), "a", "$1x${1}y$$z$", "b", "(.*)")"#,
+            0
+        ),
         ["a=y$z$"]
     );
     // A missing source label reads as "" and can match.
     assert_eq!(
-        sets(&h, r#"label_replace(g{node="a"}, "x", "none", "nope", "")"#, 0),
+        sets(
+            &h,
+            r#"label_replace(g{node="a"}, "x", "none", "nope", "")"#,
+            0
+        ),
         ["__name__=g,node=a,x=none,zone=z1"]
     );
     // Made-up names group, match and sort like stored ones.
     assert_eq!(
-        vec_of(&h, r#"sum by (host) (label_replace(g, "host", "$1", "zone", "z(.)"))"#, 0),
+        vec_of(
+            &h,
+            r#"sum by (host) (label_replace(g, "host", "$1", "zone", "z(.)"))"#,
+            0
+        ),
         [("host=1".into(), 0.75), ("host=2".into(), 0.9)]
     );
-    let q = r#"label_replace(g, "k", "v", "", "") - on(k, node) label_replace(g, "k", "v", "", "")"#;
+    let q =
+        r#"label_replace(g, "k", "v", "", "") - on(k, node) label_replace(g, "k", "v", "", "")"#;
     assert_eq!(vec_of(&h, q, 0).len(), 3);
     // Prometheus's errors, errorType execution.
     for (q, text) in [
@@ -87,7 +120,11 @@ fn label_replace_makes_up_labels_and_keeps_prometheus_errors() {
 fn label_join_joins_and_validates_names() {
     let h = store();
     assert_eq!(
-        sets(&h, r#"label_join(g{node="a"}, "id", "/", "zone", "node", "nope")"#, 0),
+        sets(
+            &h,
+            r#"label_join(g{node="a"}, "id", "/", "zone", "node", "nope")"#,
+            0
+        ),
         ["__name__=g,id=z1/a/,node=a,zone=z1"]
     );
     // Joining nothing removes the destination.
@@ -96,9 +133,15 @@ fn label_join_joins_and_validates_names() {
         ["__name__=g,node=a"]
     );
     let e = err(&h, r#"label_join(g, "x", ",", "ok", "b-d")"#);
-    assert_eq!(e.to_string(), "invalid source label name in label_join(): b-d");
+    assert_eq!(
+        e.to_string(),
+        "invalid source label name in label_join(): b-d"
+    );
     let e = err(&h, r#"label_join(g, "", ",", "node")"#);
-    assert_eq!(e.to_string(), "invalid destination label name in label_join(): ");
+    assert_eq!(
+        e.to_string(),
+        "invalid destination label name in label_join(): "
+    );
     let e = err(&h, r#"label_join(g, "node", ",", "zone")"#);
     assert!(e.to_string().contains("same labelset"), "{e}");
 }
@@ -197,12 +240,23 @@ fn clamp_bounds_both_sides_and_answers_nothing_when_inverted() {
         ]
     );
     assert!(vec_of(&h, "clamp(g, 1, 0)", 0).is_empty());
-    assert!(vec_of(&h, "clamp(g, NaN, 1)", 0).iter().all(|p| p.1.is_nan()));
+    assert!(vec_of(&h, "clamp(g, NaN, 1)", 0)
+        .iter()
+        .all(|p| p.1.is_nan()));
     assert_eq!(vec_of(&h, "clamp(g, 0.5, 0.5)", 0).len(), 3);
     // Go's math.Max/Min: an infinity wins over NaN.
-    assert_eq!(vec_of(&h, "clamp(vector(Inf), NaN, Inf)", 0)[0].1, f64::INFINITY);
-    assert_eq!(vec_of(&h, "clamp_min(vector(Inf), NaN)", 0)[0].1, f64::INFINITY);
-    assert_eq!(vec_of(&h, "clamp_max(vector(-Inf), NaN)", 0)[0].1, f64::NEG_INFINITY);
+    assert_eq!(
+        vec_of(&h, "clamp(vector(Inf), NaN, Inf)", 0)[0].1,
+        f64::INFINITY
+    );
+    assert_eq!(
+        vec_of(&h, "clamp_min(vector(Inf), NaN)", 0)[0].1,
+        f64::INFINITY
+    );
+    assert_eq!(
+        vec_of(&h, "clamp_max(vector(-Inf), NaN)", 0)[0].1,
+        f64::NEG_INFINITY
+    );
     assert!(vec_of(&h, "clamp_max(vector(Inf), NaN)", 0)[0].1.is_nan());
 }
 
@@ -218,7 +272,10 @@ fn a_string_literal_is_a_string_result_at_instant_queries_only() {
     assert_eq!(e.error_type(), "execution");
     let e = range(&h, &parse(r#""text""#).unwrap(), at(0), at(1), STEP).unwrap_err();
     assert_eq!(e.error_type(), "bad_data");
-    assert!(e.to_string().contains("invalid expression type \"string\""), "{e}");
+    assert!(
+        e.to_string().contains("invalid expression type \"string\""),
+        "{e}"
+    );
 }
 
 /// Classic histograms `h_bucket{job}` at one tick (the counts per bound).
@@ -226,23 +283,38 @@ fn histograms() -> History {
     let mut h = History::new(3_600_000, usize::MAX);
     assert!(h.begin(T0));
     let jobs: [(&str, &[(&str, f64)]); 6] = [
-        ("a", &[("0.1", 10.0), ("0.5", 30.0), ("1", 40.0), ("+Inf", 50.0)]),
+        (
+            "a",
+            &[("0.1", 10.0), ("0.5", 30.0), ("1", 40.0), ("+Inf", 50.0)],
+        ),
         // Not monotonic: 8 counts as 10.
-        ("b", &[("0.1", 10.0), ("0.5", 8.0), ("1", 40.0), ("+Inf", 50.0)]),
+        (
+            "b",
+            &[("0.1", 10.0), ("0.5", 8.0), ("1", 40.0), ("+Inf", 50.0)],
+        ),
         ("no_inf", &[("0.1", 10.0), ("1", 40.0)]),
         ("only_inf", &[("+Inf", 50.0)]),
         ("empty", &[("1", 0.0), ("+Inf", 0.0)]),
         // Equal bounds merge; a negative first bound is the answer.
-        ("neg", &[("-1", 5.0), ("1.0", 5.0), ("1", 5.0), ("Inf", 20.0)]),
+        (
+            "neg",
+            &[("-1", 5.0), ("1.0", 5.0), ("1", 5.0), ("Inf", 20.0)],
+        ),
     ];
     for (job, buckets) in jobs {
         for (le, v) in buckets {
             h.set(&[("__name__", "h_bucket"), ("job", job), ("le", le)], *v);
         }
     }
-    h.set(&[("__name__", "h_bucket"), ("job", "bad"), ("le", "x")], 1.0);
+    h.set(
+        &[("__name__", "h_bucket"), ("job", "bad"), ("le", "x")],
+        1.0,
+    );
     h.set(&[("__name__", "h_count"), ("job", "a")], 50.0);
-    h.set(&[("__name__", "h2_bucket"), ("job", "a"), ("le", "+Inf")], 1.0);
+    h.set(
+        &[("__name__", "h2_bucket"), ("job", "a"), ("le", "+Inf")],
+        1.0,
+    );
     h.end();
     h
 }
@@ -269,7 +341,10 @@ fn histogram_quantile_over_classic_buckets() {
     // -1: 5, 1: 10 (merged), +Inf: 20. Rank 2.5 lands in the first bucket.
     assert_eq!(find(&q("0.1"), "neg"), -1.0);
     assert_eq!(find(&q("0.5"), "neg"), 1.0);
-    assert!(half.iter().all(|p| p.0 != "job=bad"), "an unreadable le is skipped");
+    assert!(
+        half.iter().all(|p| p.0 != "job=bad"),
+        "an unreadable le is skipped"
+    );
     assert_eq!(find(&q("0.1"), "a"), 0.05);
     // Above the highest finite bound: that bound.
     assert_eq!(find(&q("0.9"), "a"), 1.0);
@@ -281,7 +356,10 @@ fn histogram_quantile_over_classic_buckets() {
         or label_replace(vector(9), "le", "+Inf", "", "") or label_replace(vector(1), "le", "1e400", "", ""))"#;
     assert_eq!(vec_of(&h, q, 0), [("".into(), 0.225)]);
     // Series without `le` are ignored; two names collide once dropped.
-    let v = pairs(&h, &inst(&h, r#"histogram_quantile(0.5, {__name__=~"h_.*"})"#, T0).unwrap());
+    let v = pairs(
+        &h,
+        &inst(&h, r#"histogram_quantile(0.5, {__name__=~"h_.*"})"#, T0).unwrap(),
+    );
     assert_eq!(v.len(), 6, "{v:?}");
     let q = r#"histogram_quantile(0.5, {__name__=~"h2?_bucket", job="a"})"#;
     let e = inst(&h, q, T0).unwrap_err();
