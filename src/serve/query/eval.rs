@@ -3,6 +3,7 @@
 //! resolving matchers happens once, not once per step.
 
 use super::modifiers::duration_ms;
+pub(super) use super::names::{check_unique, cmp_labels};
 use super::select::Selector;
 use super::{
     aggregate, binary, functions, guard, Budget, Data, Labels, Names, Output, QueryError,
@@ -10,7 +11,6 @@ use super::{
 };
 use crate::serve::history::History;
 use promql_parser::parser::{Expr, VectorSelector};
-use std::cmp::Ordering;
 
 /// One series of an instant vector, with a value (or none) per step.
 #[derive(Clone, Debug)]
@@ -362,28 +362,6 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-/// Refuses two series with the same labels that both have a value at the
-/// same step (after `__name__` was dropped), as Prometheus does (with its
-/// words, which do not name the labels).
-pub(super) fn check_unique(_h: &History, series: &[Series]) -> Result<(), QueryError> {
-    let mut idx: Vec<usize> = (0..series.len()).collect();
-    idx.sort_by(|a, b| series[*a].labels.cmp(&series[*b].labels));
-    for w in idx.windows(2) {
-        let (a, b) = (&series[w[0]], &series[w[1]]);
-        if a.labels == b.labels
-            && a.points
-                .iter()
-                .zip(&b.points)
-                .any(|(x, y)| x.is_some() && y.is_some())
-        {
-            return Err(QueryError::Execution(
-                "vector cannot contain metrics with the same labelset".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Removes enclosing parentheses.
 pub(super) fn unparen(mut e: &Expr) -> &Expr {
     while let Expr::Paren(p) = e {
@@ -400,28 +378,4 @@ fn keeps_order(e: &Expr) -> bool {
         Expr::Aggregate(a) => matches!(a.op.to_string().as_str(), "topk" | "bottomk"),
         _ => false,
     }
-}
-
-/// Orders label sets as Prometheus does: pairwise by name, then value.
-/// Queries that made up no string (nearly all) resolve through the
-/// history alone, as before there were made-up strings.
-pub(super) fn cmp_labels(ev: &Evaluator, a: &Labels, b: &Labels) -> Ordering {
-    if ev.names.is_empty() {
-        cmp_with(|id| ev.h.strings.resolve(id), a, b)
-    } else {
-        cmp_with(|id| ev.resolve(id), a, b)
-    }
-}
-
-#[inline]
-fn cmp_with<'s>(resolve: impl Fn(u32) -> &'s str, a: &Labels, b: &Labels) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
-        let o = resolve(x.0)
-            .cmp(resolve(y.0))
-            .then_with(|| resolve(x.1).cmp(resolve(y.1)));
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    a.len().cmp(&b.len())
 }
