@@ -1,11 +1,11 @@
-//! The PromQL subset nodewatch answers over its own [`History`]: parsed
-//! with `promql-parser`, evaluated here with Prometheus 2.42 semantics
-//! (5 m lookback, staleness, closed `[t - range, t]` windows, extrapolated
-//! `rate`/`increase`, which functions drop `__name__`). What dashboards
-//! need is supported; everything else is refused with an error that names
-//! the construct, so a query never returns a plausible but wrong answer.
+//! PromQL as nodewatch answers it over its own [`History`]: parsed with
+//! `promql-parser`, evaluated here with Prometheus 2.42 semantics (5 m
+//! lookback, staleness, closed `[t - range, t]` windows, extrapolated
+//! `rate`/`increase`, which functions drop `__name__`). Only native
+//! histograms (`histogram_count/sum/fraction`) are refused, with an error
+//! that names them, so a query never returns a plausible but wrong answer.
 //!
-//! Supported: number literals; vector and range selectors with all four
+//! Supported: number and string literals (a `string` result); vector and range selectors with all four
 //! matcher kinds, `offset` (negative too) and `@` (`start()`/`end()`);
 //! subqueries; unary minus; `+ - * / % ^ atan2` and comparisons (with or
 //! without `bool`) between scalars and vectors, and between two vectors
@@ -14,8 +14,11 @@
 //! bottomk quantile` with `by`/`without`; the range functions `rate
 //! increase irate delta changes resets deriv predict_linear holt_winters`
 //! and `*_over_time` (`quantile_over_time` included); element-wise math and
-//! date functions (`math.rs`); `clamp_min clamp_max round sort sort_desc
-//! time vector scalar timestamp pi`. Native histograms are refused by name.
+//! date functions (`math.rs`); `clamp clamp_min clamp_max round sort
+//! sort_desc time vector scalar timestamp pi`; `label_replace label_join
+//! count_values absent absent_over_time` (`labels.rs`, with the strings
+//! they make up kept per query in [`Names`]); `histogram_quantile` over
+//! classic `le` buckets (`histogram.rs`).
 
 mod aggregate;
 mod binary;
