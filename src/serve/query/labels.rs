@@ -88,7 +88,9 @@ fn label_replace(ev: &mut Evaluator, args: &[&Expr]) -> Result<Value, QueryError
     let regex = regex::RegexBuilder::new(&format!("^(?:{re})$"))
         .size_limit(guard::MAX_REGEX_BYTES)
         .build()
-        .map_err(|_| {
+        .ok()
+        .filter(|_| !angle_group(re))
+        .ok_or_else(|| {
             QueryError::Execution(format!(
                 "invalid regular expression in label_replace(): {re}"
             ))
@@ -113,6 +115,34 @@ fn label_replace(ev: &mut Evaluator, args: &[&Expr]) -> Result<Value, QueryError
     }
     check_unique(ev.h, &vs)?;
     Ok(Value::Vector(vs))
+}
+
+/// Whether `re` has a `(?<name>...)` group: Rust's `regex` reads it,
+/// Go's RE2 as Prometheus 2.42 ships it refuses it (only `(?P<name>...)`).
+/// Escapes and character classes are skipped, so `\(?<` stays valid.
+fn angle_group(re: &str) -> bool {
+    let b = re.as_bytes();
+    let (mut i, mut class) = (0, false);
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' if !class => {
+                class = true;
+                // A `]` right after `[` or `[^` is a literal.
+                if b.get(i + 1) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i + 1) == Some(&b']') {
+                    i += 1;
+                }
+            }
+            b']' if class => class = false,
+            b'(' if !class && b[i + 1..].starts_with(b"?<") => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// `label_join(v, dst, separator, src...)`: `dst` becomes the `src`

@@ -72,6 +72,15 @@ fn label_replace_makes_up_labels_and_keeps_prometheus_errors() {
         ),
         ["a=y$z$"]
     );
+    // Only Go's spelling of named groups; `\(?<` is a literal.
+    assert_eq!(
+        sets(
+            &h,
+            r#"label_replace(vector(1), "a", "$1", "b", "\\(?<?[]]?()")"#,
+            0
+        ),
+        [""]
+    );
     // A missing source label reads as "" and can match.
     assert_eq!(
         sets(
@@ -98,6 +107,10 @@ fn label_replace_makes_up_labels_and_keeps_prometheus_errors() {
         (
             r#"label_replace(g, "x", "", "node", "(")"#,
             "invalid regular expression in label_replace(): (",
+        ),
+        (
+            r#"label_replace(g, "x", "", "node", "(?<n>a)")"#,
+            "invalid regular expression in label_replace(): (?<n>a)",
         ),
         (
             r#"label_replace(g, "1x", "", "node", ".*")"#,
