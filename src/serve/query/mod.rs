@@ -215,4 +215,6 @@ pub fn series_matching(
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_histogram;
+#[cfg(test)]
 mod tests_labels;
