@@ -8,6 +8,12 @@
 //! the shipped Lease — the same alerts, cordons and report as `replay` of
 //! the same data, and the cordon is on the real server.
 //!
+//! The same replay, longer (16:30–18:00, the sick node's NodeUnhealthy
+//! fires at 17:03 and resolves at 17:54:30), with `kubernetes.condition`
+//! on, through a NodeHealthCheck-shaped consumer reading the real Node
+//! objects: it would remediate the sick node, and only it, once the
+//! condition held for the shipped example's duration.
+//!
 //! How the scenario gets into the real server, and what the real server
 //! forced on that: `tests/support/kube_real_scenario.rs`.
 
@@ -21,11 +27,15 @@ mod support {
     pub mod prometheus;
 }
 
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, ListParams};
 use kube_real::ControlPlane;
 use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
-use nodewatch::model::ActionKind;
+use nodewatch::model::{ActionKind, AlertState};
+use nodewatch::time::Timestamp;
 use nodewatch::{replay, scenario};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,4 +97,129 @@ async fn live_on_the_real_api_server_equals_replay() {
         "nothing outside the shipped RBAC was needed"
     );
     agent.shutdown().await;
+}
+
+/// The `NodewatchUnhealthy` conditions on the server: node → (status,
+/// lastTransitionTime).
+async fn conditions(nodes: &Api<Node>) -> BTreeMap<String, (String, String)> {
+    let list = nodes.list(&ListParams::default()).await.expect("list nodes");
+    let mut out = BTreeMap::new();
+    for n in list.items {
+        let name = n.metadata.name.clone().unwrap_or_default();
+        let conds = n.status.and_then(|s| s.conditions).unwrap_or_default();
+        if let Some(c) = conds.into_iter().find(|c| c.type_ == "NodewatchUnhealthy") {
+            let ltt = c.last_transition_time.map(|t| format!("{:?}", t.0)).unwrap_or_default();
+            out.insert(name, (c.status, ltt));
+        }
+    }
+    out
+}
+
+/// The shipped NodeHealthCheck's rule for nodewatch's condition: (type,
+/// status, duration).
+fn nhc_rule() -> (String, String, nodewatch::time::Duration) {
+    let path = deploy::root().join("deploy/examples/nodehealthcheck.yaml");
+    let doc: serde_json::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let rule = doc["spec"]["unhealthyConditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "NodewatchUnhealthy")
+        .expect("the example acts on NodewatchUnhealthy")
+        .clone();
+    let duration = nodewatch::time::Duration::parse(rule["duration"].as_str().unwrap()).expect("duration");
+    (
+        rule["type"].as_str().unwrap().into(),
+        rule["status"].as_str().unwrap().into(),
+        duration,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_health_check_remediates_the_binder_sick_node_only() {
+    let sc = play::window(play::t("2018-02-20T16:30:00Z"), play::t("2018-02-20T18:00:00Z"));
+    let dir = tempfile::tempdir().unwrap();
+    scenario::write_dir(&sc, dir.path()).expect("write scenario");
+    let prom = support::prometheus::Prometheus::with_scenario(dir.path());
+    let cp = ControlPlane::start();
+    play::apply_base(&cp);
+    let admin = play::client(cp.admin_kubeconfig()).await;
+    play::load(&admin, &sc).await;
+    let sa = play::client(cp.service_account_kubeconfig("nodewatch", "nodewatch")).await;
+    let mut agent = play::start_replica_with(sa, &sc, &prom.url(), "replica-a", |o| {
+        o.kube.condition.enabled = true;
+    })
+    .await;
+    assert!(agent.leader().wait_leader(Duration::from_secs(30)).await);
+    let (kind, status, hold) = nhc_rule();
+    assert_eq!(kind, "NodewatchUnhealthy");
+    let nodes: Api<Node> = Api::all(admin.clone());
+
+    // What the consumer sees, tick by tick at simulated time.
+    let mut firing: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut true_since: BTreeMap<String, (Timestamp, String)> = BTreeMap::new();
+    let mut remediate: BTreeMap<String, Timestamp> = BTreeMap::new();
+    let (mut fired, mut cleared) = (BTreeMap::new(), BTreeMap::new());
+    let (mut at, mut next, mut seen) = (sc.meta.start, 0, 0);
+    while at <= sc.meta.end {
+        play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await;
+        let sent = &agent.pipeline.notifier().inner.sent;
+        for n in &sent[seen..] {
+            if n.alert.scope != "node" {
+                continue;
+            }
+            let key = (n.alert.subject.clone(), n.alert.name.clone());
+            if n.status == AlertState::Firing {
+                firing.insert(key);
+            } else {
+                firing.remove(&key);
+            }
+        }
+        seen = sent.len();
+        let want: BTreeSet<String> = firing.iter().map(|(node, _)| node.clone()).collect();
+        // The condition is written by its own task: bounded wait for it.
+        let mut got = BTreeMap::new();
+        for _ in 0..100 {
+            got = conditions(&nodes).await;
+            let sick: BTreeSet<String> =
+                got.iter().filter(|(_, (s, _))| *s == status).map(|(n, _)| n.clone()).collect();
+            if sick == want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for (node, (s, ltt)) in &got {
+            if *s == status {
+                assert!(want.contains(node), "{at}: {node} marked without a firing node alert");
+                let (since, first_ltt) = true_since.entry(node.clone()).or_insert_with(|| {
+                    fired.insert(node.clone(), at);
+                    (at, ltt.clone())
+                });
+                assert_eq!(ltt, first_ltt, "{at}: {node}'s lastTransitionTime moved while it held");
+                if at.0 - since.0 >= hold.as_millis() as i64 {
+                    remediate.entry(node.clone()).or_insert(at);
+                }
+            } else if true_since.remove(node).is_some() {
+                cleared.insert(node.clone(), at);
+            }
+        }
+        for node in &want {
+            assert!(got.get(node).is_some_and(|(s, _)| *s == status), "{at}: {node} not marked");
+        }
+        at = at.add(sc.meta.step);
+    }
+    agent.shutdown().await;
+
+    let truth: BTreeSet<&str> = sc.meta.truth.faulty_nodes.iter().map(|f| f.node.as_str()).collect();
+    assert_eq!(remediate.len(), 1, "one node remediated: {remediate:?}");
+    let (node, when) = remediate.iter().next().unwrap();
+    assert!(truth.contains(node.as_str()), "{node} is the incident's sick node ({truth:?})");
+    let shift = sc.meta.start.0 - play::t("2018-02-20T16:30:00Z").0;
+    assert_eq!(fired[node], Timestamp(play::t("2018-02-20T17:03:00Z").0 + shift), "marked when the alert fired");
+    assert_eq!(when.0 - fired[node].0, hold.as_millis() as i64, "acted after the example's duration");
+    assert_eq!(
+        cleared.get(node),
+        Some(&Timestamp(play::t("2018-02-20T17:54:30Z").0 + shift)),
+        "cleared when the alert resolved"
+    );
 }
