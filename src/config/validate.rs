@@ -130,6 +130,12 @@ fn problems(cfg: &Config, p: &mut Problems) {
         );
     }
     p.positive("governor.hold_while_alerts.timeout", h.timeout);
+    let g = &cfg.governor;
+    for (field, message) in
+        super::policy::problems(&g.pools, &g.maintenance_windows, cfg.kubernetes.drain.enabled)
+    {
+        p.push(field, message);
+    }
     let k = &cfg.kubernetes;
     p.positive("kubernetes.write_backoff", k.write_backoff);
     p.positive("kubernetes.watch_backoff_max", k.watch_backoff_max);

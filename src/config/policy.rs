@@ -1,0 +1,74 @@
+//! The governor's pool policies and maintenance windows, checked for
+//! [`Config::validate`](super::Config::validate): names, selectors (one
+//! that selects every node, or that an earlier policy already takes
+//! whole: first match wins), modes the rest of the config cannot honour,
+//! cron schedules, time zones and durations.
+
+use super::names::is_k8s_label_key;
+use crate::act::{Mode, PoolPolicy, WindowSettings};
+
+/// Every problem as `(field, message)`; `drain` is whether
+/// `kubernetes.drain.enabled`.
+pub(super) fn problems(
+    pools: &[PoolPolicy],
+    windows: &[WindowSettings],
+    drain: bool,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, p) in pools.iter().enumerate() {
+        let at = |sub: &str| format!("governor.pools[{i}].{sub}");
+        if p.name.trim().is_empty() {
+            out.push((at("name"), "must not be empty".into()));
+        } else if pools[..i].iter().any(|q| q.name == p.name) {
+            out.push((at("name"), format!("{:?} is used twice", p.name)));
+        }
+        let s = &p.selector;
+        if s.pool.is_empty() && s.match_labels.is_empty() {
+            out.push((
+                at("selector"),
+                "selects every node: name pool values or match_labels (the global settings are for the rest)".into(),
+            ));
+        } else if let Some(j) = (0..i).find(|&j| pools[j].selector.covers(s)) {
+            out.push((
+                at("selector"),
+                format!(
+                    "never matches: governor.pools[{j}] ({}) selects all of its nodes first (first match wins)",
+                    pools[j].name
+                ),
+            ));
+        }
+        for k in s.match_labels.keys().filter(|k| !is_k8s_label_key(k)) {
+            out.push((
+                at("selector.match_labels"),
+                format!("{k:?} is not a Kubernetes label key"),
+            ));
+        }
+        if p.mode == Some(Mode::Drain) && !drain {
+            out.push((
+                at("mode"),
+                "drain needs kubernetes.drain.enabled: true".into(),
+            ));
+        }
+        if let Some(m) = p.min_score.filter(|m| !(0.0..=1.0).contains(m)) {
+            out.push((at("min_score"), format!("must be within 0..1, got {m}")));
+        }
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for (i, w) in windows.iter().enumerate() {
+        let at = |sub: &str| format!("governor.maintenance_windows[{i}].{sub}");
+        for (field, message) in w.problems() {
+            out.push((at(field), message));
+        }
+        if names.contains(&w.label()) {
+            out.push((at("name"), format!("{:?} is used twice", w.label())));
+        }
+        names.push(w.label());
+        for p in w.pools.iter().filter(|p| !pools.iter().any(|q| &q.name == *p)) {
+            out.push((
+                at("pools"),
+                format!("{p:?} is not the name of a governor.pools entry"),
+            ));
+        }
+    }
+    out
+}
