@@ -288,6 +288,14 @@ mod tests {
             ("kubernetes:\n  write_attempts: 0\n", "c.yaml:2: kubernetes.write_attempts"),
             ("kubernetes:\n  drain:\n    timeout: 0s\n", "c.yaml:3: kubernetes.drain.timeout"),
             ("governor:\n  hold_while_alerts:\n    alerts: [Upgrade]\n", "c.yaml:2: governor.hold_while_alerts.alertmanager"),
+            ("governor:\n  maintenance_windows:\n    - {schedule: '0 2 * *', duration: 4h}\n", "c.yaml:3: governor.maintenance_windows[0].schedule: \"0 2 * *\" has 4 fields"),
+            ("governor:\n  maintenance_windows:\n    - name: w\n      schedule: '0 25 * * SAT'\n      duration: 4h\n", "c.yaml:4: governor.maintenance_windows[0].schedule: hour field"),
+            ("governor:\n  maintenance_windows:\n    - schedule: '0 2 * * SAT'\n      duration: 4h\n      timezone: Europe/Berlln\n", "c.yaml:5: governor.maintenance_windows[0].timezone: unknown time zone \"Europe/Berlln\""),
+            ("governor:\n  maintenance_windows:\n    - schedule: '0 2 * * SAT'\n      duration: 0s\n", "c.yaml:4: governor.maintenance_windows[0].duration: must be positive"),
+            ("governor:\n  maintenance_windows:\n    - schedule: '0 2 * * SAT'\n      duration: 1h\n      pools: [gpu]\n", "c.yaml:5: governor.maintenance_windows[0].pools: \"gpu\" is not the name"),
+            ("governor:\n  pools:\n    - name: gpu\n      selector: {}\n", "c.yaml:4: governor.pools[0].selector: selects every node"),
+            ("governor:\n  pools:\n    - name: gpu\n      selector: {pool: [gpu]}\n      mode: drain\n", "c.yaml:5: governor.pools[0].mode: drain needs kubernetes.drain.enabled"),
+            ("governor:\n  pools:\n    - name: gpu\n      selector: {pool: [gpu]}\n      min_score: 2\n", "c.yaml:5: governor.pools[0].min_score: must be within 0..1"),
             ("serve:\n  history_max_bytes: 0\n", "c.yaml:2: serve.history_max_bytes"),
             ("serve:\n  query_max_concurrency: 0\n", "c.yaml:2: serve.query_max_concurrency"),
             ("serve:\n  request_timeout: 0s\n", "c.yaml:2: serve.request_timeout"),
@@ -299,6 +307,44 @@ mod tests {
             let errs = errors(text);
             assert!(errs.iter().any(|e| e.starts_with(want)), "{text}: {errs:?}");
         }
+    }
+
+    #[test]
+    fn pool_selectors_first_match_wins_and_a_shadowed_one_is_an_error() {
+        // gpu-a100 overlaps gpu partly (first match wins): fine. `a100`
+        // after `gpu` can never match anything: an error at its line.
+        let text = "kubernetes:\n  drain: {enabled: true}\ngovernor:\n  pools:\n    \
+                    - name: gpu\n      selector: {pool: [gpu-a, gpu-b]}\n      mode: drain\n    \
+                    - name: big\n      selector:\n        match_labels: {size: big}\n    \
+                    - name: a100\n      selector:\n        pool: [gpu-a]\n        match_labels: {size: big}\n    \
+                    - name: gpu\n      selector: {pool: [cpu], match_labels: {'bad key': x}}\n      \
+                    max_unavailable: N-1\n      max_unhealthy: 50%\n";
+        let errs = errors(text);
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(
+            errs[0].starts_with("c.yaml:12: governor.pools[2].selector: never matches: governor.pools[0] (gpu)"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].starts_with("c.yaml:15: governor.pools[3].name: \"gpu\" is used twice"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[2].starts_with("c.yaml:16: governor.pools[3].selector.match_labels: \"bad key\""),
+            "{errs:?}"
+        );
+        let cfg = Config::parse(text, Path::new("c.yaml")).unwrap();
+        let p = &cfg.governor.pools[3];
+        assert_eq!(p.max_unavailable, Some(crate::act::Limit::AllBut(1)));
+        assert_eq!(p.max_unhealthy, Some(crate::act::Limit::Fraction(0.5)));
+        // A limit that is no count is a parse error with its line.
+        let e = Config::parse(
+            "governor:\n  pools:\n    - name: x\n      selector: {pool: [x]}\n      max_cordoned: lots\n",
+            Path::new("c.yaml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("\"lots\" is not a node count"), "{e}");
+        assert!(e.line >= 3, "{e}");
     }
 
     #[test]
