@@ -5,7 +5,7 @@
 
 use super::html::{band, escape_html as esc, fmt_num, fmt_score, sparkline, CSS};
 pub use super::summary::cluster_incident;
-use super::summary::{banner, cards, human_time};
+use super::summary::{banner, cards, holds, human_time};
 use crate::model::{ActionKind, AlertState};
 use crate::state::{Contributor, NodeView, Snapshot};
 use std::cmp::Ordering;
@@ -77,26 +77,7 @@ pub fn render(snapshot: Option<&Snapshot>, histories: &HashMap<String, Vec<f32>>
                     }
                 );
             }
-            for h in s.stats.holds.iter().filter(|h| h.active) {
-                let what = match h.kind.as_str() {
-                    "maintenance_window" => format!("maintenance window {}", h.name),
-                    _ => "Alertmanager".to_string(),
-                };
-                let until = h
-                    .until
-                    .map_or(String::new(), |u| format!(" until {}", u.to_rfc3339()));
-                let _ = write!(
-                    out,
-                    "<p class=\"meta held\"><b>Cordons held</b> by {}{}{}</p>",
-                    esc(&what),
-                    esc(&until),
-                    if h.reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", esc(&h.reason))
-                    }
-                );
-            }
+            holds(&mut out, s);
             out.push_str("</div></header><main>");
             banner(&mut out, s);
             nodes(&mut out, s, histories);
