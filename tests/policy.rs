@@ -57,7 +57,12 @@ fn lab_policy(mode: Mode) -> GovernorSettings {
 struct DrainFlags(Vec<(String, bool)>);
 
 impl Cordoner for DrainFlags {
-    async fn cordon(&mut self, node: &str, req: &CordonRequest, _: Timestamp) -> Result<(), ActError> {
+    async fn cordon(
+        &mut self,
+        node: &str,
+        req: &CordonRequest,
+        _: Timestamp,
+    ) -> Result<(), ActError> {
         self.0.push((node.to_string(), req.drain));
         Ok(())
     }
@@ -72,8 +77,10 @@ fn run(sc: Scenario, governor: GovernorSettings) -> Pipeline<RecordingNotifier, 
         .build()
         .unwrap();
     let meta = sc.meta.clone();
-    let mut settings = nodewatch::engine::Settings::default();
-    settings.step = meta.step;
+    let settings = nodewatch::engine::Settings {
+        step: meta.step,
+        ..Default::default()
+    };
     let mut p = Pipeline::new(
         Engine::new(Arc::new(Catalog::builtin()), settings),
         Governor::new(governor),

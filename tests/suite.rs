@@ -304,6 +304,19 @@ fn a_maintenance_window_holds_the_cordon_until_it_ends() {
     let report = out.report();
     assert_eq!(report.false_cordons, 0);
     assert_eq!(report.false_alerts, 0);
+    // Written to disk, the window travels in scenario.yaml and replays the same.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("mw");
+    let p = p.to_str().unwrap();
+    nodewatch(&["scenario", "write", suite::maintenance_window::NAME, p]);
+    let yaml = std::fs::read_to_string(dir.path().join("mw/scenario.yaml")).unwrap();
+    assert!(yaml.contains("timezone: Europe/Berlin"), "{yaml}");
+    let json: serde_json::Value =
+        serde_json::from_str(&nodewatch(&["replay", p, "--json"])).unwrap();
+    assert_eq!(
+        json["faulty_nodes"][0]["cordoned_at"], "2024-03-05T10:00:00Z",
+        "{json}"
+    );
     // The same data without the window: cordoned inside it.
     let out = replay(without);
     let cordon = out

@@ -63,7 +63,11 @@ pub(super) fn problems(
             out.push((at("name"), format!("{:?} is used twice", w.label())));
         }
         names.push(w.label());
-        for p in w.pools.iter().filter(|p| !pools.iter().any(|q| &q.name == *p)) {
+        for p in w
+            .pools
+            .iter()
+            .filter(|p| !pools.iter().any(|q| &q.name == *p))
+        {
             out.push((
                 at("pools"),
                 format!("{p:?} is not the name of a governor.pools entry"),

@@ -131,9 +131,11 @@ fn problems(cfg: &Config, p: &mut Problems) {
     }
     p.positive("governor.hold_while_alerts.timeout", h.timeout);
     let g = &cfg.governor;
-    for (field, message) in
-        super::policy::problems(&g.pools, &g.maintenance_windows, cfg.kubernetes.drain.enabled)
-    {
+    for (field, message) in super::policy::problems(
+        &g.pools,
+        &g.maintenance_windows,
+        cfg.kubernetes.drain.enabled,
+    ) {
         p.push(field, message);
     }
     let k = &cfg.kubernetes;
@@ -322,7 +324,9 @@ mod tests {
         let errs = errors(text);
         assert_eq!(errs.len(), 3, "{errs:?}");
         assert!(
-            errs[0].starts_with("c.yaml:12: governor.pools[2].selector: never matches: governor.pools[0] (gpu)"),
+            errs[0].starts_with(
+                "c.yaml:12: governor.pools[2].selector: never matches: governor.pools[0] (gpu)"
+            ),
             "{errs:?}"
         );
         assert!(
@@ -343,7 +347,10 @@ mod tests {
             Path::new("c.yaml"),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("\"lots\" is not a node count"), "{e}");
+        assert!(
+            e.to_string().contains("\"lots\" is not a node count"),
+            "{e}"
+        );
         assert!(e.line >= 3, "{e}");
     }
 

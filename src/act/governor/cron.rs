@@ -141,7 +141,9 @@ fn field(text: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<u64
                 }
                 match v.parse::<u32>() {
                     Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-                    _ => Err(format!("{what} field {text:?}: {v:?} is not within {lo}..{hi}")),
+                    _ => Err(format!(
+                        "{what} field {text:?}: {v:?} is not within {lo}..{hi}"
+                    )),
                 }
             };
             let (a, b) = (value(a)?, value(b)?);
@@ -179,8 +181,14 @@ mod tests {
         assert!(!c.either_day);
         // Sunday as 0 and as 7.
         assert_eq!(Cron::parse("0 0 * * 7").unwrap().weekdays, 1);
-        assert_eq!(Cron::parse("@weekly").unwrap(), Cron::parse("0 0 * * SUN").unwrap());
-        let times: Vec<_> = Cron::parse("0,30 1,2 * * *").unwrap().times_desc().collect();
+        assert_eq!(
+            Cron::parse("@weekly").unwrap(),
+            Cron::parse("0 0 * * SUN").unwrap()
+        );
+        let times: Vec<_> = Cron::parse("0,30 1,2 * * *")
+            .unwrap()
+            .times_desc()
+            .collect();
         assert_eq!(times, [(2, 30), (2, 0), (1, 30), (1, 0)]);
     }
 

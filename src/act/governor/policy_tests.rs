@@ -260,5 +260,8 @@ fn a_maintenance_window_holds_cordons_until_it_ends() {
         ..Default::default()
     });
     let r = g.check(&req("gpu0"), &ns, after).unwrap_err().to_string();
-    assert!(r.starts_with("held: maintenance window patching cannot be read"), "{r}");
+    assert!(
+        r.starts_with("held: maintenance window patching cannot be read"),
+        "{r}"
+    );
 }

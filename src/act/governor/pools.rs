@@ -131,11 +131,10 @@ impl Selector {
     /// Whether it selects `node`.
     pub fn matches(&self, node: &NodeFacts) -> bool {
         (self.pool.is_empty() || self.pool.contains(&node.pool))
-            && self.match_labels.iter().all(|(k, v)| {
-                node.labels
-                    .iter()
-                    .any(|(nk, nv)| nk == k && nv == v)
-            })
+            && self
+                .match_labels
+                .iter()
+                .all(|(k, v)| node.labels.iter().any(|(nk, nv)| nk == k && nv == v))
     }
 
     /// Whether every node `later` selects is selected by this one already

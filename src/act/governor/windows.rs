@@ -70,7 +70,10 @@ impl WindowSettings {
         if self.duration.0 <= 0 || self.duration > MAX_DURATION {
             out.push((
                 "duration",
-                format!("must be positive and at most {MAX_DURATION} (a week), got {}", self.duration),
+                format!(
+                    "must be positive and at most {MAX_DURATION} (a week), got {}",
+                    self.duration
+                ),
             ));
         }
         out
@@ -225,6 +228,8 @@ mod tests {
         };
         let fields: Vec<_> = bad.problems().into_iter().map(|(f, _)| f).collect();
         assert_eq!(fields, ["timezone", "duration"]);
-        assert!(Window::compile(&bad).unwrap_err().contains("Mars/Olympus_Mons"));
+        assert!(Window::compile(&bad)
+            .unwrap_err()
+            .contains("Mars/Olympus_Mons"));
     }
 }
