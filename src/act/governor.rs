@@ -10,9 +10,11 @@
 //! refine these; both decide from plain values at the time given.
 
 pub mod cron;
+mod holds;
 pub mod pools;
 pub mod windows;
 
+pub use holds::HoldState;
 pub use pools::{Limit, Mode, PoolPolicy, Selector};
 pub use windows::{Window, WindowSettings};
 
@@ -193,21 +195,6 @@ pub struct Governor {
     windows: Vec<Result<Window, String>>,
 }
 
-/// A hold in force or configured, for the status page and `/metrics`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HoldState {
-    /// `maintenance_window` or `alertmanager`.
-    pub kind: &'static str,
-    /// The window's name (empty for Alertmanager).
-    pub name: String,
-    /// Why.
-    pub reason: String,
-    /// When it ends, if known.
-    pub until: Option<Timestamp>,
-    /// Holding now.
-    pub active: bool,
-}
-
 impl Governor {
     /// Holds every cordon for `reason` until called with `None`.
     pub fn set_hold(&mut self, reason: Option<String>) {
@@ -253,61 +240,6 @@ impl Governor {
         keys.sort();
         keys.dedup();
         keys
-    }
-
-    /// The maintenance window holding cordons of nodes under `policy` at
-    /// `now`, if any.
-    fn window_hold(&self, policy: Option<&str>, now: Timestamp) -> Option<Refusal> {
-        for (w, s) in self.windows.iter().zip(&self.settings.maintenance_windows) {
-            if !s.pools.is_empty() && !policy.is_some_and(|p| s.pools.iter().any(|x| x == p)) {
-                continue;
-            }
-            let until = match w {
-                Ok(w) => w.active_until(now)?,
-                // Fail closed: a window that cannot be read holds.
-                Err(e) => {
-                    return Some(Refusal::Held(format!(
-                        "held: maintenance window {} cannot be read ({e})",
-                        s.label()
-                    )))
-                }
-            };
-            return Some(Refusal::Window {
-                name: s.label().to_string(),
-                reason: s.reason.clone(),
-                until,
-            });
-        }
-        None
-    }
-
-    /// Every configured hold and whether it holds at `now`.
-    pub fn holds(&self, now: Timestamp) -> Vec<HoldState> {
-        let mut out: Vec<HoldState> = self
-            .windows
-            .iter()
-            .zip(&self.settings.maintenance_windows)
-            .map(|(w, s)| {
-                let until = w.as_ref().ok().and_then(|w| w.active_until(now));
-                HoldState {
-                    kind: "maintenance_window",
-                    name: s.label().to_string(),
-                    reason: s.reason.clone(),
-                    until,
-                    active: until.is_some() || w.is_err(),
-                }
-            })
-            .collect();
-        if let Some(why) = &self.hold {
-            out.push(HoldState {
-                kind: "alertmanager",
-                name: String::new(),
-                reason: why.strip_prefix("held: ").unwrap_or(why).to_string(),
-                until: None,
-                active: true,
-            });
-        }
-        out
     }
 
     /// Decides whether `req` may go ahead now. `nodes` are all existing nodes.

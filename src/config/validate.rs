@@ -250,11 +250,12 @@ fn problems(cfg: &Config, p: &mut Problems) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::path::Path;
 
-    fn errors(text: &str) -> Vec<String> {
+    /// The validation errors of `text`, as printed.
+    pub(crate) fn errors(text: &str) -> Vec<String> {
         let cfg = Config::parse(text, Path::new("c.yaml")).expect("parses");
         match cfg.validate() {
             Ok(()) => Vec::new(),
@@ -309,49 +310,6 @@ mod tests {
             let errs = errors(text);
             assert!(errs.iter().any(|e| e.starts_with(want)), "{text}: {errs:?}");
         }
-    }
-
-    #[test]
-    fn pool_selectors_first_match_wins_and_a_shadowed_one_is_an_error() {
-        // gpu-a100 overlaps gpu partly (first match wins): fine. `a100`
-        // after `gpu` can never match anything: an error at its line.
-        let text = "kubernetes:\n  drain: {enabled: true}\ngovernor:\n  pools:\n    \
-                    - name: gpu\n      selector: {pool: [gpu-a, gpu-b]}\n      mode: drain\n    \
-                    - name: big\n      selector:\n        match_labels: {size: big}\n    \
-                    - name: a100\n      selector:\n        pool: [gpu-a]\n        match_labels: {size: big}\n    \
-                    - name: gpu\n      selector: {pool: [cpu], match_labels: {'bad key': x}}\n      \
-                    max_unavailable: N-1\n      max_unhealthy: 50%\n";
-        let errs = errors(text);
-        assert_eq!(errs.len(), 3, "{errs:?}");
-        assert!(
-            errs[0].starts_with(
-                "c.yaml:12: governor.pools[2].selector: never matches: governor.pools[0] (gpu)"
-            ),
-            "{errs:?}"
-        );
-        assert!(
-            errs[1].starts_with("c.yaml:15: governor.pools[3].name: \"gpu\" is used twice"),
-            "{errs:?}"
-        );
-        assert!(
-            errs[2].starts_with("c.yaml:16: governor.pools[3].selector.match_labels: \"bad key\""),
-            "{errs:?}"
-        );
-        let cfg = Config::parse(text, Path::new("c.yaml")).unwrap();
-        let p = &cfg.governor.pools[3];
-        assert_eq!(p.max_unavailable, Some(crate::act::Limit::AllBut(1)));
-        assert_eq!(p.max_unhealthy, Some(crate::act::Limit::Fraction(0.5)));
-        // A limit that is no count is a parse error with its line.
-        let e = Config::parse(
-            "governor:\n  pools:\n    - name: x\n      selector: {pool: [x]}\n      max_cordoned: lots\n",
-            Path::new("c.yaml"),
-        )
-        .unwrap_err();
-        assert!(
-            e.to_string().contains("\"lots\" is not a node count"),
-            "{e}"
-        );
-        assert!(e.line >= 3, "{e}");
     }
 
     #[test]

@@ -212,6 +212,7 @@ fn label_selectors_first_match_wins_and_min_score() {
         g.check(&req("p0"), &ns, T0).unwrap_err().to_string(),
         "pool policy a100: score 0.90 is below min_score 0.95"
     );
+    assert_eq!(Limit::Fraction(0.3).to_string(), "30%");
     // One sick node of the three in rest-of-p: 33% is above the global
     // 30%, but in a pool a fraction allows at least one.
     assert_eq!(g.check(&req("p3"), &ns, T0), Ok(()));
@@ -245,6 +246,24 @@ fn a_maintenance_window_holds_cordons_until_it_ends() {
     let after = T0.add(Duration::mins(120));
     assert_eq!(g.check(&req("gpu0"), &ns, after), Ok(()));
     assert!(!g.holds(after)[0].active);
+    // A second window is looked at when the first is not in force.
+    let g = Governor::new(GovernorSettings {
+        maintenance_windows: vec![
+            WindowSettings {
+                name: "nightly".into(),
+                schedule: "0 1 * * *".into(),
+                ..window(vec![])
+            },
+            window(vec![]),
+        ],
+        ..Default::default()
+    });
+    let r = g.check(&req("gpu0"), &ns, T0).unwrap_err().to_string();
+    assert!(r.starts_with("held: maintenance window patching"), "{r}");
+    assert_eq!(
+        g.holds(T0).iter().map(|h| h.active).collect::<Vec<_>>(),
+        [false, true]
+    );
     // A window for another pool leaves these nodes alone.
     let g = Governor::new(GovernorSettings {
         pools: vec![policy("gpu", &["gpu"]), policy("cpu", &["cpu"])],

@@ -96,7 +96,8 @@ impl fmt::Display for Limit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Limit::Count(n) => write!(f, "{n}"),
-            Limit::Fraction(x) => write!(f, "{}%", x * 100.0),
+            // Two decimals at most: 0.3 is 30%, not 30.000000000000004%.
+            Limit::Fraction(x) => write!(f, "{}%", (x * 10_000.0).round() / 100.0),
             Limit::AllBut(k) => write!(f, "N-{k}"),
         }
     }
