@@ -243,6 +243,9 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
     /// Whether `n` stays unsent: a node alert of a detect-only pool, or the
     /// resolution of one that was not sent.
     fn mute(&mut self, n: &Notification) -> bool {
+        if self.governor.settings.pools.is_empty() {
+            return false;
+        }
         let key = (n.alert.name.clone(), n.alert.subject.clone());
         if n.status == AlertState::Resolved {
             return self.muted.remove(&key);

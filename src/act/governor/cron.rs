@@ -141,8 +141,12 @@ fn field(text: &str, what: &str, lo: u32, hi: u32, names: &[&str]) -> Result<u64
                 }
                 match v.parse::<u32>() {
                     Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-                    _ => Err(format!(
+                    _ if names.is_empty() => Err(format!(
                         "{what} field {text:?}: {v:?} is not within {lo}..{hi}"
+                    )),
+                    _ => Err(format!(
+                        "{what} field {text:?}: {v:?} is neither within {lo}..{hi} nor one of {}",
+                        names.join(" ")
                     )),
                 }
             };
