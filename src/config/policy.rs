@@ -124,5 +124,12 @@ mod tests {
             "{e}"
         );
         assert!(e.line >= 3, "{e}");
+        for bad in ["-1", "0.5", "150%"] {
+            let text = format!(
+                "governor:\n  pools:\n    - name: x\n      selector: {{pool: [x]}}\n      max_unhealthy: {bad}\n"
+            );
+            let e = Config::parse(&text, Path::new("c.yaml")).unwrap_err();
+            assert!(e.to_string().contains("is not a node count"), "{bad}: {e}");
+        }
     }
 }

@@ -108,11 +108,20 @@ impl<'de> Deserialize<'de> for Limit {
         #[derive(Deserialize)]
         #[serde(untagged)]
         enum Raw {
-            Count(usize),
+            Count(i64),
+            Number(f64),
             Text(String),
         }
+        let bad = |v: String| {
+            serde::de::Error::custom(format!(
+                "{v} is not a node count, a percentage (\"50%\") or \"N-1\""
+            ))
+        };
         match Raw::deserialize(d)? {
-            Raw::Count(n) => Ok(Limit::Count(n)),
+            Raw::Count(n) => usize::try_from(n)
+                .map(Limit::Count)
+                .map_err(|_| bad(n.to_string())),
+            Raw::Number(x) => Err(bad(x.to_string())),
             Raw::Text(s) => Limit::parse(&s).map_err(serde::de::Error::custom),
         }
     }
