@@ -2,8 +2,12 @@
 //! built-in scenarios: a detect-only pool sends nothing for its nodes and
 //! never cordons them, a `mode: cordon` pool is cordoned without a drain,
 //! and a maintenance window in force shows in the snapshot and as
-//! `nodewatch_held` in `/metrics`. (The governor's own rules are unit
-//! tests in `src/act/governor/`; the window's scenario is in `suite.rs`.)
+//! `nodewatch_held` in `/metrics`, also from `nodewatch run` against the
+//! fake API server. (The governor's own rules are unit tests in
+//! `src/act/governor/`; the window's scenario is in `suite.rs`.)
+
+#[path = "support/fake_apiserver/mod.rs"]
+mod fake_apiserver;
 
 use nodewatch::act::{
     ActError, Cordoner, Governor, GovernorSettings, Mode, PoolPolicy, RecordingNotifier, Selector,
@@ -175,4 +179,79 @@ fn a_window_in_force_is_in_the_snapshot_and_in_metrics() {
     ));
     let metrics = Exporter::new(published).render(Format::Prometheus).unwrap();
     assert!(metrics.contains(&format!("{line} 0")), "{metrics}");
+}
+
+/// `GET path` on 127.0.0.1:`port`: the status code and the whole answer.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let code = out.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, out))
+}
+
+/// The live agent reads the windows from its config and decides at
+/// wall-clock time: a window in force (every minute, for an hour) shows
+/// on the status page and in `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodewatch_run_shows_the_window_in_force() {
+    use fake_apiserver::{harness, FakeApiServer, Options};
+    use std::time::{Duration, Instant};
+    let server = FakeApiServer::start(Options::default()).await;
+    server.load_scenario(&harness::binder());
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = server.kubeconfig(dir.path());
+    let config = dir.path().join("nodewatch.yaml");
+    std::fs::write(
+        &config,
+        "engine:\n  step: 2s\ngovernor:\n  maintenance_windows:\n    - name: always\n      \
+         schedule: '* * * * *'\n      duration: 1h\n      timezone: Europe/Berlin\n      \
+         reason: test window\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+        .args(["run", "--kubeconfig", kubeconfig.to_str().unwrap()])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--config", config.to_str().unwrap(), "--dry-run"])
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start nodewatch run");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut metrics = String::new();
+    while Instant::now() < deadline {
+        if let Some((200, m)) = get(port, "/metrics") {
+            if m.contains("nodewatch_held") {
+                metrics = m;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let page = get(port, "/").map(|r| r.1).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        metrics.contains(
+            "nodewatch_held{kind=\"maintenance_window\",name=\"always\",reason=\"test window\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        page.contains("<b>Cordons held</b> by maintenance window always until "),
+        "{page}"
+    );
 }
