@@ -104,6 +104,8 @@ pub struct Engine {
     /// Number of node-scope signals in the catalog.
     node_signals: u16,
     healthy_since: Vec<Option<Timestamp>>,
+    /// Node label keys remembered for the governor's pool selectors.
+    kept_labels: Vec<String>,
     alerts: AlertBook,
     tick: u64,
     at: Timestamp,
@@ -136,6 +138,7 @@ impl Engine {
             known: Vec::new(),
             node_signals,
             healthy_since: Vec::new(),
+            kept_labels: Vec::new(),
             alerts: AlertBook::default(),
             tick: 0,
             at: Timestamp(0),
@@ -164,7 +167,9 @@ impl Engine {
             ..Default::default()
         };
         if let Some(list) = &obs.nodes {
-            out.human_uncordoned = self.nodes.apply_list(list, &self.settings.pool_label);
+            out.human_uncordoned =
+                self.nodes
+                    .apply_list(list, &self.settings.pool_label, &self.kept_labels);
         }
         for p in &obs.pods {
             self.events.add_pod(p, &mut self.nodes);
@@ -428,20 +433,34 @@ impl Engine {
     }
 
     fn facts(&self) -> Vec<NodeFacts> {
-        self.existing()
-            .map(|i| {
-                let e = self.nodes.entry(i);
-                NodeFacts {
-                    name: e.name.clone(),
-                    zone: e.zone.clone(),
-                    pool: e.pool.clone(),
-                    unschedulable: e.unschedulable,
-                    cordoned_by_us: e.cordoned_by_us,
-                    healthy: self.scores[i as usize] < self.settings.unhealthy_score,
-                    excluded: e.excluded,
-                }
-            })
-            .collect()
+        self.existing().map(|i| self.fact(i)).collect()
+    }
+
+    /// Node `i` as the governor sees it.
+    fn fact(&self, i: u32) -> NodeFacts {
+        let e = self.nodes.entry(i);
+        NodeFacts {
+            name: e.name.clone(),
+            zone: e.zone.clone(),
+            pool: e.pool.clone(),
+            unschedulable: e.unschedulable,
+            cordoned_by_us: e.cordoned_by_us,
+            healthy: self.scores.get(i as usize).copied().unwrap_or(0.0)
+                < self.settings.unhealthy_score,
+            excluded: e.excluded,
+            labels: e.labels.clone(),
+        }
+    }
+
+    /// `node` as the governor sees it, if known.
+    pub fn node_facts(&self, node: &str) -> Option<NodeFacts> {
+        self.nodes.get(node).map(|i| self.fact(i))
+    }
+
+    /// Remembers these node label keys from now on (the governor's pool
+    /// selectors read them); takes effect with the next node list.
+    pub fn keep_labels(&mut self, keys: Vec<String>) {
+        self.kept_labels = keys;
     }
 
     /// `facts` with each node's cordon state as it is now (cordons made

@@ -236,6 +236,7 @@ impl Engine {
                         score: self.scores[iu],
                         explanation: self.node_explanation(i),
                         fresh,
+                        drain: true,
                     });
                 }
             }

@@ -28,6 +28,8 @@ pub struct NodeEntry {
     pub cordoned_by_us: bool,
     /// Opted out of actions (`nodewatch.io/exclude: "true"`).
     pub excluded: bool,
+    /// The labels pool policies select on (only the kept keys).
+    pub labels: Vec<(String, String)>,
 }
 
 /// Interned nodes.
@@ -92,8 +94,14 @@ impl NodeTable {
     /// Applies a full node list: updates labels and schedulability, and marks
     /// nodes absent from it as no longer listed. Returns the names of nodes
     /// nodewatch had cordoned that are now schedulable again although
-    /// nodewatch did not uncordon them (a human did).
-    pub fn apply_list(&mut self, nodes: &[k8s::Node], pool_label: &str) -> Vec<String> {
+    /// nodewatch did not uncordon them (a human did). Of each node's labels
+    /// only the `keep` keys are remembered.
+    pub fn apply_list(
+        &mut self,
+        nodes: &[k8s::Node],
+        pool_label: &str,
+        keep: &[String],
+    ) -> Vec<String> {
         let mut human_uncordoned = Vec::new();
         for e in &mut self.entries {
             e.listed = false;
@@ -105,6 +113,10 @@ impl NodeTable {
             e.zone = n.zone().to_string();
             e.pool = n.pool(pool_label).to_string();
             e.excluded = n.excluded();
+            e.labels = keep
+                .iter()
+                .filter_map(|k| Some((k.clone(), n.metadata.labels.get(k)?.clone())))
+                .collect();
             e.created = n
                 .metadata
                 .creation_timestamp

@@ -53,6 +53,7 @@ pub fn request(node: &str) -> CordonRequest {
         score: 0.9,
         explanation: "score 0.9: test".into(),
         fresh: true,
+        drain: true,
     }
 }
 

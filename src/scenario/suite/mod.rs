@@ -15,6 +15,7 @@
 //! | `metrics-gone` | Prometheus loses three healthy nodes' targets | no alert, no cordon, reported unknown |
 //! | `kernel-deadlock` | node-problem-detector reports `KernelDeadlock` on one node | node alert (and cordon) |
 //! | `kubelet-restart` | two nodes restart their kubelet (one short NotReady each) | nothing |
+//! | `maintenance-window` | a node deadlocks inside the scenario's maintenance window | node alert at once, cordon when the window ends |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
 
 pub mod cluster_overload;
@@ -23,6 +24,7 @@ pub mod kernel_deadlock;
 mod kube_state;
 pub mod kubelet_restart;
 pub mod large_cluster;
+pub mod maintenance_window;
 pub mod metrics_gone;
 pub mod network_loss;
 mod npd;
@@ -42,7 +44,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 9] = [
+pub const SCENARIOS: [(&str, &str, Generator); 10] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -82,6 +84,11 @@ pub const SCENARIOS: [(&str, &str, Generator); 9] = [
         kubelet_restart::NAME,
         kubelet_restart::DESCRIPTION,
         kubelet_restart::generate,
+    ),
+    (
+        maintenance_window::NAME,
+        maintenance_window::DESCRIPTION,
+        maintenance_window::generate,
     ),
     (
         large_cluster::NAME,
