@@ -47,7 +47,10 @@ const NAMESPACES: usize = 10;
 const ROUND: u64 = 30;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn node_name(i: usize) -> String {
@@ -55,7 +58,10 @@ fn node_name(i: usize) -> String {
 }
 
 fn pod_name(node: usize, k: usize) -> (String, String) {
-    (format!("team-{}", (node + k) % NAMESPACES), format!("web-{node:05}-{k}"))
+    (
+        format!("team-{}", (node + k) % NAMESPACES),
+        format!("web-{node:05}-{k}"),
+    )
 }
 
 fn typed<T: serde::de::DeserializeOwned>(v: Value) -> T {
@@ -64,11 +70,16 @@ fn typed<T: serde::de::DeserializeOwned>(v: Value) -> T {
 
 /// Milliseconds since the epoch, now.
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
 }
 
 fn rfc3339_now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// Creates `items` with `concurrency` requests in flight.
@@ -131,14 +142,24 @@ async fn populate(client: &kube::Client, nodes: usize, pods_per_node: usize) {
 }
 
 /// An Event as the kubelet (or node-problem-detector) writes it.
-fn event(seq: u64, ns: &str, kind: &str, name: &str, node: &str, reason: &str, message: &str) -> Event {
+fn event(
+    seq: u64,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    node: &str,
+    reason: &str,
+    message: &str,
+) -> Event {
     let now = rfc3339_now();
-    typed(json!({"metadata": {"name": format!("{name}.{seq:x}"), "namespace": ns},
+    typed(
+        json!({"metadata": {"name": format!("{name}.{seq:x}"), "namespace": ns},
         "involvedObject": {"apiVersion": "v1", "kind": kind, "name": name,
             "namespace": if kind == "Pod" { ns } else { "" }},
         "reason": reason, "message": message, "type": "Warning", "count": 1,
         "source": {"component": if kind == "Pod" { "kubelet" } else { "kernel-monitor" }, "host": node},
-        "firstTimestamp": now, "lastTimestamp": now}))
+        "firstTimestamp": now, "lastTimestamp": now}),
+    )
 }
 
 /// One round of a sick node's Events (`first`: also the NPD condition).
@@ -159,8 +180,15 @@ fn fault_events(seq: &mut u64, n: usize, pods: usize, first: bool) -> Vec<Event>
     }
     if first {
         *seq += 1;
-        out.push(event(*seq, "default", "Node", &node, &node, "ContainerdHung",
-            "containerd is unresponsive: task [containerd] blocked for more than 120 seconds"));
+        out.push(event(
+            *seq,
+            "default",
+            "Node",
+            &node,
+            &node,
+            "ContainerdHung",
+            "containerd is unresponsive: task [containerd] blocked for more than 120 seconds",
+        ));
     }
     out
 }
@@ -171,12 +199,17 @@ fn events_only_catalog(rules_dir: &Path) {
     let mut doc: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let signals = doc["signals"].as_array_mut().unwrap();
     signals.retain(|s| s.get("events").is_some());
-    let kept: Vec<String> = signals.iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+    let kept: Vec<String> = signals
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
     std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
     let path = rules_dir.join("alerts.yaml");
     let mut doc: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     doc["rules"].as_array_mut().unwrap().retain(|r| {
-        r["when"]["signal"].as_str().is_none_or(|s| kept.iter().any(|k| k == s))
+        r["when"]["signal"]
+            .as_str()
+            .is_none_or(|s| kept.iter().any(|k| k == s))
     });
     std::fs::write(&path, serde_yaml::to_string(&doc).unwrap()).unwrap();
 }
@@ -205,13 +238,22 @@ fn row(what: &str, mut v: Vec<f64>, of: usize) -> String {
 fn first_log_times(log: &str, what: &str) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
     for line in log.lines().filter(|l| l.contains(what)) {
-        let Some(ts) = line.split_whitespace().next().and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
+        let Some(ts) = line
+            .split_whitespace()
+            .next()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        else {
             continue;
         };
-        let Some(node) = line.split("node=").nth(1).and_then(|r| r.split_whitespace().next()) else {
+        let Some(node) = line
+            .split("node=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        else {
             continue;
         };
-        out.entry(node.trim_matches('"').to_string()).or_insert(ts.as_millisecond());
+        out.entry(node.trim_matches('"').to_string())
+            .or_insert(ts.as_millisecond());
     }
     out
 }
@@ -229,7 +271,11 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
     let admin = kube_client(&cp.admin_kubeconfig()).await;
     let started = Instant::now();
     populate(&admin, nodes, pods_per_node).await;
-    eprintln!("{nodes} nodes, {} pods created in {:.0?}", nodes * pods_per_node, started.elapsed());
+    eprintln!(
+        "{nodes} nodes, {} pods created in {:.0?}",
+        nodes * pods_per_node,
+        started.elapsed()
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     let addr = free_addr();
@@ -270,8 +316,18 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
                 .map(|n| {
                     let (ns, pod) = pod_name(n, round as usize % pods_per_node);
                     seq += 1;
-                    (None, event(seq, &ns, "Pod", &pod, &node_name(n), "Unhealthy",
-                        "Readiness probe failed: HTTP probe failed with statuscode: 503"))
+                    (
+                        None,
+                        event(
+                            seq,
+                            &ns,
+                            "Pod",
+                            &pod,
+                            &node_name(n),
+                            "Unhealthy",
+                            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+                        ),
+                    )
                 })
                 .collect();
             if elapsed >= faults_from {
@@ -282,16 +338,19 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
                     }
                 }
             }
-            let results: Vec<(Option<String>, i64)> = futures::stream::iter(batch.into_iter().map(|(mark, e)| {
-                let api = events(e.metadata.namespace.as_deref().unwrap());
-                async move {
-                    api.create(&PostParams::default(), &e).await.expect("create event");
-                    (mark, now_ms())
-                }
-            }))
-            .buffer_unordered(16)
-            .collect()
-            .await;
+            let results: Vec<(Option<String>, i64)> =
+                futures::stream::iter(batch.into_iter().map(|(mark, e)| {
+                    let api = events(e.metadata.namespace.as_deref().unwrap());
+                    async move {
+                        api.create(&PostParams::default(), &e)
+                            .await
+                            .expect("create event");
+                        (mark, now_ms())
+                    }
+                }))
+                .buffer_unordered(16)
+                .collect()
+                .await;
             for (mark, at) in results {
                 if let Some(node) = mark {
                     let t = fault_at.entry(node).or_insert(at);
@@ -306,7 +365,11 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
                     continue;
                 }
                 let node = a["subject"].as_str().unwrap_or_default().to_string();
-                let ms = |v: &Value| v.as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()).map(|t| t.as_millisecond());
+                let ms = |v: &Value| {
+                    v.as_str()
+                        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+                        .map(|t| t.as_millisecond())
+                };
                 if let Some(t) = ms(&a["active_since"]) {
                     pending.entry(node.clone()).or_insert(t);
                 }
@@ -315,7 +378,8 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
                 }
             }
         }
-        let done = !fault_at.is_empty() && faulty.iter().all(|n| fired.contains_key(&node_name(*n)));
+        let done =
+            !fault_at.is_empty() && faulty.iter().all(|n| fired.contains_key(&node_name(*n)));
         if (done && elapsed > faults_from + Duration::from_secs(60))
             || elapsed > faults_from + Duration::from_secs(timeout)
         {
@@ -327,13 +391,27 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
     if let Some((200, body)) = get(&addr, "/api/v1/nodewatch/snapshot").await {
         let snap: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         let first = node_name(faulty[0]);
-        if let Some(n) = snap["nodes"].as_array().into_iter().flatten().find(|n| n["name"] == first) {
-            eprintln!("{first}: score {} — {}\n{}", n["score"], n["explanation"], n["signals"]);
+        if let Some(n) = snap["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["name"] == first)
+        {
+            eprintln!(
+                "{first}: score {} — {}\n{}",
+                n["score"], n["explanation"], n["signals"]
+            );
         }
     }
     if std::env::var_os("DEBUG").is_some() {
         if let Some((_, m)) = get(&addr, "/metrics").await {
-            eprintln!("{}", m.lines().filter(|l| l.contains("events") || l.contains("source")).collect::<Vec<_>>().join("\n"));
+            eprintln!(
+                "{}",
+                m.lines()
+                    .filter(|l| l.contains("events") || l.contains("source"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
         }
     }
     let log = p.log();
@@ -342,7 +420,10 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
     let refused = first_log_times(&log, "would cordon, refused because");
     let mut decided = cordoned.clone();
     for (n, t) in &refused {
-        decided.entry(n.clone()).and_modify(|x| *x = (*x).min(*t)).or_insert(*t);
+        decided
+            .entry(n.clone())
+            .and_modify(|x| *x = (*x).min(*t))
+            .or_insert(*t);
     }
     let lat = |m: &BTreeMap<String, i64>| -> Vec<f64> {
         fault_at
@@ -384,7 +465,8 @@ async fn main() {
         .filter_map(|f| f.trim().parse().ok())
         .collect();
     let mut lines = vec![
-        "| faulty nodes: latency from the first fault Event (s) | nodes | P50 | P90 | P99 | max |".to_string(),
+        "| faulty nodes: latency from the first fault Event (s) | nodes | P50 | P90 | P99 | max |"
+            .to_string(),
         "| --- | ---: | ---: | ---: | ---: | ---: |".to_string(),
     ];
     let mut notes = Vec::new();

@@ -102,13 +102,19 @@ async fn live_on_the_real_api_server_equals_replay() {
 /// The `NodewatchUnhealthy` conditions on the server: node → (status,
 /// lastTransitionTime).
 async fn conditions(nodes: &Api<Node>) -> BTreeMap<String, (String, String)> {
-    let list = nodes.list(&ListParams::default()).await.expect("list nodes");
+    let list = nodes
+        .list(&ListParams::default())
+        .await
+        .expect("list nodes");
     let mut out = BTreeMap::new();
     for n in list.items {
         let name = n.metadata.name.clone().unwrap_or_default();
         let conds = n.status.and_then(|s| s.conditions).unwrap_or_default();
         if let Some(c) = conds.into_iter().find(|c| c.type_ == "NodewatchUnhealthy") {
-            let ltt = c.last_transition_time.map(|t| format!("{:?}", t.0)).unwrap_or_default();
+            let ltt = c
+                .last_transition_time
+                .map(|t| format!("{:?}", t.0))
+                .unwrap_or_default();
             out.insert(name, (c.status, ltt));
         }
     }
@@ -119,7 +125,8 @@ async fn conditions(nodes: &Api<Node>) -> BTreeMap<String, (String, String)> {
 /// status, duration).
 fn nhc_rule() -> (String, String, nodewatch::time::Duration) {
     let path = deploy::root().join("deploy/examples/nodehealthcheck.yaml");
-    let doc: serde_json::Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let rule = doc["spec"]["unhealthyConditions"]
         .as_array()
         .unwrap()
@@ -127,7 +134,8 @@ fn nhc_rule() -> (String, String, nodewatch::time::Duration) {
         .find(|r| r["type"] == "NodewatchUnhealthy")
         .expect("the example acts on NodewatchUnhealthy")
         .clone();
-    let duration = nodewatch::time::Duration::parse(rule["duration"].as_str().unwrap()).expect("duration");
+    let duration =
+        nodewatch::time::Duration::parse(rule["duration"].as_str().unwrap()).expect("duration");
     (
         rule["type"].as_str().unwrap().into(),
         rule["status"].as_str().unwrap().into(),
@@ -137,7 +145,10 @@ fn nhc_rule() -> (String, String, nodewatch::time::Duration) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_health_check_remediates_the_binder_sick_node_only() {
-    let sc = play::window(play::t("2018-02-20T16:30:00Z"), play::t("2018-02-20T18:00:00Z"));
+    let sc = play::window(
+        play::t("2018-02-20T16:30:00Z"),
+        play::t("2018-02-20T18:00:00Z"),
+    );
     let dir = tempfile::tempdir().unwrap();
     scenario::write_dir(&sc, dir.path()).expect("write scenario");
     let prom = support::prometheus::Prometheus::with_scenario(dir.path());
@@ -181,8 +192,11 @@ async fn a_node_health_check_remediates_the_binder_sick_node_only() {
         let mut got = BTreeMap::new();
         for _ in 0..100 {
             got = conditions(&nodes).await;
-            let sick: BTreeSet<String> =
-                got.iter().filter(|(_, (s, _))| *s == status).map(|(n, _)| n.clone()).collect();
+            let sick: BTreeSet<String> = got
+                .iter()
+                .filter(|(_, (s, _))| *s == status)
+                .map(|(n, _)| n.clone())
+                .collect();
             if sick == want {
                 break;
             }
@@ -190,13 +204,19 @@ async fn a_node_health_check_remediates_the_binder_sick_node_only() {
         }
         for (node, (s, ltt)) in &got {
             if *s == status {
-                assert!(want.contains(node), "{at}: {node} marked without a firing node alert");
+                assert!(
+                    want.contains(node),
+                    "{at}: {node} marked without a firing node alert"
+                );
                 let (since, first_ltt) = true_since.entry(node.clone()).or_insert_with(|| {
                     fired.insert(node.clone(), at);
                     (at, ltt.clone())
                 });
-                assert_eq!(ltt, first_ltt, "{at}: {node}'s lastTransitionTime moved while it held");
-                if at.0 - since.0 >= hold.as_millis() as i64 {
+                assert_eq!(
+                    ltt, first_ltt,
+                    "{at}: {node}'s lastTransitionTime moved while it held"
+                );
+                if at.0 - since.0 >= hold.0 {
                     remediate.entry(node.clone()).or_insert(at);
                 }
             } else if true_since.remove(node).is_some() {
@@ -204,19 +224,39 @@ async fn a_node_health_check_remediates_the_binder_sick_node_only() {
             }
         }
         for node in &want {
-            assert!(got.get(node).is_some_and(|(s, _)| *s == status), "{at}: {node} not marked");
+            assert!(
+                got.get(node).is_some_and(|(s, _)| *s == status),
+                "{at}: {node} not marked"
+            );
         }
         at = at.add(sc.meta.step);
     }
     agent.shutdown().await;
 
-    let truth: BTreeSet<&str> = sc.meta.truth.faulty_nodes.iter().map(|f| f.node.as_str()).collect();
+    let truth: BTreeSet<&str> = sc
+        .meta
+        .truth
+        .faulty_nodes
+        .iter()
+        .map(|f| f.node.as_str())
+        .collect();
     assert_eq!(remediate.len(), 1, "one node remediated: {remediate:?}");
     let (node, when) = remediate.iter().next().unwrap();
-    assert!(truth.contains(node.as_str()), "{node} is the incident's sick node ({truth:?})");
+    assert!(
+        truth.contains(node.as_str()),
+        "{node} is the incident's sick node ({truth:?})"
+    );
     let shift = sc.meta.start.0 - play::t("2018-02-20T16:30:00Z").0;
-    assert_eq!(fired[node], Timestamp(play::t("2018-02-20T17:03:00Z").0 + shift), "marked when the alert fired");
-    assert_eq!(when.0 - fired[node].0, hold.as_millis() as i64, "acted after the example's duration");
+    assert_eq!(
+        fired[node],
+        Timestamp(play::t("2018-02-20T17:03:00Z").0 + shift),
+        "marked when the alert fired"
+    );
+    assert_eq!(
+        when.0 - fired[node].0,
+        hold.0,
+        "acted after the example's duration"
+    );
     assert_eq!(
         cleared.get(node),
         Some(&Timestamp(play::t("2018-02-20T17:54:30Z").0 + shift)),
