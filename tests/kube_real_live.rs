@@ -14,6 +14,11 @@
 //! objects: it would remediate the sick node, and only it, once the
 //! condition held for the shipped example's duration.
 //!
+//! And with a pool policy (`mode: alert` for the sick node's pool) or a
+//! maintenance window in force, the same alert reaches the notifier while
+//! the real node stays schedulable and the refusal names the policy or the
+//! window.
+//!
 //! How the scenario gets into the real server, and what the real server
 //! forced on that: `tests/support/kube_real_scenario.rs`.
 
@@ -261,5 +266,73 @@ async fn a_node_health_check_remediates_the_binder_sick_node_only() {
         cleared.get(node),
         Some(&Timestamp(play::t("2018-02-20T17:54:30Z").0 + shift)),
         "cleared when the alert resolved"
+    );
+}
+
+/// Replays the vvsw window on a fresh real server with `governor` (YAML of
+/// the `governor:` section); returns the actions, whether NodeUnhealthy
+/// fired for `node`, and whether the server shows `node` cordoned.
+async fn vvsw_with_governor(
+    governor: &str,
+    node: &str,
+) -> (Vec<nodewatch::state::ActionRecord>, bool, bool) {
+    let sc = play::vvsw_window();
+    let dir = tempfile::tempdir().unwrap();
+    scenario::write_dir(&sc, dir.path()).expect("write scenario");
+    let prom = support::prometheus::Prometheus::with_scenario(dir.path());
+    let cp = ControlPlane::start();
+    play::apply_base(&cp);
+    let admin = play::client(cp.admin_kubeconfig()).await;
+    play::load(&admin, &sc).await;
+    let sa = play::client(cp.service_account_kubeconfig("nodewatch", "nodewatch")).await;
+    let settings: nodewatch::act::GovernorSettings =
+        serde_yaml::from_str(governor).expect("governor YAML");
+    let mut agent =
+        play::start_replica_with(sa, &sc, &prom.url(), "replica-a", |o| o.governor = settings)
+            .await;
+    assert!(agent.leader().wait_leader(Duration::from_secs(30)).await);
+    let (mut at, mut next, mut actions) = (sc.meta.start, 0, Vec::new());
+    while at <= sc.meta.end {
+        actions.extend(play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await);
+        at = at.add(sc.meta.step);
+    }
+    let fired = agent.pipeline.notifier().inner.sent.iter().any(|n| {
+        n.alert.name == "NodeUnhealthy" && n.alert.subject == node && n.status == AlertState::Firing
+    });
+    agent.shutdown().await;
+    let stored = cp.get("node", None, node).expect("node");
+    (actions, fired, stored["spec"]["unschedulable"] == true)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_policy_or_a_maintenance_window_keeps_the_alert_and_holds_the_cordon() {
+    let sick = "gke-prod-a-ssd-pool-32-134a959a-vvsw";
+    let (actions, fired, cordoned) = vvsw_with_governor(
+        "pools: [{name: ssd, selector: {pool: [ssd-pool-32]}, mode: alert}]",
+        sick,
+    )
+    .await;
+    assert!(fired, "alert mode still alerts");
+    assert!(!cordoned, "alert mode never cordons the real node");
+    assert!(
+        actions.iter().all(|a| a.kind != ActionKind::Cordon),
+        "{actions:?}"
+    );
+    let (actions, fired, cordoned) = vvsw_with_governor(
+        "maintenance_windows: [{name: patching, schedule: '* * * * *', duration: 1h, timezone: Europe/Berlin, reason: kernel updates}]",
+        sick,
+    )
+    .await;
+    assert!(fired, "a window holds cordons, not alerts");
+    assert!(!cordoned, "held: the real node stays schedulable");
+    let refusal = actions
+        .iter()
+        .find(|a| a.node == sick && a.kind == ActionKind::Refused)
+        .expect("the held cordon is reported");
+    assert!(
+        refusal.reason.contains("maintenance window patching")
+            && refusal.reason.contains("kernel updates"),
+        "{}",
+        refusal.reason
     );
 }
