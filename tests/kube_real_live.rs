@@ -44,14 +44,52 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A scenario window on a fresh real server: Prometheus backfilled with
+/// its metrics, its nodes and pods created, and one replica (options
+/// changed by `tweak`) leading on the shipped Lease as nodewatch's
+/// ServiceAccount.
+struct Live {
+    sc: scenario::Scenario,
+    cp: ControlPlane,
+    admin: kube::Client,
+    agent: play::Replica,
+    _prom: support::prometheus::Prometheus,
+    _dir: tempfile::TempDir,
+}
+
+impl Live {
+    async fn start(
+        sc: scenario::Scenario,
+        tweak: impl FnOnce(&mut nodewatch::live::AgentOptions),
+    ) -> Live {
+        let dir = tempfile::tempdir().unwrap();
+        scenario::write_dir(&sc, dir.path()).expect("write scenario");
+        let prom = support::prometheus::Prometheus::with_scenario(dir.path());
+        let cp = ControlPlane::start();
+        play::apply_base(&cp);
+        let admin = play::client(cp.admin_kubeconfig()).await;
+        play::load(&admin, &sc).await;
+        let sa = play::client(cp.service_account_kubeconfig("nodewatch", "nodewatch")).await;
+        let agent = play::start_replica_with(sa, &sc, &prom.url(), "replica-a", tweak).await;
+        assert!(
+            agent.leader().wait_leader(Duration::from_secs(30)).await,
+            "the only replica takes the shipped Lease"
+        );
+        Live {
+            sc,
+            cp,
+            admin,
+            agent,
+            _prom: prom,
+            _dir: dir,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_on_the_real_api_server_equals_replay() {
-    let sc = play::vvsw_window();
-    let dir = tempfile::tempdir().unwrap();
-    scenario::write_dir(&sc, dir.path()).expect("write scenario");
-    let prom = support::prometheus::Prometheus::with_scenario(dir.path());
     let catalog = Arc::new(Catalog::builtin());
-    let expected = replay::run(sc.clone(), catalog.clone(), replay::Options::default()).await;
+    let expected = replay::run(play::vvsw_window(), catalog, replay::Options::default()).await;
     assert!(
         expected
             .actions
@@ -60,17 +98,15 @@ async fn live_on_the_real_api_server_equals_replay() {
         "the window cordons: {:?}",
         expected.actions
     );
-
-    let cp = ControlPlane::start();
-    play::apply_base(&cp);
-    let admin = play::client(cp.admin_kubeconfig()).await;
-    play::load(&admin, &sc).await;
-    let sa = play::client(cp.service_account_kubeconfig("nodewatch", "nodewatch")).await;
-    let mut agent = play::start_replica(sa, &sc, &prom.url(), "replica-a").await;
-    assert!(
-        agent.leader().wait_leader(Duration::from_secs(30)).await,
-        "the only replica takes the shipped Lease"
-    );
+    // Unused fields are bound too: they keep Prometheus and the temp dir alive.
+    let Live {
+        sc,
+        cp,
+        admin,
+        mut agent,
+        _prom,
+        _dir,
+    } = Live::start(play::vvsw_window(), |_| {}).await;
 
     let (mut at, mut next, mut cordons) = (sc.meta.start, 0, 0);
     while at <= sc.meta.end {
@@ -154,19 +190,14 @@ async fn a_node_health_check_remediates_the_binder_sick_node_only() {
         play::t("2018-02-20T16:30:00Z"),
         play::t("2018-02-20T18:00:00Z"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    scenario::write_dir(&sc, dir.path()).expect("write scenario");
-    let prom = support::prometheus::Prometheus::with_scenario(dir.path());
-    let cp = ControlPlane::start();
-    play::apply_base(&cp);
-    let admin = play::client(cp.admin_kubeconfig()).await;
-    play::load(&admin, &sc).await;
-    let sa = play::client(cp.service_account_kubeconfig("nodewatch", "nodewatch")).await;
-    let mut agent = play::start_replica_with(sa, &sc, &prom.url(), "replica-a", |o| {
-        o.kube.condition.enabled = true;
-    })
-    .await;
-    assert!(agent.leader().wait_leader(Duration::from_secs(30)).await);
+    let Live {
+        sc,
+        cp: _cp,
+        admin,
+        mut agent,
+        _prom,
+        _dir,
+    } = Live::start(sc, |o| o.kube.condition.enabled = true).await;
     let (kind, status, hold) = nhc_rule();
     assert_eq!(kind, "NodewatchUnhealthy");
     let nodes: Api<Node> = Api::all(admin.clone());
@@ -276,21 +307,16 @@ async fn vvsw_with_governor(
     governor: &str,
     node: &str,
 ) -> (Vec<nodewatch::state::ActionRecord>, bool, bool) {
-    let sc = play::vvsw_window();
-    let dir = tempfile::tempdir().unwrap();
-    scenario::write_dir(&sc, dir.path()).expect("write scenario");
-    let prom = support::prometheus::Prometheus::with_scenario(dir.path());
-    let cp = ControlPlane::start();
-    play::apply_base(&cp);
-    let admin = play::client(cp.admin_kubeconfig()).await;
-    play::load(&admin, &sc).await;
-    let sa = play::client(cp.service_account_kubeconfig("nodewatch", "nodewatch")).await;
     let settings: nodewatch::act::GovernorSettings =
         serde_yaml::from_str(governor).expect("governor YAML");
-    let mut agent =
-        play::start_replica_with(sa, &sc, &prom.url(), "replica-a", |o| o.governor = settings)
-            .await;
-    assert!(agent.leader().wait_leader(Duration::from_secs(30)).await);
+    let Live {
+        sc,
+        cp,
+        admin,
+        mut agent,
+        _prom,
+        _dir,
+    } = Live::start(play::vvsw_window(), |o| o.governor = settings).await;
     let (mut at, mut next, mut actions) = (sc.meta.start, 0, Vec::new());
     while at <= sc.meta.end {
         actions.extend(play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await);
