@@ -432,6 +432,26 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
             .collect()
     };
     let false_alerts = fired.keys().filter(|n| !fault_at.contains_key(*n)).count();
+    // Why the governor refused, counted by reason (the node's name and
+    // numbers taken out).
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for line in log.lines() {
+        if let Some(r) = line.split("refused because ").nth(1) {
+            let r: String = r
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                .collect();
+            *reasons
+                .entry(
+                    r.split(" node=")
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                )
+                .or_default() += 1;
+        }
+    }
     let k = faulty.len();
     vec![
         format!(
@@ -439,7 +459,7 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
             fraction * 100.0,
             cordoned.keys().filter(|n| fault_at.contains_key(*n)).count(),
             refused.keys().filter(|n| fault_at.contains_key(*n) && !cordoned.contains_key(*n)).count()
-        ),
+        ) + &format!("; refusals by reason: {reasons:?}"),
         row(&format!("{:.0}% detection (pending)", fraction * 100.0), lat(&pending), k),
         row(&format!("{:.0}% alert (firing)", fraction * 100.0), lat(&fired), k),
         row(&format!("{:.0}% decision (cordon or refusal)", fraction * 100.0), lat(&decided), k),
