@@ -291,9 +291,16 @@ async fn level(fraction: f64, nodes: usize, pods_per_node: usize) -> Vec<String>
     p.wait_ready(Duration::from_secs(300)).await;
     eprintln!("nodewatch ready {:.0?} after start", started.elapsed());
 
+    // Evenly spread, and across the 4 pools (a stride of exactly 4 would
+    // put every fault in one pool): up to 25% of the nodes.
     let faulty: Vec<usize> = {
-        let k = ((nodes as f64 * fraction).round() as usize).max(1);
-        (0..k).map(|i| i * nodes / k).collect()
+        let k = ((nodes as f64 * fraction).round() as usize).clamp(1, nodes / 4);
+        (0..k)
+            .map(|i| {
+                let base = i * nodes / k;
+                (base - base % 4 + i % 4).min(nodes - 1)
+            })
+            .collect()
     };
     let events = |ns: &str| Api::<Event>::namespaced(admin.clone(), ns);
     let mut seq = 0u64;
