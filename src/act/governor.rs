@@ -187,8 +187,16 @@ impl Governor {
         if nodes.iter().any(|n| n.name == req.node && n.excluded) {
             return Err(Refusal::Excluded);
         }
-        let total = nodes.len();
-        let unhealthy = nodes.iter().filter(|n| !n.healthy).count();
+        let me = nodes.iter().find(|n| n.name == req.node);
+        // Expected disruption (the node's own, or its pool's upgrade).
+        if let Some(why) = me.and_then(|n| n.held.as_ref().or(n.upgrade.as_ref())) {
+            return Err(Refusal::Held(why.clone()));
+        }
+        // Held nodes (draining, leaving, just joined) are no evidence of a
+        // common cause: they count neither as unhealthy nor in the total.
+        let judged = || nodes.iter().filter(|n| n.held.is_none());
+        let total = judged().count();
+        let unhealthy = judged().filter(|n| !n.healthy).count();
         if total > 0 && unhealthy as f64 > s.max_unhealthy_fraction * total as f64 {
             return Err(Refusal::CommonCause { unhealthy, total });
         }
@@ -198,11 +206,11 @@ impl Governor {
             }
         }
         let cordoned = nodes.iter().filter(|n| n.cordoned_by_us).count();
-        let max = ((s.max_fraction * total as f64).floor() as usize).max(1);
+        let max = ((s.max_fraction * nodes.len() as f64).floor() as usize).max(1);
         if cordoned + 1 > max {
             return Err(Refusal::MaxFraction { cordoned, max });
         }
-        if let Some(me) = nodes.iter().find(|n| n.name == req.node) {
+        if let Some(me) = me {
             for (kind, key) in [("zone", &me.zone), ("pool", &me.pool)] {
                 if key.is_empty() {
                     continue;
@@ -211,6 +219,7 @@ impl Governor {
                     n.name != me.name
                         && n.healthy
                         && !n.unschedulable
+                        && !n.leaving
                         && (if kind == "zone" { &n.zone } else { &n.pool }) == key
                 });
                 if others.count() == 0 {

@@ -12,6 +12,7 @@ use crate::collect::Observation;
 use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
 use crate::model::{CordonRequest, NodeFacts, Notification};
 use crate::score::{self, Evidence, SeriesState};
+use crate::signals::disruption::{self, Disruption};
 use crate::signals::nodes::DEFAULT_POOL_LABEL;
 use crate::signals::{EventIngest, EventWindow, Hit, NodeTable};
 use crate::time::{Duration, Timestamp};
@@ -39,6 +40,10 @@ pub struct Settings {
     /// Opt-in: uncordon nodes nodewatch cordoned after they were healthy
     /// this long (`null`: never). The one home of this setting.
     pub uncordon_after: Option<Duration>,
+    /// A node that joined (or came back with a new kubelet version) less
+    /// than this long ago is in warm-up: scored, never alerted on or
+    /// cordoned (see `signals::disruption`). The one home of this setting.
+    pub warm_up: Duration,
 }
 
 impl Default for Settings {
@@ -50,6 +55,7 @@ impl Default for Settings {
             pool_label: DEFAULT_POOL_LABEL.to_string(),
             unhealthy_score: 0.5,
             uncordon_after: None,
+            warm_up: Duration::mins(10),
         }
     }
 }
@@ -164,7 +170,9 @@ impl Engine {
             ..Default::default()
         };
         if let Some(list) = &obs.nodes {
-            out.human_uncordoned = self.nodes.apply_list(list, &self.settings.pool_label);
+            out.human_uncordoned = self
+                .nodes
+                .apply_list(list, &self.settings.pool_label, obs.at);
         }
         for p in &obs.pods {
             self.events.add_pod(p, &mut self.nodes);
@@ -310,7 +318,9 @@ impl Engine {
             if ev.value.is_finite() {
                 with_data += 1;
             }
-            if ev.tripped {
+            // Expected disruption is not sickness: a held node never
+            // counts towards a common cause.
+            if ev.tripped && self.held(i as u32).is_none() {
                 tripped.push(i as u32);
             }
             self.evidence[s][i] = Some(ev);
@@ -422,16 +432,26 @@ impl Engine {
         }
     }
 
+    /// Why node `i` is held now (expected disruption), if it is.
+    pub(crate) fn held(&self, i: u32) -> Option<Disruption> {
+        self.nodes.held(i, self.at, self.settings.warm_up)
+    }
+
     /// Nodes that currently exist.
     fn existing(&self) -> impl Iterator<Item = u32> + '_ {
         (0..self.nodes.len() as u32).filter(move |&i| self.nodes.exists(i, self.at))
     }
 
     fn facts(&self) -> Vec<NodeFacts> {
+        let upgrading = self.upgrading_pools();
         self.existing()
             .map(|i| {
                 let e = self.nodes.entry(i);
+                let held = self.held(i);
                 NodeFacts {
+                    leaving: held.as_ref().is_some_and(Disruption::leaving),
+                    held: held.map(|d| d.to_string()),
+                    upgrade: upgrading.get(&e.pool).cloned(),
                     name: e.name.clone(),
                     zone: e.zone.clone(),
                     pool: e.pool.clone(),
@@ -442,6 +462,15 @@ impl Engine {
                 }
             })
             .collect()
+    }
+
+    /// Pools being upgraded now, with why (`signals::disruption`).
+    pub(crate) fn upgrading_pools(&self) -> std::collections::BTreeMap<String, String> {
+        disruption::upgrading_pools(self.existing().map(|i| {
+            let e = self.nodes.entry(i);
+            let other = e.unschedulable && !e.cordoned_by_us;
+            (e.pool.as_str(), e.kubelet_version.as_str(), other)
+        }))
     }
 
     /// `facts` with each node's cordon state as it is now (cordons made

@@ -2,8 +2,9 @@
 //! lives in flat vectors, and keeps what the governor needs to know about
 //! each node (zone, pool, existence, who cordoned it).
 
+use super::disruption::{self, Disruption};
 use crate::k8s;
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 use std::collections::HashMap;
 
 /// Label naming a node's pool (GKE's; others are configurable later).
@@ -28,6 +29,13 @@ pub struct NodeEntry {
     pub cordoned_by_us: bool,
     /// Opted out of actions (`nodewatch.io/exclude: "true"`).
     pub excluded: bool,
+    /// The disruption its taints announce (autoscaler, termination notice).
+    pub tainted: Option<Disruption>,
+    /// The kubelet version it reports (empty if unknown).
+    pub kubelet_version: String,
+    /// When its kubelet version was seen to change (an upgrade's reboot):
+    /// a second warm-up starts there.
+    pub restarted: Option<Timestamp>,
 }
 
 /// Interned nodes.
@@ -89,11 +97,22 @@ impl NodeTable {
         e.listed && e.created.is_none_or(|c| c <= at)
     }
 
-    /// Applies a full node list: updates labels and schedulability, and marks
-    /// nodes absent from it as no longer listed. Returns the names of nodes
-    /// nodewatch had cordoned that are now schedulable again although
-    /// nodewatch did not uncordon them (a human did).
-    pub fn apply_list(&mut self, nodes: &[k8s::Node], pool_label: &str) -> Vec<String> {
+    /// Why node `i` is held at `at` (expected disruption), if it is.
+    pub fn held(&self, i: u32, at: Timestamp, warm_up: Duration) -> Option<Disruption> {
+        disruption::of_entry(&self.entries[i as usize], at, warm_up)
+    }
+
+    /// Applies a full node list seen at `at`: updates labels, taints,
+    /// versions and schedulability, and marks nodes absent from it as no
+    /// longer listed. Returns the names of nodes nodewatch had cordoned
+    /// that are now schedulable again although nodewatch did not uncordon
+    /// them (a human did).
+    pub fn apply_list(
+        &mut self,
+        nodes: &[k8s::Node],
+        pool_label: &str,
+        at: Timestamp,
+    ) -> Vec<String> {
         let mut human_uncordoned = Vec::new();
         for e in &mut self.entries {
             e.listed = false;
@@ -115,6 +134,13 @@ impl NodeTable {
                 human_uncordoned.push(e.name.clone());
             }
             e.unschedulable = n.spec.unschedulable;
+            e.tainted = disruption::from_taints(&n.spec.taints);
+            let version = &n.status.node_info.kubelet_version;
+            if !e.kubelet_version.is_empty() && !version.is_empty() && e.kubelet_version != *version
+            {
+                e.restarted = Some(at);
+            }
+            e.kubelet_version.clone_from(version);
         }
         human_uncordoned
     }

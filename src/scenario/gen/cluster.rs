@@ -33,6 +33,9 @@ pub struct NodeInfo {
     pub created: Timestamp,
     /// Third octet of the node's pod range `10.12.<subnet>.0/24`.
     pub subnet: u8,
+    /// `status.nodeInfo.kubeletVersion` (empty: not written, as in the
+    /// scenarios made before upgrades were modelled).
+    pub kubelet_version: String,
 }
 
 /// A pod of the scenario.
@@ -104,6 +107,7 @@ impl Cluster {
             pool: pool.to_string(),
             created,
             subnet,
+            kubelet_version: String::new(),
         });
         self.nodes.len() - 1
     }
@@ -266,6 +270,9 @@ impl Cluster {
                             type_: "Ready".into(),
                             status: "True".into(),
                         }],
+                        node_info: k8s::NodeSystemInfo {
+                            kubelet_version: n.kubelet_version.clone(),
+                        },
                     },
                 }
             })
