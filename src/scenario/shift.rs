@@ -53,9 +53,19 @@ impl Scenario {
         }
         for n in &mut self.nodes {
             shift_text(&mut n.metadata.creation_timestamp, by);
+            for t in &mut n.spec.taints {
+                shift_text(&mut t.time_added, by);
+            }
         }
         for p in &mut self.pods {
             shift_text(&mut p.metadata.creation_timestamp, by);
+        }
+        for c in &mut self.node_changes {
+            c.at = add(c.at, by);
+            shift_text(&mut c.object.metadata.creation_timestamp, by);
+            for t in &mut c.object.spec.taints {
+                shift_text(&mut t.time_added, by);
+            }
         }
         for e in &mut self.events {
             shift_text(&mut e.metadata.creation_timestamp, by);

@@ -117,6 +117,8 @@ pub struct World {
     pub probed: Vec<usize>,
     /// Isolated warnings per hour across the cluster (background noise).
     pub noise_per_hour: f64,
+    /// What happens to nodes after the start (`nodes.jsonl`).
+    pub node_changes: Vec<crate::scenario::NodeChange>,
     pub(super) seed: u64,
 }
 
@@ -144,6 +146,7 @@ impl World {
             pod_state: Vec::new(),
             probed: Vec::new(),
             noise_per_hour: 2.0,
+            node_changes: Vec::new(),
             seed,
         }
     }
@@ -278,6 +281,7 @@ impl World {
             pods: self.cluster.pod_objects(),
             events: self.events.finish(),
             metrics,
+            node_changes: self.node_changes,
         }
     }
 }
