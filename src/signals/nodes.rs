@@ -36,6 +36,10 @@ pub struct NodeEntry {
     /// When its kubelet version was seen to change (an upgrade's reboot):
     /// a second warm-up starts there.
     pub restarted: Option<Timestamp>,
+    /// Hash of the node object last applied: a list that brings the same
+    /// object again changes nothing (a replay re-sends its list when one
+    /// node changes; that must not undo what nodewatch did to another).
+    pub fingerprint: u64,
 }
 
 /// Interned nodes.
@@ -121,6 +125,11 @@ impl NodeTable {
             let i = self.intern(&n.metadata.name);
             let e = &mut self.entries[i as usize];
             e.listed = true;
+            let fingerprint = fingerprint(n);
+            if e.fingerprint == fingerprint {
+                continue;
+            }
+            e.fingerprint = fingerprint;
             e.zone = n.zone().to_string();
             e.pool = n.pool(pool_label).to_string();
             e.excluded = n.excluded();
@@ -144,4 +153,12 @@ impl NodeTable {
         }
         human_uncordoned
     }
+}
+
+/// A hash of everything nodewatch reads from a node (0 is never one).
+fn fingerprint(n: &k8s::Node) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(n).unwrap_or_default().hash(&mut h);
+    h.finish().max(1)
 }

@@ -36,6 +36,8 @@ pub struct NodeInfo {
     /// `status.nodeInfo.kubeletVersion` (empty: not written, as in the
     /// scenarios made before upgrades were modelled).
     pub kubelet_version: String,
+    /// When the node object is deleted (scaled down, preempted), if it is.
+    pub deleted: Option<Timestamp>,
 }
 
 /// A pod of the scenario.
@@ -108,6 +110,7 @@ impl Cluster {
             created,
             subnet,
             kubelet_version: String::new(),
+            deleted: None,
         });
         self.nodes.len() - 1
     }

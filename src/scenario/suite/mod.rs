@@ -15,9 +15,12 @@
 //! | `metrics-gone` | Prometheus loses three healthy nodes' targets | no alert, no cordon, reported unknown |
 //! | `kernel-deadlock` | node-problem-detector reports `KernelDeadlock` on one node | node alert (and cordon) |
 //! | `kubelet-restart` | two nodes restart their kubelet (one short NotReady each) | nothing |
+//! | `autoscaler-scale-down` | the autoscaler removes 3 nodes; another node loses networking | only that node alerted (and cordoned) |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
 
+pub mod autoscaler_scale_down;
 pub mod cluster_overload;
+mod disrupt;
 pub mod flapping_node;
 pub mod kernel_deadlock;
 mod kube_state;
@@ -42,7 +45,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 9] = [
+pub const SCENARIOS: [(&str, &str, Generator); 10] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -82,6 +85,11 @@ pub const SCENARIOS: [(&str, &str, Generator); 9] = [
         kubelet_restart::NAME,
         kubelet_restart::DESCRIPTION,
         kubelet_restart::generate,
+    ),
+    (
+        autoscaler_scale_down::NAME,
+        autoscaler_scale_down::DESCRIPTION,
+        autoscaler_scale_down::generate,
     ),
     (
         large_cluster::NAME,
