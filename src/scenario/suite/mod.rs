@@ -16,6 +16,9 @@
 //! | `kernel-deadlock` | node-problem-detector reports `KernelDeadlock` on one node | node alert (and cordon) |
 //! | `kubelet-restart` | two nodes restart their kubelet (one short NotReady each) | nothing |
 //! | `autoscaler-scale-down` | the autoscaler removes 3 nodes; another node loses networking | only that node alerted (and cordoned) |
+//! | `spot-preemption` | two spot nodes preempted (GKE, AWS handler); a third leaks threads | only that node alerted |
+//! | `upgrade-in-progress` | a pool upgraded node by node; a node of another pool loses networking | only that node alerted (and cordoned) |
+//! | `nodes-joining` | four nodes join with start-up noise; one is sick from its start | that one alerted after its warm-up |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
 
 pub mod autoscaler_scale_down;
@@ -28,12 +31,15 @@ pub mod kubelet_restart;
 pub mod large_cluster;
 pub mod metrics_gone;
 pub mod network_loss;
+pub mod nodes_joining;
 mod npd;
 mod record;
 pub mod rolling_deploy;
 pub mod rollout;
+pub mod spot_preemption;
 pub mod story;
 pub mod thread_leak;
+pub mod upgrade_in_progress;
 pub mod world;
 
 use super::gen::utc;
@@ -45,7 +51,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 10] = [
+pub const SCENARIOS: [(&str, &str, Generator); 13] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -90,6 +96,21 @@ pub const SCENARIOS: [(&str, &str, Generator); 10] = [
         autoscaler_scale_down::NAME,
         autoscaler_scale_down::DESCRIPTION,
         autoscaler_scale_down::generate,
+    ),
+    (
+        spot_preemption::NAME,
+        spot_preemption::DESCRIPTION,
+        spot_preemption::generate,
+    ),
+    (
+        upgrade_in_progress::NAME,
+        upgrade_in_progress::DESCRIPTION,
+        upgrade_in_progress::generate,
+    ),
+    (
+        nodes_joining::NAME,
+        nodes_joining::DESCRIPTION,
+        nodes_joining::generate,
     ),
     (
         large_cluster::NAME,
