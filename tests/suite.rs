@@ -239,3 +239,95 @@ fn kubelet_restarts_show_in_the_data() {
         .count();
     assert_eq!(events, 2);
 }
+
+/// Expected disruption is not sickness: on each disruption scenario no
+/// alert and no cordon touches a disrupted node, while the real fault
+/// elsewhere in it is found (and cordoned where the governor allows).
+#[test]
+fn expected_disruption_is_not_sickness() {
+    let names: Vec<String> = [
+        suite::autoscaler_scale_down::NAME,
+        suite::spot_preemption::NAME,
+        suite::upgrade_in_progress::NAME,
+        suite::nodes_joining::NAME,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let r = run(&names);
+    let table = r.table();
+    for name in &names {
+        let x = row(&r, name);
+        let sc = scenario::builtin(name).unwrap();
+        assert_eq!(x.false_alerts, 0, "{name}\n{table}");
+        assert_eq!(x.false_cordons, 0, "{name}\n{table}");
+        assert!(x.missing_data.is_empty(), "{name}: {:?}", x.missing_data);
+        assert_eq!(x.faulty.len(), 1, "{name}");
+        let sick = &sc.meta.truth.faulty_nodes[0].node;
+        assert!(x.faulty[0].delay_s.is_some(), "{name}: missed\n{table}");
+        // Every alert is about the sick node, none about a disrupted one.
+        for a in &x.report.alerts {
+            assert_eq!(a.labels.get("node"), Some(sick), "{name}: {a:?}");
+        }
+        // The disruption really is in the data: nodes change over time.
+        if name != suite::nodes_joining::NAME {
+            assert!(!sc.node_changes.is_empty(), "{name}");
+        }
+    }
+    // Outside the upgrading pool the repair goes ahead.
+    assert_eq!(row(&r, suite::upgrade_in_progress::NAME).cordons, 1, "{table}");
+    assert_eq!(row(&r, suite::autoscaler_scale_down::NAME).cordons, 1, "{table}");
+    // The node sick from its start is found only after its warm-up.
+    let joining = row(&r, suite::nodes_joining::NAME);
+    let delay = joining.faulty[0].delay_s.unwrap();
+    assert!(delay >= 600.0, "found during warm-up: {delay}s\n{table}");
+}
+
+/// The disruption scenarios carry what the rule reads: the autoscaler's
+/// taint and deletions, termination taints, someone else's cordon and a
+/// new kubelet version, written to disk and read back.
+#[test]
+fn disruption_scenarios_round_trip_their_node_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        suite::autoscaler_scale_down::NAME,
+        suite::spot_preemption::NAME,
+        suite::upgrade_in_progress::NAME,
+    ] {
+        let sc = scenario::builtin(name).unwrap();
+        let p = dir.path().join(name);
+        scenario::write_dir(&sc, &p).unwrap();
+        let back = scenario::read_dir(&p).unwrap();
+        assert_eq!(back.node_changes, sc.node_changes, "{name}");
+        let keys: Vec<&str> = sc
+            .node_changes
+            .iter()
+            .flat_map(|c| c.object.spec.taints.iter().map(|t| t.key.as_str()))
+            .collect();
+        let kinds: Vec<&str> = sc.node_changes.iter().map(|c| c.kind.as_str()).collect();
+        match name {
+            n if n == suite::autoscaler_scale_down::NAME => {
+                assert!(keys.contains(&"ToBeDeletedByClusterAutoscaler"));
+                assert_eq!(kinds.iter().filter(|k| **k == "DELETED").count(), 3);
+            }
+            n if n == suite::spot_preemption::NAME => {
+                assert!(keys.contains(&"cloud.google.com/impending-node-termination"));
+                assert!(keys.contains(&"aws-node-termination-handler/spot-itn"));
+            }
+            _ => {
+                assert!(sc.node_changes.iter().any(|c| c.object.spec.unschedulable));
+                let versions: std::collections::BTreeSet<&str> = sc
+                    .node_changes
+                    .iter()
+                    .map(|c| c.object.status.node_info.kubelet_version.as_str())
+                    .collect();
+                assert!(versions.contains(suite::upgrade_in_progress::VERSIONS.1));
+            }
+        }
+    }
+    // A scenario without node changes writes no nodes.jsonl.
+    let p = dir.path().join("flap");
+    let sc = scenario::builtin(suite::flapping_node::NAME).unwrap();
+    scenario::write_dir(&sc, &p).unwrap();
+    assert!(!p.join("nodes.jsonl").exists());
+}
