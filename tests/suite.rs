@@ -275,8 +275,16 @@ fn expected_disruption_is_not_sickness() {
         }
     }
     // Outside the upgrading pool the repair goes ahead.
-    assert_eq!(row(&r, suite::upgrade_in_progress::NAME).cordons, 1, "{table}");
-    assert_eq!(row(&r, suite::autoscaler_scale_down::NAME).cordons, 1, "{table}");
+    assert_eq!(
+        row(&r, suite::upgrade_in_progress::NAME).cordons,
+        1,
+        "{table}"
+    );
+    assert_eq!(
+        row(&r, suite::autoscaler_scale_down::NAME).cordons,
+        1,
+        "{table}"
+    );
     // The node sick from its start is found only after its warm-up.
     let joining = row(&r, suite::nodes_joining::NAME);
     let delay = joining.faulty[0].delay_s.unwrap();

@@ -132,7 +132,10 @@ fn read_list<T: DeserializeOwned>(path: &Path, kind: &str) -> Result<Vec<T>, Sce
 
 /// Reads `events.jsonl`: one Event per line.
 fn read_events(path: &Path) -> Result<Vec<k8s::Event>, ScenarioError> {
-    Ok(read_jsonl(path, "Event")?.into_iter().map(|(_, e)| e).collect())
+    Ok(read_jsonl(path, "Event")?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect())
 }
 
 /// Reads `nodes.jsonl`: one node watch event per line, of a known type,

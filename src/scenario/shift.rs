@@ -150,6 +150,20 @@ mod tests {
                     never_cordon: "all-healthy".into(),
                 },
             },
+            node_changes: vec![crate::scenario::NodeChange {
+                at: ts("2018-02-20T12:05:00Z"),
+                kind: "MODIFIED".into(),
+                object: {
+                    let mut n = node.clone();
+                    n.spec.taints.push(k8s::Taint {
+                        key: "cloud.google.com/impending-node-termination".into(),
+                        effect: "NoExecute".into(),
+                        time_added: Some("2018-02-20T12:05:00Z".into()),
+                        ..Default::default()
+                    });
+                    n
+                },
+            }],
             nodes: vec![node],
             pods: vec![pod],
             events: vec![event],
@@ -183,6 +197,10 @@ mod tests {
             Some("not a time"),
             "unparseable text is left alone"
         );
+        let c = &s.node_changes[0];
+        assert_eq!(c.at, ts("2018-02-21T12:05:00Z"));
+        let added = c.object.spec.taints[0].time_added.as_deref();
+        assert_eq!(added, Some("2018-02-21T12:05:00Z"));
         let e = &s.events[0];
         assert_eq!(e.event_time.as_deref(), Some("2018-02-21T12:00:00.123456Z"));
         assert_eq!(e.last_seen(), Some("2018-02-21T12:02:00.000001Z"));
@@ -197,6 +215,7 @@ mod tests {
         assert_eq!(s.pods, original.pods);
         assert_eq!(s.events, original.events);
         assert_eq!(s.metrics, original.metrics);
+        assert_eq!(s.node_changes, original.node_changes);
     }
 
     #[test]

@@ -234,7 +234,9 @@ fn an_upgrade_holds_its_pool_only() {
     ns[5].healthy = false;
     assert_eq!(
         g.check(&req("n0"), &ns, T0),
-        Err(Refusal::Held("upgrade in progress in pool upgrading".into()))
+        Err(Refusal::Held(
+            "upgrade in progress in pool upgrading".into()
+        ))
     );
     assert_eq!(g.check(&req("n5"), &ns, T0), Ok(()), "another pool");
 }

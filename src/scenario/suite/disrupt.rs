@@ -73,8 +73,15 @@ pub fn cordon(w: &mut World, n: usize, at: Timestamp, on: bool) {
         ("NodeSchedulable", "NodeSchedulable")
     };
     let msg = format!("Node {} status is now: {status}", info.name);
-    w.events
-        .record(at, Involved::node(&info), "kubelet", &info.name, Normal, reason, &msg);
+    w.events.record(
+        at,
+        Involved::node(&info),
+        "kubelet",
+        &info.name,
+        Normal,
+        reason,
+        &msg,
+    );
 }
 
 /// The node shuts down at `off` (NotReady, targets gone: the node
@@ -90,8 +97,15 @@ pub fn shut_down(w: &mut World, n: usize, off: Timestamp, gone: Timestamp) {
     let info = w.cluster.nodes[n].clone();
     let msg = format!("Node {} status is now: NodeNotReady", info.name);
     let at = off.add(Duration::secs(40));
-    w.events
-        .record(at, Involved::node(&info), "node-controller", "", Normal, "NodeNotReady", &msg);
+    w.events.record(
+        at,
+        Involved::node(&info),
+        "node-controller",
+        "",
+        Normal,
+        "NodeNotReady",
+        &msg,
+    );
     change(w, n, gone, "DELETED", |_| {});
     w.cluster.nodes[n].deleted = Some(gone);
     for i in w.cluster.alive_on(&info.name, gone, |_| true) {
@@ -137,7 +151,14 @@ pub fn evict(
             .cluster
             .generate_name(&format!("{app}-{hash}-"), &format!("evicted/{}", prev.name));
         let created = t.add(Duration(r.range(200, 1_500)));
-        let ni = w.add_pod(&prev.namespace, &name, &prev.container, &to, created, "ReplicaSet");
+        let ni = w.add_pod(
+            &prev.namespace,
+            &name,
+            &prev.container,
+            &to,
+            created,
+            "ReplicaSet",
+        );
         w.cluster.pods[ni].labels = prev.labels.clone();
         w.probed.push(ni);
         start_pod(w, ni, created, r);
@@ -148,7 +169,10 @@ pub fn evict(
 /// readiness probe is refused for 20–45 s after the container starts.
 pub fn start_pod(w: &mut World, i: usize, created: Timestamp, r: &mut Rng) {
     let p = w.cluster.pods[i].clone();
-    let msg = format!("Successfully assigned {}/{} to {}", p.namespace, p.name, p.node);
+    let msg = format!(
+        "Successfully assigned {}/{} to {}",
+        p.namespace, p.name, p.node
+    );
     w.events.record(
         created,
         Involved::pod(&p),
@@ -175,8 +199,16 @@ pub fn start_pod(w: &mut World, i: usize, created: Timestamp, r: &mut Rng) {
     w.pod_state[i].unready.push((s, ready_at));
     let refused = probe_refused(&p);
     let from = s.add(Duration::secs(5));
-    w.events
-        .kubelet_repeat(r, &p, from, ready_at, (9_500, 10_500), Warning, "Unhealthy", &refused);
+    w.events.kubelet_repeat(
+        r,
+        &p,
+        from,
+        ready_at,
+        (9_500, 10_500),
+        Warning,
+        "Unhealthy",
+        &refused,
+    );
 }
 
 /// The kubelet of node `n` starting (after a reboot or on a new node):
@@ -186,14 +218,41 @@ pub fn kubelet_start(w: &mut World, n: usize, at: Timestamp) {
     let name = info.name.as_str();
     for (dt, reason, msg) in [
         (0, "Starting", "Starting kubelet.".to_string()),
-        (1, "NodeAllocatableEnforced", "Updated Node Allocatable limit across pods".to_string()),
-        (2, "NodeHasSufficientMemory", format!("Node {name} status is now: NodeHasSufficientMemory")),
-        (2, "NodeHasNoDiskPressure", format!("Node {name} status is now: NodeHasNoDiskPressure")),
-        (2, "NodeHasSufficientPID", format!("Node {name} status is now: NodeHasSufficientPID")),
-        (40, "NodeReady", format!("Node {name} status is now: NodeReady")),
+        (
+            1,
+            "NodeAllocatableEnforced",
+            "Updated Node Allocatable limit across pods".to_string(),
+        ),
+        (
+            2,
+            "NodeHasSufficientMemory",
+            format!("Node {name} status is now: NodeHasSufficientMemory"),
+        ),
+        (
+            2,
+            "NodeHasNoDiskPressure",
+            format!("Node {name} status is now: NodeHasNoDiskPressure"),
+        ),
+        (
+            2,
+            "NodeHasSufficientPID",
+            format!("Node {name} status is now: NodeHasSufficientPID"),
+        ),
+        (
+            40,
+            "NodeReady",
+            format!("Node {name} status is now: NodeReady"),
+        ),
     ] {
         let t = at.add(Duration::secs(dt));
-        w.events
-            .record(t, Involved::node(&info), "kubelet", name, Normal, reason, &msg);
+        w.events.record(
+            t,
+            Involved::node(&info),
+            "kubelet",
+            name,
+            Normal,
+            reason,
+            &msg,
+        );
     }
 }

@@ -59,17 +59,35 @@ fn join(w: &mut World, n: usize, t: Timestamp, r: &mut Rng) {
     w.stories[n].ready = ready;
     disrupt::kubelet_start(w, n, t);
     let name = w.cluster.nodes[n].name.clone();
-    let pods = w.cluster.alive_on(&name, t.add(Duration::mins(1)), |_| true);
+    let pods = w
+        .cluster
+        .alive_on(&name, t.add(Duration::mins(1)), |_| true);
     let cni = t.add(Duration::secs(r.range(60, 100)));
     for i in pods {
         let p = w.cluster.pods[i].clone();
         let sandbox = "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox: plugin type=\"gke\" failed (add): cni plugin not initialized";
         let not_ready = "network is not ready: container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized";
         let from = p.created.add(Duration::secs(2));
-        w.events.kubelet_repeat(r, &p, from, cni, (9_000, 16_000), EventType::Warning, "FailedCreatePodSandBox", sandbox);
-        w.events.kubelet(from, &p, EventType::Warning, "NetworkNotReady", not_ready);
+        w.events.kubelet_repeat(
+            r,
+            &p,
+            from,
+            cni,
+            (9_000, 16_000),
+            EventType::Warning,
+            "FailedCreatePodSandBox",
+            sandbox,
+        );
+        w.events
+            .kubelet(from, &p, EventType::Warning, "NetworkNotReady", not_ready);
         let sync = "Error syncing pod, skipping: network is not ready: container runtime network not ready";
-        w.events.kubelet(from.add(Duration::secs(1)), &p, EventType::Warning, "FailedSync", sync);
+        w.events.kubelet(
+            from.add(Duration::secs(1)),
+            &p,
+            EventType::Warning,
+            "FailedSync",
+            sync,
+        );
         if w.probed.contains(&i) {
             disrupt::start_pod(w, i, cni, r);
         }

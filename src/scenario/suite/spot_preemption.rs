@@ -77,7 +77,14 @@ fn aws_interruption(w: &mut World, onto: &[usize], r: &mut Rng) {
         &msg,
     );
     let itn = format!("spot-itn-{}", r.hex(12));
-    disrupt::taint(w, n, t.add(Duration::secs(1)), "aws-node-termination-handler/spot-itn", &itn, "NoSchedule");
+    disrupt::taint(
+        w,
+        n,
+        t.add(Duration::secs(1)),
+        "aws-node-termination-handler/spot-itn",
+        &itn,
+        "NoSchedule",
+    );
     disrupt::cordon(w, n, t.add(Duration::secs(2)), true);
     disrupt::evict(w, n, onto, t.add(Duration::secs(3)), None, r);
     w.events.record(

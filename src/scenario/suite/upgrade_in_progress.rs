@@ -31,7 +31,11 @@ const EVERY: Duration = Duration::mins(12);
 pub fn generate() -> Scenario {
     let mut w = World::new(NAME, DESCRIPTION, SEED, START, END);
     for i in 0..12 {
-        let pool = if i < UPGRADED { "default-pool" } else { "batch-pool" };
+        let pool = if i < UPGRADED {
+            "default-pool"
+        } else {
+            "batch-pool"
+        };
         let created = START.sub(Duration::mins(60 * 24 * 3 + 17 * i as i64));
         let n = w.add_node_in(i, created, pool);
         w.cluster.nodes[n].kubelet_version = VERSIONS.0.to_string();

@@ -59,11 +59,8 @@ fn termination_notices_hold_a_node_and_other_taints_do_not() {
 #[test]
 fn someone_elses_cordon_holds_a_node_and_nodewatchs_own_does_not() {
     let n = node(r#"{"metadata":{"name":"a"},"spec":{"unschedulable":true}}"#);
-    let mut tab = table(&[n.clone()], T0);
-    assert_eq!(
-        tab.held(0, t(T0), WARM),
-        Some(Disruption::CordonedByOther)
-    );
+    let mut tab = table(std::slice::from_ref(&n), T0);
+    assert_eq!(tab.held(0, t(T0), WARM), Some(Disruption::CordonedByOther));
     let e = tab.entry_mut(0);
     e.cordoned_by_us = true;
     assert_eq!(tab.held(0, t(T0), WARM), None, "nodewatch's own cordon");
@@ -104,7 +101,11 @@ fn a_new_kubelet_version_starts_a_second_warm_up() {
     let mut tab = table(&[v("v1.28.7")], T0);
     assert_eq!(tab.held(0, t(T0), WARM), None);
     tab.apply_list(&[v("v1.28.7")], "pool", t("2024-03-05T09:05:00Z"));
-    assert_eq!(tab.held(0, t("2024-03-05T09:05:00Z"), WARM), None, "same version");
+    assert_eq!(
+        tab.held(0, t("2024-03-05T09:05:00Z"), WARM),
+        None,
+        "same version"
+    );
     tab.apply_list(&[v("v1.29.2")], "pool", t("2024-03-05T09:20:00Z"));
     assert!(matches!(
         tab.held(0, t("2024-03-05T09:25:00Z"), WARM),
