@@ -291,10 +291,13 @@ impl Engine {
         let exists: Vec<bool> = (0..n)
             .map(|i| self.nodes.exists(i as u32, obs.at))
             .collect();
+        // A node on its way out (drained, tainted for deletion) is no peer;
+        // a node in warm-up is.
+        let peer: Vec<bool> = (0..n)
+            .map(|i| exists[i] && known[i] && !self.held(i as u32).is_some_and(|d| d.leaving()))
+            .collect();
         let peers = score::peer_stats(
-            (0..n)
-                .filter(|&i| exists[i] && known[i])
-                .map(|i| self.values[i]),
+            (0..n).filter(|&i| peer[i]).map(|i| self.values[i]),
             &mut self.scratch,
         );
         let count_tail = sig
@@ -554,5 +557,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod disruption_tests;
 #[cfg(test)]
 mod tests;
