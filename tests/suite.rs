@@ -339,3 +339,64 @@ fn disruption_scenarios_round_trip_their_node_changes() {
     scenario::write_dir(&sc, &p).unwrap();
     assert!(!p.join("nodes.jsonl").exists());
 }
+
+/// Mid-way through the disruption the snapshot (status page, `/api`) says
+/// why each disrupted node is held; the others are not held.
+#[test]
+fn the_snapshot_says_why_a_node_is_held() {
+    use nodewatch::collect::replay::ReplaySource;
+    use nodewatch::collect::Source;
+    use nodewatch::engine::{Engine, Settings};
+    let cases = [
+        (
+            suite::autoscaler_scale_down::NAME,
+            suite::autoscaler_scale_down::REMOVED[0].0,
+            "09:31",
+            "ToBeDeletedByClusterAutoscaler",
+        ),
+        (
+            suite::spot_preemption::NAME,
+            suite::spot_preemption::PREEMPTED[0],
+            "09:20",
+            "cloud.google.com/impending-node-termination",
+        ),
+        (
+            suite::upgrade_in_progress::NAME,
+            1,
+            "10:38",
+            "cordoned by someone else",
+        ),
+        (
+            suite::upgrade_in_progress::NAME,
+            4,
+            "10:38",
+            "upgrade in progress in pool default-pool",
+        ),
+        (suite::nodes_joining::NAME, 12, "09:05", "warm-up"),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for (name, n, hm, why) in cases {
+        let sc = scenario::builtin(name).unwrap();
+        let node = sc.nodes[n].metadata.name.clone();
+        let until =
+            nodewatch::time::Timestamp::parse_rfc3339(&format!("2024-03-05T{hm}:00Z")).unwrap();
+        let catalog = Arc::new(Catalog::builtin());
+        let mut engine = Engine::new(catalog.clone(), Settings::default());
+        let (mut at, step) = (sc.meta.start, sc.meta.step);
+        let mut src = ReplaySource::new(sc);
+        while at <= until {
+            let obs = rt.block_on(src.observe(at, &catalog));
+            engine.tick(obs);
+            at = at.add(step);
+        }
+        let snap = engine.snapshot();
+        let view = snap.nodes.iter().find(|v| v.name == node).expect("listed");
+        let held = view.held.as_deref().unwrap_or_default();
+        assert!(held.contains(why), "{name} {node}: {held:?}");
+        let others = snap.nodes.iter().filter(|v| v.held.is_none()).count();
+        // At least the 4 batch-pool nodes in the upgrade, most nodes elsewhere.
+        assert!(others >= 4, "{name}: the other nodes are not held");
+    }
+}
