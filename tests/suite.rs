@@ -400,3 +400,30 @@ fn the_snapshot_says_why_a_node_is_held() {
         assert!(others >= 4, "{name}: the other nodes are not held");
     }
 }
+
+/// A hand-edited `nodes.jsonl` with a mistake is refused with its file and
+/// line: an unknown watch event type, a change earlier than the one before.
+#[test]
+fn a_bad_nodes_jsonl_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario::builtin(suite::spot_preemption::NAME).unwrap();
+    scenario::write_dir(&sc, dir.path()).unwrap();
+    let path = dir.path().join("nodes.jsonl");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    assert!(lines.len() >= 3, "{good}");
+    let bad_type = good.replacen("\"MODIFIED\"", "\"BOOKMARKED\"", 1);
+    std::fs::write(&path, &bad_type).unwrap();
+    let e = scenario::read_dir(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("nodes.jsonl:1: type \"BOOKMARKED\""), "{e}");
+    let swapped = format!("{}\n\n{}\n{}\n", lines[1], lines[0], lines[2..].join("\n"));
+    std::fs::write(&path, swapped).unwrap();
+    let e = scenario::read_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("nodes.jsonl:3: earlier than the line before"),
+        "{e}"
+    );
+    std::fs::write(&path, "{\"at\": 1}\n").unwrap();
+    let e = scenario::read_dir(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("nodes.jsonl:1: invalid node watch event"), "{e}");
+}
