@@ -110,6 +110,9 @@ pub struct Engine {
     /// Number of node-scope signals in the catalog.
     node_signals: u16,
     healthy_since: Vec<Option<Timestamp>>,
+    /// `[node]` this tick's hold: 0 none, 1 arriving (warm-up), 2 leaving
+    /// (see [`Engine::held`] for the reason in words).
+    holds: Vec<u8>,
     alerts: AlertBook,
     tick: u64,
     at: Timestamp,
@@ -142,6 +145,7 @@ impl Engine {
             known: Vec::new(),
             node_signals,
             healthy_since: Vec::new(),
+            holds: Vec::new(),
             alerts: AlertBook::default(),
             tick: 0,
             at: Timestamp(0),
@@ -191,6 +195,13 @@ impl Engine {
             }
         }
         self.grow();
+        self.holds = (0..self.nodes.len() as u32)
+            .map(|i| match self.held(i) {
+                None => 0,
+                Some(d) if d.leaving() => 2,
+                Some(_) => 1,
+            })
+            .collect();
         for (s, rows) in rows_by_signal.iter().enumerate() {
             match self.catalog.signals[s].scope {
                 SignalScope::Node => self.assess_node_signal(s, &obs, rows),
@@ -294,7 +305,7 @@ impl Engine {
         // A node on its way out (drained, tainted for deletion) is no peer;
         // a node in warm-up is.
         let peer: Vec<bool> = (0..n)
-            .map(|i| exists[i] && known[i] && !self.held(i as u32).is_some_and(|d| d.leaving()))
+            .map(|i| exists[i] && known[i] && self.holds[i] != 2)
             .collect();
         let peers = score::peer_stats(
             (0..n).filter(|&i| peer[i]).map(|i| self.values[i]),
@@ -323,7 +334,7 @@ impl Engine {
             }
             // Expected disruption is not sickness: a held node never
             // counts towards a common cause.
-            if ev.tripped && self.held(i as u32).is_none() {
+            if ev.tripped && self.holds[i] == 0 {
                 tripped.push(i as u32);
             }
             self.evidence[s][i] = Some(ev);
