@@ -427,3 +427,34 @@ fn a_bad_nodes_jsonl_names_its_line() {
     let e = scenario::read_dir(dir.path()).unwrap_err().to_string();
     assert!(e.contains("nodes.jsonl:1: invalid node watch event"), "{e}");
 }
+
+/// The disruption scenarios are not vacuous: with what tells the
+/// disruption stripped (no taints, no cordons in `nodes.jsonl`, no
+/// warm-up), the same data raises false node alerts on every one.
+#[test]
+fn without_the_rule_the_disruption_would_be_alerted() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for name in [
+        suite::autoscaler_scale_down::NAME,
+        suite::spot_preemption::NAME,
+        suite::upgrade_in_progress::NAME,
+        suite::nodes_joining::NAME,
+    ] {
+        let mut sc = scenario::builtin(name).unwrap();
+        for c in &mut sc.node_changes {
+            c.object.spec.taints.clear();
+            c.object.spec.unschedulable = false;
+        }
+        let mut opts = nodewatch::replay::Options::default();
+        opts.engine.warm_up = nodewatch::time::Duration(0);
+        let out = rt.block_on(nodewatch::replay::run(
+            sc,
+            Arc::new(Catalog::builtin()),
+            opts,
+        ));
+        let report = out.report();
+        assert!(report.false_alerts > 0, "{name}: {:?}", report.alerts);
+    }
+}

@@ -76,6 +76,8 @@ fn scale_down(
         "deleting pod for node scale down",
     );
     disrupt::evict(w, n, onto, t.add(Duration::secs(2)), Some(announce), r);
+    // The VM goes once drained; the Node object only when the cloud's
+    // node lifecycle controller notices, minutes later: NotReady till then.
     let off = t.add(Duration::secs(r.range(60, 90)));
-    disrupt::shut_down(w, n, off, off.add(Duration::secs(r.range(50, 80))));
+    disrupt::shut_down(w, n, off, off.add(Duration::secs(r.range(240, 360))));
 }

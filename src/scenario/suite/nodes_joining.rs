@@ -1,6 +1,6 @@
 //! `nodes-joining`: the autoscaler adds four nodes to a 12-node cluster
-//! (09:00, 09:05, 09:10, 10:00). Each new node is NotReady for its first
-//! 40 s, its pods cannot get a sandbox until the CNI plugin is up
+//! (09:00, 09:05, 09:10, 10:00). Each new node is NotReady and its pods
+//! cannot get a sandbox until the CNI plugin is up (2.5-3.5 min)
 //! (`FailedCreatePodSandBox`, `NetworkNotReady`, `FailedSync`), pull
 //! their images and fail their probes while they start. That is warm-up,
 //! not sickness: no alert on them in their first 10 minutes. The node
@@ -54,15 +54,16 @@ pub fn generate() -> Scenario {
 /// A new node's first minutes: NotReady, kubelet start-up, and its pods
 /// waiting for the network plugin, then starting.
 fn join(w: &mut World, n: usize, t: Timestamp, r: &mut Rng) {
+    // Ready only once the CNI plugin is up (NetworkPluginNotReady till then).
+    let cni = t.add(Duration::secs(r.range(150, 210)));
     let mut ready = std::mem::take(&mut w.stories[n].ready);
-    w.span(&mut ready, t, t.add(Duration::secs(40)), false);
+    w.span(&mut ready, t, cni, false);
     w.stories[n].ready = ready;
     disrupt::kubelet_start(w, n, t);
     let name = w.cluster.nodes[n].name.clone();
     let pods = w
         .cluster
         .alive_on(&name, t.add(Duration::mins(1)), |_| true);
-    let cni = t.add(Duration::secs(r.range(60, 100)));
     for i in pods {
         let p = w.cluster.pods[i].clone();
         let sandbox = "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox: plugin type=\"gke\" failed (add): cni plugin not initialized";

@@ -54,7 +54,9 @@ fn gke_preemption(w: &mut World, onto: &[usize], r: &mut Rng) {
     disrupt::taint(w, n, t, key, "", "NoSchedule");
     disrupt::evict(w, n, onto, t.add(Duration::secs(1)), None, r);
     let off = t.add(Duration::secs(30));
-    disrupt::shut_down(w, n, off, off.add(Duration::secs(r.range(60, 120))));
+    // The Node object goes when the cloud's node lifecycle controller
+    // notices the instance is gone, minutes later: NotReady till then.
+    disrupt::shut_down(w, n, off, off.add(Duration::secs(r.range(240, 360))));
 }
 
 /// AWS node termination handler: notice event, taint, cordon, drain,
@@ -96,5 +98,5 @@ fn aws_interruption(w: &mut World, onto: &[usize], r: &mut Rng) {
         "CordonAndDrain",
         "Node successfully cordoned and drained",
     );
-    disrupt::shut_down(w, n, end, end.add(Duration::secs(r.range(60, 120))));
+    disrupt::shut_down(w, n, end, end.add(Duration::secs(r.range(240, 360))));
 }

@@ -64,7 +64,8 @@ pub fn generate() -> Scenario {
 fn upgrade(w: &mut World, n: usize, onto: usize, t: Timestamp, r: &mut crate::scenario::rng::Rng) {
     disrupt::cordon(w, n, t, true);
     disrupt::evict(w, n, &[onto], t.add(Duration::secs(5)), None, r);
-    let (down, up) = (t.add(Duration::secs(90)), t.add(Duration::secs(180)));
+    // A reboot into the new image: about four minutes dark.
+    let (down, up) = (t.add(Duration::secs(90)), t.add(Duration::secs(330)));
     let (mut ready, mut scraped) = (
         std::mem::take(&mut w.stories[n].ready),
         std::mem::take(&mut w.stories[n].scraped),
