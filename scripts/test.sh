@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # tests, scenario backfill, scraping /metrics), headless Chromium (the status
 # page test), Alertmanager and an SMTP server writing a Maildir (the
 # notification sink tests), and openssl (the service-account signing key of
-# the real API server in tests/kube_real*.rs).
-APT_PACKAGES=(prometheus chromium prometheus-alertmanager python3-aiosmtpd openssl)
+# the real API server in tests/kube_real*.rs), and python3-venv (checkov's
+# virtualenv, below).
+APT_PACKAGES=(prometheus chromium prometheus-alertmanager python3-aiosmtpd openssl python3-venv)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -44,6 +45,26 @@ cargo clippy --locked --all-targets -- -D warnings
 echo "== control plane"
 NODEWATCH_CONTROLPLANE="$(scripts/controlplane.sh)"
 export NODEWATCH_CONTROLPLANE
+# helm v4 (tests/deploy_helm.rs: lint, template, install of deploy/helm on
+# the real API server), built the same way (about 3 minutes the first time).
+echo "== helm"
+NODEWATCH_HELM="$(scripts/helm.sh)/helm"
+export NODEWATCH_HELM
+
+# checkov (PyPI), the third-party policy check of the rendered manifests
+# (tests/deploy_helm.rs), in its own virtualenv cached beside the Go
+# binaries (about 30 s the first time).
+CHECKOV_VERSION=3.3.30
+checkov_venv="${NODEWATCH_CACHE:-${HOME:-/root}/.cache/nodewatch}/checkov-$CHECKOV_VERSION"
+# Built in place (a virtualenv's scripts name its path), marked complete last.
+if [ ! -e "$checkov_venv/.complete" ]; then
+  echo "== checkov $CHECKOV_VERSION: installing into $checkov_venv"
+  rm -rf "$checkov_venv"
+  python3 -m venv "$checkov_venv"
+  "$checkov_venv/bin/pip" install -q --disable-pip-version-check "checkov==$CHECKOV_VERSION"
+  touch "$checkov_venv/.complete"
+fi
+export NODEWATCH_CHECKOV="$checkov_venv/bin/checkov"
 
 echo "== cargo test"
 cargo test --locked

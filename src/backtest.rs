@@ -127,6 +127,7 @@ pub async fn run(
         start: opts.from,
         end: opts.to,
         step: opts.step,
+        maintenance_windows: Vec::new(),
         truth: opts.truth.clone(),
     };
     let longest = catalog

@@ -5,13 +5,13 @@
 //! private: callers go through the methods below, so the core is never
 //! mutated from outside.
 
-use crate::act::{Cordoner, Governor, Notifier, Refusal};
+use crate::act::{Cordoner, Governor, Mode, Notifier, Refusal};
 use crate::collect::{Observation, Source};
 use crate::engine::Engine;
-use crate::model::{ActionKind, ActionRecord};
+use crate::model::{ActionKind, ActionRecord, AlertState, CordonRequest, Notification};
 use crate::state::Snapshot;
 use crate::time::Timestamp;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Actions kept for the snapshot (the report keeps its own full list).
 const RECENT_ACTIONS: usize = 100;
@@ -26,26 +26,41 @@ pub struct Pipeline<N: Notifier, C: Cordoner> {
     notifier: N,
     /// Who cordons.
     cordoner: C,
-    /// Every cordon, uncordon and refusal, in order.
+    /// Every cordon, uncordon and refusal, in order (the newest
+    /// `max_actions` of them in a long-running agent).
     actions: Vec<ActionRecord>,
+    max_actions: usize,
     last_refusal: HashMap<String, String>,
+    /// Alerts (name, node) not sent because their node's pool is
+    /// detect-only; their resolution is not sent either.
+    muted: HashSet<(String, String)>,
     notifications: u64,
     tick_seconds: f64,
 }
 
 impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
     /// Assembles a pipeline.
-    pub fn new(engine: Engine, governor: Governor, notifier: N, cordoner: C) -> Self {
+    pub fn new(mut engine: Engine, governor: Governor, notifier: N, cordoner: C) -> Self {
+        engine.keep_labels(governor.label_keys());
         Pipeline {
             engine,
             governor,
             notifier,
             cordoner,
             actions: Vec::new(),
+            max_actions: usize::MAX,
             last_refusal: HashMap::new(),
+            muted: HashSet::new(),
             notifications: 0,
             tick_seconds: 0.0,
         }
+    }
+
+    /// Keeps only the newest `n` action records (a replay keeps all; the
+    /// live agent runs for months, and the audit log is the durable copy).
+    pub fn keep_actions(mut self, n: usize) -> Self {
+        self.max_actions = n.max(RECENT_ACTIONS);
+        self
     }
 
     /// The pure core (read-only).
@@ -128,6 +143,9 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         self.tick_seconds = started.elapsed().as_secs_f64();
         let at = out.at;
         for n in out.notifications {
+            if self.mute(&n) {
+                continue;
+            }
             self.notifications += 1;
             tracing::info!(at = %at, "alert {} {} [{}] {}", n.status, n.alert.name, n.alert.scope, n.alert.subject);
             self.notifier.notify(n);
@@ -157,6 +175,14 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                 reason,
                 score: req.score,
             };
+            let mode = facts
+                .iter()
+                .find(|f| f.name == req.node)
+                .and_then(|f| self.governor.mode_of(f));
+            let req = &CordonRequest {
+                drain: req.drain && mode != Some(Mode::Cordon),
+                ..req.clone()
+            };
             match self.governor.check(req, &facts, at) {
                 Ok(()) => match self.cordoner.cordon(&req.node, req, at).await {
                     Ok(()) => {
@@ -174,7 +200,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                         log_refusal(&req.node, &refusal);
                         self.last_refusal.insert(req.node.clone(), reason.clone());
                         let mut text = format!("would cordon, refused because {reason}");
-                        if refusal == Refusal::DryRun {
+                        if refusal == Refusal::DryRun && req.drain {
                             if let Some(more) = self.cordoner.would_also(&req.node).await {
                                 text = format!("{text}; {more}");
                             }
@@ -207,10 +233,40 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             }
         }
         for a in &taken {
-            self.notifier.record_action(a);
+            if !self.detect_only(&a.node) {
+                self.notifier.record_action(a);
+            }
         }
         self.actions.extend(taken.iter().cloned());
+        trim(&mut self.actions, self.max_actions);
         taken
+    }
+
+    /// Whether `node`'s pool policy is detect-only (nothing sent for it).
+    fn detect_only(&self, node: &str) -> bool {
+        !self.governor.settings.pools.is_empty()
+            && self
+                .engine
+                .node_facts(node)
+                .is_some_and(|f| self.governor.mode_of(&f) == Some(Mode::DetectOnly))
+    }
+
+    /// Whether `n` stays unsent: a node alert of a detect-only pool, or the
+    /// resolution of one that was not sent.
+    fn mute(&mut self, n: &Notification) -> bool {
+        if self.governor.settings.pools.is_empty() {
+            return false;
+        }
+        let key = (n.alert.name.clone(), n.alert.subject.clone());
+        if n.status == AlertState::Resolved {
+            return self.muted.remove(&key);
+        }
+        if n.alert.scope == "node" && self.detect_only(&n.alert.subject) {
+            tracing::debug!(node = %n.alert.subject, "alert {} not sent: the node's pool is detect-only", n.alert.name);
+            self.muted.insert(key);
+            return true;
+        }
+        false
     }
 
     /// The snapshot to publish, with recent actions and self-health.
@@ -222,10 +278,60 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         s.stats.tick_seconds = self.tick_seconds;
         s.stats.notifications = self.notifications;
         s.stats.sinks = self.notifier.sink_stats();
+        s.stats.holds = self
+            .governor
+            .holds(s.at)
+            .into_iter()
+            .map(|h| crate::state::Hold {
+                kind: h.kind.to_string(),
+                name: h.name,
+                reason: h.reason,
+                until: h.until,
+                active: h.active,
+            })
+            .collect();
         s
+    }
+}
+
+/// Keeps the newest `max` records once there are twice as many, so the
+/// copy is amortized over many ticks.
+fn trim(actions: &mut Vec<ActionRecord>, max: usize) {
+    if actions.len() > max.saturating_mul(2) {
+        let drop = actions.len() - max;
+        actions.drain(..drop);
     }
 }
 
 fn log_refusal(node: &str, r: &Refusal) {
     tracing::info!(node, "would cordon, refused because {r}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn a_long_running_pipeline_keeps_the_newest_actions() {
+        let record = |i: i64| ActionRecord {
+            at: Timestamp(i),
+            node: format!("n{i}"),
+            kind: ActionKind::Refused,
+            rule: "NodeUnhealthy".into(),
+            reason: "would cordon, refused because min interval".into(),
+            score: 0.9,
+        };
+        let mut actions = Vec::new();
+        for i in 0..1_000 {
+            actions.push(record(i));
+            trim(&mut actions, 100);
+            assert!(actions.len() <= 200, "bounded: {}", actions.len());
+        }
+        assert_eq!(actions.last().unwrap().at, Timestamp(999), "newest kept");
+        assert!(actions.len() >= 100);
+        let mut all: Vec<_> = (0..1_000).map(record).collect();
+        trim(&mut all, usize::MAX);
+        assert_eq!(all.len(), 1_000, "a replay keeps everything");
+    }
 }

@@ -77,6 +77,9 @@ pub async fn drive<S: Source>(
     mut on_tick: impl FnMut(Timestamp) -> bool,
 ) -> Outcome {
     opts.engine.step = meta.step;
+    opts.governor
+        .maintenance_windows
+        .extend(meta.maintenance_windows.iter().cloned());
     let engine = Engine::new(catalog, opts.engine.clone());
     let governor = Governor::new(opts.governor.clone());
     let mut pipeline = Pipeline::new(

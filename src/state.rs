@@ -148,6 +148,22 @@ pub struct Pause {
     pub until: Option<Timestamp>,
 }
 
+/// A hold on cordons, configured or in force: a maintenance window, or
+/// the Alertmanager hold.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Hold {
+    /// `maintenance_window` or `alertmanager`.
+    pub kind: String,
+    /// The window's name (empty for Alertmanager).
+    pub name: String,
+    /// Why, as configured (or the alerts firing).
+    pub reason: String,
+    /// When it ends, while in force and known.
+    pub until: Option<Timestamp>,
+    /// Holding cordons now.
+    pub active: bool,
+}
+
 /// Self-health counters.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Stats {
@@ -171,6 +187,9 @@ pub struct Stats {
     pub notifications: u64,
     /// The pause in force, if actions are paused.
     pub pause: Option<Pause>,
+    /// Every maintenance window (active or not) and the Alertmanager hold
+    /// while in force.
+    pub holds: Vec<Hold>,
     /// What drains did so far, by outcome (`evicted`, `refused`, ...;
     /// empty unless `kubernetes.drain` is on).
     pub drains: BTreeMap<String, u64>,

@@ -182,9 +182,13 @@ pub async fn run_one(scenario: Scenario, catalog: Arc<Catalog>, opts: Options) -
         })
         .collect();
     let nodes = scenario.nodes.len();
+    let mut governor = opts.governor.clone();
+    governor
+        .maintenance_windows
+        .extend(meta.maintenance_windows.iter().cloned());
     let mut pipeline = Pipeline::new(
         Engine::new(catalog, engine_settings),
-        Governor::new(opts.governor.clone()),
+        Governor::new(governor),
         RecordingNotifier::default(),
         InMemoryCordoner::default(),
     );

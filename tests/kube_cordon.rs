@@ -28,6 +28,7 @@ fn request(node: &str) -> CordonRequest {
         score: 0.9,
         explanation: "score 0.9: test".into(),
         fresh: true,
+        drain: true,
     }
 }
 

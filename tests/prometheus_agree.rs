@@ -374,6 +374,7 @@ fn edge_scenario() -> Scenario {
             start,
             end,
             step: Duration::secs(30),
+            maintenance_windows: Vec::new(),
             truth: Default::default(),
         },
         metrics: rec.finish(),

@@ -1,7 +1,7 @@
 //! The differential corpus: a deterministic (seeded) generator writes
 //! 2,400 PromQL queries over vector matching, set operators, aggregations,
-//! range and element-wise functions, offsets (negative too) and
-//! comparisons; each goes, as an instant or a range query, to nodewatch's
+//! range and element-wise functions, label functions, `absent`, classic
+//! histograms, string literals, offsets (negative too) and comparisons; each goes, as an instant or a range query, to nodewatch's
 //! query API and to a real Prometheus 2.42 (Debian's, backfilled with the
 //! same series by promtool), and the answers must agree: same success or
 //! error type, same label sets, same timestamps, values equal within 1e-9
@@ -18,7 +18,6 @@ use http::get;
 use nodewatch::serve::Published;
 use nodewatch::state::{NodeView, SignalValue, Snapshot};
 use nodewatch::time::Timestamp;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
@@ -27,8 +26,11 @@ mod http;
 mod support {
     pub mod prometheus;
 }
+#[path = "serve/compare.rs"]
+mod compare;
 #[path = "serve/corpus.rs"]
 mod corpus;
+use compare::{answer, compare, Answer, Verdict};
 
 /// First tick (s), tick interval (s) and number of ticks.
 const T0: i64 = 1_700_000_000;
@@ -36,6 +38,20 @@ const STEP: i64 = 15;
 const TICKS: i64 = 40;
 /// Queries in the corpus.
 const QUERIES: usize = 2_400;
+/// Constructs that must each be answered with a non-empty result (and
+/// agree) in at least [`MIN_COVERED`] queries, so the corpus really
+/// exercises them; string results must come at least 3 times.
+const COVERED: [&str; 8] = [
+    "label_replace(",
+    "label_join(",
+    "count_values",
+    "absent(",
+    "absent_over_time(",
+    "histogram_quantile(",
+    "clamp(",
+    "request_seconds_bucket",
+];
+const MIN_COVERED: usize = 10;
 
 /// One series: `(metric, labels, value per tick)`.
 type Samples = (&'static str, Vec<(&'static str, String)>, Vec<f64>);
@@ -82,9 +98,54 @@ fn samples() -> Vec<Samples> {
     out
 }
 
+/// The classic histogram [`corpus::BUCKET_METRIC`]`{node, le}` on four
+/// nodes, cumulative counters: n0 resets at tick 25, n1 also has a
+/// `le="1.0"` bucket (merged with `le="1"`), n2's `le="1"` bucket dips
+/// below `le="0.5"` for five ticks (forced monotonic), n3 has no `+Inf`
+/// bucket (NaN quantiles). Test data only: nodewatch exports no histogram,
+/// so these reach its history through `publish_with_series`.
+fn buckets() -> Vec<Samples> {
+    const LE: [&str; 5] = ["0.1", "0.5", "1", "2.5", "+Inf"];
+    let mut out = Vec::new();
+    for n in 0..4usize {
+        let mut counters = [0.0f64; 5];
+        let mut series: Vec<Vec<f64>> = vec![Vec::new(); 5];
+        for t in 0..TICKS as usize {
+            if n == 0 && t == 25 {
+                counters = [0.0; 5];
+            }
+            let mut cum = 0.0;
+            for (j, c) in counters.iter_mut().enumerate() {
+                *c += ((n * 3 + j * 5 + t) % 4) as f64;
+                cum += *c;
+                let dip = n == 2 && j == 2 && (20..25).contains(&t);
+                series[j].push(if dip { cum - 3.0 } else { cum });
+            }
+        }
+        let node = format!("n{n}");
+        if n == 1 {
+            let extra = series[1].clone();
+            out.push((
+                corpus::BUCKET_METRIC,
+                vec![("le", "1.0".to_string()), ("node", node.clone())],
+                extra,
+            ));
+        }
+        for (j, values) in series.into_iter().enumerate() {
+            if n == 3 && j == 4 {
+                continue;
+            }
+            let labels = vec![("le", LE[j].to_string()), ("node", node.clone())];
+            out.push((corpus::BUCKET_METRIC, labels, values));
+        }
+    }
+    out
+}
+
 async fn nodewatch() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let published = Published::new();
     let all = samples();
+    let hist = buckets();
     for t in 0..TICKS as usize {
         let nodes = (0..corpus::NODES)
             .map(|n| {
@@ -112,11 +173,20 @@ async fn nodewatch() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
                 }
             })
             .collect();
-        published.publish(Snapshot {
+        let extra: Vec<(Vec<(String, String)>, f64)> = hist
+            .iter()
+            .map(|(metric, labels, values)| {
+                let mut l = vec![("__name__".to_string(), metric.to_string())];
+                l.extend(labels.iter().map(|(k, v)| (k.to_string(), v.clone())));
+                (l, values[t])
+            })
+            .collect();
+        let snapshot = Snapshot {
             at: Timestamp((T0 + t as i64 * STEP) * 1000),
             nodes,
             ..Default::default()
-        });
+        };
+        published.publish_with_series(snapshot, &extra);
     }
     http::serve(published).await
 }
@@ -124,7 +194,7 @@ async fn nodewatch() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
 /// The same series as OpenMetrics, backfilled into a fresh Prometheus.
 fn prometheus(dir: &std::path::Path) -> support::prometheus::Prometheus {
     let mut by_metric: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for (metric, labels, values) in samples() {
+    for (metric, labels, values) in samples().into_iter().chain(buckets()) {
         let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
         for (t, x) in values.iter().enumerate() {
             let x = match *x {
@@ -156,123 +226,6 @@ fn prometheus(dir: &std::path::Path) -> support::prometheus::Prometheus {
     support::prometheus::Prometheus::start(&storage)
 }
 
-/// One answer reduced to what must agree: an error type, or the samples
-/// per label set as `(time, value)`.
-#[derive(Debug)]
-enum Answer {
-    Error(String),
-    Data(String, BTreeMap<String, Vec<(f64, f64)>>),
-}
-
-fn answer(body: &str) -> Answer {
-    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    if v["status"] != "success" {
-        return Answer::Error(v["errorType"].to_string());
-    }
-    let data = &v["data"];
-    let results = match data["result"].as_array() {
-        Some(r) => r.clone(),
-        None => vec![serde_json::json!({"metric": {}, "value": data["result"]})],
-    };
-    let mut rows = BTreeMap::new();
-    for r in results {
-        let points: Vec<Value> = match r.get("values") {
-            Some(vs) => vs.as_array().cloned().unwrap_or_default(),
-            None => vec![r["value"].clone()],
-        };
-        let pts = points
-            .iter()
-            .map(|p| {
-                let x: f64 = p[1].as_str().unwrap_or("").parse().expect("value");
-                (p[0].as_f64().unwrap_or(f64::NAN), x)
-            })
-            .collect();
-        rows.insert(r["metric"].to_string(), pts);
-    }
-    Answer::Data(data["resultType"].to_string(), rows)
-}
-
-/// How two answers compare.
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Verdict {
-    /// Equal within 1e-9 relative.
-    Agree,
-    /// Equal but for values that are exactly an `f32`, which nodewatch
-    /// prints with that `f32`'s shortest digits (`1.6992188` for
-    /// Prometheus's `1.69921875`): the known deviation of its `f32`
-    /// history, which cannot tell a stored `0.91` from a computed value.
-    F32Digits,
-    /// `topk`/`bottomk` kept other series of equal value: per timestamp,
-    /// the same values, but not on the same series. Prometheus 2.42 feeds
-    /// an aggregation in the order of a Go map (its range evaluation
-    /// collects series in one), so its pick among equal values is not
-    /// defined (it can change between two runs of the same query).
-    Ties,
-    Differ,
-}
-
-/// Compares two answers of `q` (see the file's header for the tolerance).
-fn compare(q: &str, a: &Answer, b: &Answer) -> Verdict {
-    if agree(a, b, false) {
-        Verdict::Agree
-    } else if agree(a, b, true) {
-        Verdict::F32Digits
-    } else if (q.contains("topk") || q.contains("bottomk")) && by_time(a) == by_time(b) {
-        Verdict::Ties
-    } else {
-        Verdict::Differ
-    }
-}
-
-/// The values of an answer per timestamp, sorted, as text with 10
-/// significant digits (wide enough for the `f32` digits).
-fn by_time(a: &Answer) -> Option<BTreeMap<String, Vec<String>>> {
-    let Answer::Data(_, rows) = a else {
-        return None;
-    };
-    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (t, v) in rows.values().flatten() {
-        out.entry(format!("{t}"))
-            .or_default()
-            .push(format!("{:.6e}", f64::from(*v as f32)));
-    }
-    out.values_mut().for_each(|v| v.sort());
-    Some(out)
-}
-
-/// Whether two answers agree; with `f32_digits`, a value of `a` printed
-/// as the shortest digits of an `f32` counts as that `f32`.
-fn agree(a: &Answer, b: &Answer, f32_digits: bool) -> bool {
-    let close = |x: f64, y: f64| {
-        x == y
-            || (x.is_nan() && y.is_nan())
-            || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
-            // Residues of cancellation (a variance of equal values):
-            // ~1e-17 on either side, in different bits.
-            || (x - y).abs() <= 1e-15
-            || (f32_digits && {
-                let w = f64::from(x as f32);
-                w == y || (w - y).abs() <= 1e-9 * y.abs()
-            })
-    };
-    match (a, b) {
-        (Answer::Error(x), Answer::Error(y)) => x == y,
-        (Answer::Data(ta, ra), Answer::Data(tb, rb)) => {
-            ta == tb
-                && ra.len() == rb.len()
-                && ra.iter().zip(rb).all(|((la, pa), (lb, pb))| {
-                    la == lb
-                        && pa.len() == pb.len()
-                        && pa
-                            .iter()
-                            .zip(pb)
-                            .all(|(x, y)| x.0 == y.0 && close(x.1, y.1))
-                })
-        }
-        _ => false,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_corpus_agrees_with_prometheus_2_42() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -283,6 +236,9 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
     let mut errors_both = 0;
     let mut f32_digits = 0;
     let mut ties = 0;
+    let mut label_digits = 0;
+    let mut covered = [0usize; COVERED.len()];
+    let mut strings = 0;
     for _ in 0..QUERIES {
         let q = gen.query();
         let params = gen.params(T0, T0 + (TICKS - 1) * STEP);
@@ -300,6 +256,16 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
         let verdict = compare(&q, &ours, &theirs);
         f32_digits += usize::from(verdict == Verdict::F32Digits);
         ties += usize::from(verdict == Verdict::Ties);
+        label_digits += usize::from(verdict == Verdict::LabelDigits);
+        match &ours {
+            Answer::Data(t, rows) if verdict != Verdict::Differ && !rows.is_empty() => {
+                strings += usize::from(t == "string");
+                for (n, c) in covered.iter_mut().zip(COVERED) {
+                    *n += usize::from(q.contains(c));
+                }
+            }
+            _ => {}
+        }
         if verdict == Verdict::Differ {
             diffs.push(format!(
                 "{q} {params}\n  nodewatch:  {ours:?}\n  prometheus: {theirs:?}"
@@ -309,11 +275,24 @@ async fn generated_corpus_agrees_with_prometheus_2_42() {
     let passed = QUERIES - diffs.len();
     let rate = passed as f64 / QUERIES as f64 * 100.0;
     println!(
-        "corpus: {passed}/{QUERIES} agree ({rate:.2}%; {f32_digits} of them only with f32 digits, {ties} only up to topk/bottomk ties), {errors_both} errors on both sides"
+        "corpus: {passed}/{QUERIES} agree ({rate:.2}%; {f32_digits} of them only with f32 digits, {ties} only up to topk/bottomk ties, {label_digits} only up to the last bit of count_values labels), {errors_both} errors on both sides"
     );
     for d in &diffs {
         println!("{d}");
     }
+    let coverage: Vec<String> = COVERED
+        .iter()
+        .zip(covered)
+        .map(|(c, n)| format!("{c} {n}"))
+        .collect();
+    println!(
+        "non-empty and agreeing: {}, string results {strings}",
+        coverage.join(", ")
+    );
+    assert!(
+        covered.iter().all(|n| *n >= MIN_COVERED) && strings >= 3,
+        "a construct is barely covered: {coverage:?}, {strings} strings"
+    );
     // Most queries must answer data, or the corpus proves little.
     assert!(
         errors_both < QUERIES / 5,

@@ -54,6 +54,13 @@ const TOKENS: &[&str] = &[
     "increase(",
     "delta(",
     "irate(",
+    "label_replace(",
+    "label_join(",
+    "count_values(",
+    "absent(",
+    "absent_over_time(",
+    "histogram_quantile(",
+    "clamp(",
     ",",
     ",",
     "+",
@@ -181,7 +188,39 @@ fn expr(rng: &mut Rng, depth: usize) -> String {
         };
     }
     let d = depth - 1;
-    match rng.below(9) {
+    match rng.below(10) {
+        8 => {
+            // Label functions with odd strings: empty, invalid names and
+            // regexes, catastrophic-looking patterns, unicode.
+            const STR: &[&str] = &[
+                "", "node", "le", "1x", "(", "(a+)+$", "é", ".*", "$1$1$1", "__name__",
+            ];
+            let s = |rng: &mut Rng| format!("{:?}", pick(rng, STR));
+            let e = expr(rng, d);
+            match rng.below(5) {
+                0 => format!(
+                    "label_replace({e}, {}, {}, {}, {})",
+                    s(rng),
+                    s(rng),
+                    s(rng),
+                    s(rng)
+                ),
+                1 => format!(
+                    "label_join({e}, {}, {}, {}, {})",
+                    s(rng),
+                    s(rng),
+                    s(rng),
+                    s(rng)
+                ),
+                2 => format!("count_values({}, {e})", s(rng)),
+                3 => format!("histogram_quantile({}, {e})", pick(rng, NUMBERS)),
+                _ => format!(
+                    "absent({e}) or clamp({e}, {}, {})",
+                    pick(rng, NUMBERS),
+                    pick(rng, NUMBERS)
+                ),
+            }
+        }
         0 => format!(
             "{}({}{})",
             pick(rng, OVER),

@@ -68,6 +68,11 @@ fn the_small_scenarios_meet_the_brief() {
         assert_eq!(x.false_alerts, 0, "{benign}\n{table}");
         assert_eq!(x.cordons, 0, "{benign}\n{table}");
     }
+    // The maintenance window's planned kubelet restarts are no alert; the
+    // deadlocked node is alerted on and, once the window is over, cordoned.
+    let mw = row(&r, suite::maintenance_window::NAME);
+    assert_eq!(mw.false_alerts, 0, "{table}");
+    assert_eq!(mw.cordons, 1, "{table}");
     // The overload is one cluster-level alert, and nothing else.
     let overload = row(&r, suite::cluster_overload::NAME);
     assert!(overload.report.alerts.iter().all(|a| a.scope == "cluster"));
@@ -457,4 +462,86 @@ fn without_the_rule_the_disruption_would_be_alerted() {
         let report = out.report();
         assert!(report.false_alerts > 0, "{name}: {:?}", report.alerts);
     }
+}
+
+/// `maintenance-window`: the deadlocked node is alerted on inside the
+/// window, its cordon is held ("held: maintenance window …") until the
+/// window ends at 10:00 UTC, then it is cordoned. Without the window the
+/// same data cordons inside it, so the window is what held it.
+#[test]
+fn a_maintenance_window_holds_the_cordon_until_it_ends() {
+    use nodewatch::time::Timestamp;
+    let t = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+    let (open, close) = (t("2024-03-05T08:00:00Z"), t("2024-03-05T10:00:00Z"));
+    let sc = scenario::builtin(suite::maintenance_window::NAME).expect("built in");
+    assert_eq!(sc.meta.maintenance_windows.len(), 1);
+    let sick = sc.meta.truth.faulty_nodes[0].node.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let replay = |sc: scenario::Scenario| {
+        rt.block_on(nodewatch::replay::run(
+            sc,
+            Arc::new(Catalog::builtin()),
+            Default::default(),
+        ))
+    };
+    let mut without = sc.clone();
+    without.meta.maintenance_windows.clear();
+    let out = replay(sc);
+    let fired = out
+        .notifications
+        .iter()
+        .find(|n| n.alert.subject == sick)
+        .and_then(|n| n.alert.fired_at)
+        .expect("the sick node is alerted on");
+    assert!(open <= fired && fired < close, "fired at {fired}");
+    let cordons: Vec<_> = out
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Cordon)
+        .collect();
+    assert_eq!(cordons.len(), 1, "{:?}", out.actions);
+    assert_eq!(cordons[0].node, sick);
+    assert_eq!(cordons[0].at, close, "cordoned as the window ends");
+    let held: Vec<_> = out
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Refused)
+        .collect();
+    assert!(!held.is_empty());
+    for a in &held {
+        assert!(a.at < close, "{a:?}");
+        assert!(
+            a.reason.contains(
+                "held: maintenance window weekly-maintenance until 2024-03-05T10:00:00Z \
+                 (kubelet config rollout CHG-1042)"
+            ),
+            "{a:?}"
+        );
+    }
+    let report = out.report();
+    assert_eq!(report.false_cordons, 0);
+    assert_eq!(report.false_alerts, 0);
+    // Written to disk, the window travels in scenario.yaml and replays the same.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("mw");
+    let p = p.to_str().unwrap();
+    nodewatch(&["scenario", "write", suite::maintenance_window::NAME, p]);
+    let yaml = std::fs::read_to_string(dir.path().join("mw/scenario.yaml")).unwrap();
+    assert!(yaml.contains("timezone: Europe/Berlin"), "{yaml}");
+    let json: serde_json::Value =
+        serde_json::from_str(&nodewatch(&["replay", p, "--json"])).unwrap();
+    assert_eq!(
+        json["faulty_nodes"][0]["cordoned_at"], "2024-03-05T10:00:00Z",
+        "{json}"
+    );
+    // The same data without the window: cordoned inside it.
+    let out = replay(without);
+    let cordon = out
+        .actions
+        .iter()
+        .find(|a| a.kind == ActionKind::Cordon)
+        .expect("cordoned");
+    assert!(cordon.at < close, "{cordon:?}");
 }

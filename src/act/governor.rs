@@ -6,6 +6,17 @@
 //! a cooldown after nodewatch uncordons a node; a node a human uncordoned is
 //! left alone until it has been healthy again; dry-run and pause switches.
 //! A refusal is reported with its reason, never silently dropped.
+//! Per-pool policies ([`pools`]) and maintenance windows ([`windows`])
+//! refine these; both decide from plain values at the time given.
+
+pub mod cron;
+mod holds;
+pub mod pools;
+pub mod windows;
+
+pub use holds::HoldState;
+pub use pools::{Limit, Mode, PoolPolicy, Selector};
+pub use windows::{Window, WindowSettings};
 
 use crate::model::{CordonRequest, NodeFacts};
 use crate::time::{Duration, Timestamp};
@@ -34,6 +45,10 @@ pub struct GovernorSettings {
     pub healthy_period: Duration,
     /// Hold every cordon while one of these alerts fires in Alertmanager.
     pub hold_while_alerts: HoldSettings,
+    /// Policies per node pool or label selector (first match wins).
+    pub pools: Vec<PoolPolicy>,
+    /// Times during which cordons are held.
+    pub maintenance_windows: Vec<WindowSettings>,
 }
 
 /// `governor.hold_while_alerts`: alerts (an upgrade in progress, a zonal
@@ -70,6 +85,8 @@ impl Default for GovernorSettings {
             cooldown: Duration::mins(60),
             healthy_period: Duration::mins(10),
             hold_while_alerts: HoldSettings::default(),
+            pools: Vec::new(),
+            maintenance_windows: Vec::new(),
         }
     }
 }
@@ -99,6 +116,22 @@ pub enum Refusal {
     Excluded,
     /// Held by an outside condition (e.g. an Alertmanager alert).
     Held(String),
+    /// Inside a maintenance window.
+    Window {
+        /// The window's name.
+        name: String,
+        /// Its reason, as configured.
+        reason: String,
+        /// When it ends.
+        until: Timestamp,
+    },
+    /// A pool policy refused (`why` names its setting).
+    Pool {
+        /// The policy's name.
+        policy: String,
+        /// What it does not allow.
+        why: String,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -106,6 +139,18 @@ impl fmt::Display for Refusal {
         match self {
             Refusal::Paused => write!(f, "paused: actions are switched off"),
             Refusal::Held(why) => write!(f, "{why}"),
+            Refusal::Window {
+                name,
+                reason,
+                until,
+            } => {
+                write!(f, "held: maintenance window {name} until {until}")?;
+                if !reason.is_empty() {
+                    write!(f, " ({reason})")?;
+                }
+                Ok(())
+            }
+            Refusal::Pool { policy, why } => write!(f, "pool policy {policy}: {why}"),
             Refusal::Excluded => write!(
                 f,
                 "excluded: the node opts out with nodewatch.io/exclude=true"
@@ -145,6 +190,9 @@ pub struct Governor {
     human_override: HashMap<String, Option<Timestamp>>,
     /// Why every action is held now (set by the live agent each tick).
     hold: Option<String>,
+    /// `settings.maintenance_windows`, compiled (an entry that cannot be
+    /// read holds every cordon: fail closed).
+    windows: Vec<Result<Window, String>>,
 }
 
 impl Governor {
@@ -155,10 +203,43 @@ impl Governor {
 
     /// A governor with these settings.
     pub fn new(settings: GovernorSettings) -> Self {
+        let windows = settings
+            .maintenance_windows
+            .iter()
+            .map(Window::compile)
+            .collect();
         Governor {
             settings,
+            windows,
             ..Default::default()
         }
+    }
+
+    /// The pool policy covering `node` (first match), if any.
+    pub fn policy_of(&self, node: &NodeFacts) -> Option<&PoolPolicy> {
+        self.settings
+            .pools
+            .iter()
+            .find(|p| p.selector.matches(node))
+    }
+
+    /// What `node` may receive: its policy's mode, if it sets one.
+    pub fn mode_of(&self, node: &NodeFacts) -> Option<Mode> {
+        self.policy_of(node).and_then(|p| p.mode)
+    }
+
+    /// Label keys the pool selectors read (the engine keeps only these of
+    /// each node's labels).
+    pub fn label_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .settings
+            .pools
+            .iter()
+            .flat_map(|p| p.selector.match_labels.keys().cloned())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// Decides whether `req` may go ahead now. `nodes` are all existing nodes.
@@ -178,38 +259,38 @@ impl Governor {
         if let Some(why) = &self.hold {
             return Err(Refusal::Held(why.clone()));
         }
+        let me = nodes.iter().find(|n| n.name == req.node);
+        let policy = me.and_then(|n| self.policy_of(n));
+        if let Some(r) = self.window_hold(policy.map(|p| p.name.as_str()), now) {
+            return Err(r);
+        }
         if !req.fresh {
             return Err(Refusal::StaleData);
         }
         if self.human_override.contains_key(&req.node) {
             return Err(Refusal::HumanOverride);
         }
-        if nodes.iter().any(|n| n.name == req.node && n.excluded) {
+        if me.is_some_and(|n| n.excluded) {
             return Err(Refusal::Excluded);
         }
-        let me = nodes.iter().find(|n| n.name == req.node);
         // Expected disruption (the node's own, or its pool's upgrade).
         if let Some(why) = me.and_then(|n| n.held.as_ref().or(n.upgrade.as_ref())) {
             return Err(Refusal::Held(why.clone()));
         }
+        if let Some(p) = policy {
+            p.allows(req)?;
+        }
+        let scope = self.scope(policy, nodes);
         // Held nodes (draining, leaving, just joined) are no evidence of a
         // common cause: they count neither as unhealthy nor in the total.
-        let judged = || nodes.iter().filter(|n| n.held.is_none());
-        let total = judged().count();
-        let unhealthy = judged().filter(|n| !n.healthy).count();
-        if total > 0 && unhealthy as f64 > s.max_unhealthy_fraction * total as f64 {
-            return Err(Refusal::CommonCause { unhealthy, total });
-        }
+        let judged: Vec<&NodeFacts> = scope.iter().copied().filter(|n| n.held.is_none()).collect();
+        self.common_cause(policy, &judged)?;
         if let Some(last) = self.last_cordon {
             if now.since(last) < s.min_interval {
                 return Err(Refusal::RateLimit { last });
             }
         }
-        let cordoned = nodes.iter().filter(|n| n.cordoned_by_us).count();
-        let max = ((s.max_fraction * nodes.len() as f64).floor() as usize).max(1);
-        if cordoned + 1 > max {
-            return Err(Refusal::MaxFraction { cordoned, max });
-        }
+        self.budget(policy, &scope)?;
         if let Some(me) = me {
             for (kind, key) in [("zone", &me.zone), ("pool", &me.pool)] {
                 if key.is_empty() {
@@ -275,5 +356,7 @@ impl Governor {
     }
 }
 
+#[cfg(test)]
+mod policy_tests;
 #[cfg(test)]
 mod tests;

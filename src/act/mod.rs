@@ -7,7 +7,10 @@ pub mod governor;
 pub mod sinks;
 
 pub use crate::model::{CordonRequest, NodeFacts, Notification};
-pub use governor::{Governor, GovernorSettings, HoldSettings, Refusal};
+pub use governor::{
+    Governor, GovernorSettings, HoldSettings, Limit, Mode, PoolPolicy, Refusal, Selector,
+    WindowSettings,
+};
 
 use crate::model::ActionRecord;
 use crate::state::SinkStats;

@@ -51,6 +51,20 @@ pub fn config(path: &Path) -> Result<String> {
         s.email.len(),
         s.grafana.len()
     );
+    for p in &g.pools {
+        let mode = p.mode.map_or("as every node", |m| m.as_str());
+        let _ = writeln!(out, "pool policy: {} ({mode})", p.name);
+    }
+    for w in &g.maintenance_windows {
+        let _ = writeln!(
+            out,
+            "maintenance window: {} ({}, {}, {}): cordons held",
+            w.label(),
+            w.schedule,
+            w.duration,
+            w.timezone
+        );
+    }
     // The raw document names the references exactly as written.
     let doc: Value = serde_yaml::from_str(cfg.source_text())?;
     let mut refs = Vec::new();

@@ -7,6 +7,7 @@
 #[cfg(test)]
 pub(crate) mod fuzz;
 pub mod names;
+mod policy;
 mod validate;
 pub mod yaml;
 

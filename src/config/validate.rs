@@ -130,6 +130,14 @@ fn problems(cfg: &Config, p: &mut Problems) {
         );
     }
     p.positive("governor.hold_while_alerts.timeout", h.timeout);
+    let g = &cfg.governor;
+    for (field, message) in super::policy::problems(
+        &g.pools,
+        &g.maintenance_windows,
+        cfg.kubernetes.drain.enabled,
+    ) {
+        p.push(field, message);
+    }
     let k = &cfg.kubernetes;
     p.positive("kubernetes.write_backoff", k.write_backoff);
     p.positive("kubernetes.watch_backoff_max", k.watch_backoff_max);
@@ -242,11 +250,12 @@ fn problems(cfg: &Config, p: &mut Problems) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::path::Path;
 
-    fn errors(text: &str) -> Vec<String> {
+    /// The validation errors of `text`, as printed.
+    pub(crate) fn errors(text: &str) -> Vec<String> {
         let cfg = Config::parse(text, Path::new("c.yaml")).expect("parses");
         match cfg.validate() {
             Ok(()) => Vec::new(),
@@ -282,6 +291,14 @@ mod tests {
             ("kubernetes:\n  write_attempts: 0\n", "c.yaml:2: kubernetes.write_attempts"),
             ("kubernetes:\n  drain:\n    timeout: 0s\n", "c.yaml:3: kubernetes.drain.timeout"),
             ("governor:\n  hold_while_alerts:\n    alerts: [Upgrade]\n", "c.yaml:2: governor.hold_while_alerts.alertmanager"),
+            ("governor:\n  maintenance_windows:\n    - {schedule: '0 2 * *', duration: 4h}\n", "c.yaml:3: governor.maintenance_windows[0].schedule: \"0 2 * *\" has 4 fields"),
+            ("governor:\n  maintenance_windows:\n    - name: w\n      schedule: '0 25 * * SAT'\n      duration: 4h\n", "c.yaml:4: governor.maintenance_windows[0].schedule: hour field"),
+            ("governor:\n  maintenance_windows:\n    - schedule: '0 2 * * SAT'\n      duration: 4h\n      timezone: Europe/Berlln\n", "c.yaml:5: governor.maintenance_windows[0].timezone: unknown time zone \"Europe/Berlln\""),
+            ("governor:\n  maintenance_windows:\n    - schedule: '0 2 * * SAT'\n      duration: 0s\n", "c.yaml:4: governor.maintenance_windows[0].duration: must be positive"),
+            ("governor:\n  maintenance_windows:\n    - schedule: '0 2 * * SAT'\n      duration: 1h\n      pools: [gpu]\n", "c.yaml:5: governor.maintenance_windows[0].pools: \"gpu\" is not the name"),
+            ("governor:\n  pools:\n    - name: gpu\n      selector: {}\n", "c.yaml:4: governor.pools[0].selector: selects every node"),
+            ("governor:\n  pools:\n    - name: gpu\n      selector: {pool: [gpu]}\n      mode: drain\n", "c.yaml:5: governor.pools[0].mode: drain needs kubernetes.drain.enabled"),
+            ("governor:\n  pools:\n    - name: gpu\n      selector: {pool: [gpu]}\n      min_score: 2\n", "c.yaml:5: governor.pools[0].min_score: must be within 0..1"),
             ("serve:\n  history_max_bytes: 0\n", "c.yaml:2: serve.history_max_bytes"),
             ("serve:\n  query_max_concurrency: 0\n", "c.yaml:2: serve.query_max_concurrency"),
             ("serve:\n  request_timeout: 0s\n", "c.yaml:2: serve.request_timeout"),

@@ -113,6 +113,8 @@ pub struct Engine {
     /// `[node]` this tick's hold: 0 none, 1 arriving (warm-up), 2 leaving
     /// (see [`Engine::held`] for the reason in words).
     holds: Vec<u8>,
+    /// Node label keys remembered for the governor's pool selectors.
+    kept_labels: Vec<String>,
     alerts: AlertBook,
     tick: u64,
     at: Timestamp,
@@ -146,6 +148,7 @@ impl Engine {
             node_signals,
             healthy_since: Vec::new(),
             holds: Vec::new(),
+            kept_labels: Vec::new(),
             alerts: AlertBook::default(),
             tick: 0,
             at: Timestamp(0),
@@ -174,9 +177,9 @@ impl Engine {
             ..Default::default()
         };
         if let Some(list) = &obs.nodes {
-            out.human_uncordoned = self
-                .nodes
-                .apply_list(list, &self.settings.pool_label, obs.at);
+            out.human_uncordoned =
+                self.nodes
+                    .apply_list(list, &self.settings.pool_label, &self.kept_labels, obs.at);
         }
         for p in &obs.pods {
             self.events.add_pod(p, &mut self.nodes);
@@ -458,24 +461,39 @@ impl Engine {
 
     fn facts(&self) -> Vec<NodeFacts> {
         let upgrading = self.upgrading_pools();
-        self.existing()
-            .map(|i| {
-                let e = self.nodes.entry(i);
-                let held = self.held(i);
-                NodeFacts {
-                    leaving: held.as_ref().is_some_and(Disruption::leaving),
-                    held: held.map(|d| d.to_string()),
-                    upgrade: upgrading.get(&e.pool).cloned(),
-                    name: e.name.clone(),
-                    zone: e.zone.clone(),
-                    pool: e.pool.clone(),
-                    unschedulable: e.unschedulable,
-                    cordoned_by_us: e.cordoned_by_us,
-                    healthy: self.scores[i as usize] < self.settings.unhealthy_score,
-                    excluded: e.excluded,
-                }
-            })
-            .collect()
+        self.existing().map(|i| self.fact(i, &upgrading)).collect()
+    }
+
+    /// Node `i` as the governor sees it.
+    fn fact(&self, i: u32, upgrading: &std::collections::BTreeMap<String, String>) -> NodeFacts {
+        let e = self.nodes.entry(i);
+        let held = self.held(i);
+        NodeFacts {
+            leaving: held.as_ref().is_some_and(Disruption::leaving),
+            held: held.map(|d| d.to_string()),
+            upgrade: upgrading.get(&e.pool).cloned(),
+            name: e.name.clone(),
+            zone: e.zone.clone(),
+            pool: e.pool.clone(),
+            unschedulable: e.unschedulable,
+            cordoned_by_us: e.cordoned_by_us,
+            healthy: self.scores.get(i as usize).copied().unwrap_or(0.0)
+                < self.settings.unhealthy_score,
+            excluded: e.excluded,
+            labels: e.labels.clone(),
+        }
+    }
+
+    /// `node` as the governor sees it, if known.
+    pub fn node_facts(&self, node: &str) -> Option<NodeFacts> {
+        let upgrading = self.upgrading_pools();
+        self.nodes.get(node).map(|i| self.fact(i, &upgrading))
+    }
+
+    /// Remembers these node label keys from now on (the governor's pool
+    /// selectors read them); takes effect with the next node list.
+    pub fn keep_labels(&mut self, keys: Vec<String>) {
+        self.kept_labels = keys;
     }
 
     /// Pools being upgraded now, with why (`signals::disruption`).

@@ -244,6 +244,7 @@ impl Engine {
                         score: self.scores[iu],
                         explanation: self.node_explanation(i),
                         fresh,
+                        drain: true,
                     });
                 }
             }

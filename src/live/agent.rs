@@ -37,6 +37,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
+/// Action records the agent keeps in memory (the status page shows the
+/// newest; `kubernetes.audit` keeps the durable log): about 2 MiB.
+const ACTIONS_KEPT: usize = 10_000;
+
 /// How an agent is assembled.
 #[derive(Clone, Debug, Default)]
 pub struct AgentOptions {
@@ -120,7 +124,8 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             Governor::new(opts.governor),
             notifier,
             cordoner,
-        );
+        )
+        .keep_actions(ACTIONS_KEPT);
         Agent {
             pipeline,
             source,

@@ -352,7 +352,7 @@ impl Cordoner for KubeCordoner {
                 );
                 self.event(node, &uid, "NodewatchCordon", "Warning", msg, at)
                     .await;
-                if let Some(d) = &mut self.drain {
+                if let Some(d) = self.drain.as_mut().filter(|_| req.drain) {
                     d.start(node, &format!("rule {}", req.rule));
                 }
                 Ok(())
@@ -430,6 +430,7 @@ mod tests {
             score: 0.8766,
             explanation: "score 0.88: x".into(),
             fresh: true,
+            drain: true,
         };
         let other = Taint {
             key: "example.com/dedicated".into(),

@@ -80,6 +80,9 @@ pub struct CordonRequest {
     pub explanation: String,
     /// All of the node's signals have fresh data.
     pub fresh: bool,
+    /// A drain may follow the cordon (when draining is on); the node's
+    /// pool policy may say no (`mode: cordon`).
+    pub drain: bool,
 }
 
 /// A node as the governor sees it.
@@ -106,4 +109,6 @@ pub struct NodeFacts {
     pub leaving: bool,
     /// Why its pool counts as being upgraded, if it does.
     pub upgrade: Option<String>,
+    /// The node labels pool policies select on (only those keys).
+    pub labels: Vec<(String, String)>,
 }

@@ -319,6 +319,7 @@ pub fn generate() -> Scenario {
         start: START,
         end: END,
         step: Duration::secs(30),
+        maintenance_windows: Vec::new(),
         truth: truth(),
     };
     Scenario {

@@ -81,6 +81,11 @@ pub struct Meta {
     pub end: Timestamp,
     /// Evaluation interval.
     pub step: Duration,
+    /// Maintenance windows in force while it was recorded (cron, so tied
+    /// to its dates): replay, suite and backtest add them to the
+    /// governor's. Optional; absent in most scenarios.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance_windows: Vec<crate::act::WindowSettings>,
     /// Ground truth.
     #[serde(default)]
     pub truth: Truth,

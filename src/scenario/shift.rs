@@ -135,6 +135,7 @@ mod tests {
                 start: ts("2018-02-20T12:00:00Z"),
                 end: ts("2018-02-20T13:00:00Z"),
                 step: Duration::secs(30),
+                maintenance_windows: Vec::new(),
                 truth: Truth {
                     faulty_nodes: vec![FaultyNode {
                         node: "n".into(),

@@ -136,6 +136,23 @@ pub(super) fn encode_snapshot(enc: &mut DescriptorEncoder, s: &Snapshot) -> Resu
         None,
         paused,
     )?;
+    let held = stats.holds.iter().map(|h| {
+        (
+            [
+                ("kind", h.kind.as_str()),
+                ("name", h.name.as_str()),
+                ("reason", h.reason.as_str()),
+            ],
+            u64::from(h.active),
+        )
+    });
+    gauges(
+        enc,
+        "nodewatch_held",
+        "1 while cordons are held: one series per maintenance window (0 outside it), and the Alertmanager hold while in force.",
+        None,
+        held,
+    )?;
     let drains = stats
         .drains
         .iter()

@@ -84,6 +84,14 @@ impl Published {
     /// Makes `snapshot` the current one and folds it into the history and
     /// action totals. Called by the pipeline after every tick.
     pub fn publish(&self, snapshot: Snapshot) {
+        self.publish_with_series(snapshot, &[]);
+    }
+
+    /// [`Published::publish`], with `extra` samples written into the
+    /// query history in the snapshot's tick: series nodewatch never
+    /// produces (classic histogram buckets), which tests load to compare
+    /// the query API with Prometheus. They never reach `/metrics`.
+    pub fn publish_with_series(&self, snapshot: Snapshot, extra: &[history::ExtraSample]) {
         let mut book = self.write();
         book.publishes += 1;
         let tick = book.publishes;
@@ -139,7 +147,7 @@ impl Published {
         // then store; readers take one of them only.
         {
             let mut store = self.store.write().unwrap_or_else(|e| e.into_inner());
-            history::record(&mut store, &snapshot, &totals, &new_actions);
+            history::record_with(&mut store, &snapshot, &totals, &new_actions, extra);
         }
         book.current = Some(Arc::new(snapshot));
     }

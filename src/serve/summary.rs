@@ -1,7 +1,8 @@
 //! The top of the status page: the summary cards (sick nodes, alerts,
 //! cordons, missing data, cluster state) and the cluster-incident banner,
 //! which says in words that many nodes failing at once is a common cause
-//! and that nodewatch will not cordon for it.
+//! and that nodewatch will not cordon for it; the holds on cordons in
+//! force (maintenance windows, the Alertmanager hold).
 
 use super::html::escape_html as esc;
 use crate::model::AlertState;
@@ -13,6 +14,29 @@ pub(super) fn human_time(rfc3339: &str) -> String {
     match rfc3339.strip_suffix('Z') {
         Some(t) => format!("{} UTC", t.replacen('T', " ", 1)),
         None => rfc3339.to_string(),
+    }
+}
+
+/// One line per hold in force: what holds cordons, until when, and why.
+pub(super) fn holds(out: &mut String, s: &Snapshot) {
+    for h in s.stats.holds.iter().filter(|h| h.active) {
+        let what = match h.kind.as_str() {
+            "maintenance_window" => format!("maintenance window {}", h.name),
+            _ => "Alertmanager".to_string(),
+        };
+        let until = h
+            .until
+            .map_or(String::new(), |u| format!(" until {}", u.to_rfc3339()));
+        let why = if h.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", h.reason)
+        };
+        let _ = write!(
+            out,
+            "<p class=\"meta held\"><b>Cordons held</b> by {}</p>",
+            esc(&format!("{what}{until}{why}"))
+        );
     }
 }
 
@@ -122,4 +146,38 @@ pub(super) fn banner(out: &mut String, s: &Snapshot) {
         "</ul><p>Many nodes show the same problem at once: this is a common cause, not sick \
          nodes. nodewatch raises one cluster-level alert and <b>will not cordon</b> nodes for it.</p></section>",
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Hold;
+    use crate::time::Timestamp;
+
+    #[test]
+    fn holds_in_force_are_shown_with_until_and_reason_escaped() {
+        let mut s = Snapshot::default();
+        s.stats.holds = vec![
+            Hold {
+                kind: "maintenance_window".into(),
+                name: "weekly".into(),
+                reason: "patching <CHG-42>".into(),
+                until: Some(Timestamp(1_709_632_800_000)),
+                active: true,
+            },
+            Hold {
+                kind: "maintenance_window".into(),
+                name: "quiet".into(),
+                active: false,
+                ..Default::default()
+            },
+        ];
+        let mut out = String::new();
+        holds(&mut out, &s);
+        assert_eq!(
+            out,
+            "<p class=\"meta held\"><b>Cordons held</b> by maintenance window weekly \
+             until 2024-03-05T10:00:00Z: patching &lt;CHG-42&gt;</p>"
+        );
+    }
 }

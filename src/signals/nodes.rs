@@ -36,10 +36,13 @@ pub struct NodeEntry {
     /// When its kubelet version was seen to change (an upgrade's reboot):
     /// a second warm-up starts there.
     pub restarted: Option<Timestamp>,
-    /// Hash of the node object last applied: a list that brings the same
-    /// object again changes nothing (a replay re-sends its list when one
-    /// node changes; that must not undo what nodewatch did to another).
+    /// Hash of the node object (and the kept label keys) last applied: a
+    /// list that brings the same object again changes nothing (a replay
+    /// re-sends its list when one node changes; that must not undo what
+    /// nodewatch did to another).
     pub fingerprint: u64,
+    /// The labels pool policies select on (only the kept keys).
+    pub labels: Vec<(String, String)>,
 }
 
 /// Interned nodes.
@@ -110,11 +113,13 @@ impl NodeTable {
     /// versions and schedulability, and marks nodes absent from it as no
     /// longer listed. Returns the names of nodes nodewatch had cordoned
     /// that are now schedulable again although nodewatch did not uncordon
-    /// them (a human did).
+    /// them (a human did). Of each node's labels only the `keep` keys are
+    /// remembered.
     pub fn apply_list(
         &mut self,
         nodes: &[k8s::Node],
         pool_label: &str,
+        keep: &[String],
         at: Timestamp,
     ) -> Vec<String> {
         let mut human_uncordoned = Vec::new();
@@ -125,7 +130,7 @@ impl NodeTable {
             let i = self.intern(&n.metadata.name);
             let e = &mut self.entries[i as usize];
             e.listed = true;
-            let fingerprint = fingerprint(n);
+            let fingerprint = fingerprint(n, keep);
             if e.fingerprint == fingerprint {
                 continue;
             }
@@ -133,6 +138,10 @@ impl NodeTable {
             e.zone = n.zone().to_string();
             e.pool = n.pool(pool_label).to_string();
             e.excluded = n.excluded();
+            e.labels = keep
+                .iter()
+                .filter_map(|k| Some((k.clone(), n.metadata.labels.get(k)?.clone())))
+                .collect();
             e.created = n
                 .metadata
                 .creation_timestamp
@@ -155,10 +164,12 @@ impl NodeTable {
     }
 }
 
-/// A hash of everything nodewatch reads from a node (0 is never one).
-fn fingerprint(n: &k8s::Node) -> u64 {
+/// A hash of everything nodewatch reads from a node, and of the label keys
+/// it keeps (0 is never one).
+fn fingerprint(n: &k8s::Node, keep: &[String]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     serde_json::to_string(n).unwrap_or_default().hash(&mut h);
+    keep.hash(&mut h);
     h.finish().max(1)
 }

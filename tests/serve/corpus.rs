@@ -5,14 +5,23 @@
 //! `by`/`without`, `quantile`; regressions and quantiles over ranges;
 //! `timestamp`; subqueries; `@` (with `start()`/`end()`); arithmetic and comparisons with scalars; vector
 //! matching with `on`/`ignoring`/`group_left`/`group_right`; set
-//! operators), nested at most [`MAX_DEPTH`] levels, and the instant time
-//! or range of each query. The same seed gives the same corpus.
+//! operators; `label_replace`, `label_join`, `count_values`, `absent`,
+//! `absent_over_time`, `clamp`, `histogram_quantile` over a classic
+//! histogram; string literals), nested at most [`MAX_DEPTH`] levels, and
+//! the instant time or range of each query. The same seed gives the same
+//! corpus.
 
 use nodewatch::scenario::rng::Rng;
+
+#[path = "corpus_labels.rs"]
+mod labels;
 
 /// Nodes and signals of the corpus's data.
 pub const NODES: usize = 6;
 pub const SIGNALS: [&str; 3] = ["cpu", "mem", "disk"];
+/// The classic histogram of the corpus's data (test data only: nodewatch
+/// exports no histogram).
+pub const BUCKET_METRIC: &str = "request_seconds_bucket";
 /// Deepest nesting of generated expressions.
 const MAX_DEPTH: u32 = 3;
 
@@ -80,8 +89,12 @@ impl Gen {
         xs[self.below(xs.len())]
     }
 
-    /// One query.
+    /// One query: mostly a vector expression, now and then a string
+    /// literal (a `string` result; an error as a range query).
     pub fn query(&mut self) -> String {
+        if self.below(60) == 0 {
+            return ["\"text\"", "\"\"", "(\"a b\")"][self.below(3)].into();
+        }
         self.vector(MAX_DEPTH)
     }
 
@@ -184,7 +197,7 @@ impl Gen {
             return self.selector();
         }
         let d = depth - 1;
-        match self.below(16) {
+        match self.below(20) {
             0 => self.selector(),
             1 if self.below(3) == 0 => {
                 let f = self.pick(RANGE_FNS);
@@ -284,10 +297,20 @@ impl Gen {
                 format!("({}) {op}{m} ({})", self.vector(d), self.vector(d))
             }
             13 => {
-                let f = ["clamp_min", "clamp_max"][self.below(2)];
-                format!("{f}({}, {})", self.vector(d), self.below(30))
+                let f = ["clamp_min", "clamp_max", "clamp"][self.below(3)];
+                if f == "clamp" {
+                    // Sometimes inverted (min > max: nothing), or NaN.
+                    let lo = ["0", "1", "5", "20", "NaN", "-Inf"][self.below(6)];
+                    let hi = ["0", "2", "10", "30", "NaN", "Inf"][self.below(6)];
+                    format!("clamp({}, {lo}, {hi})", self.vector(d))
+                } else {
+                    format!("{f}({}, {})", self.vector(d), self.below(30))
+                }
             }
-            _ => unreachable!("below(16)"),
+            16 | 17 => self.relabeled(d),
+            18 => self.absent(d),
+            19 => self.histogram(),
+            _ => unreachable!("below(20)"),
         }
     }
 

@@ -54,6 +54,7 @@ pub fn request(node: &str) -> CordonRequest {
         score: 0.9,
         explanation: "score 0.9: test".into(),
         fresh: true,
+        drain: true,
     }
 }
 
@@ -345,6 +346,17 @@ pub async fn start_replica(
     prometheus: &str,
     identity: &str,
 ) -> Replica {
+    start_replica_with(client, sc, prometheus, identity, |_| {}).await
+}
+
+/// [`start_replica`] with its options changed by `tweak` first.
+pub async fn start_replica_with(
+    client: kube::Client,
+    sc: &Scenario,
+    prometheus: &str,
+    identity: &str,
+    tweak: impl FnOnce(&mut nodewatch::live::AgentOptions),
+) -> Replica {
     use nodewatch::collect::prometheus::{PrometheusCollector, PrometheusConfig};
     let mut opts = nodewatch::live::AgentOptions {
         elect: true,
@@ -352,6 +364,7 @@ pub async fn start_replica(
     };
     opts.engine.step = sc.meta.step;
     opts.kube.identity = Some(identity.into());
+    tweak(&mut opts);
     let metrics = PrometheusCollector::new(&PrometheusConfig::new(prometheus)).expect("collector");
     let catalog = std::sync::Arc::new(nodewatch::catalog::Catalog::builtin());
     let agent = nodewatch::live::Agent::start(

@@ -21,6 +21,7 @@ fn req(node: &str) -> CordonRequest {
         score: 0.9,
         explanation: String::new(),
         fresh: true,
+        drain: true,
     }
 }
 

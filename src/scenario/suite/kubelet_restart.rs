@@ -30,7 +30,7 @@ pub fn generate() -> Scenario {
 }
 
 /// The kubelet on node `n` stops at `t` and is back 40 s later.
-fn restart(w: &mut World, n: usize, t: Timestamp) {
+pub(super) fn restart(w: &mut World, n: usize, t: Timestamp) {
     let info = w.cluster.nodes[n].clone();
     let node = Involved::node(&info);
     let back = t.add(Duration::secs(40));

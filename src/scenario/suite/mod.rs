@@ -15,6 +15,7 @@
 //! | `metrics-gone` | Prometheus loses three healthy nodes' targets | no alert, no cordon, reported unknown |
 //! | `kernel-deadlock` | node-problem-detector reports `KernelDeadlock` on one node | node alert (and cordon) |
 //! | `kubelet-restart` | two nodes restart their kubelet (one short NotReady each) | nothing |
+//! | `maintenance-window` | a node deadlocks inside the scenario's maintenance window | node alert at once, cordon when the window ends |
 //! | `autoscaler-scale-down` | the autoscaler removes 3 nodes; another node loses networking | only that node alerted (and cordoned) |
 //! | `spot-preemption` | two spot nodes preempted (GKE, AWS handler); a third leaks threads | only that node alerted |
 //! | `upgrade-in-progress` | a pool upgraded node by node; a node of another pool loses networking | only that node alerted (and cordoned) |
@@ -29,6 +30,7 @@ pub mod kernel_deadlock;
 mod kube_state;
 pub mod kubelet_restart;
 pub mod large_cluster;
+pub mod maintenance_window;
 pub mod metrics_gone;
 pub mod network_loss;
 pub mod nodes_joining;
@@ -51,7 +53,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 13] = [
+pub const SCENARIOS: [(&str, &str, Generator); 14] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -91,6 +93,11 @@ pub const SCENARIOS: [(&str, &str, Generator); 13] = [
         kubelet_restart::NAME,
         kubelet_restart::DESCRIPTION,
         kubelet_restart::generate,
+    ),
+    (
+        maintenance_window::NAME,
+        maintenance_window::DESCRIPTION,
+        maintenance_window::generate,
     ),
     (
         autoscaler_scale_down::NAME,

@@ -276,6 +276,7 @@ impl World {
             start: self.start,
             end: self.end,
             step: STEP,
+            maintenance_windows: Vec::new(),
             truth,
         };
         Scenario {

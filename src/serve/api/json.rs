@@ -6,7 +6,7 @@
 
 use super::number;
 use crate::serve::history::History;
-use crate::serve::query::{Labels, Output};
+use crate::serve::query::{Data, Labels, Names, Output};
 use std::fmt::Write;
 
 /// `{"status":"success","data":<data>}` around what `data` writes.
@@ -36,12 +36,19 @@ pub fn result(out: &mut String, h: &History, r: &Output) {
 /// [`result`], giving up (and returning `false`) as soon as `out` holds
 /// more than `max` bytes, so an oversized answer is never built whole.
 pub fn result_within(out: &mut String, h: &History, r: &Output, max: usize) -> bool {
-    match r {
-        Output::Scalar(t, v) => {
+    match &r.data {
+        Data::Scalar(t, v) => {
             out.push_str("{\"resultType\":\"scalar\",\"result\":");
             point(out, *t, *v);
         }
-        Output::Vector(t, samples) => {
+        Data::String(t, text) => {
+            out.push_str("{\"resultType\":\"string\",\"result\":[");
+            timestamp(out, *t);
+            out.push(',');
+            string(out, text);
+            out.push(']');
+        }
+        Data::Vector(t, samples) => {
             out.reserve(samples.len() * 96);
             out.push_str("{\"resultType\":\"vector\",\"result\":[");
             for (i, (labels, v)) in samples.iter().enumerate() {
@@ -52,14 +59,14 @@ pub fn result_within(out: &mut String, h: &History, r: &Output, max: usize) -> b
                     out.push(',');
                 }
                 out.push_str("{\"metric\":");
-                label_set(out, h, labels);
+                label_set_with(out, h, &r.names, labels);
                 out.push_str(",\"value\":");
                 point(out, *t, *v);
                 out.push('}');
             }
             out.push(']');
         }
-        Output::Matrix(series) => {
+        Data::Matrix(series) => {
             let points: usize = series.iter().map(|s| s.1.len()).sum();
             out.reserve(series.len() * 80 + points * 24);
             out.push_str("{\"resultType\":\"matrix\",\"result\":[");
@@ -73,7 +80,7 @@ pub fn result_within(out: &mut String, h: &History, r: &Output, max: usize) -> b
                     out.push(',');
                 }
                 out.push_str("{\"metric\":");
-                label_set(out, h, labels);
+                label_set_with(out, h, &r.names, labels);
                 out.push_str(",\"values\":[");
                 stamps.points(out, &mut memo, pts);
                 out.push_str("]}");
@@ -135,16 +142,32 @@ impl Stamps {
     }
 }
 
-/// A label set as a JSON object.
+/// A label set of stored series as a JSON object.
 pub fn label_set(out: &mut String, h: &History, labels: &Labels) {
+    labels_json(out, labels, |id| h.strings.resolve(id));
+}
+
+/// A label set of a query's answer, which may use strings the query made
+/// up (`names`), as a JSON object. Most answers have none: they take the
+/// same path as stored series.
+fn label_set_with(out: &mut String, h: &History, names: &Names, labels: &Labels) {
+    if names.is_empty() {
+        label_set(out, h, labels);
+    } else {
+        labels_json(out, labels, |id| names.resolve(h, id));
+    }
+}
+
+#[inline]
+fn labels_json<'s>(out: &mut String, labels: &Labels, resolve: impl Fn(u32) -> &'s str) {
     out.push('{');
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        string(out, h.strings.resolve(*k));
+        string(out, resolve(*k));
         out.push(':');
-        string(out, h.strings.resolve(*v));
+        string(out, resolve(*v));
     }
     out.push('}');
 }

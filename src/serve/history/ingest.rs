@@ -89,6 +89,19 @@ pub fn record(
     totals: &BTreeMap<String, u64>,
     new_actions: &[&ActionRecord],
 ) {
+    record_with(h, s, totals, new_actions, &[]);
+}
+
+/// [`record`], plus `extra` samples (label set with `__name__`, value)
+/// in the same tick: series nodewatch never produces, which tests load to
+/// compare the query API with Prometheus on them (classic histograms).
+pub fn record_with(
+    h: &mut History,
+    s: &Snapshot,
+    totals: &BTreeMap<String, u64>,
+    new_actions: &[&ActionRecord],
+    extra: &[ExtraSample],
+) {
     if !h.begin(s.at.0) {
         return;
     }
@@ -232,5 +245,15 @@ pub fn record(
         &[("__name__", "nodewatch_tick_duration_seconds")],
         s.stats.tick_seconds,
     );
+    for (labels, v) in extra {
+        let l: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        h.set(&l, *v);
+    }
     h.end();
 }
+
+/// A sample of [`record_with`]: label pairs (`__name__` included), value.
+pub type ExtraSample = (Vec<(String, String)>, f64);

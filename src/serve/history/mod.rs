@@ -16,7 +16,7 @@ mod ingest;
 mod intern;
 
 pub use chunk::{is_stale, CHUNK};
-pub use ingest::{record, SERIES};
+pub use ingest::{record, record_with, ExtraSample, SERIES};
 pub use intern::{FxMap, Interner, LabelIds};
 
 use chunk::Column;

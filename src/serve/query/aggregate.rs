@@ -13,6 +13,9 @@ use std::cmp::Ordering;
 pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, QueryError> {
     let op = a.op.to_string();
     let op = op.as_str();
+    if op == "count_values" {
+        return super::labels::count_values(ev, a);
+    }
     if !matches!(
         op,
         "sum"
@@ -101,7 +104,7 @@ pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, Query
         // inputs come in Go map order, and sorting them would only cost.
         if sorted_input(&a.expr) {
             for members in groups.values_mut() {
-                members.sort_by(|a, b| cmp_labels(ev.h, &input[*a].labels, &input[*b].labels));
+                members.sort_by(|a, b| cmp_labels(ev, &input[*a].labels, &input[*b].labels));
             }
         }
         return Ok(Value::Vector(top(
@@ -149,8 +152,9 @@ struct Keyer {
 
 impl Keyer {
     fn new(ev: &Evaluator, m: Option<&LabelModifier>) -> Self {
-        let ids =
-            |ls: &[String]| -> Vec<u32> { ls.iter().filter_map(|l| ev.h.strings.get(l)).collect() };
+        let ids = |ls: &[String]| -> Vec<u32> {
+            ls.iter().filter_map(|l| ev.names.get(ev.h, l)).collect()
+        };
         match m {
             None => Keyer {
                 by: Some(Vec::new()),

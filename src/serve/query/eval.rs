@@ -3,11 +3,14 @@
 //! resolving matchers happens once, not once per step.
 
 use super::modifiers::duration_ms;
+pub(super) use super::names::{check_unique, cmp_labels};
 use super::select::Selector;
-use super::{aggregate, binary, functions, guard, Budget, Labels, Output, QueryError, LOOKBACK_MS};
+use super::{
+    aggregate, binary, functions, guard, Budget, Data, Labels, Names, Output, QueryError,
+    LOOKBACK_MS,
+};
 use crate::serve::history::History;
 use promql_parser::parser::{Expr, VectorSelector};
-use std::cmp::Ordering;
 
 /// One series of an instant vector, with a value (or none) per step.
 #[derive(Clone, Debug)]
@@ -44,6 +47,8 @@ pub(super) struct Evaluator<'a> {
     pub(super) end: i64,
     /// The query's `start` (ms), which `@ start()` reads.
     pub(super) start: i64,
+    /// Label strings this query made up.
+    pub(super) names: Names,
 }
 
 impl<'a> Evaluator<'a> {
@@ -57,12 +62,14 @@ impl<'a> Evaluator<'a> {
             end: steps.last().copied().unwrap_or(0),
             start: steps.first().copied().unwrap_or(0),
             steps,
+            names: Names::default(),
         }
     }
 
     /// An evaluator of a subquery's inner steps: same history, budget
-    /// (samples counted so far included), depth and query bounds.
-    pub(super) fn nested(&self, steps: Vec<i64>) -> Evaluator<'a> {
+    /// (samples counted so far included), depth, query bounds and made-up
+    /// strings (lent until [`Self::absorb`]).
+    pub(super) fn nested(&mut self, steps: Vec<i64>) -> Evaluator<'a> {
         Evaluator {
             h: self.h,
             steps,
@@ -72,12 +79,15 @@ impl<'a> Evaluator<'a> {
             depth: self.depth,
             end: self.end,
             start: self.start,
+            names: std::mem::take(&mut self.names),
         }
     }
 
-    /// Takes over the samples a [`Self::nested`] evaluator counted.
-    pub(super) fn absorb(&mut self, sub: &Evaluator) {
+    /// Takes over the samples a [`Self::nested`] evaluator counted and the
+    /// strings it made up.
+    pub(super) fn absorb(&mut self, sub: Evaluator) {
         self.samples = self.samples.max(sub.samples);
+        self.names = sub.names;
     }
 
     /// Sets the query's `end` (ms) for `@ end()`.
@@ -88,34 +98,65 @@ impl<'a> Evaluator<'a> {
 
     /// Result of an instant query (`steps` has one element).
     pub(super) fn instant(mut self, expr: &Expr) -> Result<Output, QueryError> {
+        let data = self.instant_data(expr)?;
+        Ok(Output {
+            data,
+            names: self.names,
+        })
+    }
+
+    fn instant_data(&mut self, expr: &Expr) -> Result<Data, QueryError> {
         let at = self.steps[0];
-        if let Expr::MatrixSelector(ms) = unparen(expr) {
-            return self.raw_matrix(&ms.vs, duration_ms(&ms.range)?);
-        }
-        if let Expr::Subquery(sq) = unparen(expr) {
-            return super::subquery::raw(&mut self, sq);
+        match unparen(expr) {
+            Expr::MatrixSelector(ms) => return self.raw_matrix(&ms.vs, duration_ms(&ms.range)?),
+            Expr::Subquery(sq) => return super::subquery::raw(self, sq),
+            Expr::StringLiteral(s) if !matches!(expr, Expr::Paren(_)) => {
+                return Ok(Data::String(at, s.val.clone()))
+            }
+            // Prometheus 2.42 wraps a parenthesized string in a
+            // step-invariant node it then cannot answer.
+            Expr::StringLiteral(_) => {
+                return Err(QueryError::Execution(
+                    "unexpected result in StepInvariantExpr evaluation: *parser.StepInvariantExpr"
+                        .into(),
+                ))
+            }
+            _ => {}
         }
         Ok(match self.eval(expr)? {
-            Value::Scalar(v) => Output::Scalar(at, v[0]),
+            Value::Scalar(v) => Data::Scalar(at, v[0]),
             Value::Vector(mut series) => {
                 if !keeps_order(expr) {
-                    series.sort_by(|a, b| cmp_labels(self.h, &a.labels, &b.labels));
+                    series.sort_by(|a, b| cmp_labels(self, &a.labels, &b.labels));
                 }
                 let samples = series
                     .into_iter()
                     .filter_map(|s| Some((s.labels, s.points[0]?)))
                     .collect();
-                Output::Vector(at, samples)
+                Data::Vector(at, samples)
             }
         })
     }
 
     /// Result of a range query.
     pub(super) fn range(mut self, expr: &Expr) -> Result<Output, QueryError> {
-        if let Expr::MatrixSelector(_) | Expr::Subquery(_) = unparen(expr) {
-            return Err(QueryError::Parse(
-                "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
-            ));
+        let data = self.range_data(expr)?;
+        Ok(Output {
+            data,
+            names: self.names,
+        })
+    }
+
+    fn range_data(&mut self, expr: &Expr) -> Result<Data, QueryError> {
+        let kind = match unparen(expr) {
+            Expr::MatrixSelector(_) | Expr::Subquery(_) => "range vector",
+            Expr::StringLiteral(_) => "string",
+            _ => "",
+        };
+        if !kind.is_empty() {
+            return Err(QueryError::Parse(format!(
+                "invalid expression type \"{kind}\" for range query, must be Scalar or instant Vector"
+            )));
         }
         let steps = self.steps.clone();
         let series = match self.eval(expr)? {
@@ -142,8 +183,8 @@ impl<'a> Evaluator<'a> {
             })
             .filter(|(_, p): &(Labels, Vec<(i64, f64)>)| !p.is_empty())
             .collect();
-        out.sort_by(|a, b| cmp_labels(self.h, &a.0, &b.0));
-        Ok(Output::Matrix(out))
+        out.sort_by(|a, b| cmp_labels(self, &a.0, &b.0));
+        Ok(Data::Matrix(out))
     }
 
     /// Evaluates a sub-expression for all steps, refusing trees deeper than
@@ -187,7 +228,11 @@ impl<'a> Evaluator<'a> {
             Expr::Subquery(_) => Err(QueryError::Parse(
                 "subqueries return a range vector: they must be the argument of a function such as max_over_time()".into(),
             )),
-            Expr::StringLiteral(_) => Err(QueryError::Unsupported("string literals as values".into())),
+            // The parser allows a string only as a function's argument
+            // (read there) or as the whole query (answered by `instant`).
+            Expr::StringLiteral(_) => Err(QueryError::Parse(
+                "string literals are only allowed as a whole query or a function argument".into(),
+            )),
             Expr::Extension(_) => Err(QueryError::Unsupported("extension expressions".into())),
         }
     }
@@ -260,7 +305,7 @@ impl<'a> Evaluator<'a> {
     }
 
     /// A range selector as the whole (instant) query: its raw samples.
-    fn raw_matrix(&mut self, vs: &VectorSelector, range_ms: i64) -> Result<Output, QueryError> {
+    fn raw_matrix(&mut self, vs: &VectorSelector, range_ms: i64) -> Result<Data, QueryError> {
         let (ids, windows, _) = self.windows(vs, range_ms)?;
         let w = windows[0].clone();
         let mut out: Vec<(Labels, Vec<(i64, f64)>)> = ids
@@ -274,8 +319,13 @@ impl<'a> Evaluator<'a> {
                 (!pts.is_empty()).then_some((labels, pts))
             })
             .collect();
-        out.sort_by(|a, b| cmp_labels(self.h, &a.0, &b.0));
-        Ok(Output::Matrix(out))
+        out.sort_by(|a, b| cmp_labels(self, &a.0, &b.0));
+        Ok(Data::Matrix(out))
+    }
+
+    /// The string of a label id (the history's or made up by this query).
+    pub(super) fn resolve(&self, id: u32) -> &str {
+        self.names.resolve(self.h, id)
     }
 
     /// Removes `__name__` from a label set.
@@ -312,28 +362,6 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-/// Refuses two series with the same labels that both have a value at the
-/// same step (after `__name__` was dropped), as Prometheus does (with its
-/// words, which do not name the labels).
-pub(super) fn check_unique(_h: &History, series: &[Series]) -> Result<(), QueryError> {
-    let mut idx: Vec<usize> = (0..series.len()).collect();
-    idx.sort_by(|a, b| series[*a].labels.cmp(&series[*b].labels));
-    for w in idx.windows(2) {
-        let (a, b) = (&series[w[0]], &series[w[1]]);
-        if a.labels == b.labels
-            && a.points
-                .iter()
-                .zip(&b.points)
-                .any(|(x, y)| x.is_some() && y.is_some())
-        {
-            return Err(QueryError::Execution(
-                "vector cannot contain metrics with the same labelset".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Removes enclosing parentheses.
 pub(super) fn unparen(mut e: &Expr) -> &Expr {
     while let Expr::Paren(p) = e {
@@ -350,19 +378,4 @@ fn keeps_order(e: &Expr) -> bool {
         Expr::Aggregate(a) => matches!(a.op.to_string().as_str(), "topk" | "bottomk"),
         _ => false,
     }
-}
-
-/// Orders label sets as Prometheus does: pairwise by name, then value.
-pub(super) fn cmp_labels(h: &History, a: &Labels, b: &Labels) -> Ordering {
-    for (x, y) in a.iter().zip(b) {
-        let o = h
-            .strings
-            .resolve(x.0)
-            .cmp(h.strings.resolve(y.0))
-            .then_with(|| h.strings.resolve(x.1).cmp(h.strings.resolve(y.1)));
-        if o != Ordering::Equal {
-            return o;
-        }
-    }
-    a.len().cmp(&b.len())
 }

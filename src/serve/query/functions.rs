@@ -5,7 +5,7 @@
 
 use super::eval::{check_unique, unparen, Evaluator, Series, Value};
 use super::modifiers::duration_ms;
-use super::{math, range_params, QueryError};
+use super::{histogram, labels, math, range_params, QueryError};
 use crate::collect::tsdb::Extrapolation;
 use promql_parser::parser::{Call, Expr};
 
@@ -19,9 +19,13 @@ pub(super) fn call(ev: &mut Evaluator, c: &Call) -> Result<Value, QueryError> {
         | "last_over_time" | "present_over_time" | "stddev_over_time" | "stdvar_over_time" => {
             over_range(ev, name, args.first().copied())
         }
-        "abs" | "ceil" | "floor" | "round" | "clamp_min" | "clamp_max" => {
-            elementwise(ev, name, &args)
+        "abs" | "ceil" | "floor" | "round" | "clamp" | "clamp_min" | "clamp_max" => {
+            math::elementwise(ev, name, &args)
         }
+        "label_replace" | "label_join" | "absent" | "absent_over_time" => {
+            labels::call(ev, name, &args)
+        }
+        "histogram_quantile" => histogram::quantile(ev, &args),
         "sort" | "sort_desc" => sort(ev, name == "sort_desc", &args),
         _ if math::NAMES.contains(&name) => math::call(ev, name, &args),
         _ if range_params::NAMES.contains(&name) => range_params::call(ev, name, &args),
@@ -240,48 +244,6 @@ fn extrapolated(
     crate::collect::tsdb::extrapolated(s.len(), |i| s[i], &w)
 }
 
-/// `abs`, `ceil`, `floor`, `round`, `clamp_min`, `clamp_max`.
-fn elementwise(ev: &mut Evaluator, name: &str, args: &[&Expr]) -> Result<Value, QueryError> {
-    let bound = match name {
-        "clamp_min" | "clamp_max" | "round" if args.len() > 1 => match ev.eval(args[1])? {
-            Value::Scalar(v) => Some(v),
-            Value::Vector(_) => return Err(type_error(name, "scalar")),
-        },
-        "clamp_min" | "clamp_max" => {
-            return Err(QueryError::Parse(format!(
-                "expected 2 arguments of {name}()"
-            )))
-        }
-        _ => None,
-    };
-    let Value::Vector(mut vs) = ev.eval(arg(args, 0, name)?)? else {
-        return Err(type_error(name, "instant vector"));
-    };
-    for s in &mut vs {
-        ev.drop_name(&mut s.labels);
-        for (i, p) in s.points.iter_mut().enumerate() {
-            let Some(v) = p else { continue };
-            let b = bound.as_ref().map_or(1.0, |b| b[i]);
-            *v = match name {
-                "abs" => v.abs(),
-                "ceil" => v.ceil(),
-                "floor" => v.floor(),
-                // Prometheus rounds half up, to a multiple of `to_nearest`,
-                // multiplying by its inverse (which differs from dividing
-                // in the last bit for e.g. 0.1).
-                "round" => {
-                    let inverse = 1.0 / b;
-                    (*v * inverse + 0.5).floor() / inverse
-                }
-                "clamp_min" => go_max(*v, b),
-                _ => go_min(*v, b),
-            };
-        }
-    }
-    check_unique(ev.h, &vs)?;
-    Ok(Value::Vector(vs))
-}
-
 /// `timestamp(v)`: a selector's sample times (Prometheus 2.42 special-cases
 /// a bare selector), otherwise each step's time.
 fn timestamp(ev: &mut Evaluator, a: &Expr) -> Result<Value, QueryError> {
@@ -330,22 +292,4 @@ fn sort(ev: &mut Evaluator, desc: bool, args: &[&Expr]) -> Result<Value, QueryEr
         }
     });
     Ok(Value::Vector(vs))
-}
-
-/// Go's `math.Max`: NaN if either is NaN (Rust's `max` ignores a NaN).
-fn go_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.max(b)
-    }
-}
-
-/// Go's `math.Min`: NaN if either is NaN.
-fn go_min(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        a.min(b)
-    }
 }

@@ -29,7 +29,7 @@ impl Signature {
         };
         Signature {
             on,
-            names: names.iter().filter_map(|n| ev.h.strings.get(n)).collect(),
+            names: names.iter().filter_map(|n| ev.names.get(ev.h, n)).collect(),
             metric_name: ev.name,
         }
     }
@@ -120,7 +120,10 @@ pub(super) fn vector_op(
         VectorMatchCardinality::OneToMany(l) => (&l.labels[..], true, false),
         _ => (&[][..], false, true),
     };
-    let include: Vec<u32> = include.iter().filter_map(|n| ev.h.strings.get(n)).collect();
+    let include: Vec<u32> = include
+        .iter()
+        .filter_map(|n| ev.names.get(ev.h, n))
+        .collect();
     // The "many" side is walked; the "one" side must be unique per signature.
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
     let sig = Signature::new(ev, m);
@@ -179,7 +182,7 @@ pub(super) fn vector_op(
                 }
             }
             if !include.is_empty() {
-                labels.sort_by(|a, b| ev.h.strings.resolve(a.0).cmp(ev.h.strings.resolve(b.0)));
+                labels.sort_by(|a, b| ev.resolve(a.0).cmp(ev.resolve(b.0)));
             }
             let seen = matched.entry(g).or_default();
             if one_to_one && !seen.is_empty() {
@@ -216,13 +219,7 @@ pub(super) fn vector_op(
 fn labels_text(ev: &Evaluator, l: &Labels) -> String {
     let pairs: Vec<String> = l
         .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={:?}",
-                ev.h.strings.resolve(*k),
-                ev.h.strings.resolve(*v)
-            )
-        })
+        .map(|(k, v)| format!("{}={:?}", ev.resolve(*k), ev.resolve(*v)))
         .collect();
     format!("{{{}}}", pairs.join(", "))
 }

@@ -1,10 +1,12 @@
 //! Element-wise PromQL functions of one instant vector that only map each
 //! value: `sgn`, `exp`, `ln`, `log2`, `log10`, `sqrt`, the trigonometric
 //! ones, `deg`, `rad`, and the date functions (`hour`, `day_of_week`, …,
-//! in UTC, of `time()` when called without an argument). All drop
+//! in UTC, of `time()` when called without an argument), and the ones with
+//! bounds (`abs ceil floor round clamp clamp_min clamp_max`). All drop
 //! `__name__`, as in Prometheus 2.42.
 
 use super::eval::{check_unique, Evaluator, Series, Value};
+use super::functions::{arg, type_error};
 use super::QueryError;
 use promql_parser::parser::Expr;
 
@@ -174,6 +176,100 @@ fn month_day(year: i64, yday: i64) -> (i64, i64, i64) {
         day -= len;
     }
     (12, day + 1, 31)
+}
+
+/// A scalar argument of `f`.
+fn scalar_arg(
+    ev: &mut Evaluator,
+    args: &[&Expr],
+    i: usize,
+    f: &str,
+) -> Result<Vec<f64>, QueryError> {
+    match ev.eval(arg(args, i, f)?)? {
+        Value::Scalar(v) => Ok(v),
+        Value::Vector(_) => Err(type_error(f, "scalar")),
+    }
+}
+
+/// `abs`, `ceil`, `floor`, `round`, `clamp`, `clamp_min`, `clamp_max`.
+pub(super) fn elementwise(
+    ev: &mut Evaluator,
+    name: &str,
+    args: &[&Expr],
+) -> Result<Value, QueryError> {
+    // `clamp(v, min, max)`: the upper bound per step (none above `min`).
+    let upper = match name {
+        "clamp" => Some(scalar_arg(ev, args, 2, name)?),
+        _ => None,
+    };
+    let bound = match name {
+        "clamp" => Some(scalar_arg(ev, args, 1, name)?),
+        "clamp_min" | "clamp_max" | "round" if args.len() > 1 => match ev.eval(args[1])? {
+            Value::Scalar(v) => Some(v),
+            Value::Vector(_) => return Err(type_error(name, "scalar")),
+        },
+        "clamp_min" | "clamp_max" => {
+            return Err(QueryError::Parse(format!(
+                "expected 2 arguments of {name}()"
+            )))
+        }
+        _ => None,
+    };
+    let Value::Vector(mut vs) = ev.eval(arg(args, 0, name)?)? else {
+        return Err(type_error(name, "instant vector"));
+    };
+    for s in &mut vs {
+        ev.drop_name(&mut s.labels);
+        for (i, p) in s.points.iter_mut().enumerate() {
+            let Some(v) = p else { continue };
+            let b = bound.as_ref().map_or(1.0, |b| b[i]);
+            if let Some(hi) = &upper {
+                // Prometheus answers nothing where max < min.
+                *p = (hi[i] >= b || hi[i].is_nan() || b.is_nan())
+                    .then(|| go_max(b, go_min(hi[i], *v)));
+                continue;
+            }
+            *v = match name {
+                "abs" => v.abs(),
+                "ceil" => v.ceil(),
+                "floor" => v.floor(),
+                // Prometheus rounds half up, to a multiple of `to_nearest`,
+                // multiplying by its inverse (which differs from dividing
+                // in the last bit for e.g. 0.1).
+                "round" => {
+                    let inverse = 1.0 / b;
+                    (*v * inverse + 0.5).floor() / inverse
+                }
+                "clamp_min" => go_max(*v, b),
+                _ => go_min(*v, b),
+            };
+        }
+    }
+    check_unique(ev.h, &vs)?;
+    Ok(Value::Vector(vs))
+}
+
+/// Go's `math.Max`: +Inf if either is +Inf, else NaN if either is NaN
+/// (Rust's `max` ignores a NaN).
+fn go_max(a: f64, b: f64) -> f64 {
+    if a == f64::INFINITY || b == f64::INFINITY {
+        f64::INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
+/// Go's `math.Min`: -Inf if either is -Inf, else NaN if either is NaN.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+        f64::NEG_INFINITY
+    } else if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.min(b)
+    }
 }
 
 #[cfg(test)]

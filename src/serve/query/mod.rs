@@ -1,11 +1,11 @@
-//! The PromQL subset nodewatch answers over its own [`History`]: parsed
-//! with `promql-parser`, evaluated here with Prometheus 2.42 semantics
-//! (5 m lookback, staleness, closed `[t - range, t]` windows, extrapolated
-//! `rate`/`increase`, which functions drop `__name__`). What dashboards
-//! need is supported; everything else is refused with an error that names
-//! the construct, so a query never returns a plausible but wrong answer.
+//! PromQL as nodewatch answers it over its own [`History`]: parsed with
+//! `promql-parser`, evaluated here with Prometheus 2.42 semantics (5 m
+//! lookback, staleness, closed `[t - range, t]` windows, extrapolated
+//! `rate`/`increase`, which functions drop `__name__`). Only native
+//! histograms (`histogram_count/sum/fraction`) are refused, with an error
+//! that names them, so a query never returns a plausible but wrong answer.
 //!
-//! Supported: number literals; vector and range selectors with all four
+//! Supported: number and string literals (a `string` result); vector and range selectors with all four
 //! matcher kinds, `offset` (negative too) and `@` (`start()`/`end()`);
 //! subqueries; unary minus; `+ - * / % ^ atan2` and comparisons (with or
 //! without `bool`) between scalars and vectors, and between two vectors
@@ -14,23 +14,30 @@
 //! bottomk quantile` with `by`/`without`; the range functions `rate
 //! increase irate delta changes resets deriv predict_linear holt_winters`
 //! and `*_over_time` (`quantile_over_time` included); element-wise math and
-//! date functions (`math.rs`); `clamp_min clamp_max round sort sort_desc
-//! time vector scalar timestamp pi`. Native histograms are refused by name.
+//! date functions (`math.rs`); `clamp clamp_min clamp_max round sort
+//! sort_desc time vector scalar timestamp pi`; `label_replace label_join
+//! count_values absent absent_over_time` (`labels.rs`, with the strings
+//! they make up kept per query in [`Names`]); `histogram_quantile` over
+//! classic `le` buckets (`histogram.rs`).
 
 mod aggregate;
 mod binary;
 mod eval;
 mod functions;
 pub mod guard;
+mod histogram;
+mod labels;
 mod matching;
 mod math;
 mod modifiers;
+mod names;
 mod range_params;
 mod select;
 mod subquery;
 mod topk;
 
 use super::history::History;
+pub use names::Names;
 use promql_parser::parser::Expr;
 
 /// Longest lookback of an instant selector, as in Prometheus.
@@ -96,15 +103,34 @@ impl QueryError {
 /// A label set as interned ids, sorted by name (see [`History::strings`]).
 pub type Labels = Vec<(u32, u32)>;
 
-/// The result of a query, in the API's result types.
+/// The result of a query: its data, and the label strings the query made
+/// up (which its label sets may refer to, see [`Names`]).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Output {
+pub struct Output {
+    /// The result in one of the API's result types.
+    pub data: Data,
+    /// Strings no stored series has (`label_replace`, `absent`...).
+    pub names: Names,
+}
+
+impl Output {
+    /// The string of a label id of [`Output::data`].
+    pub fn resolve<'s>(&'s self, h: &'s History, id: u32) -> &'s str {
+        self.names.resolve(h, id)
+    }
+}
+
+/// A query result in the API's result types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
     /// `scalar`: one value at the evaluation time (ms).
     Scalar(i64, f64),
     /// `vector`: one sample per series at the evaluation time (ms).
     Vector(i64, Vec<(Labels, f64)>),
     /// `matrix`: samples per series as `(ms, value)`, sorted by labels.
     Matrix(Vec<(Labels, Vec<(i64, f64)>)>),
+    /// `string`: a string literal at the evaluation time (ms).
+    String(i64, String),
 }
 
 /// Parses `q`; a parse error carries the parser's message.
@@ -188,3 +214,7 @@ pub fn series_matching(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_histogram;
+#[cfg(test)]
+mod tests_labels;

@@ -8,7 +8,7 @@
 
 use super::eval::{check_unique, cmp_labels, Evaluator, Series, Value};
 use super::modifiers::duration_ms;
-use super::{Labels, Output, QueryError};
+use super::{Data, Labels, QueryError};
 use promql_parser::parser::SubqueryExpr;
 
 /// The step of a subquery without one: Prometheus's default
@@ -55,7 +55,7 @@ fn inner(ev: &mut Evaluator, sq: &SubqueryExpr) -> Result<Inner, QueryError> {
     }
     let mut sub = ev.nested(steps.clone());
     let value = sub.eval(&sq.expr);
-    ev.absorb(&sub);
+    ev.absorb(sub);
     let series = match value? {
         Value::Vector(s) => s,
         Value::Scalar(v) => vec![Series {
@@ -117,7 +117,7 @@ pub(super) fn windowed(
 }
 
 /// A subquery as the whole (instant) query: its points in the window.
-pub(super) fn raw(ev: &mut Evaluator, sq: &SubqueryExpr) -> Result<Output, QueryError> {
+pub(super) fn raw(ev: &mut Evaluator, sq: &SubqueryExpr) -> Result<Data, QueryError> {
     let (series, steps, ends, range) = inner(ev, sq)?;
     let mut buf = Vec::new();
     let mut out: Vec<(Labels, Vec<(i64, f64)>)> = Vec::new();
@@ -127,6 +127,6 @@ pub(super) fn raw(ev: &mut Evaluator, sq: &SubqueryExpr) -> Result<Output, Query
             out.push((s.labels.clone(), buf.clone()));
         }
     }
-    out.sort_by(|a, b| cmp_labels(ev.h, &a.0, &b.0));
-    Ok(Output::Matrix(out))
+    out.sort_by(|a, b| cmp_labels(ev, &a.0, &b.0));
+    Ok(Data::Matrix(out))
 }

@@ -18,7 +18,7 @@ const WARM: Duration = Duration::mins(10);
 
 fn table(nodes: &[k8s::Node], at: &str) -> NodeTable {
     let mut tab = NodeTable::default();
-    tab.apply_list(nodes, "pool", t(at));
+    tab.apply_list(nodes, "pool", &[], t(at));
     tab
 }
 
@@ -67,7 +67,7 @@ fn someone_elses_cordon_holds_a_node_and_nodewatchs_own_does_not() {
     // Uncordoned again: nothing holds it.
     let mut tab = table(&[n], T0);
     let plain = node(r#"{"metadata":{"name":"a"}}"#);
-    tab.apply_list(&[plain], "pool", t(T0));
+    tab.apply_list(&[plain], "pool", &[], t(T0));
     assert_eq!(tab.held(0, t(T0), WARM), None);
 }
 
@@ -100,13 +100,13 @@ fn a_new_kubelet_version_starts_a_second_warm_up() {
     };
     let mut tab = table(&[v("v1.28.7")], T0);
     assert_eq!(tab.held(0, t(T0), WARM), None);
-    tab.apply_list(&[v("v1.28.7")], "pool", t("2024-03-05T09:05:00Z"));
+    tab.apply_list(&[v("v1.28.7")], "pool", &[], t("2024-03-05T09:05:00Z"));
     assert_eq!(
         tab.held(0, t("2024-03-05T09:05:00Z"), WARM),
         None,
         "same version"
     );
-    tab.apply_list(&[v("v1.29.2")], "pool", t("2024-03-05T09:20:00Z"));
+    tab.apply_list(&[v("v1.29.2")], "pool", &[], t("2024-03-05T09:20:00Z"));
     assert!(matches!(
         tab.held(0, t("2024-03-05T09:25:00Z"), WARM),
         Some(Disruption::WarmUp { .. })
