@@ -142,6 +142,7 @@ pub async fn run(
         pods: opts.pods,
         events: rebase(opts.events, opts.from.sub(longest)),
         metrics: Vec::new(),
+        node_changes: Vec::new(),
     });
     let metrics = RangeSource::new(prometheus, opts.to, opts.step, opts.chunk)?;
     let mut source = BacktestSource { k8s, metrics };

@@ -75,6 +75,25 @@ pub struct NodeSpec {
     /// Cordoned.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unschedulable: bool,
+    /// Taints (the cluster autoscaler's, a termination handler's, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<Taint>,
+}
+
+/// One node taint.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Taint {
+    /// Key, e.g. `ToBeDeletedByClusterAutoscaler`.
+    pub key: String,
+    /// Value (the autoscaler's is a unix timestamp).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub value: String,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    pub effect: String,
+    /// When a `NoExecute` taint was added (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_added: Option<String>,
 }
 
 /// Node status fields nodewatch reads.
@@ -83,6 +102,25 @@ pub struct NodeSpec {
 pub struct NodeStatus {
     /// Conditions such as `Ready`.
     pub conditions: Vec<NodeCondition>,
+    /// Versions the kubelet reports.
+    #[serde(skip_serializing_if = "NodeSystemInfo::is_empty")]
+    pub node_info: NodeSystemInfo,
+}
+
+/// `status.nodeInfo`, reduced to what tells an upgrade.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NodeSystemInfo {
+    /// e.g. `v1.29.1-gke.1589000`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub kubelet_version: String,
+}
+
+impl NodeSystemInfo {
+    /// Nothing known (left out of serialized nodes).
+    pub fn is_empty(&self) -> bool {
+        self.kubelet_version.is_empty()
+    }
 }
 
 /// One node condition.

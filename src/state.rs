@@ -54,6 +54,10 @@ pub struct NodeView {
     pub cordoned: bool,
     /// Cordoned by nodewatch.
     pub cordoned_by_us: bool,
+    /// Why nodewatch holds off this node (expected disruption, warm-up, an
+    /// upgrade of its pool), if it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// A workload subject (e.g. `prod/hub-…`) of a workload signal.

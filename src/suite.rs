@@ -202,7 +202,9 @@ pub async fn run_one(scenario: Scenario, catalog: Arc<Catalog>, opts: Options) -
             next_look = at.add(MISSING_SAMPLE);
             for n in pipeline.engine().snapshot().nodes {
                 let young = created.get(&n.name).is_some_and(|c| at < c.add(WARM_UP));
-                if n.unknown.is_empty() || young {
+                // A held node (draining, shutting down, rebooting, just
+                // joined) losing its data is expected, not missing.
+                if n.unknown.is_empty() || young || n.held.is_some() {
                     continue;
                 }
                 let seen = missing.entry(n.name).or_default();

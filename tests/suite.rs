@@ -245,6 +245,225 @@ fn kubelet_restarts_show_in_the_data() {
     assert_eq!(events, 2);
 }
 
+/// Expected disruption is not sickness: on each disruption scenario no
+/// alert and no cordon touches a disrupted node, while the real fault
+/// elsewhere in it is found (and cordoned where the governor allows).
+#[test]
+fn expected_disruption_is_not_sickness() {
+    let names: Vec<String> = [
+        suite::autoscaler_scale_down::NAME,
+        suite::spot_preemption::NAME,
+        suite::upgrade_in_progress::NAME,
+        suite::nodes_joining::NAME,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let r = run(&names);
+    let table = r.table();
+    for name in &names {
+        let x = row(&r, name);
+        let sc = scenario::builtin(name).unwrap();
+        assert_eq!(x.false_alerts, 0, "{name}\n{table}");
+        assert_eq!(x.false_cordons, 0, "{name}\n{table}");
+        assert!(x.missing_data.is_empty(), "{name}: {:?}", x.missing_data);
+        assert_eq!(x.faulty.len(), 1, "{name}");
+        let sick = &sc.meta.truth.faulty_nodes[0].node;
+        assert!(x.faulty[0].delay_s.is_some(), "{name}: missed\n{table}");
+        // Every alert is about the sick node, none about a disrupted one.
+        for a in &x.report.alerts {
+            assert_eq!(a.labels.get("node"), Some(sick), "{name}: {a:?}");
+        }
+        // The disruption really is in the data: nodes change over time.
+        if name != suite::nodes_joining::NAME {
+            assert!(!sc.node_changes.is_empty(), "{name}");
+        }
+    }
+    // Outside the upgrading pool the repair goes ahead.
+    assert_eq!(
+        row(&r, suite::upgrade_in_progress::NAME).cordons,
+        1,
+        "{table}"
+    );
+    assert_eq!(
+        row(&r, suite::autoscaler_scale_down::NAME).cordons,
+        1,
+        "{table}"
+    );
+    // The node sick from its start is found only after its warm-up.
+    let joining = row(&r, suite::nodes_joining::NAME);
+    let delay = joining.faulty[0].delay_s.unwrap();
+    assert!(delay >= 600.0, "found during warm-up: {delay}s\n{table}");
+}
+
+/// The disruption scenarios carry what the rule reads: the autoscaler's
+/// taint and deletions, termination taints, someone else's cordon and a
+/// new kubelet version, written to disk and read back.
+#[test]
+fn disruption_scenarios_round_trip_their_node_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        suite::autoscaler_scale_down::NAME,
+        suite::spot_preemption::NAME,
+        suite::upgrade_in_progress::NAME,
+    ] {
+        let sc = scenario::builtin(name).unwrap();
+        let p = dir.path().join(name);
+        scenario::write_dir(&sc, &p).unwrap();
+        let back = scenario::read_dir(&p).unwrap();
+        assert_eq!(back.node_changes, sc.node_changes, "{name}");
+        let keys: Vec<&str> = sc
+            .node_changes
+            .iter()
+            .flat_map(|c| c.object.spec.taints.iter().map(|t| t.key.as_str()))
+            .collect();
+        let kinds: Vec<&str> = sc.node_changes.iter().map(|c| c.kind.as_str()).collect();
+        match name {
+            n if n == suite::autoscaler_scale_down::NAME => {
+                assert!(keys.contains(&"ToBeDeletedByClusterAutoscaler"));
+                assert_eq!(kinds.iter().filter(|k| **k == "DELETED").count(), 3);
+            }
+            n if n == suite::spot_preemption::NAME => {
+                assert!(keys.contains(&"cloud.google.com/impending-node-termination"));
+                assert!(keys.contains(&"aws-node-termination-handler/spot-itn"));
+            }
+            _ => {
+                assert!(sc.node_changes.iter().any(|c| c.object.spec.unschedulable));
+                let versions: std::collections::BTreeSet<&str> = sc
+                    .node_changes
+                    .iter()
+                    .map(|c| c.object.status.node_info.kubelet_version.as_str())
+                    .collect();
+                assert!(versions.contains(suite::upgrade_in_progress::VERSIONS.1));
+            }
+        }
+    }
+    // A scenario without node changes writes no nodes.jsonl.
+    let p = dir.path().join("flap");
+    let sc = scenario::builtin(suite::flapping_node::NAME).unwrap();
+    scenario::write_dir(&sc, &p).unwrap();
+    assert!(!p.join("nodes.jsonl").exists());
+}
+
+/// Mid-way through the disruption the snapshot (status page, `/api`) says
+/// why each disrupted node is held; the others are not held.
+#[test]
+fn the_snapshot_says_why_a_node_is_held() {
+    use nodewatch::collect::replay::ReplaySource;
+    use nodewatch::collect::Source;
+    use nodewatch::engine::{Engine, Settings};
+    let cases = [
+        (
+            suite::autoscaler_scale_down::NAME,
+            suite::autoscaler_scale_down::REMOVED[0].0,
+            "09:31",
+            "ToBeDeletedByClusterAutoscaler",
+        ),
+        (
+            suite::spot_preemption::NAME,
+            suite::spot_preemption::PREEMPTED[0],
+            "09:20",
+            "cloud.google.com/impending-node-termination",
+        ),
+        (
+            suite::upgrade_in_progress::NAME,
+            1,
+            "10:38",
+            "cordoned by someone else",
+        ),
+        (
+            suite::upgrade_in_progress::NAME,
+            4,
+            "10:38",
+            "upgrade in progress in pool default-pool",
+        ),
+        (suite::nodes_joining::NAME, 12, "09:05", "warm-up"),
+    ];
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for (name, n, hm, why) in cases {
+        let sc = scenario::builtin(name).unwrap();
+        let node = sc.nodes[n].metadata.name.clone();
+        let until =
+            nodewatch::time::Timestamp::parse_rfc3339(&format!("2024-03-05T{hm}:00Z")).unwrap();
+        let catalog = Arc::new(Catalog::builtin());
+        let mut engine = Engine::new(catalog.clone(), Settings::default());
+        let (mut at, step) = (sc.meta.start, sc.meta.step);
+        let mut src = ReplaySource::new(sc);
+        while at <= until {
+            let obs = rt.block_on(src.observe(at, &catalog));
+            engine.tick(obs);
+            at = at.add(step);
+        }
+        let snap = engine.snapshot();
+        let view = snap.nodes.iter().find(|v| v.name == node).expect("listed");
+        let held = view.held.as_deref().unwrap_or_default();
+        assert!(held.contains(why), "{name} {node}: {held:?}");
+        let others = snap.nodes.iter().filter(|v| v.held.is_none()).count();
+        // At least the 4 batch-pool nodes in the upgrade, most nodes elsewhere.
+        assert!(others >= 4, "{name}: the other nodes are not held");
+    }
+}
+
+/// A hand-edited `nodes.jsonl` with a mistake is refused with its file and
+/// line: an unknown watch event type, a change earlier than the one before.
+#[test]
+fn a_bad_nodes_jsonl_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario::builtin(suite::spot_preemption::NAME).unwrap();
+    scenario::write_dir(&sc, dir.path()).unwrap();
+    let path = dir.path().join("nodes.jsonl");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    assert!(lines.len() >= 3, "{good}");
+    let bad_type = good.replacen("\"MODIFIED\"", "\"BOOKMARKED\"", 1);
+    std::fs::write(&path, &bad_type).unwrap();
+    let e = scenario::read_dir(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("nodes.jsonl:1: type \"BOOKMARKED\""), "{e}");
+    let swapped = format!("{}\n\n{}\n{}\n", lines[1], lines[0], lines[2..].join("\n"));
+    std::fs::write(&path, swapped).unwrap();
+    let e = scenario::read_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("nodes.jsonl:3: earlier than the line before"),
+        "{e}"
+    );
+    std::fs::write(&path, "{\"at\": 1}\n").unwrap();
+    let e = scenario::read_dir(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("nodes.jsonl:1: invalid node watch event"), "{e}");
+}
+
+/// The disruption scenarios are not vacuous: with what tells the
+/// disruption stripped (no taints, no cordons in `nodes.jsonl`, no
+/// warm-up), the same data raises false node alerts on every one.
+#[test]
+fn without_the_rule_the_disruption_would_be_alerted() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    for name in [
+        suite::autoscaler_scale_down::NAME,
+        suite::spot_preemption::NAME,
+        suite::upgrade_in_progress::NAME,
+        suite::nodes_joining::NAME,
+    ] {
+        let mut sc = scenario::builtin(name).unwrap();
+        for c in &mut sc.node_changes {
+            c.object.spec.taints.clear();
+            c.object.spec.unschedulable = false;
+        }
+        let mut opts = nodewatch::replay::Options::default();
+        opts.engine.warm_up = nodewatch::time::Duration(0);
+        let out = rt.block_on(nodewatch::replay::run(
+            sc,
+            Arc::new(Catalog::builtin()),
+            opts,
+        ));
+        let report = out.report();
+        assert!(report.false_alerts > 0, "{name}: {:?}", report.alerts);
+    }
+}
+
 /// `maintenance-window`: the deadlocked node is alerted on inside the
 /// window, its cordon is held ("held: maintenance window …") until the
 /// window ends at 10:00 UTC, then it is cordoned. Without the window the

@@ -273,18 +273,25 @@ impl Governor {
         if me.is_some_and(|n| n.excluded) {
             return Err(Refusal::Excluded);
         }
+        // Expected disruption (the node's own, or its pool's upgrade).
+        if let Some(why) = me.and_then(|n| n.held.as_ref().or(n.upgrade.as_ref())) {
+            return Err(Refusal::Held(why.clone()));
+        }
         if let Some(p) = policy {
             p.allows(req)?;
         }
         let scope = self.scope(policy, nodes);
-        self.common_cause(policy, &scope)?;
+        // Held nodes (draining, leaving, just joined) are no evidence of a
+        // common cause: they count neither as unhealthy nor in the total.
+        let judged: Vec<&NodeFacts> = scope.iter().copied().filter(|n| n.held.is_none()).collect();
+        self.common_cause(policy, &judged)?;
         if let Some(last) = self.last_cordon {
             if now.since(last) < s.min_interval {
                 return Err(Refusal::RateLimit { last });
             }
         }
         self.budget(policy, &scope)?;
-        if let Some(me) = nodes.iter().find(|n| n.name == req.node) {
+        if let Some(me) = me {
             for (kind, key) in [("zone", &me.zone), ("pool", &me.pool)] {
                 if key.is_empty() {
                     continue;
@@ -293,6 +300,7 @@ impl Governor {
                     n.name != me.name
                         && n.healthy
                         && !n.unschedulable
+                        && !n.leaving
                         && (if kind == "zone" { &n.zone } else { &n.pool }) == key
                 });
                 if others.count() == 0 {

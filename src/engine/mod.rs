@@ -12,6 +12,7 @@ use crate::collect::Observation;
 use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
 use crate::model::{CordonRequest, NodeFacts, Notification};
 use crate::score::{self, Evidence, SeriesState};
+use crate::signals::disruption::{self, Disruption};
 use crate::signals::nodes::DEFAULT_POOL_LABEL;
 use crate::signals::{EventIngest, EventWindow, Hit, NodeTable};
 use crate::time::{Duration, Timestamp};
@@ -39,6 +40,10 @@ pub struct Settings {
     /// Opt-in: uncordon nodes nodewatch cordoned after they were healthy
     /// this long (`null`: never). The one home of this setting.
     pub uncordon_after: Option<Duration>,
+    /// A node that joined (or came back with a new kubelet version) less
+    /// than this long ago is in warm-up: scored, never alerted on or
+    /// cordoned (see `signals::disruption`). The one home of this setting.
+    pub warm_up: Duration,
 }
 
 impl Default for Settings {
@@ -50,6 +55,7 @@ impl Default for Settings {
             pool_label: DEFAULT_POOL_LABEL.to_string(),
             unhealthy_score: 0.5,
             uncordon_after: None,
+            warm_up: Duration::mins(10),
         }
     }
 }
@@ -104,6 +110,9 @@ pub struct Engine {
     /// Number of node-scope signals in the catalog.
     node_signals: u16,
     healthy_since: Vec<Option<Timestamp>>,
+    /// `[node]` this tick's hold: 0 none, 1 arriving (warm-up), 2 leaving
+    /// (see [`Engine::held`] for the reason in words).
+    holds: Vec<u8>,
     /// Node label keys remembered for the governor's pool selectors.
     kept_labels: Vec<String>,
     alerts: AlertBook,
@@ -138,6 +147,7 @@ impl Engine {
             known: Vec::new(),
             node_signals,
             healthy_since: Vec::new(),
+            holds: Vec::new(),
             kept_labels: Vec::new(),
             alerts: AlertBook::default(),
             tick: 0,
@@ -169,7 +179,7 @@ impl Engine {
         if let Some(list) = &obs.nodes {
             out.human_uncordoned =
                 self.nodes
-                    .apply_list(list, &self.settings.pool_label, &self.kept_labels);
+                    .apply_list(list, &self.settings.pool_label, &self.kept_labels, obs.at);
         }
         for p in &obs.pods {
             self.events.add_pod(p, &mut self.nodes);
@@ -188,6 +198,13 @@ impl Engine {
             }
         }
         self.grow();
+        self.holds = (0..self.nodes.len() as u32)
+            .map(|i| match self.held(i) {
+                None => 0,
+                Some(d) if d.leaving() => 2,
+                Some(_) => 1,
+            })
+            .collect();
         for (s, rows) in rows_by_signal.iter().enumerate() {
             match self.catalog.signals[s].scope {
                 SignalScope::Node => self.assess_node_signal(s, &obs, rows),
@@ -288,10 +305,13 @@ impl Engine {
         let exists: Vec<bool> = (0..n)
             .map(|i| self.nodes.exists(i as u32, obs.at))
             .collect();
+        // A node on its way out (drained, tainted for deletion) is no peer;
+        // a node in warm-up is.
+        let peer: Vec<bool> = (0..n)
+            .map(|i| exists[i] && known[i] && self.holds[i] != 2)
+            .collect();
         let peers = score::peer_stats(
-            (0..n)
-                .filter(|&i| exists[i] && known[i])
-                .map(|i| self.values[i]),
+            (0..n).filter(|&i| peer[i]).map(|i| self.values[i]),
             &mut self.scratch,
         );
         let count_tail = sig
@@ -315,7 +335,9 @@ impl Engine {
             if ev.value.is_finite() {
                 with_data += 1;
             }
-            if ev.tripped {
+            // Expected disruption is not sickness: a held node never
+            // counts towards a common cause.
+            if ev.tripped && self.holds[i] == 0 {
                 tripped.push(i as u32);
             }
             self.evidence[s][i] = Some(ev);
@@ -427,19 +449,29 @@ impl Engine {
         }
     }
 
+    /// Why node `i` is held now (expected disruption), if it is.
+    pub(crate) fn held(&self, i: u32) -> Option<Disruption> {
+        self.nodes.held(i, self.at, self.settings.warm_up)
+    }
+
     /// Nodes that currently exist.
     fn existing(&self) -> impl Iterator<Item = u32> + '_ {
         (0..self.nodes.len() as u32).filter(move |&i| self.nodes.exists(i, self.at))
     }
 
     fn facts(&self) -> Vec<NodeFacts> {
-        self.existing().map(|i| self.fact(i)).collect()
+        let upgrading = self.upgrading_pools();
+        self.existing().map(|i| self.fact(i, &upgrading)).collect()
     }
 
     /// Node `i` as the governor sees it.
-    fn fact(&self, i: u32) -> NodeFacts {
+    fn fact(&self, i: u32, upgrading: &std::collections::BTreeMap<String, String>) -> NodeFacts {
         let e = self.nodes.entry(i);
+        let held = self.held(i);
         NodeFacts {
+            leaving: held.as_ref().is_some_and(Disruption::leaving),
+            held: held.map(|d| d.to_string()),
+            upgrade: upgrading.get(&e.pool).cloned(),
             name: e.name.clone(),
             zone: e.zone.clone(),
             pool: e.pool.clone(),
@@ -454,13 +486,23 @@ impl Engine {
 
     /// `node` as the governor sees it, if known.
     pub fn node_facts(&self, node: &str) -> Option<NodeFacts> {
-        self.nodes.get(node).map(|i| self.fact(i))
+        let upgrading = self.upgrading_pools();
+        self.nodes.get(node).map(|i| self.fact(i, &upgrading))
     }
 
     /// Remembers these node label keys from now on (the governor's pool
     /// selectors read them); takes effect with the next node list.
     pub fn keep_labels(&mut self, keys: Vec<String>) {
         self.kept_labels = keys;
+    }
+
+    /// Pools being upgraded now, with why (`signals::disruption`).
+    pub(crate) fn upgrading_pools(&self) -> std::collections::BTreeMap<String, String> {
+        disruption::upgrading_pools(self.existing().map(|i| {
+            let e = self.nodes.entry(i);
+            let other = e.unschedulable && !e.cordoned_by_us;
+            (e.pool.as_str(), e.kubelet_version.as_str(), other)
+        }))
     }
 
     /// `facts` with each node's cordon state as it is now (cordons made
@@ -544,5 +586,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod disruption_tests;
 #[cfg(test)]
 mod tests;

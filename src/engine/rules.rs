@@ -49,6 +49,13 @@ impl Engine {
                         // A node without any known signal is unknown, not healthy.
                         let holds = if self.known[iu] > 0 { holds } else { None };
                         let name = &self.nodes.entry(i).name;
+                        // Expected disruption starts no alert; one already
+                        // firing (a sick node a human then cordoned) holds.
+                        let holds = match self.held(i) {
+                            None => holds,
+                            Some(_) if alerts.is_firing(r, name) => None,
+                            Some(_) => Some(false),
+                        };
                         let explain = || self.node_explanation(i);
                         let t = alerts.evaluate(r, rule, name, (holds, value), explain, self.at);
                         self.emit(t, &alerts, out);
@@ -228,7 +235,8 @@ impl Engine {
                 }
                 firing_node_alert = true;
                 let rule = &catalog.rules[r];
-                if rule.cordons() && !self.nodes.entry(i).unschedulable {
+                let held = self.held(i).is_some();
+                if rule.cordons() && !self.nodes.entry(i).unschedulable && !held {
                     let fresh = self.known[iu] > 0 && self.known[iu] == self.node_signals;
                     out.cordon_requests.push(CordonRequest {
                         node: name.clone(),

@@ -26,6 +26,9 @@ impl Engine {
         if !unknown.is_empty() {
             parts.push(format!("no fresh data for {}", unknown.join(", ")));
         }
+        if let Some(d) = self.held(i) {
+            parts.push(format!("held, {d}"));
+        }
         format!(
             "score {}: {}",
             fmt(self.scores[i as usize]),
@@ -98,6 +101,7 @@ impl Engine {
 
     /// Everything the outside world may see now.
     pub fn snapshot(&self) -> Snapshot {
+        let upgrading = self.upgrading_pools();
         let mut nodes: Vec<NodeView> = self
             .existing()
             .map(|i| {
@@ -128,6 +132,10 @@ impl Engine {
                     unknown: self.unknown_signals(i),
                     cordoned: e.unschedulable,
                     cordoned_by_us: e.cordoned_by_us,
+                    held: self
+                        .held(i)
+                        .map(|d| d.to_string())
+                        .or_else(|| upgrading.get(&e.pool).cloned()),
                 }
             })
             .collect();

@@ -116,8 +116,8 @@ impl<'de> Deserialize<'de> for SlimPod {
 
 core_v1_resource!(SlimPod, "Pod", "pods", NamespaceResourceScope);
 
-/// A Node reduced to labels, nodewatch's own annotations, schedulability
-/// and condition types and statuses.
+/// A Node reduced to labels, nodewatch's own annotations, schedulability,
+/// taints, the kubelet version and condition types and statuses.
 #[derive(Clone, Debug)]
 pub struct SlimNode {
     meta: ObjectMeta,
@@ -184,6 +184,17 @@ mod tests {
         assert!(p.pod.metadata.labels.is_empty());
         assert_eq!(p.meta().resource_version.as_deref(), Some("42"));
         assert_eq!(SlimPod::url_path(&(), None), "/api/v1/pods");
+    }
+
+    #[test]
+    fn nodes_keep_taints_and_the_kubelet_version() {
+        let json = r#"{"metadata":{"name":"n1","resourceVersion":"7"},"spec":{"taints":[
+            {"key":"ToBeDeletedByClusterAutoscaler","value":"1709629200","effect":"NoSchedule"}]},
+            "status":{"nodeInfo":{"kubeletVersion":"v1.29.2","osImage":"COS"},"conditions":[]}}"#;
+        let n: SlimNode = serde_json::from_str(json).unwrap();
+        assert_eq!(n.node.spec.taints[0].key, "ToBeDeletedByClusterAutoscaler");
+        assert_eq!(n.node.spec.taints[0].value, "1709629200");
+        assert_eq!(n.node.status.node_info.kubelet_version, "v1.29.2");
     }
 
     #[test]

@@ -102,6 +102,13 @@ pub struct NodeFacts {
     pub healthy: bool,
     /// Opted out of actions (`nodewatch.io/exclude: "true"`).
     pub excluded: bool,
+    /// Why the node is held (expected disruption: autoscaler, termination
+    /// notice, someone else's cordon, warm-up), if it is.
+    pub held: Option<String>,
+    /// Held because it is leaving (not capacity), not because it is new.
+    pub leaving: bool,
+    /// Why its pool counts as being upgraded, if it does.
+    pub upgrade: Option<String>,
     /// The node labels pool policies select on (only those keys).
     pub labels: Vec<(String, String)>,
 }

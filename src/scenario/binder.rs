@@ -328,5 +328,6 @@ pub fn generate() -> Scenario {
         pods: cluster.pod_objects(),
         events: events.finish(),
         metrics,
+        node_changes: Vec::new(),
     }
 }

@@ -9,6 +9,7 @@
 //! | `pods.json` | PodList |
 //! | `events.jsonl` | one core/v1 Event per line, in delivery order |
 //! | `metrics.om` | OpenMetrics text, timestamps in seconds, `# EOF` |
+//! | `nodes.jsonl` | optional: node watch events over time (taints, cordons, deletions) |
 
 pub mod binder;
 pub mod gen;
@@ -42,7 +43,28 @@ pub struct Scenario {
     pub events: Vec<k8s::Event>,
     /// `metrics.om`, family by family.
     pub metrics: Vec<Family>,
+    /// `nodes.jsonl` (optional): what happens to nodes after `start`, in
+    /// time order. Empty for a scenario whose nodes only join.
+    pub node_changes: Vec<NodeChange>,
 }
+
+/// One line of `nodes.jsonl`: a node watch event as `kubectl get nodes
+/// --watch --output-watch-events -o json` prints it (`type`, `object`: the
+/// whole node after the change), plus `at`, the time it happens.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeChange {
+    /// When (RFC 3339).
+    pub at: Timestamp,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The node as it is after the change (as it was, for `DELETED`).
+    pub object: k8s::Node,
+}
+
+/// The watch event types a `nodes.jsonl` line may carry.
+pub const NODE_CHANGE_TYPES: [&str; 3] = ["ADDED", "MODIFIED", "DELETED"];
 
 /// `scenario.yaml`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

@@ -2,7 +2,7 @@
 //! [`Scenario`], naming the file and line of anything malformed so a person
 //! editing a scenario by hand can find the mistake.
 
-use super::{openmetrics, Meta, Scenario, ScenarioError};
+use super::{openmetrics, Meta, NodeChange, Scenario, ScenarioError, NODE_CHANGE_TYPES};
 use crate::config::yaml;
 use crate::k8s::{self, List};
 use crate::time::{Duration, Timestamp};
@@ -67,12 +67,19 @@ pub fn read_dir(dir: &Path) -> Result<Scenario, ScenarioError> {
     let events = read_events(&dir.join("events.jsonl"))?;
     let om_path = dir.join("metrics.om");
     let metrics = openmetrics::parse(&read_text(&om_path)?, &om_path)?;
+    let changes = dir.join("nodes.jsonl");
+    let node_changes = if changes.exists() {
+        read_node_changes(&changes)?
+    } else {
+        Vec::new()
+    };
     Ok(Scenario {
         meta,
         nodes,
         pods,
         events,
         metrics,
+        node_changes,
     })
 }
 
@@ -123,11 +130,49 @@ fn read_list<T: DeserializeOwned>(path: &Path, kind: &str) -> Result<Vec<T>, Sce
     Ok(list.items)
 }
 
-/// Reads `events.jsonl`: one Event per line, blank lines skipped. Each line
-/// is parsed on its own so an error names the line of the file.
+/// Reads `events.jsonl`: one Event per line.
 fn read_events(path: &Path) -> Result<Vec<k8s::Event>, ScenarioError> {
+    Ok(read_jsonl(path, "Event")?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect())
+}
+
+/// Reads `nodes.jsonl`: one node watch event per line, of a known type,
+/// in time order (the replay applies them as their time comes).
+fn read_node_changes(path: &Path) -> Result<Vec<NodeChange>, ScenarioError> {
+    let changes: Vec<(usize, NodeChange)> = read_jsonl(path, "node watch event")?;
+    let mut last = None;
+    for (line, c) in &changes {
+        let line = Some(*line);
+        if !NODE_CHANGE_TYPES.contains(&c.kind.as_str()) {
+            let m = format!(
+                "type {:?} is not one of {}",
+                c.kind,
+                NODE_CHANGE_TYPES.join(", ")
+            );
+            return Err(error(path, line, m));
+        }
+        if c.object.metadata.name.is_empty() {
+            return Err(error(path, line, "the node has no name"));
+        }
+        if last.is_some_and(|t| c.at < t) {
+            return Err(error(path, line, "earlier than the line before"));
+        }
+        last = Some(c.at);
+    }
+    Ok(changes.into_iter().map(|(_, c)| c).collect())
+}
+
+/// Reads a JSON-lines file of `what`s with their 1-based line numbers,
+/// blank lines skipped. Each line is parsed on its own so an error names
+/// the line of the file.
+fn read_jsonl<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<Vec<(usize, T)>, ScenarioError> {
     let text = read_text(path)?;
-    let mut events = Vec::new();
+    let mut items = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -139,14 +184,14 @@ fn read_events(path: &Path) -> Result<Vec<k8s::Event>, ScenarioError> {
                 format!("line longer than the limit of {MAX_EVENT_LINE} bytes"),
             ));
         }
-        let ev: k8s::Event = serde_json::from_str(line).map_err(|e| {
+        let item: T = serde_json::from_str(line).map_err(|e| {
             error(
                 path,
                 Some(i + 1),
-                format!("invalid Event: {}", json_message(&e)),
+                format!("invalid {what}: {}", json_message(&e)),
             )
         })?;
-        events.push(ev);
+        items.push((i + 1, item));
     }
-    Ok(events)
+    Ok(items)
 }

@@ -53,9 +53,19 @@ impl Scenario {
         }
         for n in &mut self.nodes {
             shift_text(&mut n.metadata.creation_timestamp, by);
+            for t in &mut n.spec.taints {
+                shift_text(&mut t.time_added, by);
+            }
         }
         for p in &mut self.pods {
             shift_text(&mut p.metadata.creation_timestamp, by);
+        }
+        for c in &mut self.node_changes {
+            c.at = add(c.at, by);
+            shift_text(&mut c.object.metadata.creation_timestamp, by);
+            for t in &mut c.object.spec.taints {
+                shift_text(&mut t.time_added, by);
+            }
         }
         for e in &mut self.events {
             shift_text(&mut e.metadata.creation_timestamp, by);
@@ -141,6 +151,20 @@ mod tests {
                     never_cordon: "all-healthy".into(),
                 },
             },
+            node_changes: vec![crate::scenario::NodeChange {
+                at: ts("2018-02-20T12:05:00Z"),
+                kind: "MODIFIED".into(),
+                object: {
+                    let mut n = node.clone();
+                    n.spec.taints.push(k8s::Taint {
+                        key: "cloud.google.com/impending-node-termination".into(),
+                        effect: "NoExecute".into(),
+                        time_added: Some("2018-02-20T12:05:00Z".into()),
+                        ..Default::default()
+                    });
+                    n
+                },
+            }],
             nodes: vec![node],
             pods: vec![pod],
             events: vec![event],
@@ -174,6 +198,10 @@ mod tests {
             Some("not a time"),
             "unparseable text is left alone"
         );
+        let c = &s.node_changes[0];
+        assert_eq!(c.at, ts("2018-02-21T12:05:00Z"));
+        let added = c.object.spec.taints[0].time_added.as_deref();
+        assert_eq!(added, Some("2018-02-21T12:05:00Z"));
         let e = &s.events[0];
         assert_eq!(e.event_time.as_deref(), Some("2018-02-21T12:00:00.123456Z"));
         assert_eq!(e.last_seen(), Some("2018-02-21T12:02:00.000001Z"));
@@ -188,6 +216,7 @@ mod tests {
         assert_eq!(s.pods, original.pods);
         assert_eq!(s.events, original.events);
         assert_eq!(s.metrics, original.metrics);
+        assert_eq!(s.node_changes, original.node_changes);
     }
 
     #[test]

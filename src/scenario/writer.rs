@@ -51,7 +51,8 @@ fn kubectl_json<T: Serialize>(w: &mut impl Write, value: &T) -> io::Result<()> {
     w.write_all(b"\n")
 }
 
-/// Writes `s` into `dir` (created if missing), overwriting the five files.
+/// Writes `s` into `dir` (created if missing), overwriting the five files
+/// (six with `nodes.jsonl`).
 pub fn write_dir(s: &Scenario, dir: &Path) -> Result<(), ScenarioError> {
     fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
 
@@ -88,6 +89,23 @@ pub fn write_dir(s: &Scenario, dir: &Path) -> Result<(), ScenarioError> {
         }
         Ok(())
     })?;
+
+    let path = dir.join("nodes.jsonl");
+    if s.node_changes.is_empty() {
+        // Not part of a scenario whose nodes only join; a stale one from
+        // an earlier write must not linger.
+        if path.exists() {
+            fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+        }
+    } else {
+        with_file(&path, |w| {
+            for c in &s.node_changes {
+                serde_json::to_writer(&mut *w, c).map_err(io::Error::other)?;
+                w.write_all(b"\n")?;
+            }
+            Ok(())
+        })?;
+    }
 
     let path = dir.join("metrics.om");
     with_file(&path, |w| openmetrics::write(&s.metrics, w))

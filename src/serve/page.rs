@@ -164,6 +164,15 @@ fn nodes(out: &mut String, s: &Snapshot, histories: &HashMap<String, Vec<f32>>) 
             };
             let _ = write!(out, "<span class=\"badge b-cordon\">{by}</span>");
         }
+        if let Some(why) = &n.held {
+            // Expected disruption: why nodewatch leaves this node alone.
+            let _ = write!(
+                out,
+                "<span class=\"badge b-unknown\" title=\"{}\">held: {}</span>",
+                esc(why),
+                esc(why)
+            );
+        }
         if !n.unknown.is_empty() {
             let list: Vec<String> = n.unknown.iter().map(|u| esc(u)).collect();
             let _ = write!(
@@ -339,4 +348,29 @@ fn actions(out: &mut String, s: &Snapshot) {
         );
     }
     out.push_str("</tbody></table></section>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::NodeView;
+
+    #[test]
+    fn a_held_node_says_why() {
+        let held = NodeView {
+            name: "n1".into(),
+            held: Some("expected disruption: termination notice (<x>)".into()),
+            ..Default::default()
+        };
+        let snap = Snapshot {
+            nodes: vec![held, NodeView::default()],
+            ..Default::default()
+        };
+        let html = render(Some(&snap), &HashMap::new());
+        assert!(
+            html.contains("held: expected disruption: termination notice (&lt;x&gt;)"),
+            "{html}"
+        );
+        assert_eq!(html.matches("held: ").count(), 1, "only the held node");
+    }
 }

@@ -4,6 +4,7 @@
 //! attributed to nodes, in bounded per-(node, signal) windows.
 
 pub mod contributors;
+pub mod disruption;
 pub mod events;
 pub mod nodes;
 

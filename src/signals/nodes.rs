@@ -2,8 +2,9 @@
 //! lives in flat vectors, and keeps what the governor needs to know about
 //! each node (zone, pool, existence, who cordoned it).
 
+use super::disruption::{self, Disruption};
 use crate::k8s;
-use crate::time::Timestamp;
+use crate::time::{Duration, Timestamp};
 use std::collections::HashMap;
 
 /// Label naming a node's pool (GKE's; others are configurable later).
@@ -28,6 +29,18 @@ pub struct NodeEntry {
     pub cordoned_by_us: bool,
     /// Opted out of actions (`nodewatch.io/exclude: "true"`).
     pub excluded: bool,
+    /// The disruption its taints announce (autoscaler, termination notice).
+    pub tainted: Option<Disruption>,
+    /// The kubelet version it reports (empty if unknown).
+    pub kubelet_version: String,
+    /// When its kubelet version was seen to change (an upgrade's reboot):
+    /// a second warm-up starts there.
+    pub restarted: Option<Timestamp>,
+    /// Hash of the node object (and the kept label keys) last applied: a
+    /// list that brings the same object again changes nothing (a replay
+    /// re-sends its list when one node changes; that must not undo what
+    /// nodewatch did to another).
+    pub fingerprint: u64,
     /// The labels pool policies select on (only the kept keys).
     pub labels: Vec<(String, String)>,
 }
@@ -91,16 +104,23 @@ impl NodeTable {
         e.listed && e.created.is_none_or(|c| c <= at)
     }
 
-    /// Applies a full node list: updates labels and schedulability, and marks
-    /// nodes absent from it as no longer listed. Returns the names of nodes
-    /// nodewatch had cordoned that are now schedulable again although
-    /// nodewatch did not uncordon them (a human did). Of each node's labels
-    /// only the `keep` keys are remembered.
+    /// Why node `i` is held at `at` (expected disruption), if it is.
+    pub fn held(&self, i: u32, at: Timestamp, warm_up: Duration) -> Option<Disruption> {
+        disruption::of_entry(&self.entries[i as usize], at, warm_up)
+    }
+
+    /// Applies a full node list seen at `at`: updates labels, taints,
+    /// versions and schedulability, and marks nodes absent from it as no
+    /// longer listed. Returns the names of nodes nodewatch had cordoned
+    /// that are now schedulable again although nodewatch did not uncordon
+    /// them (a human did). Of each node's labels only the `keep` keys are
+    /// remembered.
     pub fn apply_list(
         &mut self,
         nodes: &[k8s::Node],
         pool_label: &str,
         keep: &[String],
+        at: Timestamp,
     ) -> Vec<String> {
         let mut human_uncordoned = Vec::new();
         for e in &mut self.entries {
@@ -110,6 +130,11 @@ impl NodeTable {
             let i = self.intern(&n.metadata.name);
             let e = &mut self.entries[i as usize];
             e.listed = true;
+            let fingerprint = fingerprint(n, keep);
+            if e.fingerprint == fingerprint {
+                continue;
+            }
+            e.fingerprint = fingerprint;
             e.zone = n.zone().to_string();
             e.pool = n.pool(pool_label).to_string();
             e.excluded = n.excluded();
@@ -127,7 +152,24 @@ impl NodeTable {
                 human_uncordoned.push(e.name.clone());
             }
             e.unschedulable = n.spec.unschedulable;
+            e.tainted = disruption::from_taints(&n.spec.taints);
+            let version = &n.status.node_info.kubelet_version;
+            if !e.kubelet_version.is_empty() && !version.is_empty() && e.kubelet_version != *version
+            {
+                e.restarted = Some(at);
+            }
+            e.kubelet_version.clone_from(version);
         }
         human_uncordoned
     }
+}
+
+/// A hash of everything nodewatch reads from a node, and of the label keys
+/// it keeps (0 is never one).
+fn fingerprint(n: &k8s::Node, keep: &[String]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(n).unwrap_or_default().hash(&mut h);
+    keep.hash(&mut h);
+    h.finish().max(1)
 }

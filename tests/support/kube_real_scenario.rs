@@ -6,8 +6,9 @@
 //!
 //! What the real server forces (the fake accepted both):
 //! - It sets `creationTimestamp` itself, and nodewatch counts a node only
-//!   from its creation on, so a 2018 scenario would see no node: the
-//!   window is moved forward by whole weeks to start after now (same
+//!   from its creation on (and holds it in warm-up for its first 10
+//!   minutes), so a 2018 scenario would see no node: the window is moved
+//!   forward by whole weeks to start at least an hour after now (same
 //!   weekday and time of day; Prometheus holds the moved samples).
 //! - It refuses a core/v1 Event that has `eventTime` but no `action`
 //!   (422); the scenario format keeps no `action`, so those Events get
@@ -153,7 +154,10 @@ pub fn window(from: Timestamp, to: Timestamp) -> Scenario {
             .and_then(|s| Timestamp::parse_rfc3339(s).ok())
             .is_some_and(|at| from <= at && at <= to)
     });
-    let now = jiff::Timestamp::now().as_millisecond();
+    // At least an hour after now: the server stamps the nodes' creation
+    // with now, and a node younger than the warm-up (10 min) at the
+    // window's start would be held as just joined.
+    let now = jiff::Timestamp::now().as_millisecond() + 3_600_000;
     let d = ((now - from.0) / WEEK_MS + 1) * WEEK_MS;
     sc.meta.start = Timestamp(from.0 + d);
     sc.meta.end = Timestamp(to.0 + d);

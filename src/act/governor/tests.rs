@@ -211,3 +211,84 @@ fn a_hold_refuses_with_its_reason_until_lifted() {
     g.set_hold(None);
     assert_eq!(g.check(&req("n0"), &ns, T0), Ok(()));
 }
+
+#[test]
+fn a_held_node_is_never_cordoned_and_says_why() {
+    let g = Governor::default();
+    let mut ns = nodes(8);
+    ns[0].healthy = false;
+    ns[0].held = Some("expected disruption: termination notice (x)".into());
+    ns[0].leaving = true;
+    let r = g.check(&req("n0"), &ns, T0).unwrap_err();
+    assert_eq!(r.to_string(), "expected disruption: termination notice (x)");
+}
+
+#[test]
+fn an_upgrade_holds_its_pool_only() {
+    let g = Governor::default();
+    let mut ns = nodes(8);
+    for n in &mut ns[..4] {
+        n.pool = "upgrading".into();
+        n.upgrade = Some("upgrade in progress in pool upgrading".into());
+    }
+    ns[0].healthy = false;
+    ns[5].healthy = false;
+    assert_eq!(
+        g.check(&req("n0"), &ns, T0),
+        Err(Refusal::Held(
+            "upgrade in progress in pool upgrading".into()
+        ))
+    );
+    assert_eq!(g.check(&req("n5"), &ns, T0), Ok(()), "another pool");
+}
+
+/// Nodes someone else is draining look unhealthy, but they are no common
+/// cause: a real repair elsewhere goes ahead.
+#[test]
+fn held_nodes_do_not_count_towards_the_unhealthy_fraction() {
+    let g = Governor::default();
+    let mut ns = nodes(10);
+    for n in &mut ns[..3] {
+        n.healthy = false;
+        n.unschedulable = true;
+        n.held = Some("expected disruption: cordoned by someone else".into());
+        n.leaving = true;
+    }
+    ns[9].healthy = false;
+    assert_eq!(g.check(&req("n9"), &ns, T0), Ok(()));
+    // The same four unhealthy nodes, none held: 4 of 10 > 30%.
+    for n in &mut ns[..3] {
+        n.held = None;
+    }
+    assert_eq!(
+        g.check(&req("n9"), &ns, T0),
+        Err(Refusal::CommonCause {
+            unhealthy: 4,
+            total: 10
+        })
+    );
+}
+
+/// A node the autoscaler is removing is no capacity: the last other node
+/// of a zone is still the last one.
+#[test]
+fn a_leaving_node_is_not_capacity_for_the_last_healthy_check() {
+    let g = Governor::default();
+    let mut ns = nodes(8);
+    // Zone z0: n0 (sick), the others leaving (a taint, not unschedulable).
+    ns[0].healthy = false;
+    for i in [2, 4, 6] {
+        ns[i].held = Some("expected disruption: the cluster autoscaler".into());
+        ns[i].leaving = true;
+    }
+    assert_eq!(
+        g.check(&req("n0"), &ns, T0),
+        Err(Refusal::LastHealthy {
+            group: "zone z0".into()
+        })
+    );
+    // Joining (warm-up) is capacity.
+    ns[2].leaving = false;
+    ns[2].held = Some("warm-up".into());
+    assert_eq!(g.check(&req("n0"), &ns, T0), Ok(()));
+}

@@ -33,6 +33,11 @@ pub struct NodeInfo {
     pub created: Timestamp,
     /// Third octet of the node's pod range `10.12.<subnet>.0/24`.
     pub subnet: u8,
+    /// `status.nodeInfo.kubeletVersion` (empty: not written, as in the
+    /// scenarios made before upgrades were modelled).
+    pub kubelet_version: String,
+    /// When the node object is deleted (scaled down, preempted), if it is.
+    pub deleted: Option<Timestamp>,
 }
 
 /// A pod of the scenario.
@@ -104,6 +109,8 @@ impl Cluster {
             pool: pool.to_string(),
             created,
             subnet,
+            kubelet_version: String::new(),
+            deleted: None,
         });
         self.nodes.len() - 1
     }
@@ -266,6 +273,9 @@ impl Cluster {
                             type_: "Ready".into(),
                             status: "True".into(),
                         }],
+                        node_info: k8s::NodeSystemInfo {
+                            kubelet_version: n.kubelet_version.clone(),
+                        },
                     },
                 }
             })

@@ -16,9 +16,15 @@
 //! | `kernel-deadlock` | node-problem-detector reports `KernelDeadlock` on one node | node alert (and cordon) |
 //! | `kubelet-restart` | two nodes restart their kubelet (one short NotReady each) | nothing |
 //! | `maintenance-window` | a node deadlocks inside the scenario's maintenance window | node alert at once, cordon when the window ends |
+//! | `autoscaler-scale-down` | the autoscaler removes 3 nodes; another node loses networking | only that node alerted (and cordoned) |
+//! | `spot-preemption` | two spot nodes preempted (GKE, AWS handler); a third leaks threads | only that node alerted |
+//! | `upgrade-in-progress` | a pool upgraded node by node; a node of another pool loses networking | only that node alerted (and cordoned) |
+//! | `nodes-joining` | four nodes join with start-up noise; one is sick from its start | that one alerted after its warm-up |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
 
+pub mod autoscaler_scale_down;
 pub mod cluster_overload;
+mod disrupt;
 pub mod flapping_node;
 pub mod kernel_deadlock;
 mod kube_state;
@@ -27,12 +33,15 @@ pub mod large_cluster;
 pub mod maintenance_window;
 pub mod metrics_gone;
 pub mod network_loss;
+pub mod nodes_joining;
 mod npd;
 mod record;
 pub mod rolling_deploy;
 pub mod rollout;
+pub mod spot_preemption;
 pub mod story;
 pub mod thread_leak;
+pub mod upgrade_in_progress;
 pub mod world;
 
 use super::gen::utc;
@@ -44,7 +53,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 10] = [
+pub const SCENARIOS: [(&str, &str, Generator); 14] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -89,6 +98,26 @@ pub const SCENARIOS: [(&str, &str, Generator); 10] = [
         maintenance_window::NAME,
         maintenance_window::DESCRIPTION,
         maintenance_window::generate,
+    ),
+    (
+        autoscaler_scale_down::NAME,
+        autoscaler_scale_down::DESCRIPTION,
+        autoscaler_scale_down::generate,
+    ),
+    (
+        spot_preemption::NAME,
+        spot_preemption::DESCRIPTION,
+        spot_preemption::generate,
+    ),
+    (
+        upgrade_in_progress::NAME,
+        upgrade_in_progress::DESCRIPTION,
+        upgrade_in_progress::generate,
+    ),
+    (
+        nodes_joining::NAME,
+        nodes_joining::DESCRIPTION,
+        nodes_joining::generate,
     ),
     (
         large_cluster::NAME,

@@ -96,7 +96,10 @@ pub(super) fn record(w: &World) -> Vec<Family> {
     let g = &w.grid;
     for (n, node) in w.cluster.nodes.iter().enumerate() {
         let s = &w.stories[n];
-        let span = (node.created.max(w.start), w.end);
+        let span = (
+            node.created.max(w.start),
+            node.deleted.map_or(w.end, |d| d.min(w.end)),
+        );
         let name = node.name.as_str();
         let scraped = |t: Timestamp| s.scraped[g.index(t)];
         let exporter = format!("node-exporter/{name}");

@@ -117,6 +117,8 @@ pub struct World {
     pub probed: Vec<usize>,
     /// Isolated warnings per hour across the cluster (background noise).
     pub noise_per_hour: f64,
+    /// What happens to nodes after the start (`nodes.jsonl`).
+    pub node_changes: Vec<crate::scenario::NodeChange>,
     pub(super) seed: u64,
 }
 
@@ -144,6 +146,7 @@ impl World {
             pod_state: Vec::new(),
             probed: Vec::new(),
             noise_per_hour: 2.0,
+            node_changes: Vec::new(),
             seed,
         }
     }
@@ -152,18 +155,21 @@ impl World {
     /// nodes) in one of three zones, with one pod of every [`APPS`] entry
     /// and a node-exporter; returns its index.
     pub fn add_node(&mut self, ordinal: usize, created: Timestamp) -> usize {
+        self.add_node_in(ordinal, created, "default-pool")
+    }
+
+    /// [`World::add_node`] in node pool `pool`.
+    pub fn add_node_in(&mut self, ordinal: usize, created: Timestamp, pool: &str) -> usize {
         let mut r = self.rng.child(&format!("node/{ordinal}"));
         let name = format!(
-            "gke-{}-default-pool-{}-{}",
+            "gke-{}-{pool}-{}-{}",
             self.name.replace('-', ""),
             r.hex(8),
             r.string("bcdfghjklmnpqrstvwxz", 4)
         );
         let zone = ["europe-west1-b", "europe-west1-c", "europe-west1-d"][ordinal % 3];
         let subnet = (ordinal % 250) as u8;
-        let n = self
-            .cluster
-            .add_node(&name, zone, "default-pool", created, subnet);
+        let n = self.cluster.add_node(&name, zone, pool, created, subnet);
         self.stories.push(NodeStory::new(self.grid.len));
         let pods_from = created.add(Duration::secs(40));
         for (app, container, _, _) in APPS {
@@ -279,6 +285,7 @@ impl World {
             pods: self.cluster.pod_objects(),
             events: self.events.finish(),
             metrics,
+            node_changes: self.node_changes,
         }
     }
 }
