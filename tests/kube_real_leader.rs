@@ -22,7 +22,7 @@ mod support {
 use kube_real::ControlPlane;
 use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
-use nodewatch::live::PAUSED_ANNOTATION;
+use nodewatch::live::{PAUSED_ANNOTATION, PAUSE_REASON_ANNOTATION};
 use nodewatch::model::ActionKind;
 use nodewatch::{replay, scenario};
 use std::sync::Arc;
@@ -145,18 +145,26 @@ async fn one_replica_acts_a_crash_hands_over_and_a_release_is_quick() {
     c.shutdown().await;
 }
 
+const PAUSE_REASON: &str = "alice: kernel upgrade CHG-123";
+
 /// Sets (`Some`) or removes the pause annotation on the real Lease, as an
 /// operator would, and waits (bounded) until `r` has seen it.
+/// A pause carries who and why (`nodewatch.io/paused-reason`).
 async fn pause(cp: &ControlPlane, r: &play::Replica, on: bool) {
-    let value = if on {
-        format!("{PAUSED_ANNOTATION}=true")
+    let values = if on {
+        vec![
+            format!("{PAUSED_ANNOTATION}=true"),
+            format!("{PAUSE_REASON_ANNOTATION}={PAUSE_REASON}"),
+        ]
     } else {
-        format!("{PAUSED_ANNOTATION}-")
+        vec![
+            format!("{PAUSED_ANNOTATION}-"),
+            format!("{PAUSE_REASON_ANNOTATION}-"),
+        ]
     };
-    cp.kubectl_ok(
-        &["annotate", "lease", "nodewatch", "-n", "nodewatch", &value],
-        None,
-    );
+    let mut args = vec!["annotate", "lease", "nodewatch", "-n", "nodewatch"];
+    args.extend(values.iter().map(String::as_str));
+    cp.kubectl_ok(&args, None);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while r.leader().paused() != on {
         assert!(
@@ -187,6 +195,11 @@ async fn the_lease_annotation_pauses_all_actions() {
     let mut a = play::start_replica(sa, &sc, &prom.url(), "replica-a").await;
     assert!(a.leader().wait_leader(Duration::from_secs(30)).await);
     pause(&cp, &a, true).await;
+    let reason = a.leader().pause().expect("paused").reason;
+    assert_eq!(
+        reason, PAUSE_REASON,
+        "the reason is read from the real Lease"
+    );
 
     let (mut at, mut next) = (sc.meta.start, 0);
     while at <= sc.meta.end {

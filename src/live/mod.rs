@@ -35,7 +35,10 @@ pub mod watch;
 
 pub use agent::{Agent, AgentOptions, Gated, Ticks};
 pub use client::{client_from, install_crypto_provider, ClientOptions};
-pub use cordon::{KubeCordoner, ANNOTATION_PREFIX, CORDONED_BY, PAUSED_ANNOTATION, TAINT_KEY};
+pub use cordon::{
+    KubeCordoner, ANNOTATION_PREFIX, CORDONED_BY, PAUSED_ANNOTATION, PAUSE_REASON_ANNOTATION,
+    PAUSE_UNTIL_ANNOTATION, TAINT_KEY,
+};
 pub use leader::{Elector, LeaderHandle};
 pub use settings::{LeaseSettings, Settings};
 pub use source::{LiveSource, NoMetrics};
