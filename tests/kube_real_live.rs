@@ -14,6 +14,11 @@
 //! objects: it would remediate the sick node, and only it, once the
 //! condition held for the shipped example's duration.
 //!
+//! node-problem-detector's judgement is read live as in replay: the
+//! `kernel-deadlock` scenario (KernelDeadlock as a node condition through
+//! Prometheus, TaskHung Events through the API server) alerts and cordons
+//! the same node at the same tick.
+//!
 //! And with a pool policy (`mode: alert` for the sick node's pool) or a
 //! maintenance window in force, the same alert reaches the notifier while
 //! the real node stays schedulable and the refusal names the policy or the
@@ -361,4 +366,50 @@ async fn a_pool_policy_or_a_maintenance_window_keeps_the_alert_and_holds_the_cor
         "{}",
         refusal.reason
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_problem_detector_findings_act_live_as_in_replay() {
+    let window = || {
+        play::window_of(
+            "kernel-deadlock",
+            play::t("2024-03-05T09:00:00Z"),
+            play::t("2024-03-05T10:40:00Z"),
+        )
+    };
+    let catalog = Arc::new(Catalog::builtin());
+    let expected = replay::run(window(), catalog, replay::Options::default()).await;
+    let sick = &window().meta.truth.faulty_nodes[0].node;
+    assert!(
+        expected
+            .notifications
+            .iter()
+            .any(|n| &n.alert.subject == sick),
+        "replay alerts on the deadlocked node: {:?}",
+        expected.notifications
+    );
+    let Live {
+        sc,
+        cp,
+        admin,
+        mut agent,
+        _prom,
+        _dir,
+    } = Live::start(window(), |_| {}).await;
+    let (mut at, mut next) = (sc.meta.start, 0);
+    while at <= sc.meta.end {
+        for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await {
+            if c.kind == ActionKind::Cordon {
+                play::assert_cordon_visible(&cp, &c, "replica-a");
+            }
+        }
+        at = at.add(sc.meta.step);
+    }
+    assert_eq!(
+        &agent.pipeline.notifier().inner.sent,
+        &expected.notifications,
+        "same alerts"
+    );
+    assert_eq!(agent.pipeline.actions(), &expected.actions, "same actions");
+    agent.shutdown().await;
 }

@@ -146,7 +146,12 @@ fn shifted<T: serde::Serialize + DeserializeOwned>(items: &[T], d: i64) -> Vec<T
 /// The Binder incident's events due in `[from, to]`, metrics from
 /// `LOOKBACK_MS` before, moved forward by whole weeks to start after now.
 pub fn window(from: Timestamp, to: Timestamp) -> Scenario {
-    let mut sc = scenario::builtin("binder").expect("built-in scenario");
+    window_of("binder", from, to)
+}
+
+/// [`window`] of the built-in scenario `name`.
+pub fn window_of(name: &str, from: Timestamp, to: Timestamp) -> Scenario {
+    let mut sc = scenario::builtin(name).expect("built-in scenario");
     sc.nodes
         .sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     sc.events.retain(|e| {
