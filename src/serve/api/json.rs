@@ -187,17 +187,13 @@ pub fn timestamp(out: &mut String, ms: i64) {
     number::seconds(out, ms);
 }
 
-/// A sample value. Stored samples are `f32`; a value that is exactly an
-/// `f32` is printed as the shortest decimal of that `f32` (`0.91`, not the
-/// `0.9100000262260437` its widening to `f64` spells), anything computed
-/// in `f64` with the shortest `f64` decimal.
+/// A sample value, with the shortest `f64` decimal as Prometheus writes it
+/// (stored samples are `f64`: `123456792`, `118.87109375`).
 pub fn value(out: &mut String, v: f64) {
     if v.is_nan() {
         out.push_str("NaN");
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if f64::from(v as f32) == v {
-        number::shortest(out, v as f32);
     } else {
         number::shortest(out, v);
     }
@@ -242,7 +238,10 @@ mod tests {
     #[test]
     fn values_like_go_format_float() {
         assert_eq!(v(2.0), "2");
-        assert_eq!(v(f64::from(0.91f32)), "0.91");
+        assert_eq!(v(0.91), "0.91");
+        assert_eq!(v(123_456_792.0), "123456792");
+        assert_eq!(v(118.871_093_75), "118.87109375");
+        assert_eq!(v(9.988e307), format!("{}", 9.988e307));
         assert_eq!(v(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(v(7012.0), "7012");
         assert_eq!(v(1e21), "1000000000000000000000");
