@@ -127,53 +127,69 @@ impl Encoder {
     }
 }
 
-/// Appends the `n` values of the stream `words` to `out`.
+/// Appends the `n` values of the stream `words` to `out`. Each record is
+/// told from one look at the next 64 bits (control bits and header).
 pub(super) fn decode(words: &[u64], n: usize, out: &mut Vec<f64>) {
     if n == 0 {
         return;
     }
+    let start = out.len();
+    out.resize(start + n, 0.0);
     let mut r = Reader { words, pos: 0 };
-    let mut prev = r.read(64);
-    out.reserve(n);
-    out.push(f64::from_bits(prev));
+    let mut prev = r.take(64);
+    out[start] = f64::from_bits(prev);
     let (mut lead, mut trail) = (0u32, 0u32);
-    for _ in 1..n {
-        if r.read(1) == 1 {
-            if r.read(1) == 1 {
-                lead = r.read(5) as u32;
-                let sig = match r.read(6) as u32 {
+    for slot in &mut out[start + 1..] {
+        let next = r.peek();
+        if next >> 63 == 1 {
+            if next >> 62 == 0b11 {
+                lead = ((next >> 57) & 31) as u32;
+                let sig = match ((next >> 51) & 63) as u32 {
                     0 => 64,
                     s => s,
                 };
                 trail = 64u32.saturating_sub(lead + sig);
+                r.pos += 13;
+            } else {
+                r.pos += 2;
             }
             let sig = 64u32.saturating_sub(lead + trail);
-            prev ^= r.read(sig) << trail.min(63);
+            prev ^= r.take(sig) << trail.min(63);
+        } else {
+            r.pos += 1;
         }
-        out.push(f64::from_bits(prev));
+        *slot = f64::from_bits(prev);
     }
 }
 
-/// Reads a stream most significant bit first.
+/// Reads a stream most significant bit first; past the end reads zeros.
 struct Reader<'a> {
     words: &'a [u64],
     pos: usize,
 }
 
 impl Reader<'_> {
-    /// The next `n` bits (`n ≤ 64`); past the end reads zeros.
+    /// The next 64 bits, not consumed.
     #[inline]
-    fn read(&mut self, n: u32) -> u64 {
+    fn peek(&self) -> u64 {
+        let (w, off) = (self.pos / 64, (self.pos % 64) as u32);
+        let hi = self.words.get(w).copied().unwrap_or(0) << off;
+        if off == 0 {
+            hi
+        } else {
+            hi | self.words.get(w + 1).copied().unwrap_or(0) >> (64 - off)
+        }
+    }
+
+    /// The next `n` bits (`n ≤ 64`), consumed.
+    #[inline]
+    fn take(&mut self, n: u32) -> u64 {
         if n == 0 {
             return 0;
         }
-        let (w, off) = (self.pos / 64, (self.pos % 64) as u32);
-        let mut v = self.words.get(w).copied().unwrap_or(0) << off;
-        if off + n > 64 {
-            v |= self.words.get(w + 1).copied().unwrap_or(0) >> (64 - off);
-        }
+        let v = self.peek() >> (64 - n);
         self.pos += n as usize;
-        v >> (64 - n)
+        v
     }
 }
 
