@@ -92,7 +92,8 @@ impl Column {
             }
             None => Chunk::Xor(self.head.finish()),
         };
-        let grown = chunk.bytes() as isize - before;
+        // The head may keep room for the next chunk: counted too.
+        let grown = (chunk.bytes() + self.head.heap_bytes()) as isize - before;
         self.sealed.push_back(chunk);
         grown
     }

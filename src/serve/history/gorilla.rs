@@ -119,10 +119,13 @@ impl Encoder {
         }
     }
 
-    /// The finished stream, exactly sized; leaves the encoder empty.
+    /// The finished stream, exactly sized; leaves the encoder empty, with
+    /// room for a stream as long (the next chunk of a moving series is
+    /// usually about as long, so it grows without reallocating).
     pub(super) fn finish(&mut self) -> Box<[u64]> {
         let words = std::mem::take(&mut self.words).into_boxed_slice();
         *self = Encoder::default();
+        self.words.reserve_exact(words.len());
         words
     }
 }
