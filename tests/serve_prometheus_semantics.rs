@@ -262,9 +262,15 @@ async fn edge_cases_answer_as_prometheus_2_42_does() {
     // Prometheus writes |v| ≥ 1e21 in Go's exponent form.
     let exact: [(String, String); 6] = [
         (format!("{value}{{signal=\"d\"}}"), "123456792".to_string()),
-        (format!("avg({value}{{signal=\"m\"}})"), "118.87109375".into()),
+        (
+            format!("avg({value}{{signal=\"m\"}})"),
+            "118.87109375".into(),
+        ),
         (format!("avg({value}{{signal=\"h\"}})"), "9.988e+307".into()),
-        (format!("avg({value}{{signal=\"hn\"}})"), "-9.988e+307".into()),
+        (
+            format!("avg({value}{{signal=\"hn\"}})"),
+            "-9.988e+307".into(),
+        ),
         (format!("max({value}{{signal=\"h\"}})"), "9.988e+307".into()),
         ("vector(123456792)".into(), "123456792".into()),
     ];
@@ -308,7 +314,11 @@ fn value_texts(body: &str) -> Vec<String> {
             Some(vs) => vs.as_array().cloned().unwrap_or_default(),
             None => vec![r["value"].clone()],
         };
-        out.extend(points.iter().filter_map(|p| Some(p[1].as_str()?.to_string())));
+        out.extend(
+            points
+                .iter()
+                .filter_map(|p| Some(p[1].as_str()?.to_string())),
+        );
     }
     out
 }

@@ -228,7 +228,7 @@ mod tests {
             f64::NEG_INFINITY.to_bits(),
             (-0.0f64).to_bits(),
             0.0f64.to_bits(),
-            1, // the smallest subnormal
+            1,                     // the smallest subnormal
             0x000f_ffff_ffff_ffff, // the largest subnormal
             1e308f64.to_bits(),
             (-1e308f64).to_bits(),

@@ -129,7 +129,10 @@ fn samples_are_stored_as_f64_bit_for_bit() {
         assert_eq!(h.value(a, g).map(f64::to_bits), Some(want.to_bits()), "{g}");
     }
     tick(&mut h, 3 * CHUNK as i64, &[("a", f64::NAN)]);
-    assert!(h.value(a, 3 * CHUNK as u64).is_some_and(f64::is_nan), "NaN, not absent");
+    assert!(
+        h.value(a, 3 * CHUNK as u64).is_some_and(f64::is_nan),
+        "NaN, not absent"
+    );
 }
 
 #[test]

@@ -115,10 +115,7 @@ pub(super) fn windowed(
         let mut any = false;
         for (i, (w, t)) in windows.iter().zip(&ends).enumerate() {
             buf.clear();
-            buf.extend(
-                w.clone()
-                    .filter_map(|g| Some((h.time_of(g), cur.get(g)?))),
-            );
+            buf.extend(w.clone().filter_map(|g| Some((h.time_of(g), cur.get(g)?))));
             let v = if buf.is_empty() {
                 None
             } else {
