@@ -43,6 +43,12 @@ fn bench(c: &mut Criterion) {
             fill.as_secs_f64(),
             fill.as_secs_f64() * 1000.0 / TICKS as f64
         );
+        let (stream, samples) = h.stream_bytes();
+        println!(
+            "sealed chunks: {samples} samples, {:.1} MiB of Gorilla streams, {:.3} bytes/sample (constant chunks count 0)",
+            stream as f64 / 1048576.0,
+            stream as f64 / samples.max(1) as f64
+        );
     }
     let end = fixture::at(TICKS - 1);
     let start = end - 3_600_000;

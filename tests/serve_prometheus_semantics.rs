@@ -2,8 +2,9 @@
 //! Prometheus 2.42, checked against a real one: the same series are
 //! published to nodewatch and backfilled into Debian's Prometheus, the same
 //! requests go to both over HTTP, and the answers (status, error type and
-//! words, labels, values with NaN = NaN) must match. Values are exact in
-//! `f32`, which nodewatch's history stores.
+//! words, labels, values with NaN = NaN) must match. The history stores
+//! `f64`: values that an `f32` history printed with other digits, or turned
+//! into ±Inf, are checked digit for digit.
 
 use http::get;
 use nodewatch::serve::Published;
@@ -37,6 +38,17 @@ fn series() -> Vec<(&'static str, &'static str, [f64; 4])> {
         ("k3", "k", [1.0; 4]),
         ("k4", "k", [-BIG; 4]),
         ("c", "c", [5.0, 10.0, 2.0, 8.5]),
+        // Exact in f32, printed with f32's digits by an f32 history.
+        ("d1", "d", [123_456_792.0; 4]),
+        // Their average, 118.87109375, is exact in f32 too.
+        ("m1", "m", [118.75; 4]),
+        ("m2", "m", [118.992_187_5; 4]),
+        // Beyond f32's range (an f32 history stored ±Inf); summing two
+        // overflows f64, the incremental mean does not.
+        ("h1", "h", [9.988e307; 4]),
+        ("h2", "h", [9.988e307; 4]),
+        ("n1", "hn", [-9.988e307; 4]),
+        ("n2", "hn", [-9.988e307; 4]),
     ]
 }
 
@@ -245,6 +257,42 @@ async fn edge_cases_answer_as_prometheus_2_42_does() {
     }
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 
+    // Digit for digit (the comparison above allows 1e-9 relative): the
+    // value text of both answers, instant and range.
+    // Prometheus writes |v| ≥ 1e21 in Go's exponent form.
+    let exact: [(String, String); 6] = [
+        (format!("{value}{{signal=\"d\"}}"), "123456792".to_string()),
+        (
+            format!("avg({value}{{signal=\"m\"}})"),
+            "118.87109375".into(),
+        ),
+        (format!("avg({value}{{signal=\"h\"}})"), "9.988e+307".into()),
+        (
+            format!("avg({value}{{signal=\"hn\"}})"),
+            "-9.988e+307".into(),
+        ),
+        (format!("max({value}{{signal=\"h\"}})"), "9.988e+307".into()),
+        ("vector(123456792)".into(), "123456792".into()),
+    ];
+    for (q, want) in &exact {
+        for extra in [at45.clone(), range("15")] {
+            let endpoint = if extra.contains("step=") {
+                "query_range"
+            } else {
+                "query"
+            };
+            let path = format!("/api/v1/{endpoint}?query={}{extra}", enc(q));
+            for (who, addr) in [("nodewatch", nw), ("prometheus", prom.addr())] {
+                let body = get(addr, &path).await.body;
+                let texts = value_texts(&body);
+                assert!(
+                    !texts.is_empty() && texts.iter().all(|t| t == want),
+                    "{who}: {q} {extra}: {texts:?}, want {want}\n{body}"
+                );
+            }
+        }
+    }
+
     // One deliberate difference: Prometheus 2.42 answers `time=1e300` at a
     // wrapped-around instant (0); nodewatch refuses it.
     let r = get(nw, "/api/v1/query?query=1&time=1e300").await;
@@ -255,4 +303,22 @@ async fn edge_cases_answer_as_prometheus_2_42_does() {
         "{}",
         r.body
     );
+}
+
+/// Every sample value of a success body, as the text it was sent as.
+fn value_texts(body: &str) -> Vec<String> {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let mut out = Vec::new();
+    for r in v["data"]["result"].as_array().cloned().unwrap_or_default() {
+        let points = match r.get("values") {
+            Some(vs) => vs.as_array().cloned().unwrap_or_default(),
+            None => vec![r["value"].clone()],
+        };
+        out.extend(
+            points
+                .iter()
+                .filter_map(|p| Some(p[1].as_str()?.to_string())),
+        );
+    }
+    out
 }

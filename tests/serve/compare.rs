@@ -1,8 +1,8 @@
 //! How the differential corpus compares two answers (nodewatch's and
 //! Prometheus's): same error type, or the same label sets, timestamps and
 //! values within 1e-9 relative (NaN = NaN) or 1e-15 absolute; and the
-//! named, known deviations (`f32` digits, `topk` ties, the last bit of
-//! `count_values` labels) told apart from real differences.
+//! named, known deviations (`topk` ties, the last bit of `count_values`
+//! labels) told apart from real differences.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -54,11 +54,6 @@ pub fn answer(body: &str) -> Answer {
 pub enum Verdict {
     /// Equal within 1e-9 relative.
     Agree,
-    /// Equal but for values that are exactly an `f32`, which nodewatch
-    /// prints with that `f32`'s shortest digits (`1.6992188` for
-    /// Prometheus's `1.69921875`): the known deviation of its `f32`
-    /// history, which cannot tell a stored `0.91` from a computed value.
-    F32Digits,
     /// `topk`/`bottomk` kept other series of equal value: per timestamp,
     /// the same values, but not on the same series. Prometheus 2.42 feeds
     /// an aggregation in the order of a Go map (its range evaluation
@@ -75,13 +70,11 @@ pub enum Verdict {
 
 /// Compares two answers of `q` (see the file's header for the tolerance).
 pub fn compare(q: &str, a: &Answer, b: &Answer) -> Verdict {
-    if agree(a, b, false) {
+    if agree(a, b) {
         Verdict::Agree
-    } else if agree(a, b, true) {
-        Verdict::F32Digits
     } else if (q.contains("topk") || q.contains("bottomk")) && by_time(a) == by_time(b) {
         Verdict::Ties
-    } else if q.contains("count_values") && agree(&numeric_labels(a), &numeric_labels(b), false) {
+    } else if q.contains("count_values") && agree(&numeric_labels(a), &numeric_labels(b)) {
         Verdict::LabelDigits
     } else {
         Verdict::Differ
@@ -89,7 +82,7 @@ pub fn compare(q: &str, a: &Answer, b: &Answer) -> Verdict {
 }
 
 /// The values of an answer per timestamp, sorted, as text with 10
-/// significant digits (wide enough for the `f32` digits).
+/// significant digits (wide enough for 1e-9 relative).
 fn by_time(a: &Answer) -> Option<BTreeMap<String, Vec<String>>> {
     let Answer::Data(_, rows) = a else {
         return None;
@@ -98,7 +91,7 @@ fn by_time(a: &Answer) -> Option<BTreeMap<String, Vec<String>>> {
     for (t, v) in rows.values().flatten() {
         out.entry(format!("{t}"))
             .or_default()
-            .push(format!("{:.6e}", f64::from(*v as f32)));
+            .push(format!("{v:.9e}"));
     }
     out.values_mut().for_each(|v| v.sort());
     Some(out)
@@ -125,9 +118,8 @@ fn numeric_labels(a: &Answer) -> Answer {
     Answer::Data(t.clone(), rows)
 }
 
-/// Whether two answers agree; with `f32_digits`, a value of `a` printed
-/// as the shortest digits of an `f32` counts as that `f32`.
-fn agree(a: &Answer, b: &Answer, f32_digits: bool) -> bool {
+/// Whether two answers agree (see the file's header for the tolerance).
+fn agree(a: &Answer, b: &Answer) -> bool {
     let close = |x: f64, y: f64| {
         x == y
             || (x.is_nan() && y.is_nan())
@@ -135,10 +127,6 @@ fn agree(a: &Answer, b: &Answer, f32_digits: bool) -> bool {
             // Residues of cancellation (a variance of equal values):
             // ~1e-17 on either side, in different bits.
             || (x - y).abs() <= 1e-15
-            || (f32_digits && {
-                let w = f64::from(x as f32);
-                w == y || (w - y).abs() <= 1e-9 * y.abs()
-            })
     };
     match (a, b) {
         (Answer::Error(x), Answer::Error(y)) => x == y,

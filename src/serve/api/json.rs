@@ -187,17 +187,31 @@ pub fn timestamp(out: &mut String, ms: i64) {
     number::seconds(out, ms);
 }
 
-/// A sample value. Stored samples are `f32`; a value that is exactly an
-/// `f32` is printed as the shortest decimal of that `f32` (`0.91`, not the
-/// `0.9100000262260437` its widening to `f64` spells), anything computed
-/// in `f64` with the shortest `f64` decimal.
+/// A sample value, with the shortest `f64` decimal as Prometheus 2.42's
+/// `marshalValue` writes it (stored samples are `f64`: `123456792`,
+/// `118.87109375`): positional, but Go's exponent form (`9.988e+307`,
+/// `1e-07`) when `|v| < 1e-6` or `|v| ≥ 1e21`.
 pub fn value(out: &mut String, v: f64) {
     if v.is_nan() {
         out.push_str("NaN");
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if f64::from(v as f32) == v {
-        number::shortest(out, v as f32);
+    } else if v != 0.0 && !(1e-6..1e21).contains(&v.abs()) {
+        // Rust's shortest `1.5e-7` as Go's `1.5e-07`: signed exponent of
+        // at least two digits.
+        let e = format!("{v:e}");
+        let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+        let (sign, digits) = match exp.strip_prefix('-') {
+            Some(d) => ('-', d),
+            None => ('+', exp),
+        };
+        out.push_str(mantissa);
+        out.push('e');
+        out.push(sign);
+        if digits.len() < 2 {
+            out.push('0');
+        }
+        out.push_str(digits);
     } else {
         number::shortest(out, v);
     }
@@ -242,10 +256,19 @@ mod tests {
     #[test]
     fn values_like_go_format_float() {
         assert_eq!(v(2.0), "2");
-        assert_eq!(v(f64::from(0.91f32)), "0.91");
+        assert_eq!(v(0.91), "0.91");
+        assert_eq!(v(123_456_792.0), "123456792");
+        assert_eq!(v(118.871_093_75), "118.87109375");
+        assert_eq!(v(9.988e307), "9.988e+307", "Go's exponent form");
         assert_eq!(v(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(v(7012.0), "7012");
-        assert_eq!(v(1e21), "1000000000000000000000");
+        assert_eq!(v(999_999_999_999_999_900_000.0), "999999999999999900000");
+        assert_eq!(v(1e21), "1e+21");
+        assert_eq!(v(-9.988e307), "-9.988e+307");
+        assert_eq!(v(1e-6), "0.000001");
+        assert_eq!(v(1.5e-7), "1.5e-07");
+        assert_eq!(v(f64::from_bits(1)), "5e-324");
+        assert_eq!(v(-0.0), "-0");
         assert_eq!(v(f64::NAN), "NaN");
         assert_eq!(v(f64::NEG_INFINITY), "-Inf");
         assert_eq!(v(f64::INFINITY), "+Inf");

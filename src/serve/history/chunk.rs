@@ -1,41 +1,51 @@
-//! One series' samples: fixed-length chunks of `f32`, aligned to the global
+//! One series' samples: fixed-length chunks of `f64`, aligned to the global
 //! tick index, with the stale marker for "absent at this tick". A sealed
-//! chunk whose samples are all the same bits (an anomaly level that stayed
-//! 0, a node that stayed Ready, a series absent for an hour) is stored as
-//! that one value, which is most of the history of a healthy cluster.
+//! chunk is Gorilla XOR-compressed ([`super::gorilla`]); one whose samples
+//! all have the same bits (an anomaly level that stayed 0, a node that
+//! stayed Ready, a series absent for an hour) is stored as that one value,
+//! which is most of the history of a healthy cluster.
 
+use super::gorilla::{self, Encoder};
 use std::collections::VecDeque;
 
 /// Ticks per chunk: memory is released a chunk at a time, so retention
 /// overshoots by at most this many ticks (32 min at a 30 s tick).
 pub const CHUNK: usize = 64;
 
-/// The marker of a tick at which the series was absent (Prometheus's
-/// staleness marker plays the same role). A NaN payload no arithmetic
-/// produces: real NaN values are stored as the canonical quiet NaN.
-pub const STALE_BITS: u32 = 0x7f80_0002;
+/// The marker of a tick at which the series was absent: Prometheus's
+/// staleness marker, a NaN payload no arithmetic produces. Real NaN values
+/// are stored as the canonical quiet NaN.
+pub const STALE_BITS: u64 = 0x7ff0_0000_0000_0002;
 
 /// The stale marker as a value.
-pub fn stale() -> f32 {
-    f32::from_bits(STALE_BITS)
+pub fn stale() -> f64 {
+    f64::from_bits(STALE_BITS)
 }
 
 /// Whether `v` is the stale marker.
 #[inline]
-pub fn is_stale(v: f32) -> bool {
+pub fn is_stale(v: f64) -> bool {
     v.to_bits() == STALE_BITS
 }
 
 /// A sealed chunk.
 enum Chunk {
     /// Every sample has these bits.
-    Const(f32),
-    /// `CHUNK` samples.
-    Dense(Box<[f32]>),
+    Const(f64),
+    /// `CHUNK` samples, Gorilla-encoded.
+    Xor(Box<[u64]>),
 }
 
-/// Heap bytes of a dense chunk (what the memory bound counts).
-const DENSE_BYTES: usize = CHUNK * 4;
+impl Chunk {
+    /// Heap bytes: its slot in the column's queue and its stream.
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Chunk>()
+            + match self {
+                Chunk::Const(_) => 0,
+                Chunk::Xor(w) => w.len() * 8,
+            }
+    }
+}
 
 /// The samples of one series from its first retained chunk to now.
 pub struct Column {
@@ -43,16 +53,17 @@ pub struct Column {
     first_chunk: u64,
     sealed: VecDeque<Chunk>,
     /// The chunk being filled; `head.len()` is the offset of the next tick.
-    head: Vec<f32>,
+    head: Encoder,
 }
 
 impl Column {
     /// A column whose first sample is at global tick `tick`; the earlier
     /// ticks of that chunk are stale.
     pub fn starting_at(tick: u64) -> Self {
-        let off = (tick % CHUNK as u64) as usize;
-        let mut head = Vec::with_capacity(CHUNK);
-        head.resize(off, stale());
+        let mut head = Encoder::default();
+        for _ in 0..tick % CHUNK as u64 {
+            head.push(stale());
+        }
         Column {
             first_chunk: tick / CHUNK as u64,
             sealed: VecDeque::new(),
@@ -61,51 +72,54 @@ impl Column {
     }
 
     /// Appends the sample of the next tick; returns the change in heap
-    /// bytes (sealing a chunk may shrink it).
-    pub fn push(&mut self, v: f32) -> isize {
+    /// bytes (the head's stream growing, a chunk being sealed).
+    pub fn push(&mut self, v: f64) -> isize {
         // Real NaNs are canonicalised so they can never read as stale.
         let v = if v.is_nan() && !is_stale(v) {
-            f32::NAN
+            f64::NAN
         } else {
             v
         };
+        let before = self.head.heap_bytes() as isize;
         self.head.push(v);
         if self.head.len() < CHUNK {
-            return 0;
+            return self.head.heap_bytes() as isize - before;
         }
-        let first = self.head[0].to_bits();
-        let chunk = if self.head.iter().all(|x| x.to_bits() == first) {
-            Chunk::Const(self.head[0])
-        } else {
-            Chunk::Dense(std::mem::take(&mut self.head).into_boxed_slice())
+        let chunk = match self.head.constant() {
+            Some(c) => {
+                self.head = Encoder::default();
+                Chunk::Const(c)
+            }
+            None => Chunk::Xor(self.head.finish()),
         };
-        let delta = match chunk {
-            Chunk::Const(_) => 0,
-            Chunk::Dense(_) => DENSE_BYTES as isize,
-        };
+        // The head may keep room for the next chunk: counted too.
+        let grown = (chunk.bytes() + self.head.heap_bytes()) as isize - before;
         self.sealed.push_back(chunk);
-        self.head.clear();
-        if self.head.capacity() < CHUNK {
-            self.head.reserve_exact(CHUNK);
-        }
-        delta
+        grown
     }
 
-    /// The sample at global tick `tick` (stale when out of range).
-    #[inline]
-    pub fn get(&self, tick: u64) -> f32 {
-        let c = tick / CHUNK as u64;
-        if c < self.first_chunk {
-            return stale();
+    /// Appends the `CHUNK` samples of chunk `c` (global tick / `CHUNK`) to
+    /// `out`: stale where the column has none.
+    pub fn decode(&self, c: u64, out: &mut Vec<f64>) {
+        let start = out.len();
+        if let Some(i) = c.checked_sub(self.first_chunk) {
+            let i = usize::try_from(i).unwrap_or(usize::MAX);
+            match self.sealed.get(i) {
+                Some(Chunk::Const(v)) => out.resize(start + CHUNK, *v),
+                Some(Chunk::Xor(words)) => gorilla::decode(words, CHUNK, out),
+                None if i == self.sealed.len() => self.head.decode(out),
+                None => {}
+            }
         }
-        let i = (c - self.first_chunk) as usize;
-        let off = (tick % CHUNK as u64) as usize;
-        match self.sealed.get(i) {
-            Some(Chunk::Const(v)) => *v,
-            Some(Chunk::Dense(vs)) => vs[off],
-            None if i == self.sealed.len() => self.head.get(off).copied().unwrap_or(stale()),
-            None => stale(),
-        }
+        out.resize(start + CHUNK, stale());
+    }
+
+    /// The sample at global tick `tick` (stale when out of range). Decodes
+    /// the chunk: to read many samples, use [`super::Cursor`].
+    pub fn get(&self, tick: u64) -> f64 {
+        let mut buf = Vec::with_capacity(CHUNK);
+        self.decode(tick / CHUNK as u64, &mut buf);
+        buf[(tick % CHUNK as u64) as usize]
     }
 
     /// Drops sealed chunks that end at or before global tick `base`;
@@ -114,13 +128,31 @@ impl Column {
         let mut freed = 0;
         while (self.first_chunk + 1) * CHUNK as u64 <= base {
             match self.sealed.pop_front() {
-                Some(Chunk::Dense(_)) => freed += DENSE_BYTES,
-                Some(Chunk::Const(_)) => {}
+                Some(c) => freed += c.bytes(),
                 None => break,
             }
             self.first_chunk += 1;
         }
         freed
+    }
+
+    /// Heap bytes counted for this column (sealed chunks and the head).
+    pub fn bytes(&self) -> usize {
+        self.sealed.iter().map(Chunk::bytes).sum::<usize>() + self.head.heap_bytes()
+    }
+
+    /// Bytes of the sealed chunks' streams alone and their sample count,
+    /// for bytes per sample.
+    pub fn stream_bytes(&self) -> (usize, usize) {
+        let words: usize = self
+            .sealed
+            .iter()
+            .map(|c| match c {
+                Chunk::Const(_) => 0,
+                Chunk::Xor(w) => w.len(),
+            })
+            .sum();
+        (words * 8, self.sealed.len() * CHUNK)
     }
 }
 
@@ -128,30 +160,39 @@ impl Column {
 mod tests {
     use super::*;
 
+    const SLOT: usize = std::mem::size_of::<Chunk>();
+
     #[test]
     fn constant_chunks_are_compact_and_reads_are_aligned() {
         let start = 3 * CHUNK as u64 + 10;
         let mut c = Column::starting_at(start);
-        let mut grew = 0;
+        let mut grew = c.head.heap_bytes() as isize;
         for i in 0..(3 * CHUNK as u64) {
             let t = start + i;
             // First chunk constant 0 (after the stale prefix: not constant),
             // then varying, then constant again.
             let v = if t < 5 * CHUNK as u64 {
-                (t % 3) as f32
+                (t % 3) as f64
             } else {
                 0.0
             };
             grew += c.push(v);
         }
+        assert_eq!(grew, c.bytes() as isize, "deltas add up");
         assert!(is_stale(c.get(start - 1)));
-        assert_eq!(c.get(start), (start % 3) as f32);
-        assert_eq!(c.get(start + 100), ((start + 100) % 3) as f32);
+        assert_eq!(c.get(start), (start % 3) as f64);
+        assert_eq!(c.get(start + 100), ((start + 100) % 3) as f64);
         assert_eq!(c.get(5 * CHUNK as u64 + 1), 0.0);
         assert!(is_stale(c.get(start + 3 * CHUNK as u64)), "future");
-        // Two dense chunks (the partial first and the varying one).
-        assert_eq!(grew, 2 * DENSE_BYTES as isize);
-        assert_eq!(c.drop_before(5 * CHUNK as u64), 2 * DENSE_BYTES);
+        // Two encoded chunks (the partial first and the varying one), one
+        // constant; the head holds the rest of the constant run.
+        assert_eq!(c.sealed.len(), 3);
+        assert!(matches!(c.sealed[2], Chunk::Const(v) if v == 0.0));
+        let (stream, samples) = c.stream_bytes();
+        assert_eq!(samples, 3 * CHUNK);
+        assert!(stream > 0 && stream < 2 * CHUNK * 8, "{stream}");
+        let freed = c.drop_before(5 * CHUNK as u64);
+        assert_eq!(freed, 2 * SLOT + stream);
         assert!(is_stale(c.get(start)));
         assert_eq!(c.get(5 * CHUNK as u64 + 1), 0.0);
     }
@@ -159,9 +200,34 @@ mod tests {
     #[test]
     fn nan_is_a_value_and_never_stale() {
         let mut c = Column::starting_at(0);
-        c.push(f32::NAN);
+        c.push(f64::NAN);
         c.push(stale());
+        c.push(f64::from_bits(0x7ff8_dead_0000_0001));
         assert!(c.get(0).is_nan() && !is_stale(c.get(0)));
         assert!(is_stale(c.get(1)));
+        assert_eq!(c.get(2).to_bits(), f64::NAN.to_bits(), "canonical");
+    }
+
+    #[test]
+    fn chunk_boundaries_keep_every_value_exact() {
+        let values = |t: u64| match t % 5 {
+            0 => 123_456_792.0,
+            1 => -0.0,
+            2 => 9.988e307,
+            3 => f64::from_bits(1),
+            _ => t as f64 / 3.0,
+        };
+        let mut c = Column::starting_at(CHUNK as u64 - 1);
+        for t in (CHUNK as u64 - 1)..(4 * CHUNK as u64 + 1) {
+            c.push(values(t));
+        }
+        for t in (CHUNK as u64 - 1)..(4 * CHUNK as u64 + 1) {
+            assert_eq!(c.get(t).to_bits(), values(t).to_bits(), "tick {t}");
+        }
+        let mut out = Vec::new();
+        c.decode(4, &mut out);
+        assert_eq!(out[0].to_bits(), values(4 * CHUNK as u64).to_bits());
+        assert!(out[1..].iter().all(|v| is_stale(*v)), "head then stale");
+        assert!(is_stale(c.get(0)) && is_stale(c.get(9 * CHUNK as u64)));
     }
 }

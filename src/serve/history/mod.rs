@@ -3,15 +3,17 @@
 //! datasource works with no plugin and no Prometheus in between).
 //!
 //! Layout: one shared timeline of tick times, and per series a [`Column`]
-//! of `f32` samples aligned to it, one sample per tick (the stale marker
+//! of `f64` samples aligned to it, one sample per tick (the stale marker
 //! where the series was absent, exactly where Prometheus would have written
-//! a staleness marker when scraping `/metrics` every tick). Label sets are
+//! a staleness marker when scraping `/metrics` every tick), in Gorilla
+//! XOR-compressed chunks read through a [`Cursor`]. Label sets are
 //! interned. Two bounds hold memory: `retention` (ticks older than that are
 //! dropped, a chunk of [`CHUNK`] ticks at a time) and `max_bytes` (when the
 //! estimate exceeds it, the oldest chunks go first, shortening retention).
 
 mod cache;
 mod chunk;
+mod gorilla;
 mod ingest;
 mod intern;
 
@@ -22,10 +24,11 @@ pub use intern::{FxMap, Interner, LabelIds};
 use chunk::Column;
 use std::collections::VecDeque;
 
-/// Heap bytes a series costs besides its sealed chunks: the head chunk,
-/// the label set, the index entries and the struct (an estimate used for
-/// the memory bound, checked against real allocations in the benchmark).
-const SERIES_OVERHEAD: usize = CHUNK * 4 + 200;
+/// Heap bytes a series costs besides its chunks (which [`Column`] counts,
+/// the open one included): the label set, the index entries and the
+/// struct (an estimate used for the memory bound, checked against real
+/// allocations in the benchmark).
+const SERIES_OVERHEAD: usize = 200;
 
 /// One stored series.
 pub struct Series {
@@ -52,11 +55,12 @@ pub struct History {
     index: FxMap<Box<[u32]>, u32>,
     by_name: FxMap<u32, Vec<u32>>,
     /// This tick's value per series id (stale until set).
-    pending: Vec<f32>,
+    pending: Vec<f64>,
     in_tick: bool,
     key: Vec<u32>,
     ids: Vec<(u32, u32)>,
-    dense_bytes: usize,
+    /// Heap bytes of every column's chunks (see [`Column::bytes`]).
+    chunk_bytes: usize,
     live: usize,
     /// Series ids of the per-node series, kept by [`record`] across ticks.
     cache: cache::NodeCache,
@@ -79,7 +83,7 @@ impl History {
             in_tick: false,
             key: Vec::new(),
             ids: Vec::new(),
-            dense_bytes: 0,
+            chunk_bytes: 0,
             live: 0,
             cache: cache::NodeCache::default(),
         }
@@ -138,7 +142,8 @@ impl History {
     fn put(&mut self, sid: u32, value: f64) {
         if let Some(slot) = self.pending.get_mut(sid as usize) {
             if self.in_tick && chunk::is_stale(*slot) {
-                *slot = value as f32;
+                // A NaN never reads as the stale marker.
+                *slot = if value.is_nan() { f64::NAN } else { value };
             }
         }
     }
@@ -151,6 +156,7 @@ impl History {
             first_present: tick,
             last_present: tick,
         };
+        self.chunk_bytes += series.column.bytes();
         let name = self.name_of(&series.labels);
         let key: Box<[u32]> = series.labels.iter().flat_map(|(n, v)| [*n, *v]).collect();
         let sid = match self.free.pop() {
@@ -188,7 +194,7 @@ impl History {
                 s.last_present = tick;
             }
             let delta = s.column.push(v);
-            self.dense_bytes = (self.dense_bytes as isize + delta).max(0) as usize;
+            self.chunk_bytes = (self.chunk_bytes as isize + delta).max(0) as usize;
         }
         let newest = *self.times.back().unwrap_or(&0);
         let mut base = self.base;
@@ -219,7 +225,7 @@ impl History {
         let mut gone = Vec::new();
         for (sid, slot) in self.series.iter_mut().enumerate() {
             let Some(s) = slot else { continue };
-            self.dense_bytes = self.dense_bytes.saturating_sub(s.column.drop_before(base));
+            self.chunk_bytes = self.chunk_bytes.saturating_sub(s.column.drop_before(base));
             if s.last_present < base {
                 gone.push(sid as u32);
             }
@@ -231,6 +237,7 @@ impl History {
             let Some(s) = self.series[sid as usize].take() else {
                 continue;
             };
+            self.chunk_bytes = self.chunk_bytes.saturating_sub(s.column.bytes());
             let key: Box<[u32]> = s.labels.iter().flat_map(|(n, v)| [*n, *v]).collect();
             self.index.remove(&key);
             names.extend(self.name_of(&s.labels));
@@ -260,10 +267,21 @@ impl History {
         (self.base + self.times.len() as u64).saturating_sub(1)
     }
 
-    /// Estimated heap bytes: sealed dense chunks, per-series overhead and
-    /// interned strings.
+    /// Estimated heap bytes: chunks (compressed streams, their slots and
+    /// the open chunks), per-series overhead and interned strings.
     pub fn bytes(&self) -> usize {
-        self.dense_bytes + self.live * SERIES_OVERHEAD + self.strings.bytes()
+        self.chunk_bytes + self.live * SERIES_OVERHEAD + self.strings.bytes()
+    }
+
+    /// Bytes of the sealed chunks' compressed streams and the samples
+    /// those chunks hold (constant chunks included, at 0 bytes): bytes per
+    /// sample is the first over the second.
+    pub fn stream_bytes(&self) -> (usize, usize) {
+        self.series
+            .iter()
+            .flatten()
+            .map(|s| s.column.stream_bytes())
+            .fold((0, 0), |(b, n), (b2, n2)| (b + b2, n + n2))
     }
 
     /// Number of stored series.
@@ -305,12 +323,22 @@ impl History {
         self.series.get(sid as usize)?.as_ref()
     }
 
-    /// Sample of `sid` at global tick `tick`; `None` when absent.
-    #[inline]
+    /// Sample of `sid` at global tick `tick`; `None` when absent. Decodes
+    /// a chunk per call: to read many samples, use [`History::cursor`].
     pub fn value(&self, sid: u32, tick: u64) -> Option<f64> {
         let s = self.series.get(sid as usize)?.as_ref()?;
         let v = s.column.get(tick);
-        (!is_stale(v)).then_some(f64::from(v))
+        (!is_stale(v)).then_some(v)
+    }
+
+    /// A reader of series' samples that decodes each chunk once.
+    pub fn cursor(&self) -> Cursor<'_> {
+        Cursor {
+            h: self,
+            column: None,
+            first: 0,
+            buf: Vec::new(),
+        }
     }
 
     /// Ids of the series named `name` (by interned id).
@@ -342,6 +370,45 @@ impl std::fmt::Debug for History {
             .field("ticks", &self.times.len())
             .field("bytes", &self.bytes())
             .finish()
+    }
+}
+
+/// Reads one series at a time ([`Cursor::series`]), sample by sample
+/// ([`Cursor::get`]), decoding each chunk once while the ticks asked for
+/// move forward (a range query's steps, the sliding windows of `rate`):
+/// decoded chunks are kept while each next one is contiguous, and dropped
+/// when a read jumps elsewhere. The buffer is reused from series to
+/// series; it holds at most the retained history of one series.
+pub struct Cursor<'h> {
+    h: &'h History,
+    column: Option<&'h Column>,
+    /// Chunk index (global tick / `CHUNK`) of `buf[0]`.
+    first: u64,
+    buf: Vec<f64>,
+}
+
+impl Cursor<'_> {
+    /// Reads series `sid` from now on (nothing if it does not exist).
+    pub fn series(&mut self, sid: u32) {
+        self.column = self.h.series(sid).map(|s| &s.column);
+        self.buf.clear();
+    }
+
+    /// The current series' sample at global tick `tick`; `None` when absent.
+    #[inline]
+    pub fn get(&mut self, tick: u64) -> Option<f64> {
+        let column = self.column?;
+        let c = tick / CHUNK as u64;
+        let have = (self.buf.len() / CHUNK) as u64;
+        if c < self.first || c >= self.first + have {
+            if have == 0 || c != self.first + have {
+                self.buf.clear();
+                self.first = c;
+            }
+            column.decode(c, &mut self.buf);
+        }
+        let v = self.buf[(tick - self.first * CHUNK as u64) as usize];
+        (!is_stale(v)).then_some(v)
     }
 }
 

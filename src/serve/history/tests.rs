@@ -97,13 +97,102 @@ fn the_byte_budget_shortens_retention() {
 }
 
 #[test]
-fn constant_series_cost_no_dense_chunks() {
+fn constant_series_cost_no_stream_bytes() {
     let mut h = History::new(6 * 3_600_000, usize::MAX);
     for i in 0..(4 * CHUNK as i64) {
         tick(&mut h, i, &[("flat", 0.0)]);
     }
-    assert_eq!(h.dense_bytes, 0);
-    assert!(h.bytes() < 2 * SERIES_OVERHEAD);
+    // Four sealed constant chunks: their slots only.
+    assert_eq!(h.stream_bytes(), (0, 4 * CHUNK));
+    assert!(h.chunk_bytes <= 4 * 32, "{}", h.chunk_bytes);
+}
+
+#[test]
+fn samples_are_stored_as_f64_bit_for_bit() {
+    let mut h = History::new(6 * 3_600_000, usize::MAX);
+    let values = [
+        123_456_792.0,
+        118.871_093_75,
+        9.988e307,
+        -9.988e307,
+        -0.0,
+        f64::from_bits(1),
+        f64::INFINITY,
+        0.1 + 0.2,
+    ];
+    for i in 0..(3 * CHUNK as i64) {
+        tick(&mut h, i, &[("a", values[i as usize % values.len()])]);
+    }
+    let a = sid(&h, "a");
+    for g in 0..(3 * CHUNK as u64) {
+        let want = values[g as usize % values.len()];
+        assert_eq!(h.value(a, g).map(f64::to_bits), Some(want.to_bits()), "{g}");
+    }
+    tick(&mut h, 3 * CHUNK as i64, &[("a", f64::NAN)]);
+    assert!(
+        h.value(a, 3 * CHUNK as u64).is_some_and(f64::is_nan),
+        "NaN, not absent"
+    );
+}
+
+#[test]
+fn the_cursor_reads_what_value_reads_in_any_order() {
+    let mut h = History::new(6 * 3_600_000, usize::MAX);
+    for i in 0..(5 * CHUNK as i64 + 7) {
+        let mut s = vec![("moving", i as f64 * 0.37), ("flat", 1.0)];
+        if i % 3 != 0 {
+            s.push(("gappy", i as f64));
+        }
+        tick(&mut h, i, &s);
+    }
+    let end = 5 * CHUNK as u64 + 7;
+    // Forward, sliding windows, jumps back and ahead, past the end.
+    let mut order: Vec<u64> = (0..end).collect();
+    for t in (0..end).step_by(10) {
+        order.extend(t.saturating_sub(40)..=t);
+    }
+    order.extend([300, 5, 200, 64, 63, 0, end + 100, 2]);
+    let mut cur = h.cursor();
+    for node in ["moving", "flat", "gappy"] {
+        let id = sid(&h, node);
+        cur.series(id);
+        for &g in &order {
+            assert_eq!(cur.get(g), h.value(id, g), "{node} {g}");
+        }
+    }
+    cur.series(u32::MAX);
+    assert_eq!(cur.get(0), None, "no such series");
+}
+
+#[test]
+fn the_estimate_counts_compressed_bytes_and_is_released() {
+    let mut h = History::new(4 * CHUNK as i64 * STEP, usize::MAX);
+    let names: Vec<String> = (0..50).map(|i| format!("n{i}")).collect();
+    let empty = h.bytes();
+    for i in 0..(3 * CHUNK as i64) {
+        let series: Vec<(&str, f64)> = names
+            .iter()
+            .enumerate()
+            .map(|(k, n)| (n.as_str(), (i as f64 * 0.01 + k as f64).sqrt()))
+            .collect();
+        tick(&mut h, i, &series);
+    }
+    let (stream, samples) = h.stream_bytes();
+    assert_eq!(samples, 50 * 3 * CHUNK);
+    // Full-precision noise barely compresses (~8 bytes per sample), but
+    // what is counted is what is stored.
+    assert!(stream > samples * 4 && stream < samples * 9, "{stream}");
+    let counted: usize = h.series.iter().flatten().map(|s| s.column.bytes()).sum();
+    assert_eq!(h.chunk_bytes, counted);
+    assert!(h.bytes() > empty + stream);
+    // All of them leave, and retention passes them: their chunks leave
+    // the estimate.
+    for i in (3 * CHUNK as i64)..(12 * CHUNK as i64) {
+        tick(&mut h, i, &[("other", 1.0)]);
+    }
+    assert_eq!(h.series_count(), 1);
+    let counted: usize = h.series.iter().flatten().map(|s| s.column.bytes()).sum();
+    assert_eq!(h.chunk_bytes, counted);
 }
 
 /// A varied snapshot for tick `i`: nodes come and go, move zones, change

@@ -256,14 +256,16 @@ impl<'a> Evaluator<'a> {
                 (self.h.time_of(g) >= t - LOOKBACK_MS).then_some(g)
             })
             .collect();
+        let mut cur = self.h.cursor();
         Ok(ids
             .into_iter()
             .filter_map(|sid| {
                 let labels = self.h.series(sid)?.labels.to_vec();
+                cur.series(sid);
                 let points: Vec<Option<f64>> = ticks
                     .iter()
                     .map(|g| {
-                        let v = self.h.value(sid, (*g)?)?;
+                        let v = cur.get((*g)?)?;
                         Some(if times {
                             self.h.time_of((*g)?) as f64 / 1000.0
                         } else {
@@ -308,13 +310,15 @@ impl<'a> Evaluator<'a> {
     fn raw_matrix(&mut self, vs: &VectorSelector, range_ms: i64) -> Result<Data, QueryError> {
         let (ids, windows, _) = self.windows(vs, range_ms)?;
         let w = windows[0].clone();
+        let mut cur = self.h.cursor();
         let mut out: Vec<(Labels, Vec<(i64, f64)>)> = ids
             .into_iter()
             .filter_map(|sid| {
                 let labels = self.h.series(sid)?.labels.to_vec();
+                cur.series(sid);
                 let pts: Vec<(i64, f64)> = w
                     .clone()
-                    .filter_map(|g| Some((self.h.time_of(g), self.h.value(sid, g)?)))
+                    .filter_map(|g| Some((self.h.time_of(g), cur.get(g)?)))
                     .collect();
                 (!pts.is_empty()).then_some((labels, pts))
             })

@@ -102,6 +102,7 @@ pub(super) fn windowed(
     let h = ev.h;
     let mut out = Vec::with_capacity(ids.len());
     let mut buf: Vec<(i64, f64)> = Vec::new();
+    let mut cur = h.cursor();
     for (n, sid) in ids.into_iter().enumerate() {
         if n % 64 == 63 {
             ev.check_time()?;
@@ -109,14 +110,12 @@ pub(super) fn windowed(
         let Some(stored) = h.series(sid) else {
             continue;
         };
+        cur.series(sid);
         let mut points = Vec::with_capacity(windows.len());
         let mut any = false;
         for (i, (w, t)) in windows.iter().zip(&ends).enumerate() {
             buf.clear();
-            buf.extend(
-                w.clone()
-                    .filter_map(|g| Some((h.time_of(g), h.value(sid, g)?))),
-            );
+            buf.extend(w.clone().filter_map(|g| Some((h.time_of(g), cur.get(g)?))));
             let v = if buf.is_empty() {
                 None
             } else {

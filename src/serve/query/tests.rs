@@ -260,7 +260,7 @@ fn a_range_selector_as_an_instant_query_returns_raw_samples() {
         panic!()
     };
     assert_eq!(m[0].1.len(), 3);
-    assert_eq!(m[0].1[2], (at(10), f64::from(0.35f32)));
+    assert_eq!(m[0].1[2], (at(10), 0.25 + 10.0 / 100.0), "stored as f64");
 }
 
 #[test]

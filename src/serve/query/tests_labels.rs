@@ -171,7 +171,8 @@ fn count_values_counts_each_formatted_value() {
         [
             ("v=0.25,zone=z1".into(), 1.0),
             ("v=0.5,zone=z1".into(), 1.0),
-            ("v=0.8999999761581421,zone=z2".into(), 1.0)
+            // Stored as f64: the 0.9 that was published.
+            ("v=0.9,zone=z2".into(), 1.0)
         ]
     );
     // `without` drops the listed labels and the name, keeps the value's.
