@@ -89,6 +89,22 @@ impl Live {
             _dir: dir,
         }
     }
+    /// Plays the whole window, tick by tick at simulated time; every cordon
+    /// is checked on the server. Returns the actions taken.
+    async fn play_all(&mut self) -> Vec<nodewatch::state::ActionRecord> {
+        let (mut at, mut next, mut actions) = (self.sc.meta.start, 0, Vec::new());
+        while at <= self.sc.meta.end {
+            let taken =
+                play::tick_all(&self.admin, &self.sc, &mut next, &mut [&mut self.agent], at).await;
+            for c in taken.iter().filter(|c| c.kind == ActionKind::Cordon) {
+                play::assert_cordon_visible(&self.cp, c, "replica-a");
+            }
+            actions.extend(taken);
+            at = at.add(self.sc.meta.step);
+        }
+        assert_eq!(next, self.sc.events.len(), "every event written");
+        actions
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,28 +119,10 @@ async fn live_on_the_real_api_server_equals_replay() {
         "the window cordons: {:?}",
         expected.actions
     );
-    // Unused fields are bound too: they keep Prometheus and the temp dir alive.
-    let Live {
-        sc,
-        cp,
-        admin,
-        mut agent,
-        _prom,
-        _dir,
-    } = Live::start(play::vvsw_window(), |_| {}).await;
-
-    let (mut at, mut next, mut cordons) = (sc.meta.start, 0, 0);
-    while at <= sc.meta.end {
-        for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await {
-            if c.kind == ActionKind::Cordon {
-                play::assert_cordon_visible(&cp, &c, "replica-a");
-                cordons += 1;
-            }
-        }
-        at = at.add(sc.meta.step);
-    }
-    assert!(cordons > 0);
-    assert_eq!(next, sc.events.len(), "every event written");
+    let mut live = Live::start(play::vvsw_window(), |_| {}).await;
+    let actions = live.play_all().await;
+    assert!(actions.iter().any(|c| c.kind == ActionKind::Cordon));
+    let agent = live.agent;
     let sent = &agent.pipeline.notifier().inner.sent;
     assert_eq!(sent, &expected.notifications, "same alert notifications");
     assert_eq!(
@@ -314,19 +312,9 @@ async fn vvsw_with_governor(
 ) -> (Vec<nodewatch::state::ActionRecord>, bool, bool) {
     let settings: nodewatch::act::GovernorSettings =
         serde_yaml::from_str(governor).expect("governor YAML");
-    let Live {
-        sc,
-        cp,
-        admin,
-        mut agent,
-        _prom,
-        _dir,
-    } = Live::start(play::vvsw_window(), |o| o.governor = settings).await;
-    let (mut at, mut next, mut actions) = (sc.meta.start, 0, Vec::new());
-    while at <= sc.meta.end {
-        actions.extend(play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await);
-        at = at.add(sc.meta.step);
-    }
+    let mut live = Live::start(play::vvsw_window(), |o| o.governor = settings).await;
+    let actions = live.play_all().await;
+    let Live { cp, agent, .. } = live;
     let fired = agent.pipeline.notifier().inner.sent.iter().any(|n| {
         n.alert.name == "NodeUnhealthy" && n.alert.subject == node && n.status == AlertState::Firing
     });
@@ -388,28 +376,14 @@ async fn node_problem_detector_findings_act_live_as_in_replay() {
         "replay alerts on the deadlocked node: {:?}",
         expected.notifications
     );
-    let Live {
-        sc,
-        cp,
-        admin,
-        mut agent,
-        _prom,
-        _dir,
-    } = Live::start(window(), |_| {}).await;
-    let (mut at, mut next) = (sc.meta.start, 0);
-    while at <= sc.meta.end {
-        for c in play::tick_all(&admin, &sc, &mut next, &mut [&mut agent], at).await {
-            if c.kind == ActionKind::Cordon {
-                play::assert_cordon_visible(&cp, &c, "replica-a");
-            }
-        }
-        at = at.add(sc.meta.step);
-    }
+    let mut live = Live::start(window(), |_| {}).await;
+    let actions = live.play_all().await;
+    let agent = live.agent;
     assert_eq!(
         &agent.pipeline.notifier().inner.sent,
         &expected.notifications,
         "same alerts"
     );
-    assert_eq!(agent.pipeline.actions(), &expected.actions, "same actions");
+    assert_eq!(actions, expected.actions, "same actions");
     agent.shutdown().await;
 }

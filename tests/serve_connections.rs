@@ -136,6 +136,13 @@ async fn a_client_that_stops_reading_is_dropped_and_frees_its_query_slot() {
     slow.writable().await.expect("writable");
     let req = format!("GET {big} HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(slow.try_write(req.as_bytes()).expect("write"), req.len());
+    // Its answer has begun (bytes are waiting, unread): from now on the
+    // answer holds the only query slot. (Without this wait the probe below
+    // could take the slot first and the test would race.)
+    tokio::time::timeout(PATIENCE, slow.readable())
+        .await
+        .expect("the answer begins")
+        .expect("readable");
     // Another query needs the only query slot, which the stalled answer
     // holds until the server gives up on its reader.
     let (code, body) = probe(addr, "/api/v1/query?query=count(nodewatch_node_score)").await;
