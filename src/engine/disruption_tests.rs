@@ -3,35 +3,13 @@
 //! held nodes make no common cause nor peers, a new node is judged after
 //! its warm-up, and a half-upgraded pool is reported.
 
+use super::tests::engine;
 use super::*;
 use crate::collect::Observation;
 use crate::k8s;
 use crate::model::AlertState;
-use std::path::PathBuf;
-
-const CATALOG: &str = "
-signals:
-  - name: fail_ratio
-    metric: {name: m, by: [node]}
-    detect: {z: 4, mad_floor: 0.05}
-rules:
-  - alert: NodeUnhealthy
-    scope: node
-    when: {score_above: 0.8}
-    for: 2m
-    actions: [alert, cordon]
-  - alert: ClusterWide
-    scope: cluster
-    when: {common_cause: true}
-    for: 1m
-";
 
 const TICK: i64 = 30_000;
-
-fn engine() -> Engine {
-    let c = Catalog::from_sources(vec![(PathBuf::from("t.yaml"), CATALOG.to_string())]).unwrap();
-    Engine::new(Arc::new(c), Settings::default())
-}
 
 /// Node `n{i}` created long before tick 0 (or at tick `created`).
 fn node(i: usize, created: Option<i64>) -> k8s::Node {

@@ -25,7 +25,9 @@ rules:
     for: 1m
 ";
 
-fn engine() -> Engine {
+/// An engine on a one-signal catalog: a node rule that cordons and a
+/// cluster rule.
+pub(super) fn engine() -> Engine {
     let c = Catalog::from_sources(vec![(PathBuf::from("t.yaml"), CATALOG.to_string())]).unwrap();
     Engine::new(Arc::new(c), Settings::default())
 }

@@ -5,28 +5,11 @@ use super::*;
 
 const T0: Timestamp = Timestamp(1_709_625_600_000); // 2024-03-05T08:00:00Z, a Tuesday
 
+use super::tests::{facts, req};
+
 /// `n` healthy nodes of pool `pool`, named `{pool}{i}`, zones alternating.
 fn pool(pool: &str, n: usize) -> Vec<NodeFacts> {
-    (0..n)
-        .map(|i| NodeFacts {
-            name: format!("{pool}{i}"),
-            zone: format!("z{}", i % 2),
-            pool: pool.into(),
-            healthy: true,
-            ..Default::default()
-        })
-        .collect()
-}
-
-fn req(node: &str) -> CordonRequest {
-    CordonRequest {
-        node: node.into(),
-        rule: "R".into(),
-        score: 0.9,
-        explanation: String::new(),
-        fresh: true,
-        drain: true,
-    }
+    facts(pool, pool, n)
 }
 
 fn policy(name: &str, pools: &[&str]) -> PoolPolicy {

@@ -3,18 +3,24 @@
 use super::*;
 
 fn nodes(n: usize) -> Vec<NodeFacts> {
+    facts("n", "p", n)
+}
+
+/// `n` healthy nodes of pool `pool`, named `{prefix}{i}`, zones alternating.
+pub(super) fn facts(prefix: &str, pool: &str, n: usize) -> Vec<NodeFacts> {
     (0..n)
         .map(|i| NodeFacts {
-            name: format!("n{i}"),
+            name: format!("{prefix}{i}"),
             zone: format!("z{}", i % 2),
-            pool: "p".into(),
+            pool: pool.into(),
             healthy: true,
             ..Default::default()
         })
         .collect()
 }
 
-fn req(node: &str) -> CordonRequest {
+/// A fresh cordon request for `node` from rule `R`.
+pub(super) fn req(node: &str) -> CordonRequest {
     CordonRequest {
         node: node.into(),
         rule: "R".into(),
