@@ -135,7 +135,9 @@ async fn run(cmd: Command) -> Result<()> {
             config,
         } => {
             if let Some(file) = &config {
-                print!("{}", cli::check::config(file)?);
+                // Pool thresholds name rules: checked against the rules given.
+                let catalog = load_catalog(&paths)?;
+                print!("{}", cli::check::config(file, &catalog)?);
                 if paths.is_empty() {
                     return Ok(());
                 }

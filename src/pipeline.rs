@@ -7,7 +7,7 @@
 
 use crate::act::{Cordoner, Governor, Mode, Notifier, Refusal};
 use crate::collect::{Observation, Source};
-use crate::engine::Engine;
+use crate::engine::{Engine, PoolRules};
 use crate::model::{ActionKind, ActionRecord, AlertState, CordonRequest, Notification};
 use crate::state::Snapshot;
 use crate::time::Timestamp;
@@ -42,6 +42,19 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
     /// Assembles a pipeline.
     pub fn new(mut engine: Engine, governor: Governor, notifier: N, cordoner: C) -> Self {
         engine.keep_labels(governor.label_keys());
+        // The pool policies' thresholds and hub selectors, for the core.
+        let pools = governor
+            .settings
+            .pools
+            .iter()
+            .map(|p| PoolRules {
+                name: p.name.clone(),
+                selector: p.selector.clone(),
+                hub: p.hub.clone(),
+                thresholds: p.thresholds.clone(),
+            })
+            .collect();
+        let engine = engine.with_pools(pools);
         Pipeline {
             engine,
             governor,

@@ -51,6 +51,8 @@ fn lab_policy(mode: Mode) -> GovernorSettings {
             max_unavailable: None,
             max_unhealthy: None,
             min_score: None,
+            hub: Vec::new(),
+            thresholds: Default::default(),
         }],
         ..Default::default()
     }

@@ -2,15 +2,16 @@
 //! (or the copy compiled into the binary), validated with errors that name
 //! the file, the line and the field.
 
+mod hubs;
 mod promql;
 pub mod rule;
 pub mod signal;
 
 pub use promql::render;
-pub use rule::{ActionKind, AlertScope, Condition, Rule};
+pub use rule::{ActionKind, AlertScope, Condition, Rule, Thresholds};
 pub use signal::{
     Aggregation, DetectConfig, Direction, EventCount, EventQuery, MatchOp, Matcher, MetricQuery,
-    Signal, SignalScope,
+    Signal, SignalScope, Variant,
 };
 
 use crate::config::names::{alert_label_problem, is_metric_name};
@@ -262,6 +263,16 @@ impl Catalog {
                 bad(
                     "detect.mad_floor",
                     format!("must be a positive number, got {}", d.mad_floor),
+                );
+            }
+            if s.hub
+                && (s.scope != SignalScope::Workload
+                    || s.metric.as_ref().is_none_or(|m| m.matchers.is_empty()))
+            {
+                bad(
+                    "hub",
+                    "only a workload metric signal whose matchers select the hub can be a hub signal"
+                        .into(),
                 );
             }
             if !(0.0..=1.0).contains(&d.weight) {

@@ -125,6 +125,66 @@ pub struct Condition {
     pub common_cause: bool,
 }
 
+/// A pool policy's own thresholds for one rule (`governor.pools[].thresholds`):
+/// the fields of [`Condition`] that carry a number; each one given
+/// replaces the rule's for that pool's nodes (and the workloads on them).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Replaces `when.score_above`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_above: Option<f64>,
+    /// Replaces `when.value_above`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_above: Option<f64>,
+    /// Replaces `when.value_below`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_below: Option<f64>,
+    /// Replaces `when.anomaly_above`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly_above: Option<f64>,
+}
+
+impl Thresholds {
+    /// `(field, value)` of every threshold given.
+    pub fn given(&self) -> Vec<(&'static str, f64)> {
+        [
+            ("score_above", self.score_above),
+            ("value_above", self.value_above),
+            ("value_below", self.value_below),
+            ("anomaly_above", self.anomaly_above),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| Some((f, v?)))
+        .collect()
+    }
+}
+
+impl Condition {
+    /// The fields of [`Thresholds`] this condition uses.
+    pub fn threshold_fields(&self) -> Vec<&'static str> {
+        [
+            ("score_above", self.score_above),
+            ("value_above", self.value_above),
+            ("value_below", self.value_below),
+            ("anomaly_above", self.anomaly_above),
+        ]
+        .into_iter()
+        .filter_map(|(f, v)| v.map(|_| f))
+        .collect()
+    }
+
+    /// This condition with `t`'s thresholds in place of its own.
+    pub fn with(&self, t: &Thresholds) -> Condition {
+        let mut c = self.clone();
+        c.score_above = t.score_above.or(c.score_above);
+        c.value_above = t.value_above.or(c.value_above);
+        c.value_below = t.value_below.or(c.value_below);
+        c.anomaly_above = t.anomaly_above.or(c.anomaly_above);
+        c
+    }
+}
+
 impl Rule {
     /// True if the rule asks to cordon.
     pub fn cordons(&self) -> bool {

@@ -32,6 +32,24 @@ pub struct Signal {
     /// How anomalies are detected on this signal.
     #[serde(default)]
     pub detect: DetectConfig,
+    /// The metric's matchers select the hub: a pool policy's `hub`
+    /// selector replaces them for the pods on that pool's nodes
+    /// (workload metric signals only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hub: bool,
+    /// Set on the copies [`Catalog::with_hubs`](super::Catalog::with_hubs)
+    /// derives for a pool's own hub selector; never read from a file.
+    #[serde(skip)]
+    pub variant: Option<Variant>,
+}
+
+/// A hub signal's copy for one pool policy's `hub` selector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variant {
+    /// Index of the signal it copies (same name, same detector).
+    pub of: usize,
+    /// Index of the pool policy (in `governor.pools` order).
+    pub pool: usize,
 }
 
 /// Whose values a signal produces.
@@ -219,7 +237,7 @@ impl PartialEq for Matcher {
 }
 
 /// (De)serializes matchers as an ordered YAML map `label: spec`.
-mod matcher_map {
+pub(crate) mod matcher_map {
     use super::Matcher;
     use serde::de::{MapAccess, Visitor};
     use serde::ser::SerializeMap;

@@ -9,6 +9,7 @@
 //! is listed, so the operator sees which files and variables the pod needs.
 
 use anyhow::{bail, Result};
+use nodewatch::catalog::Catalog;
 use nodewatch::config::Config;
 use serde_yaml::Value;
 use std::fmt::Write as _;
@@ -16,9 +17,9 @@ use std::path::Path;
 
 /// Validates the file with [`Config::validate`] (the check `run` makes)
 /// and returns the report to print.
-pub fn config(path: &Path) -> Result<String> {
+pub fn config(path: &Path, catalog: &Catalog) -> Result<String> {
     let cfg = Config::load(path)?;
-    if let Err(errors) = cfg.validate() {
+    if let Err(errors) = cfg.validate_with(catalog) {
         for e in &errors.0 {
             eprintln!("error: {e}");
         }
@@ -53,7 +54,20 @@ pub fn config(path: &Path) -> Result<String> {
     );
     for p in &g.pools {
         let mode = p.mode.map_or("as every node", |m| m.as_str());
-        let _ = writeln!(out, "pool policy: {} ({mode})", p.name);
+        let mut extra = String::new();
+        if !p.hub.is_empty() {
+            let m: Vec<String> = p
+                .hub
+                .iter()
+                .map(|m| format!("{}{}{:?}", m.label, m.op.as_str(), m.value))
+                .collect();
+            extra += &format!(", hub {{{}}}", m.join(","));
+        }
+        if !p.thresholds.is_empty() {
+            let t: Vec<&str> = p.thresholds.keys().map(String::as_str).collect();
+            extra += &format!(", own thresholds for {}", t.join(", "));
+        }
+        let _ = writeln!(out, "pool policy: {} ({mode}{extra})", p.name);
     }
     for w in &g.maintenance_windows {
         let _ = writeln!(

@@ -97,9 +97,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
     if args.dry_run {
         cfg.governor.dry_run = true;
     }
-    // The same validation as `nodewatch check --config`.
-    cfg.validate()?;
+    // The same validation as `nodewatch check --config` (with the rules
+    // in use: pool thresholds name them).
     let catalog = crate::load_catalog(&args.rules)?;
+    cfg.validate_with(&catalog)?;
     let client = live::client_from(&ClientOptions {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),

@@ -6,6 +6,7 @@
 
 use super::names::is_k8s_label_key;
 use crate::act::{Mode, PoolPolicy, WindowSettings};
+use crate::catalog::Catalog;
 
 /// Every problem as `(field, message)`; `drain` is whether
 /// `kubernetes.drain.enabled`.
@@ -52,6 +53,27 @@ pub(super) fn problems(
         if let Some(m) = p.min_score.filter(|m| !(0.0..=1.0).contains(m)) {
             out.push((at("min_score"), format!("must be within 0..1, got {m}")));
         }
+        for (rule, t) in &p.thresholds {
+            let at = at(&format!("thresholds.{rule}"));
+            let given = t.given();
+            if given.is_empty() {
+                out.push((
+                    at.clone(),
+                    "names no threshold: give score_above, value_above, value_below or anomaly_above".into(),
+                ));
+            }
+            for (f, v) in given {
+                if !v.is_finite() {
+                    out.push((
+                        format!("{at}.{f}"),
+                        format!("must be a finite number, got {v}"),
+                    ));
+                } else if matches!(f, "score_above" | "anomaly_above") && !(0.0..=1.0).contains(&v)
+                {
+                    out.push((format!("{at}.{f}"), format!("must be within 0..1, got {v}")));
+                }
+            }
+        }
     }
     let mut names: Vec<&str> = Vec::new();
     for (i, w) in windows.iter().enumerate() {
@@ -72,6 +94,43 @@ pub(super) fn problems(
                 at("pools"),
                 format!("{p:?} is not the name of a governor.pools entry"),
             ));
+        }
+    }
+    out
+}
+
+/// What refers to the rules in use: `thresholds` must name a rule of the
+/// catalog and only thresholds its condition has (a pool cannot turn a
+/// score rule into a value rule); `hub` needs a `hub: true` signal.
+pub(super) fn catalog_problems(pools: &[PoolPolicy], catalog: &Catalog) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, p) in pools.iter().enumerate() {
+        if !p.hub.is_empty() && !catalog.has_hub_signals() {
+            out.push((
+                format!("governor.pools[{i}].hub"),
+                "no signal of the rules in use is marked `hub: true`, so there is nothing to select the hub for".into(),
+            ));
+        }
+        for (rule, t) in &p.thresholds {
+            let at = format!("governor.pools[{i}].thresholds.{rule}");
+            let found: Vec<_> = catalog.rules.iter().filter(|r| &r.alert == rule).collect();
+            if found.is_empty() {
+                let names: Vec<&str> = catalog.rules.iter().map(|r| r.alert.as_str()).collect();
+                out.push((
+                    at,
+                    format!("no rule is called {rule:?} (rules: {})", names.join(", ")),
+                ));
+                continue;
+            }
+            for (f, _) in t.given() {
+                if !found.iter().all(|r| r.when.threshold_fields().contains(&f)) {
+                    let has = found[0].when.threshold_fields().join(", ");
+                    out.push((
+                        format!("{at}.{f}"),
+                        format!("rule {rule} has no {f} to replace (its condition uses: {has})"),
+                    ));
+                }
+            }
         }
     }
     out
@@ -131,5 +190,56 @@ mod tests {
             let e = Config::parse(&text, Path::new("c.yaml")).unwrap_err();
             assert!(e.to_string().contains("is not a node count"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn pool_hubs_and_thresholds_are_checked_against_the_rules() {
+        let ok =
+            "governor:\n  pools:\n    - name: research\n      selector: {pool: [research]}\n      \
+                  hub: {pod: '=~jupyterhub-.*', container: jupyterhub}\n      thresholds:\n        \
+                  HubCPUHigh: {value_above: 1.5}\n        NodeUnhealthy: {score_above: 0.9}\n";
+        assert_eq!(errors(ok), Vec::<String>::new());
+        let cfg = Config::parse(ok, Path::new("c.yaml")).unwrap();
+        let p = &cfg.governor.pools[0];
+        assert_eq!(p.hub.len(), 2);
+        assert_eq!(p.thresholds["HubCPUHigh"].value_above, Some(1.5));
+        let bad = "governor:\n  pools:\n    - name: research\n      selector: {pool: [research]}\n      \
+                   thresholds:\n        HubCPUHi: {value_above: 1.5}\n        \
+                   NodeUnhealthy: {value_above: 3, score_above: 1.5}\n        HubThreadsClimbing: {}\n";
+        let errs = errors(bad);
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        let has = |line: usize, text: &str| {
+            assert!(
+                errs.iter()
+                    .any(|e| e.starts_with(&format!("c.yaml:{line}: ")) && e.contains(text)),
+                "{text} at {line}: {errs:?}"
+            )
+        };
+        has(8, "thresholds.HubThreadsClimbing: names no threshold");
+        has(
+            7,
+            "thresholds.NodeUnhealthy.score_above: must be within 0..1, got 1.5",
+        );
+        has(
+            6,
+            "thresholds.HubCPUHi: no rule is called \"HubCPUHi\" (rules: NodeUnhealthy, HubCPUHigh",
+        );
+        has(7, "thresholds.NodeUnhealthy.value_above: rule NodeUnhealthy has no value_above to replace (its condition uses: score_above)");
+        // A bad matcher in `hub` is a parse error at its line.
+        let e = Config::parse(
+            "governor:\n  pools:\n    - name: x\n      selector: {pool: [x]}\n      hub: {pod: '=~(('}\n",
+            Path::new("c.yaml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("invalid regex"), "{e}");
+        // Custom rules without a hub signal: a `hub` has nothing to select.
+        let mut no_hub = crate::catalog::Catalog::builtin();
+        no_hub.signals.iter_mut().for_each(|s| s.hub = false);
+        let cfg = Config::parse(ok, Path::new("c.yaml")).unwrap();
+        let errs = cfg.validate_with(&no_hub).unwrap_err().to_string();
+        assert!(
+            errs.contains("c.yaml:5: governor.pools[0].hub: no signal"),
+            "{errs}"
+        );
     }
 }

@@ -15,9 +15,19 @@ impl Config {
     /// Checks every value; all problems are reported, each with the file
     /// and line of its field (the line of the nearest enclosing key when the
     /// field is not written out, e.g. a default that conflicts).
+    /// Against the built-in rules; see [`validate_with`](Self::validate_with).
     pub fn validate(&self) -> Result<(), ConfigErrors> {
+        self.validate_with(&crate::catalog::Catalog::builtin())
+    }
+
+    /// Checks every value, and what refers to the rules in use (a pool's
+    /// `thresholds` name rules of `catalog`; its `hub` needs a hub signal).
+    pub fn validate_with(&self, catalog: &crate::catalog::Catalog) -> Result<(), ConfigErrors> {
         let mut out = Problems(Vec::new());
         problems(self, &mut out);
+        for (field, message) in super::policy::catalog_problems(&self.governor.pools, catalog) {
+            out.push(field, message);
+        }
         let out = out.0;
         if out.is_empty() {
             return Ok(());

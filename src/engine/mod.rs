@@ -4,8 +4,11 @@
 //! needs. No I/O, no clock: the observation carries the time.
 
 mod contributors;
+mod pools;
 mod rules;
 mod snapshot;
+
+pub use pools::PoolRules;
 
 use crate::catalog::{Catalog, EventCount, SignalScope};
 use crate::collect::Observation;
@@ -115,6 +118,8 @@ pub struct Engine {
     holds: Vec<u8>,
     /// Node label keys remembered for the governor's pool selectors.
     kept_labels: Vec<String>,
+    /// Pool policies' thresholds and hub selectors (`pools.rs`).
+    pools: pools::Pools,
     alerts: AlertBook,
     tick: u64,
     at: Timestamp,
@@ -149,6 +154,7 @@ impl Engine {
             healthy_since: Vec::new(),
             holds: Vec::new(),
             kept_labels: Vec::new(),
+            pools: Default::default(),
             alerts: AlertBook::default(),
             tick: 0,
             at: Timestamp(0),

@@ -45,7 +45,8 @@ impl Engine {
                     for i in self.existing().collect::<Vec<_>>() {
                         let iu = i as usize;
                         let ev = sig.and_then(|s| self.evidence[s].get(iu).copied().flatten());
-                        let (holds, value) = check(&rule.when, self.scores[iu], ev.as_ref());
+                        let when = self.when(r, self.scope_of(i));
+                        let (holds, value) = check(when, self.scores[iu], ev.as_ref());
                         // A node without any known signal is unknown, not healthy.
                         let holds = if self.known[iu] > 0 { holds } else { None };
                         let name = &self.nodes.entry(i).name;
@@ -69,13 +70,23 @@ impl Engine {
                     );
                 }
                 AlertScope::Workload => {
-                    let Some(s) = sig else { continue };
-                    let subjects: Vec<(String, Evidence)> = self.workloads[s]
-                        .iter()
-                        .filter_map(|(k, w)| w.evidence.map(|e| (k.clone(), e)))
-                        .collect();
-                    for (subject, ev) in subjects {
-                        let (holds, value) = check(&rule.when, 0.0, Some(&ev));
+                    let Some(sig) = sig else { continue };
+                    // The file's signal and each pool's copy (its own hub
+                    // selector); each pod is judged by one of them.
+                    let mut subjects: Vec<(usize, String, Evidence)> = Vec::new();
+                    for s in catalog.with_copies(sig) {
+                        subjects.extend(
+                            self.workloads[s]
+                                .iter()
+                                .filter_map(|(k, w)| w.evidence.map(|e| (s, k.clone(), e))),
+                        );
+                    }
+                    for (s, subject, ev) in subjects {
+                        let (owned, scope) = self.owner(s, &subject);
+                        if !owned {
+                            continue;
+                        }
+                        let (holds, value) = check(self.when(r, scope), 0.0, Some(&ev));
                         let detect = &catalog.signals[s].detect;
                         let explain = || {
                             format!(
@@ -177,7 +188,12 @@ impl Engine {
                     .and_then(|n| self.catalog.signal_index(n))
                 {
                     labels.insert("signal".to_string(), self.catalog.signals[s].name.clone());
-                    if let Some(w) = self.workloads[s].get(subject) {
+                    let w = self
+                        .catalog
+                        .with_copies(s)
+                        .into_iter()
+                        .find_map(|c| self.workloads[c].get(subject));
+                    if let Some(w) = w {
                         for (k, v) in &w.labels {
                             labels.insert(k.clone(), v.clone());
                         }

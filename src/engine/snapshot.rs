@@ -152,6 +152,10 @@ impl Engine {
             for k in keys {
                 let w = &map[k];
                 let Some(ev) = w.evidence else { continue };
+                // A pod another scope's hub selector judges is shown there.
+                if !self.owner(s, k).0 {
+                    continue;
+                }
                 workloads.push(WorkloadView {
                     signal: sig.name.clone(),
                     subject: k.clone(),
@@ -202,6 +206,7 @@ impl Engine {
             .catalog
             .signals
             .iter()
+            .filter(|s| s.variant.is_none())
             .map(|s| SignalInfo {
                 name: s.name.clone(),
                 help: s.help.clone(),

@@ -7,9 +7,11 @@
 
 mod action;
 mod alert;
+mod selector;
 
 pub use action::{ActionKind, ActionRecord, CordonRequest, NodeFacts};
 pub use alert::{AlertState, AlertView, Notification};
+pub use selector::Selector;
 
 #[cfg(test)]
 mod purity;

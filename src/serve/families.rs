@@ -285,6 +285,19 @@ pub(super) fn encode_snapshot(enc: &mut DescriptorEncoder, s: &Snapshot) -> Resu
         None,
         wlevels,
     )?;
+    // 0 says loudly that a workload signal (the hub's) selects nothing:
+    // an overload there would go unnoticed.
+    let subjects = s.signals.iter().filter(|i| i.scope == "workload").map(|i| {
+        let n = workloads.iter().filter(|w| w.signal == i.name).count() as u64;
+        ([("signal", i.name.as_str())], n)
+    });
+    gauges(
+        enc,
+        "nodewatch_signal_subjects",
+        "Subjects (pods) a workload signal has data for now; 0: its selector matches nothing.",
+        None,
+        subjects,
+    )?;
 
     let mut seen = HashSet::new();
     let common = s

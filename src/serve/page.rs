@@ -5,7 +5,7 @@
 
 use super::html::{band, escape_html as esc, fmt_num, fmt_score, sparkline, CSS};
 pub use super::summary::cluster_incident;
-use super::summary::{banner, cards, holds, human_time};
+use super::summary::{banner, blind, cards, holds, human_time};
 use crate::model::{ActionKind, AlertState};
 use crate::state::{Contributor, NodeView, Snapshot};
 use std::cmp::Ordering;
@@ -78,6 +78,7 @@ pub fn render(snapshot: Option<&Snapshot>, histories: &HashMap<String, Vec<f32>>
                 );
             }
             holds(&mut out, s);
+            blind(&mut out, s);
             out.push_str("</div></header><main>");
             banner(&mut out, s);
             nodes(&mut out, s, histories);

@@ -40,6 +40,21 @@ pub(super) fn holds(out: &mut String, s: &Snapshot) {
     }
 }
 
+/// A warning per workload signal with no subject at all: its selector
+/// (the hub's, usually) matches nothing, so its trouble would go unseen.
+pub(super) fn blind(out: &mut String, s: &Snapshot) {
+    for i in s.signals.iter().filter(|i| i.scope == "workload") {
+        if s.workloads.iter().any(|w| w.signal == i.name) {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "<p class=\"meta held\"><b>No data</b> for workload signal {}: its selector matches no pod, so an overload there would go unnoticed (edit its matchers in the rules, or give the pool its own <code>hub</code> in governor.pools)</p>",
+            esc(&i.name)
+        );
+    }
+}
+
 /// The summary cards: how many nodes are sick, alerts firing, nodes
 /// cordoned, and whether a cluster-wide anomaly is on.
 pub(super) fn cards(out: &mut String, s: &Snapshot) {

@@ -24,6 +24,8 @@ fn policy(name: &str, pools: &[&str]) -> PoolPolicy {
         max_unavailable: None,
         max_unhealthy: None,
         min_score: None,
+        hub: Vec::new(),
+        thresholds: Default::default(),
     }
 }
 

@@ -14,6 +14,8 @@
 //! rate limit, the last healthy node of a zone or pool, cooldowns.
 
 use super::{Governor, Refusal};
+use crate::catalog::{Matcher, Thresholds};
+pub use crate::model::Selector;
 use crate::model::{CordonRequest, NodeFacts};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
@@ -127,39 +129,6 @@ impl<'de> Deserialize<'de> for Limit {
     }
 }
 
-/// Which nodes a policy covers: all of its parts must match.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Selector {
-    /// Values of `engine.pool_label`, any of them (empty: any pool).
-    pub pool: Vec<String>,
-    /// Node labels that must all have these values.
-    pub match_labels: BTreeMap<String, String>,
-}
-
-impl Selector {
-    /// Whether it selects `node`.
-    pub fn matches(&self, node: &NodeFacts) -> bool {
-        (self.pool.is_empty() || self.pool.contains(&node.pool))
-            && self
-                .match_labels
-                .iter()
-                .all(|(k, v)| node.labels.iter().any(|(nk, nv)| nk == k && nv == v))
-    }
-
-    /// Whether every node `later` selects is selected by this one already
-    /// (so a later policy with it would never match).
-    pub fn covers(&self, later: &Selector) -> bool {
-        let pools = self.pool.is_empty()
-            || (!later.pool.is_empty() && later.pool.iter().all(|p| self.pool.contains(p)));
-        pools
-            && self
-                .match_labels
-                .iter()
-                .all(|(k, v)| later.match_labels.get(k) == Some(v))
-    }
-}
-
 /// One `governor.pools` entry.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -189,6 +158,16 @@ pub struct PoolPolicy {
     /// rules ask for).
     #[serde(default)]
     pub min_score: Option<f64>,
+    /// Which pods on the pool's nodes are its hub: matchers (as in a
+    /// signal's `metric.matchers`) in place of those of every `hub: true`
+    /// signal (default: the catalog's).
+    #[serde(default, with = "crate::catalog::signal::matcher_map")]
+    pub hub: Vec<Matcher>,
+    /// The pool's own thresholds of named rules, e.g.
+    /// `{HubCPUHigh: {value_above: 1.5}, NodeUnhealthy: {score_above: 0.9}}`
+    /// (default: the rule file's).
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, Thresholds>,
 }
 
 impl PoolPolicy {

@@ -21,11 +21,13 @@
 //! | `upgrade-in-progress` | a pool upgraded node by node; a node of another pool loses networking | only that node alerted (and cordoned) |
 //! | `nodes-joining` | four nodes join with start-up noise; one is sick from its start | that one alerted after its warm-up |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
+//! | `hub-renamed` | a hub named `jupyterhub-…` (container `jupyterhub`) overloads; a `hub-…` beside it is fine | a workload alert on that hub, no node alert, no cordon |
 
 pub mod autoscaler_scale_down;
 pub mod cluster_overload;
 mod disrupt;
 pub mod flapping_node;
+pub mod hub_renamed;
 pub mod kernel_deadlock;
 mod kube_state;
 pub mod kubelet_restart;
@@ -53,7 +55,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 14] = [
+pub const SCENARIOS: [(&str, &str, Generator); 15] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -123,6 +125,11 @@ pub const SCENARIOS: [(&str, &str, Generator); 14] = [
         large_cluster::NAME,
         large_cluster::DESCRIPTION,
         large_cluster::generate,
+    ),
+    (
+        hub_renamed::NAME,
+        hub_renamed::DESCRIPTION,
+        hub_renamed::generate,
     ),
 ];
 
