@@ -229,6 +229,10 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             if self.governor.settings.paused || self.governor.settings.dry_run {
                 continue;
             }
+            // A maintenance window holds uncordons too (until it ends).
+            if self.window_hold_of(node, at).is_some() {
+                continue;
+            }
             match self.cordoner.uncordon(node, at).await {
                 Ok(()) => {
                     self.engine.mark_uncordoned(node);
@@ -253,6 +257,17 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         self.actions.extend(taken.iter().cloned());
         trim(&mut self.actions, self.max_actions);
         taken
+    }
+
+    /// The maintenance window holding `node` at `at`, if any, in words.
+    pub fn window_hold_of(&self, node: &str, at: Timestamp) -> Option<String> {
+        let facts = self.engine.node_facts(node)?;
+        self.governor.window_hold_of(&facts, at)
+    }
+
+    /// Who cordons (the live agent resumes drains with it).
+    pub fn cordoner_mut(&mut self) -> &mut C {
+        &mut self.cordoner
     }
 
     /// Whether `node`'s pool policy is detect-only (nothing sent for it).

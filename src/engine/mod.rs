@@ -539,6 +539,13 @@ impl Engine {
         })
     }
 
+    /// Whether every node signal of `node` had data this tick.
+    pub fn is_fresh(&self, node: &str) -> bool {
+        self.nodes
+            .get(node)
+            .is_some_and(|i| self.known.get(i as usize) == Some(&self.node_signals))
+    }
+
     /// Whether nodewatch cordoned `node` (as far as the engine knows).
     pub fn is_cordoned_by_us(&self, node: &str) -> bool {
         self.nodes

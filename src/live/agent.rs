@@ -7,7 +7,10 @@
 //! the agent reads nodewatch's annotations from the node list, so a replica
 //! that takes over knows which nodes nodewatch cordoned (the 10% limit,
 //! opt-in uncordon), when the last cordon was (the rate limit) and which
-//! nodes a human uncordoned behind nodewatch's back.
+//! nodes a human uncordoned behind nodewatch's back. After each tick the
+//! acting leader takes over what an earlier one left (`restart.rs`):
+//! unfinished drains, leftover NodeConditions, and the maintenance
+//! windows' hold on the condition.
 //!
 //! Ticks come from [`Ticks`]: wall-clock intervals in production, or a
 //! channel a test drives while it sets a [`SimClock`](crate::time::SimClock).
@@ -18,6 +21,7 @@ use super::cordon::{KubeCordoner, AT, CORDONED_BY};
 pub use super::gated::Gated;
 use super::hold::AlertHold;
 use super::leader::{Elector, LeaderHandle};
+use super::restart::{settling_time, take_over, Duties, Term};
 use super::source::LiveSource;
 use super::watch::Kind;
 use super::{LiveError, Settings};
@@ -81,6 +85,11 @@ pub struct Agent<M: MetricSource, N: Notifier> {
     human_seen: HashSet<(String, String)>,
     last_cordon: Option<Timestamp>,
     hold: Option<AlertHold>,
+    /// The latest node list (the watch sends one only when it changed).
+    nodes_seen: Vec<k8s::Node>,
+    /// What this leader took over (`restart.rs`).
+    term: Term,
+    duties: Duties,
 }
 
 impl<M: MetricSource, N: Notifier> Agent<M, N> {
@@ -104,6 +113,15 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             (handle, Some((el.spawn(rx), tx)))
         } else {
             (LeaderHandle::always(), None)
+        };
+        let duties = Duties {
+            condition: opts
+                .kube
+                .condition
+                .enabled
+                .then(|| opts.kube.condition.kind.clone()),
+            dry_run: opts.governor.dry_run,
+            settle: settling_time(&catalog, es.warm_up, es.step),
         };
         let ev_ns = opts.kube.event_namespace.clone();
         let hold = AlertHold::new(&opts.governor.hold_while_alerts);
@@ -137,6 +155,9 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             human_seen: HashSet::new(),
             last_cordon: None,
             hold,
+            nodes_seen: Vec::new(),
+            term: Term::default(),
+            duties,
         }
     }
 
@@ -170,6 +191,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             .await;
         if let Some(nodes) = &obs.nodes {
             self.sync_from_annotations(nodes);
+            self.nodes_seen = nodes.clone();
         }
         if let Some(h) = &mut self.hold {
             // Only the holder acts, so only the holder asks.
@@ -177,6 +199,17 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             self.pipeline.set_hold(why);
         }
         let taken = self.pipeline.step_with(obs).await;
+        // Drains and conditions an earlier leader left, and the windows'
+        // hold on the condition.
+        let acting = leading && !paused;
+        take_over(
+            &mut self.pipeline,
+            &mut self.term,
+            &self.duties,
+            &self.nodes_seen,
+            at,
+            acting,
+        );
         for a in taken.iter().filter(|a| a.kind == ActionKind::Cordon) {
             self.last_cordon = self.last_cordon.max(Some(a.at));
         }

@@ -15,6 +15,15 @@
 //! status does (a condition whose transition time keeps resetting never
 //! satisfies a remediator's `duration`). A bounded queue feeds one writer
 //! task; transient errors are retried with growing backoff.
+//!
+//! Two things besides alerts move it. After a restart (or a change of
+//! leader) the new leader brings leftovers in line ([`ConditionMirror::reconcile`]):
+//! a `True` for a node it has judged healthy for its settling time is set
+//! `False`; a node still sick gets its alert again, and its `True` is left
+//! as it is (same `lastTransitionTime`). And a maintenance window holds
+//! the `True` of the nodes it covers ([`ConditionMirror::set_held`]) as it
+//! holds their cordons: it is written when the window ends, if the alert
+//! still fires.
 
 use super::LiveError;
 use crate::act::Notification;
@@ -24,7 +33,7 @@ use ::kube::api::{Api, Patch, PatchParams};
 use k8s_openapi::api::core::v1::Node;
 use serde::Deserialize;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,10 +87,21 @@ struct Change {
     explanation: String,
 }
 
+/// What the writer task is told.
+enum Msg {
+    /// An alert transition.
+    Alert(Change),
+    /// Bring the node's condition in line with the alerts the writer
+    /// knows (after a restart: a leftover `True` with none firing).
+    Reconcile(String),
+    /// The nodes a maintenance window holds now (their `True` waits).
+    Held(HashSet<String>),
+}
+
 /// The gate's hook: turns node-scope alert notifications into condition
 /// writes, done by a background task.
 pub struct ConditionMirror {
-    tx: mpsc::Sender<Change>,
+    tx: mpsc::Sender<Msg>,
     stats: Arc<ConditionStats>,
 }
 
@@ -96,6 +116,7 @@ impl ConditionMirror {
             dry_run,
             stats: stats.clone(),
             firing: HashMap::new(),
+            held: HashSet::new(),
         };
         tokio::spawn(w.run(rx));
         ConditionMirror { tx, stats }
@@ -122,7 +143,25 @@ impl ConditionMirror {
                 .cloned()
                 .unwrap_or_default(),
         };
-        if self.tx.try_send(c).is_err() {
+        self.send(Msg::Alert(c));
+    }
+
+    /// Asks the writer to bring `node`'s condition in line with the node
+    /// alerts it knows: a `True` left by an earlier leader for a node no
+    /// alert fires for now is set `False`; a node held by a window that
+    /// ended gets its `True`. Only the lease holder, not paused, calls it.
+    pub fn reconcile(&self, node: &str) {
+        self.send(Msg::Reconcile(node.to_string()));
+    }
+
+    /// The nodes a maintenance window holds now: their `True` is not
+    /// written until they leave the set (then it is, if still firing).
+    pub fn set_held(&self, nodes: HashSet<String>) {
+        self.send(Msg::Held(nodes));
+    }
+
+    fn send(&self, m: Msg) {
+        if self.tx.try_send(m).is_err() {
             self.stats.errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("node condition queue full: a transition was dropped");
         }
@@ -136,30 +175,63 @@ struct Writer {
     stats: Arc<ConditionStats>,
     /// Per node: the node alerts firing now, with their explanations.
     firing: HashMap<String, BTreeMap<String, String>>,
+    /// Nodes a maintenance window holds now.
+    held: HashSet<String>,
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::Receiver<Change>) {
-        while let Some(c) = rx.recv().await {
-            let alerts = self.firing.entry(c.node.clone()).or_default();
-            if c.firing {
-                alerts.insert(c.alert, c.explanation);
-            } else {
-                alerts.remove(&c.alert);
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        while let Some(m) = rx.recv().await {
+            match m {
+                Msg::Alert(c) => {
+                    let alerts = self.firing.entry(c.node.clone()).or_default();
+                    if c.firing {
+                        alerts.insert(c.alert, c.explanation);
+                    } else {
+                        alerts.remove(&c.alert);
+                    }
+                    self.apply(&c.node).await;
+                }
+                Msg::Reconcile(node) => self.apply(&node).await,
+                Msg::Held(nodes) => {
+                    let released: Vec<String> = self
+                        .held
+                        .difference(&nodes)
+                        .filter(|n| self.firing.contains_key(*n))
+                        .cloned()
+                        .collect();
+                    self.held = nodes;
+                    for node in &released {
+                        self.apply(node).await;
+                    }
+                }
             }
-            let (status, reason, message) = match alerts.iter().next() {
-                Some((alert, why)) => ("True", alert.clone(), truncate(why)),
-                None => (
-                    "False",
-                    "NodewatchHealthy".to_string(),
-                    "no nodewatch node alert fires".to_string(),
-                ),
-            };
-            if alerts.is_empty() {
-                self.firing.remove(&c.node);
-            }
-            self.write(&c.node, status, &reason, &message).await;
         }
+    }
+
+    /// Writes what the node alerts known for `node` say, unless a window
+    /// holds a `True`.
+    async fn apply(&mut self, node: &str) {
+        let (status, reason, message) = match self.firing.get(node).and_then(|a| a.iter().next()) {
+            Some((alert, why)) => ("True", alert.clone(), truncate(why)),
+            None => (
+                "False",
+                "NodewatchHealthy".to_string(),
+                "no nodewatch node alert fires".to_string(),
+            ),
+        };
+        if status == "False" {
+            self.firing.remove(node);
+        } else if self.held.contains(node) {
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                node,
+                "{}=True held by a maintenance window; written when it ends if still firing",
+                self.kind
+            );
+            return;
+        }
+        self.write(node, status, &reason, &message).await;
     }
 
     /// Sets the condition on `node` unless it already has that status.

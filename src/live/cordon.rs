@@ -118,6 +118,24 @@ impl KubeCordoner {
         self.drain.as_ref().map(Drainer::stats)
     }
 
+    /// Resumes the unfinished drain of `node`, cordoned `elapsed` ago (see
+    /// [`Drainer::resume`]); false when draining is off.
+    pub fn resume_drain(&mut self, node: &str, elapsed: crate::time::Duration) -> bool {
+        match self.drain.as_mut() {
+            Some(d) => {
+                if !d.running(node) {
+                    tracing::info!(
+                        node,
+                        "resuming a drain left unfinished by an earlier leader"
+                    );
+                }
+                d.resume(node, elapsed);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Records expected node states in the watchers' inbox after each
     /// write, so the next node list does not show the old state.
     pub fn expect_into(mut self, shared: Arc<Shared>) -> Self {

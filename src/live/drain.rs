@@ -13,7 +13,10 @@
 //! Then `on_timeout` decides: `stop` leaves the rest and says so, `delete`
 //! deletes them with `grace_period`. Every step is a Node Event and the
 //! `nodewatch.io/drain` annotation; only the lease holder evicts, checked
-//! before every request; an uncordon cancels the node's drain.
+//! before every request; an uncordon cancels the node's drain. A drain
+//! left unfinished by a restart or a change of leader (annotation
+//! `evicting`, or `handover` from a leader that lost the lease) is resumed
+//! by the next leader with what is left of its timeout ([`Drainer::resume`]).
 
 use super::cordon::event_body;
 pub use super::cordon::DRAIN_ANNOTATION;
@@ -159,13 +162,45 @@ impl Drainer {
     /// Starts draining `node` (cordoned because of `why`), unless a drain
     /// of it is already running. Needs a tokio runtime.
     pub fn start(&mut self, node: &str, why: &str) {
+        let timeout = self.ctx.settings.timeout;
+        self.spawn(node, why, timeout, false);
+    }
+
+    /// Resumes the drain of `node` that an earlier leader began (its
+    /// `nodewatch.io/drain` annotation says `evicting` or `handover`) and
+    /// did not finish: a restart or a lost lease. It gets what is left of
+    /// `timeout` since `elapsed` ago, the cordon, and at least one round
+    /// of evictions; the Event says it was resumed. No-op while a drain of
+    /// the node runs here.
+    pub fn resume(&mut self, node: &str, elapsed: Duration) {
+        let s = &self.ctx.settings;
+        let left = Duration((s.timeout.0 - elapsed.0.max(0)).max(s.retry_backoff.0.max(1)));
+        self.spawn(
+            node,
+            "resumed after a restart or a change of leader",
+            left,
+            true,
+        );
+    }
+
+    fn spawn(&mut self, node: &str, why: &str, timeout: Duration, resumed: bool) {
         self.running.retain(|_, h| !h.is_finished());
         if self.running.contains_key(node) {
             return;
         }
         self.ctx.stats.started.fetch_add(1, Ordering::Relaxed);
-        let task = tokio::spawn(drain(self.ctx.clone(), node.to_string(), why.to_string()));
+        let task = tokio::spawn(drain(
+            self.ctx.clone(),
+            node.to_string(),
+            why.to_string(),
+            (timeout, resumed),
+        ));
         self.running.insert(node.to_string(), task.abort_handle());
+    }
+
+    /// Whether a drain of `node` runs here now.
+    pub fn running(&self, node: &str) -> bool {
+        self.running.get(node).is_some_and(|h| !h.is_finished())
     }
 
     /// What a drain of `node` would evict now (dry-run): "would drain: N
@@ -268,20 +303,21 @@ async fn evict(ctx: &Ctx, pod: &str) -> bool {
 }
 
 /// One node's drain, from the first eviction to empty, stopped or deleted.
-async fn drain(ctx: Arc<Ctx>, node: String, why: String) {
+async fn drain(ctx: Arc<Ctx>, node: String, why: String, (timeout, resumed): (Duration, bool)) {
     let s = &ctx.settings;
     let deadline =
-        tokio::time::Instant::now() + std::time::Duration::from_millis(s.timeout.0 as u64);
+        tokio::time::Instant::now() + std::time::Duration::from_millis(timeout.0.max(0) as u64);
     let mut wait = std::time::Duration::from_millis(s.retry_backoff.0.max(1) as u64);
     let mut announced = false;
     let left = loop {
         if !ctx.leader.is_leader() {
+            // `handover`, not `stopped`: the new leader resumes it.
             note(
                 &ctx,
                 &node,
-                "stopped",
+                "handover",
                 "Normal",
-                "lost the lease; the new leader drains".into(),
+                "lost the lease; the new leader resumes the drain".into(),
             )
             .await;
             return;
@@ -296,8 +332,13 @@ async fn drain(ctx: Arc<Ctx>, node: String, why: String) {
                 if !announced {
                     announced = true;
                     let msg = format!(
-                        "evicting {} pod(s) from {node} ({why}): {}",
+                        "evicting {} pod(s) from {node} ({why}{}): {}",
                         evict_now.len(),
+                        if resumed {
+                            format!("; {timeout} of the timeout left")
+                        } else {
+                            String::new()
+                        },
                         list(&evict_now)
                     );
                     note(&ctx, &node, "evicting", "Normal", msg).await;

@@ -28,6 +28,7 @@ mod gated;
 pub mod hold;
 mod inbox;
 pub mod leader;
+pub mod restart;
 mod settings;
 pub mod slim;
 mod source;

@@ -3,6 +3,7 @@
 //! what refuses a cordon, and what the status page and `/metrics` show.
 
 use super::{Governor, Refusal};
+use crate::model::NodeFacts;
 use crate::time::Timestamp;
 
 /// A hold in force or configured, for the status page and `/metrics`.
@@ -23,6 +24,15 @@ pub struct HoldState {
 impl Governor {
     /// The maintenance window holding cordons of nodes under `policy` at
     /// `now`, if any.
+    /// The maintenance window holding `node` now, if any, in words: it
+    /// holds the opt-in uncordon and the NodeCondition's `True` as it holds
+    /// cordons (planned work is no time to hand nodes to a remediator, nor
+    /// to put them back into service).
+    pub fn window_hold_of(&self, node: &NodeFacts, now: Timestamp) -> Option<String> {
+        let policy = self.policy_of(node).map(|p| p.name.as_str());
+        self.window_hold(policy, now).map(|r| r.to_string())
+    }
+
     pub(super) fn window_hold(&self, policy: Option<&str>, now: Timestamp) -> Option<Refusal> {
         for (w, s) in self.windows.iter().zip(&self.settings.maintenance_windows) {
             if !s.pools.is_empty() && !policy.is_some_and(|p| s.pools.iter().any(|x| x == p)) {
