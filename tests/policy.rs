@@ -257,3 +257,57 @@ async fn nodewatch_run_shows_the_window_in_force() {
         "{page}"
     );
 }
+
+/// The opt-in uncordon waits for a maintenance window to end, as cordons do.
+#[test]
+fn a_maintenance_window_holds_the_opt_in_uncordon() {
+    let sc = scenario::builtin(suite::network_loss::NAME).expect("built in");
+    let sick = sc.meta.truth.faulty_nodes[0].node.clone();
+    let run_with = |governor: GovernorSettings| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let meta = sc.meta.clone();
+        let settings = nodewatch::engine::Settings {
+            step: meta.step,
+            uncordon_after: Some(nodewatch::time::Duration::mins(30)),
+            ..Default::default()
+        };
+        let mut p = Pipeline::new(
+            Engine::new(Arc::new(Catalog::builtin()), settings),
+            Governor::new(governor),
+            RecordingNotifier::default(),
+            DrainFlags::default(),
+        );
+        let mut source = ReplaySource::new(sc.clone());
+        let mut at = meta.start;
+        while at <= meta.end {
+            rt.block_on(p.step(&mut source, at));
+            at = at.add(meta.step);
+        }
+        p.actions()
+            .iter()
+            .filter(|a| a.node == sick && a.kind == ActionKind::Uncordon)
+            .map(|a| a.at)
+            .collect::<Vec<_>>()
+    };
+    let free = run_with(GovernorSettings::default());
+    assert_eq!(free.len(), 1, "healthy again, uncordoned: {free:?}");
+    // A window from shortly before that uncordon, for an hour (UTC).
+    let t = free[0].to_rfc3339();
+    let (h, m): (u32, u32) = (t[11..13].parse().unwrap(), t[14..16].parse().unwrap());
+    let start = h * 60 + m - 5;
+    let schedule = format!("{} {} * * *", start % 60, start / 60);
+    let governor: GovernorSettings = serde_yaml::from_str(&format!(
+        "maintenance_windows: [{{name: patching, schedule: '{schedule}', duration: 1h}}]"
+    ))
+    .unwrap();
+    let held = run_with(governor);
+    let end = Timestamp(free[0].0 - 5 * 60_000 - free[0].0 % 60_000 + 3_600_000);
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert!(
+        held[0] >= end,
+        "uncordoned {} only after the window ({end})",
+        held[0]
+    );
+}

@@ -231,6 +231,9 @@ fn a_maintenance_window_holds_cordons_until_it_ends() {
     let after = T0.add(Duration::mins(120));
     assert_eq!(g.check(&req("gpu0"), &ns, after), Ok(()));
     assert!(!g.holds(after)[0].active);
+    // The same hold, in words, for the opt-in uncordon and the condition.
+    assert_eq!(g.window_hold_of(&ns[0], T0), Some(r.to_string()));
+    assert_eq!(g.window_hold_of(&ns[0], after), None);
     // A second window is looked at when the first is not in force.
     let g = Governor::new(GovernorSettings {
         maintenance_windows: vec![
@@ -256,6 +259,7 @@ fn a_maintenance_window_holds_cordons_until_it_ends() {
         ..Default::default()
     });
     assert_eq!(g.check(&req("gpu0"), &ns, T0), Ok(()));
+    assert_eq!(g.window_hold_of(&ns[0], T0), None);
     // A window that cannot be read holds (fail closed).
     let mut bad = window(vec![]);
     bad.timezone = "Nowhere/Atlantis".into();
