@@ -117,7 +117,7 @@ impl Engine {
     }
 
     /// The node a workload subject's pod runs on, when known.
-    fn node_of(&self, labels: &[(String, String)]) -> Option<u32> {
+    pub(super) fn node_of(&self, labels: &[(String, String)]) -> Option<u32> {
         self.events
             .node_of_pod(label(labels, "namespace")?, label(labels, "pod")?)
     }

@@ -22,6 +22,10 @@ impl Engine {
         if parts.is_empty() {
             parts.push("all signals normal".to_string());
         }
+        let discounted = self.discount_text(i);
+        if !discounted.is_empty() {
+            parts.push(discounted);
+        }
         let unknown = self.unknown_signals(i);
         if !unknown.is_empty() {
             parts.push(format!("no fresh data for {}", unknown.join(", ")));

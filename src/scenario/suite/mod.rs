@@ -21,9 +21,14 @@
 //! | `upgrade-in-progress` | a pool upgraded node by node; a node of another pool loses networking | only that node alerted (and cordoned) |
 //! | `nodes-joining` | four nodes join with start-up noise; one is sick from its start | that one alerted after its warm-up |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
+//! | `runaway-hub` | the hub pod runs away (threads, CPU, its own probe timeouts); its node is fine | hub workload alerts, no node alert, no cordon |
+//! | `crashloop-runtime` | a DaemonSet release crash-loops on every node; containerd dies on one node (NotReady 34 min later) | cluster alert for the release; only that node alerted, within minutes |
+//! | `autoscaler-and-kubelet` | three nodes join (start-up noise) while three others restart their kubelet | nothing |
 
+pub mod autoscaler_and_kubelet;
 pub mod autoscaler_scale_down;
 pub mod cluster_overload;
+pub mod crashloop_runtime;
 mod disrupt;
 pub mod flapping_node;
 pub mod kernel_deadlock;
@@ -38,6 +43,7 @@ mod npd;
 mod record;
 pub mod rolling_deploy;
 pub mod rollout;
+pub mod runaway_hub;
 pub mod spot_preemption;
 pub mod story;
 pub mod thread_leak;
@@ -53,7 +59,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 14] = [
+pub const SCENARIOS: [(&str, &str, Generator); 17] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -123,6 +129,17 @@ pub const SCENARIOS: [(&str, &str, Generator); 14] = [
         large_cluster::NAME,
         large_cluster::DESCRIPTION,
         large_cluster::generate,
+    ),
+    (runaway_hub::NAME, runaway_hub::DESCRIPTION, runaway_hub::generate),
+    (
+        crashloop_runtime::NAME,
+        crashloop_runtime::DESCRIPTION,
+        crashloop_runtime::generate,
+    ),
+    (
+        autoscaler_and_kubelet::NAME,
+        autoscaler_and_kubelet::DESCRIPTION,
+        autoscaler_and_kubelet::generate,
     ),
 ];
 
