@@ -17,7 +17,6 @@
 
 use super::Engine;
 use crate::catalog::SignalScope;
-use crate::score::node::fmt;
 
 /// Share of a signal's anomaly one workload must account for to own it.
 pub const OWN_SHARE: f64 = 0.9;
@@ -91,7 +90,7 @@ pub fn workload_own(parts: &[Part]) -> Option<(String, Vec<usize>)> {
 }
 
 /// A node's evidence discounted this tick: the workload and, per signal,
-/// its share when traced.
+/// its share when traced (kept for debugging views).
 #[derive(Clone, Debug)]
 pub(super) struct Discount {
     pub node: u32,
@@ -228,29 +227,13 @@ impl Engine {
         best
     }
 
-    /// `; jhub/hub-…'s own, not counted: container_threads (98% from
-    /// jhub/hub-…), node_threads_ratio` for a node with discounted
-    /// evidence this tick; empty otherwise.
-    pub(super) fn discount_text(&self, i: u32) -> String {
-        let Some(d) = self.discounts.iter().find(|d| d.node == i) else {
-            return String::new();
-        };
-        let parts: Vec<String> = d
-            .signals
+    /// The watched workload whose own trouble node signal `s` on node
+    /// `i` was taken as this tick, if it was.
+    pub(super) fn discounted(&self, s: usize, i: u32) -> Option<&str> {
+        self.discounts
             .iter()
-            .map(|&(s, share)| {
-                let name = &self.catalog.signals[s].name;
-                match share {
-                    Some(f) => format!("{name} ({}% from {})", fmt(f * 100.0), d.workload),
-                    None => name.clone(),
-                }
-            })
-            .collect();
-        format!(
-            "{}'s own trouble, not counted against the node: {}",
-            d.workload,
-            parts.join(", ")
-        )
+            .find(|d| d.node == i && d.signals.iter().any(|x| x.0 == s))
+            .map(|d| d.workload.as_str())
     }
 }
 
