@@ -309,7 +309,10 @@ mod tests {
 
     #[test]
     fn two_watched_workloads_are_not_one_workloads_trouble() {
-        let parts = [top("prod/hub-1", 0.95, true), top("prod/proxy-2", 0.95, true)];
+        let parts = [
+            top("prod/hub-1", 0.95, true),
+            top("prod/proxy-2", 0.95, true),
+        ];
         assert_eq!(workload_own(&parts), None);
         assert_eq!(workload_own(&[untraced()]), None);
     }

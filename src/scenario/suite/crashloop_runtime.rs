@@ -43,7 +43,12 @@ const SOCK_REFUSED: &str = "rpc error: code = Unavailable desc = connection erro
 pub fn generate() -> Scenario {
     let mut w = small_world(NAME, DESCRIPTION, SEED, 12);
     let mut r = w.rng.child("crashloop");
-    crash_loop_release(&mut w, at(ROLLOUT.0, ROLLOUT.1), at(ROLLBACK.0, ROLLBACK.1), &mut r);
+    crash_loop_release(
+        &mut w,
+        at(ROLLOUT.0, ROLLOUT.1),
+        at(ROLLBACK.0, ROLLBACK.1),
+        &mut r,
+    );
     let dies = at(DIES.0, DIES.1);
     runtime_dies(&mut w, NODE, dies, at(NOT_READY.0, NOT_READY.1), &mut r);
     let node = w.cluster.nodes[NODE].name.clone();
@@ -63,10 +68,16 @@ pub fn generate() -> Scenario {
     let mut s = w.finish(truth);
     // cAdvisor cannot list containers without the runtime: the node's
     // container series stop (node-exporter and the kubelet carry on).
-    for fam in s.metrics.iter_mut().filter(|f| f.name == "container_threads") {
+    for fam in s
+        .metrics
+        .iter_mut()
+        .filter(|f| f.name == "container_threads")
+    {
         for series in &mut fam.series {
             if series.labels.iter().any(|(k, v)| k == "node" && *v == node) {
-                series.samples.retain(|&(t, _)| t < dies.add(Duration::secs(40)).0);
+                series
+                    .samples
+                    .retain(|&(t, _)| t < dies.add(Duration::secs(40)).0);
             }
         }
     }
@@ -85,14 +96,39 @@ fn crash_loop_release(w: &mut World, from: Timestamp, to: Timestamp, r: &mut Rng
         let i = w.add_pod("logging", &old, "fluent-bit", &node, created, "DaemonSet");
         w.cluster.pods[i].deleted = Some(t);
         let new = w.cluster.generate_name("fluent-bit-", &format!("new/{n}"));
-        let j = w.add_pod("logging", &new, "fluent-bit", &node, t.add(Duration::secs(3)), "DaemonSet");
+        let j = w.add_pod(
+            "logging",
+            &new,
+            "fluent-bit",
+            &node,
+            t.add(Duration::secs(3)),
+            "DaemonSet",
+        );
         w.cluster.pods[j].deleted = Some(to.add(Duration::secs(r.range(0, 30))));
         w.pod_state[j].crash_loop_from = Some(t.add(Duration::secs(40)));
         let p = w.cluster.pods[j].clone();
         let image = "Container image \"cr.fluentbit.io/fluent/fluent-bit:3.1.5\" already present on machine";
-        w.events.kubelet(t.add(Duration::secs(4)), &p, EventType::Normal, "Pulled", image);
-        w.events.kubelet(t.add(Duration::secs(5)), &p, EventType::Normal, "Created", "Created container fluent-bit");
-        w.events.kubelet(t.add(Duration::secs(5)), &p, EventType::Normal, "Started", "Started container fluent-bit");
+        w.events.kubelet(
+            t.add(Duration::secs(4)),
+            &p,
+            EventType::Normal,
+            "Pulled",
+            image,
+        );
+        w.events.kubelet(
+            t.add(Duration::secs(5)),
+            &p,
+            EventType::Normal,
+            "Created",
+            "Created container fluent-bit",
+        );
+        w.events.kubelet(
+            t.add(Duration::secs(5)),
+            &p,
+            EventType::Normal,
+            "Started",
+            "Started container fluent-bit",
+        );
         let msg = format!(
             "Back-off restarting failed container fluent-bit in pod {}_{}({})",
             p.name, p.namespace, p.uid
@@ -163,7 +199,9 @@ fn runtime_dies(w: &mut World, n: usize, dies: Timestamp, not_ready: Timestamp, 
     let mut t = dies.add(Duration::secs(r.range(30, 150)));
     let mut k = 0;
     while t < not_ready {
-        let pod = w.cluster.generate_name(&format!("report-{hash}-"), &format!("{name}/{k}"));
+        let pod = w
+            .cluster
+            .generate_name(&format!("report-{hash}-"), &format!("{name}/{k}"));
         let i = w.add_pod("shop", &pod, "report", &name, t, "ReplicaSet");
         w.pod_state[i].pending_until = Some(end);
         let p = w.cluster.pods[i].clone();

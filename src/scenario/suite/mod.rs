@@ -130,7 +130,11 @@ pub const SCENARIOS: [(&str, &str, Generator); 17] = [
         large_cluster::DESCRIPTION,
         large_cluster::generate,
     ),
-    (runaway_hub::NAME, runaway_hub::DESCRIPTION, runaway_hub::generate),
+    (
+        runaway_hub::NAME,
+        runaway_hub::DESCRIPTION,
+        runaway_hub::generate,
+    ),
     (
         crashloop_runtime::NAME,
         crashloop_runtime::DESCRIPTION,
