@@ -1,7 +1,7 @@
 //! `crashloop-runtime`: a bad release and a dead runtime at once. At 08:40
-//! a new version of the `logging/fluent-bit` DaemonSet rolls out node by
-//! node and crashes on start everywhere: every node's kubelet reports
-//! `BackOff` "Back-off restarting failed container fluent-bit in pod …"
+//! a new version of the `logging/fluent-bit` DaemonSet rolls out to every
+//! node within minutes and crashes on start everywhere: every node's
+//! kubelet reports `BackOff` "Back-off restarting failed container fluent-bit in pod …"
 //! until the release is rolled back at 11:00. That is the release's
 //! trouble, not any node's. At 09:20, amid the storm, containerd dies on
 //! one node: the kubelet's exec probes error with `rpc error: code =
@@ -84,9 +84,9 @@ pub fn generate() -> Scenario {
     s
 }
 
-/// The DaemonSet's new version rolls out one node at a time from `from`
-/// (the old pod replaced by a new one that crashes on start) and is
-/// rolled back at `to`.
+/// The DaemonSet's new version rolls out to every node from `from` (each
+/// old pod replaced by a new one that crashes on start) and is rolled
+/// back at `to`.
 fn crash_loop_release(w: &mut World, from: Timestamp, to: Timestamp, r: &mut Rng) {
     let mut t = from;
     for n in 0..w.cluster.nodes.len() {
@@ -146,10 +146,10 @@ fn crash_loop_release(w: &mut World, from: Timestamp, to: Timestamp, r: &mut Rng
         let back = w.cluster.generate_name("fluent-bit-", &format!("back/{n}"));
         let again = to.add(Duration::secs(r.range(0, 60)));
         w.add_pod("logging", &back, "fluent-bit", &node, again, "DaemonSet");
-        // A DaemonSet update waits for each new pod (minReadySeconds 30,
-        // maxUnavailable 1), which never becomes ready: the controller
-        // moves on after its progress deadline per node, ~50 s here.
-        t = t.add(Duration::secs(r.range(40, 60)));
+        // The chart rolls log shippers with `maxUnavailable: 100%`: the
+        // controller replaces every node's pod at once, and the kubelets
+        // pick the change up within seconds of each other.
+        t = t.add(Duration::secs(r.range(5, 20)));
     }
 }
 
