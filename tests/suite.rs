@@ -113,11 +113,18 @@ fn the_small_scenarios_meet_the_brief() {
             "{signals:?}"
         );
     }
-    for x in r
-        .rows
-        .iter()
-        .filter(|x| x.scenario != suite::metrics_gone::NAME)
-    {
+    // cAdvisor goes quiet on the node whose container runtime died.
+    let cr = row(&r, suite::crashloop_runtime::NAME);
+    let dead = &cr.faulty[0].node;
+    assert_eq!(
+        cr.missing_data.get(dead).map(Vec::as_slice),
+        Some(&["container_threads".to_string()][..]),
+        "{table}"
+    );
+    assert_eq!(cr.missing_data.len(), 1, "{table}");
+    for x in r.rows.iter().filter(|x| {
+        x.scenario != suite::metrics_gone::NAME && x.scenario != suite::crashloop_runtime::NAME
+    }) {
         assert!(
             x.missing_data.is_empty(),
             "{}: {:?}",
@@ -546,4 +553,59 @@ fn a_maintenance_window_holds_the_cordon_until_it_ends() {
         .find(|a| a.kind == ActionKind::Cordon)
         .expect("cordoned");
     assert!(cordon.at < close, "{cordon:?}");
+}
+
+/// A workload's own trouble is not its node's: the runaway hub raises its
+/// own alerts and nothing on its node; a crash-looping release raises a
+/// cluster alert and nothing on any node, while the node whose runtime
+/// died is found before it goes NotReady; autoscaling and kubelet restarts
+/// together are no alert at all.
+#[test]
+fn workload_trouble_is_not_blamed_on_nodes() {
+    let names = [
+        suite::runaway_hub::NAME,
+        suite::crashloop_runtime::NAME,
+        suite::autoscaler_and_kubelet::NAME,
+    ]
+    .map(String::from);
+    let r = run(&names);
+    let table = r.table();
+    for n in &names {
+        let x = row(&r, n);
+        assert_eq!(x.false_alerts, 0, "{n}\n{table}");
+        assert_eq!(x.false_cordons, 0, "{n}\n{table}");
+        assert_eq!(x.cluster_alerts_outside, 0, "{n}\n{table}");
+    }
+
+    let hub = row(&r, suite::runaway_hub::NAME);
+    assert_eq!(hub.cordons, 0, "{table}");
+    assert!(hub.report.alerts.iter().all(|a| a.scope == "workload"));
+    for name in ["HubThreadsClimbing", "HubCPUHigh"] {
+        assert!(
+            hub.report.alerts.iter().any(|a| a.name == name),
+            "{name} fired\n{table}"
+        );
+    }
+    assert!(hub.incidents[0].delay_s.is_some(), "{table}");
+
+    let cr = row(&r, suite::crashloop_runtime::NAME);
+    // Found within minutes of containerd dying, well before NotReady
+    // (34 min later).
+    let found = cr.faulty[0].delay_s.expect("runtime node found");
+    assert!(found < 15.0 * 60.0, "{table}");
+    assert!(cr.incidents[0].delay_s.is_some(), "{table}");
+    let node = &cr.faulty[0].node;
+    assert!(cr
+        .report
+        .alerts
+        .iter()
+        .filter(|a| a.scope == "node")
+        .all(|a| a.labels.get("node") == Some(node)));
+    assert!(cr.report.alerts.iter().any(|a| a.scope == "cluster"
+        && a.explanation.contains("crash_looping_pods")
+        && a.explanation.contains("logging/fluent-bit-*")));
+
+    let quiet = row(&r, suite::autoscaler_and_kubelet::NAME);
+    assert!(quiet.report.alerts.is_empty(), "{table}");
+    assert_eq!(quiet.cordons, 0, "{table}");
 }

@@ -117,7 +117,7 @@ impl Engine {
     }
 
     /// The node a workload subject's pod runs on, when known.
-    fn node_of(&self, labels: &[(String, String)]) -> Option<u32> {
+    pub(super) fn node_of(&self, labels: &[(String, String)]) -> Option<u32> {
         self.events
             .node_of_pod(label(labels, "namespace")?, label(labels, "pod")?)
     }
@@ -228,6 +228,11 @@ signals:
     }
 
     fn obs(t: i64, hub: f64) -> Observation {
+        obs_with(t, hub, 0.0)
+    }
+
+    /// As [`obs`], with `other` threads from pods nobody watches on n0.
+    fn obs_with(t: i64, hub: f64, other: f64) -> Observation {
         let node_rows = |v: &[f64]| {
             Some(Ok(v
                 .iter()
@@ -238,7 +243,7 @@ signals:
         Observation {
             at: Timestamp(t * 30_000),
             metrics: vec![
-                node_rows(&[100.0 + hub, 100.0]),
+                node_rows(&[100.0 + hub + other, 100.0]),
                 node_rows(&[0.1, 0.1]),
                 Some(Ok(vec![(
                     vec!["prod".into(), "hub-5f7c9d-x2x9z".into()],
@@ -289,6 +294,11 @@ signals:
             "{}",
             e.node_explanation(n0)
         );
+        // The node's threads are the hub's own trouble: shown, not counted.
+        assert!(e.scores[n0 as usize] < 0.5, "{}", e.node_explanation(n0));
+        assert!(e
+            .node_explanation(n0)
+            .contains("not counted: prod/hub-5f7c9d-x2x9z's own trouble, 98% from"));
         // The other node runs no hub: nothing to name.
         assert!(e
             .top_contributors(0, e.nodes.get("n1").unwrap(), 100.0)
@@ -307,6 +317,20 @@ signals:
             n0_view.contributions[0].top[0].name,
             "prod/hub-5f7c9d-x2x9z"
         );
+    }
+
+    #[test]
+    fn threads_spread_over_pods_stay_the_nodes() {
+        let mut e = engine();
+        for t in 0..40 {
+            e.tick(obs(t, 100.0));
+        }
+        // The hub adds 1,500 threads, pods nobody watches 3,400 more: the
+        // node's anomaly is not the hub's alone.
+        e.tick(obs_with(40, 1_600.0, 3_400.0));
+        let n0 = e.nodes.get("n0").unwrap();
+        assert!(e.scores[n0 as usize] > 0.9, "{}", e.node_explanation(n0));
+        assert!(!e.node_explanation(n0).contains("not counted"));
     }
 
     #[test]

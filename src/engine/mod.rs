@@ -3,6 +3,7 @@
 //! transitions, cordon and uncordon requests, and the facts the governor
 //! needs. No I/O, no clock: the observation carries the time.
 
+mod attribution;
 mod contributors;
 mod pools;
 mod rules;
@@ -107,6 +108,8 @@ pub struct Engine {
     workloads: Vec<HashMap<String, Workload>>,
     /// `[node signal]` workload signals that break it down by pod.
     breakdown: Vec<Vec<usize>>,
+    /// This tick's node evidence taken off as a watched workload's own.
+    discounts: Vec<attribution::Discount>,
     scores: Vec<f64>,
     /// `[node]` node signals with a known value this tick.
     known: Vec<u16>,
@@ -140,6 +143,7 @@ impl Engine {
         Engine {
             events: EventIngest::new(&catalog),
             breakdown: contributors::breakdowns(&catalog),
+            discounts: Vec::new(),
             catalog,
             settings,
             nodes: NodeTable::default(),
@@ -218,6 +222,7 @@ impl Engine {
             }
         }
         self.common_cause_pass();
+        self.attribution_pass();
         self.score_nodes();
         self.evaluate_rules(&mut out);
         if !out.cordon_requests.is_empty() {

@@ -45,12 +45,20 @@ impl Engine {
             .filter(|(_, sig)| sig.scope == SignalScope::Node)
             .filter_map(|(s, sig)| {
                 let ev = self.evidence[s].get(i as usize).copied().flatten()?;
-                (ev.level > 0.0).then(|| Contribution {
+                // A watched workload's own trouble is shown, marked, at 0.
+                let owner = self.discounted(s, i);
+                (ev.level > 0.0 || owner.is_some()).then(|| Contribution {
                     signal: sig.name.clone(),
                     value: ev.value,
                     level: ev.level,
                     weight: sig.detect.weight,
-                    detail: ev.describe(&sig.detect),
+                    detail: match owner {
+                        Some(w) => format!(
+                            "{}, not counted: {w}'s own trouble",
+                            ev.describe(&sig.detect)
+                        ),
+                        None => ev.describe(&sig.detect),
+                    },
                     top: self.top_contributors(s, i, ev.value),
                 })
             })

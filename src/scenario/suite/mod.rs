@@ -22,9 +22,14 @@
 //! | `nodes-joining` | four nodes join with start-up noise; one is sick from its start | that one alerted after its warm-up |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
 //! | `hub-renamed` | a hub named `jupyterhub-…` (container `jupyterhub`) overloads; a `hub-…` beside it is fine | a workload alert on that hub, no node alert, no cordon |
+//! | `runaway-hub` | the hub pod runs away (threads, CPU, its own probe timeouts); its node is fine | hub workload alerts, no node alert, no cordon |
+//! | `crashloop-runtime` | a DaemonSet release crash-loops on every node; containerd dies on one node (NotReady 34 min later) | cluster alert for the release; only that node alerted, within minutes |
+//! | `autoscaler-and-kubelet` | three nodes join (start-up noise) while three others restart their kubelet | nothing |
 
+pub mod autoscaler_and_kubelet;
 pub mod autoscaler_scale_down;
 pub mod cluster_overload;
+pub mod crashloop_runtime;
 mod disrupt;
 pub mod flapping_node;
 pub mod hub_renamed;
@@ -40,6 +45,7 @@ mod npd;
 mod record;
 pub mod rolling_deploy;
 pub mod rollout;
+pub mod runaway_hub;
 pub mod spot_preemption;
 pub mod story;
 pub mod thread_leak;
@@ -55,7 +61,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 15] = [
+pub const SCENARIOS: [(&str, &str, Generator); 18] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -130,6 +136,21 @@ pub const SCENARIOS: [(&str, &str, Generator); 15] = [
         hub_renamed::NAME,
         hub_renamed::DESCRIPTION,
         hub_renamed::generate,
+    ),
+    (
+        runaway_hub::NAME,
+        runaway_hub::DESCRIPTION,
+        runaway_hub::generate,
+    ),
+    (
+        crashloop_runtime::NAME,
+        crashloop_runtime::DESCRIPTION,
+        crashloop_runtime::generate,
+    ),
+    (
+        autoscaler_and_kubelet::NAME,
+        autoscaler_and_kubelet::DESCRIPTION,
+        autoscaler_and_kubelet::generate,
     ),
 ];
 

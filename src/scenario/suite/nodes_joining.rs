@@ -53,7 +53,7 @@ pub fn generate() -> Scenario {
 
 /// A new node's first minutes: NotReady, kubelet start-up, and its pods
 /// waiting for the network plugin, then starting.
-fn join(w: &mut World, n: usize, t: Timestamp, r: &mut Rng) {
+pub(super) fn join(w: &mut World, n: usize, t: Timestamp, r: &mut Rng) {
     // Ready only once the CNI plugin is up (NetworkPluginNotReady till then).
     let cni = t.add(Duration::secs(r.range(150, 210)));
     let mut ready = std::mem::take(&mut w.stories[n].ready);
