@@ -6,6 +6,7 @@
 mod contributors;
 mod rules;
 mod snapshot;
+mod topology;
 
 use crate::catalog::{Catalog, EventCount, SignalScope};
 use crate::collect::Observation;
@@ -101,6 +102,9 @@ pub struct Engine {
     evidence: Vec<Vec<Option<Evidence>>>,
     /// `[signal]` nodes tripping it when in common-cause state.
     common: Vec<Option<(Vec<u32>, usize)>>,
+    /// `[signal]` the topology domain that is the common cause, when it is
+    /// one zone or pool rather than the cluster.
+    common_domain: Vec<Option<crate::decide::DomainCause>>,
     workloads: Vec<HashMap<String, Workload>>,
     /// `[node signal]` workload signals that break it down by pod.
     breakdown: Vec<Vec<usize>>,
@@ -142,6 +146,7 @@ impl Engine {
             windows: vec![Vec::new(); n],
             evidence: vec![Vec::new(); n],
             common: vec![None; n],
+            common_domain: vec![None; n],
             workloads: (0..n).map(|_| HashMap::new()).collect(),
             scores: Vec::new(),
             known: Vec::new(),
@@ -358,6 +363,7 @@ impl Engine {
         families.sort();
         families.dedup();
         let mut verdicts = vec![None; catalog.signals.len()];
+        let mut domains = vec![None; catalog.signals.len()];
         for fam in families {
             let members: Vec<usize> = (0..catalog.signals.len())
                 .filter(|&s| {
@@ -375,8 +381,12 @@ impl Engine {
             }
             nodes.sort_unstable();
             nodes.dedup();
+            let mut domain = None;
             if !common_cause(nodes.len(), of, &self.settings.common_cause) {
-                continue;
+                let Some((d, inside)) = self.topology_cause(&nodes) else {
+                    continue;
+                };
+                (nodes, domain) = (inside, Some(d));
             }
             for &s in &members {
                 for &i in &nodes {
@@ -386,9 +396,11 @@ impl Engine {
                     }
                 }
                 verdicts[s] = Some((nodes.clone(), of));
+                domains[s] = domain.clone();
             }
         }
         self.common = verdicts;
+        self.common_domain = domains;
     }
 
     fn assess_workload_signal(&mut self, s: usize, obs: &Observation) {

@@ -21,11 +21,16 @@
 //! | `upgrade-in-progress` | a pool upgraded node by node; a node of another pool loses networking | only that node alerted (and cordoned) |
 //! | `nodes-joining` | four nodes join with start-up noise; one is sick from its start | that one alerted after its warm-up |
 //! | `large-cluster` | 500 nodes, diurnal load, autoscaling, three sick nodes | three node alerts |
+//! | `gray-node` | 48 nodes with background probe failures; one fails 9% of its probes | that node alerted |
+//! | `zone-outage` | a 4-node zone (of 24 nodes) loses pod networking at once | one cluster alert naming the zone, no node alert, no cordon |
+//! | `slow-leak-diurnal` | 300 nodes, daily load curve; one worker leaks 45 threads/min | that node alerted before exhaustion |
 
 pub mod autoscaler_scale_down;
+mod background;
 pub mod cluster_overload;
 mod disrupt;
 pub mod flapping_node;
+pub mod gray_node;
 pub mod kernel_deadlock;
 mod kube_state;
 pub mod kubelet_restart;
@@ -38,11 +43,13 @@ mod npd;
 mod record;
 pub mod rolling_deploy;
 pub mod rollout;
+pub mod slow_leak_diurnal;
 pub mod spot_preemption;
 pub mod story;
 pub mod thread_leak;
 pub mod upgrade_in_progress;
 pub mod world;
+pub mod zone_outage;
 
 use super::gen::utc;
 use super::{FaultyNode, Incident, Scenario, Truth};
@@ -53,7 +60,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 14] = [
+pub const SCENARIOS: [(&str, &str, Generator); 17] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -123,6 +130,17 @@ pub const SCENARIOS: [(&str, &str, Generator); 14] = [
         large_cluster::NAME,
         large_cluster::DESCRIPTION,
         large_cluster::generate,
+    ),
+    (gray_node::NAME, gray_node::DESCRIPTION, gray_node::generate),
+    (
+        zone_outage::NAME,
+        zone_outage::DESCRIPTION,
+        zone_outage::generate,
+    ),
+    (
+        slow_leak_diurnal::NAME,
+        slow_leak_diurnal::DESCRIPTION,
+        slow_leak_diurnal::generate,
     ),
 ];
 
