@@ -6,4 +6,4 @@ pub mod alerts;
 pub mod common_cause;
 
 pub use alerts::{AlertBook, AlertKey, Transition, TransitionKind};
-pub use common_cause::{common_cause, CommonCauseSettings};
+pub use common_cause::{common_cause, domain_cause, CommonCauseSettings, DomainCause};

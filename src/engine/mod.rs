@@ -8,6 +8,7 @@ mod contributors;
 mod pools;
 mod rules;
 mod snapshot;
+mod topology;
 
 pub use pools::PoolRules;
 
@@ -105,6 +106,9 @@ pub struct Engine {
     evidence: Vec<Vec<Option<Evidence>>>,
     /// `[signal]` nodes tripping it when in common-cause state.
     common: Vec<Option<(Vec<u32>, usize)>>,
+    /// `[signal]` the topology domain that is the common cause, when it is
+    /// one zone or pool rather than the cluster.
+    common_domain: Vec<Option<crate::decide::DomainCause>>,
     workloads: Vec<HashMap<String, Workload>>,
     /// `[node signal]` workload signals that break it down by pod.
     breakdown: Vec<Vec<usize>>,
@@ -151,6 +155,7 @@ impl Engine {
             windows: vec![Vec::new(); n],
             evidence: vec![Vec::new(); n],
             common: vec![None; n],
+            common_domain: vec![None; n],
             workloads: (0..n).map(|_| HashMap::new()).collect(),
             scores: Vec::new(),
             known: Vec::new(),
@@ -369,6 +374,7 @@ impl Engine {
         families.sort();
         families.dedup();
         let mut verdicts = vec![None; catalog.signals.len()];
+        let mut domains = vec![None; catalog.signals.len()];
         for fam in families {
             let members: Vec<usize> = (0..catalog.signals.len())
                 .filter(|&s| {
@@ -386,8 +392,12 @@ impl Engine {
             }
             nodes.sort_unstable();
             nodes.dedup();
+            let mut domain = None;
             if !common_cause(nodes.len(), of, &self.settings.common_cause) {
-                continue;
+                let Some((d, inside)) = self.topology_cause(&nodes) else {
+                    continue;
+                };
+                (nodes, domain) = (inside, Some(d));
             }
             for &s in &members {
                 for &i in &nodes {
@@ -397,9 +407,11 @@ impl Engine {
                     }
                 }
                 verdicts[s] = Some((nodes.clone(), of));
+                domains[s] = domain.clone();
             }
         }
         self.common = verdicts;
+        self.common_domain = domains;
     }
 
     fn assess_workload_signal(&mut self, s: usize, obs: &Observation) {

@@ -88,8 +88,12 @@ impl Engine {
             .iter()
             .filter_map(|&s| {
                 let (nodes, of) = self.common[s].as_ref()?;
+                let domain = self.common_domain[s]
+                    .as_ref()
+                    .map(|d| format!(", all in {}", super::topology::describe(d)))
+                    .unwrap_or_default();
                 Some(format!(
-                    "{} tripped on {} of {} nodes at once{}",
+                    "{} tripped on {} of {} nodes at once{domain}{}",
                     self.catalog.signals[s].name,
                     nodes.len(),
                     of,

@@ -25,13 +25,18 @@
 //! | `runaway-hub` | the hub pod runs away (threads, CPU, its own probe timeouts); its node is fine | hub workload alerts, no node alert, no cordon |
 //! | `crashloop-runtime` | a DaemonSet release crash-loops on every node; containerd dies on one node (NotReady 34 min later) | cluster alert for the release; only that node alerted, within minutes |
 //! | `autoscaler-and-kubelet` | three nodes join (start-up noise) while three others restart their kubelet | nothing |
+//! | `gray-node` | 48 nodes with background probe failures; one fails 9% of its probes | that node alerted |
+//! | `zone-outage` | a 4-node zone (of 24 nodes) loses pod networking at once | one cluster alert naming the zone, no node alert, no cordon |
+//! | `slow-leak-diurnal` | 300 nodes, daily load curve; one worker leaks 45 threads/min | that node alerted before exhaustion |
 
 pub mod autoscaler_and_kubelet;
 pub mod autoscaler_scale_down;
+mod background;
 pub mod cluster_overload;
 pub mod crashloop_runtime;
 mod disrupt;
 pub mod flapping_node;
+pub mod gray_node;
 pub mod hub_renamed;
 pub mod kernel_deadlock;
 mod kube_state;
@@ -46,11 +51,13 @@ mod record;
 pub mod rolling_deploy;
 pub mod rollout;
 pub mod runaway_hub;
+pub mod slow_leak_diurnal;
 pub mod spot_preemption;
 pub mod story;
 pub mod thread_leak;
 pub mod upgrade_in_progress;
 pub mod world;
+pub mod zone_outage;
 
 use super::gen::utc;
 use super::{FaultyNode, Incident, Scenario, Truth};
@@ -61,7 +68,7 @@ pub use world::World;
 pub type Generator = fn() -> Scenario;
 
 /// Every suite scenario: `(name, description, generator)`.
-pub const SCENARIOS: [(&str, &str, Generator); 18] = [
+pub const SCENARIOS: [(&str, &str, Generator); 21] = [
     (
         thread_leak::NAME,
         thread_leak::DESCRIPTION,
@@ -151,6 +158,17 @@ pub const SCENARIOS: [(&str, &str, Generator); 18] = [
         autoscaler_and_kubelet::NAME,
         autoscaler_and_kubelet::DESCRIPTION,
         autoscaler_and_kubelet::generate,
+    ),
+    (gray_node::NAME, gray_node::DESCRIPTION, gray_node::generate),
+    (
+        zone_outage::NAME,
+        zone_outage::DESCRIPTION,
+        zone_outage::generate,
+    ),
+    (
+        slow_leak_diurnal::NAME,
+        slow_leak_diurnal::DESCRIPTION,
+        slow_leak_diurnal::generate,
     ),
 ];
 

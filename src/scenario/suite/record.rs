@@ -120,7 +120,8 @@ pub(super) fn record(w: &World) -> Vec<Family> {
             &scraped,
             |t| {
                 let i = g.index(t);
-                (380.0 + 26.0 * pods + s.extra_threads[i] + r.normal(0.0, 6.0)).round()
+                let diurnal = w.load_threads(name, i);
+                (380.0 + 26.0 * pods + s.extra_threads[i] + diurnal + r.normal(0.0, 6.0)).round()
             },
         );
         gauge(
@@ -313,11 +314,11 @@ fn pod_series(m: &mut MetricRecorder, w: &World, i: usize) {
         (from, to),
         &scraped,
         |t| {
-            let extra = if leaks {
-                s.extra_threads[g.index(t)]
-            } else {
-                0.0
-            };
+            let i = g.index(t);
+            let mut extra = if leaks { s.extra_threads[i] } else { 0.0 };
+            if container == "worker" {
+                extra += w.load_threads(node, i);
+            }
             (threads + extra + r.normal(0.0, 1.0)).round().max(1.0)
         },
     );

@@ -119,6 +119,10 @@ pub struct World {
     pub noise_per_hour: f64,
     /// What happens to nodes after the start (`nodes.jsonl`).
     pub node_changes: Vec<crate::scenario::NodeChange>,
+    /// Worker threads per unit of `load` (0: thread counts ignore the
+    /// load, as in the scenarios written before diurnal threads). Each
+    /// node's workers follow it with their own amplitude.
+    pub threads_per_load: f64,
     pub(super) seed: u64,
 }
 
@@ -147,6 +151,7 @@ impl World {
             probed: Vec::new(),
             noise_per_hour: 2.0,
             node_changes: Vec::new(),
+            threads_per_load: 0.0,
             seed,
         }
     }
@@ -224,6 +229,17 @@ impl World {
                 v[i] = x;
             }
         }
+    }
+
+    /// Threads node `node`'s worker has at minute `i` because of the load
+    /// (0 unless `threads_per_load` is set). Drawn from its own stream so
+    /// the other series do not change.
+    pub fn load_threads(&self, node: &str, i: usize) -> f64 {
+        if self.threads_per_load == 0.0 {
+            return 0.0;
+        }
+        let amp = self.rng.child(&format!("diurnal/{node}")).uniform(0.6, 1.4);
+        (self.threads_per_load * amp * self.load[i]).round()
     }
 
     /// Probed pods alive on `node` at `t`.
