@@ -612,3 +612,31 @@ fn workload_trouble_is_not_blamed_on_nodes() {
     assert!(quiet.report.alerts.is_empty(), "{table}");
     assert_eq!(quiet.cordons, 0, "{table}");
 }
+
+/// A zone that is a minority of the cluster fails at once: one cluster
+/// alert naming the zone, none of its nodes alerted or cordoned.
+#[test]
+fn a_failed_minority_zone_is_one_common_cause_naming_the_zone() {
+    let names = [suite::zone_outage::NAME.to_string()];
+    let r = run(&names);
+    let table = r.table();
+    let z = row(&r, suite::zone_outage::NAME);
+    assert_eq!(z.false_alerts, 0, "{table}");
+    assert_eq!(z.cordons, 0, "{table}");
+    assert!(z.incidents[0].delay_s.is_some(), "{table}");
+    assert!(
+        z.report.alerts.iter().all(|a| a.scope == "cluster"),
+        "{table}"
+    );
+    let cluster = z
+        .report
+        .alerts
+        .iter()
+        .find(|a| a.scope == "cluster")
+        .expect("a cluster alert");
+    assert!(
+        cluster.explanation.contains("zone ") && cluster.explanation.contains("(4 of its 4 nodes)"),
+        "{}",
+        cluster.explanation
+    );
+}
