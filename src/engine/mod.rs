@@ -12,6 +12,13 @@ mod topology;
 
 pub use pools::PoolRules;
 
+/// A node's hold this tick (`Engine::holds`): none.
+const NOT_HELD: u8 = 0;
+/// Held while it arrives (warm-up): scored, not alerted.
+const ARRIVING: u8 = 1;
+/// Held while it leaves: no peer, no capacity, no common-cause evidence.
+const LEAVING: u8 = 2;
+
 use crate::catalog::{Catalog, EventCount, SignalScope};
 use crate::collect::Observation;
 use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
@@ -120,8 +127,8 @@ pub struct Engine {
     /// Number of node-scope signals in the catalog.
     node_signals: u16,
     healthy_since: Vec<Option<Timestamp>>,
-    /// `[node]` this tick's hold: 0 none, 1 arriving (warm-up), 2 leaving
-    /// (see [`Engine::held`] for the reason in words).
+    /// `[node]` this tick's hold: [`NOT_HELD`], [`ARRIVING`] (warm-up) or
+    /// [`LEAVING`] (see [`Engine::held`] for the reason in words).
     holds: Vec<u8>,
     /// Node label keys remembered for the governor's pool selectors.
     kept_labels: Vec<String>,
@@ -215,9 +222,9 @@ impl Engine {
         self.grow();
         self.holds = (0..self.nodes.len() as u32)
             .map(|i| match self.held(i) {
-                None => 0,
-                Some(d) if d.leaving() => 2,
-                Some(_) => 1,
+                None => NOT_HELD,
+                Some(d) if d.leaving() => LEAVING,
+                Some(_) => ARRIVING,
             })
             .collect();
         for (s, rows) in rows_by_signal.iter().enumerate() {
@@ -324,7 +331,7 @@ impl Engine {
         // A node on its way out (drained, tainted for deletion) is no peer;
         // a node in warm-up is.
         let peer: Vec<bool> = (0..n)
-            .map(|i| exists[i] && known[i] && self.holds[i] != 2)
+            .map(|i| exists[i] && known[i] && self.holds[i] != LEAVING)
             .collect();
         let peers = score::peer_stats(
             (0..n).filter(|&i| peer[i]).map(|i| self.values[i]),
@@ -353,7 +360,7 @@ impl Engine {
             }
             // Expected disruption is not sickness: a held node never
             // counts towards a common cause.
-            if ev.tripped && self.holds[i] == 0 {
+            if ev.tripped && self.holds[i] == NOT_HELD {
                 tripped.push(i as u32);
             }
             self.evidence[s][i] = Some(ev);

@@ -4,7 +4,7 @@
 //! the cause, its tripping nodes are not blamed, and the cluster alert
 //! names it.
 
-use super::Engine;
+use super::{Engine, LEAVING};
 use crate::decide::{domain_cause, DomainCause};
 use crate::k8s::ZONE_LABEL;
 use std::collections::BTreeMap;
@@ -25,7 +25,7 @@ impl Engine {
         let mut sizes = vec![BTreeMap::new(), BTreeMap::new()];
         let mut total = 0;
         for i in self.existing() {
-            if self.holds.get(i as usize) == Some(&2) {
+            if self.holds.get(i as usize) == Some(&LEAVING) {
                 continue;
             }
             total += 1;
