@@ -16,6 +16,7 @@
 
 mod cluster;
 mod events;
+pub mod exporters;
 mod metrics;
 
 pub use cluster::{Cluster, NodeInfo, PodInfo, NAME_ALPHABET, POOL_LABEL};

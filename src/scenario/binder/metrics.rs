@@ -8,19 +8,14 @@ use super::{
     Cluster, Infra, Role, END, FIX, GRAFANA_RESTARTS, GRAFANA_TROUBLE, HUB_RESTARTS, LEAK_FROM,
     READINESS_WINDOWS, SCRAPE, START, VVSW_OUTAGE,
 };
+use crate::scenario::gen::exporters::{
+    readiness_probe_series, HELP_CCPU, HELP_CONDITION, HELP_CPU, HELP_CTHREADS, HELP_MAX_THREADS,
+    HELP_PROBE, HELP_THREADS,
+};
 use crate::scenario::gen::{within, CounterStep, Grid, MetricRecorder};
 use crate::scenario::rng::Rng;
 use crate::scenario::Family;
 use crate::time::Timestamp;
-
-const HELP_THREADS: &str = "Allocated threads in system";
-const HELP_MAX_THREADS: &str = "Limit of threads in the system";
-const HELP_CPU: &str = "Seconds the CPUs spent in each mode.";
-const HELP_CONDITION: &str = "The condition of a cluster node.";
-const HELP_PROBE: &str =
-    "Cumulative number of a liveness, readiness or startup probe for a container by result.";
-const HELP_CCPU: &str = "Cumulative cpu time consumed in seconds.";
-const HELP_CTHREADS: &str = "Number of threads running inside the container";
 
 /// New spawners per minute (each keeps 4 idle threads) from each time on.
 const SPAWN_RATE: [(Timestamp, f64); 8] = [
@@ -215,20 +210,10 @@ fn containers(
             (0..6).filter(|_| r.chance(p_fail)).count() as f64
         })
         .collect();
-    let age_min = ((from.0 - p.created.0) / 60_000) as f64;
     let kubelet = format!("kubelet/{node}");
-    for (result, initial) in [
-        ("successful", 6.0 * age_min),
-        ("failed", (age_min / 900.0).round()),
-    ] {
-        let labels = [
-            ("container", container),
-            ("namespace", ns),
-            ("node", node),
-            ("pod", pod),
-            ("probe_type", "Readiness"),
-            ("result", result),
-        ];
+    for (result, initial, labels) in
+        readiness_probe_series([ns, pod, container, node], p.created, from)
+    {
         m.counter(
             "prober_probe_total",
             HELP_PROBE,

@@ -7,11 +7,11 @@
 
 use super::record::gauge;
 use super::world::{NodeProblem, World};
+use crate::scenario::gen::exporters::HELP_CONDITION;
 use crate::scenario::gen::{EventType, Involved, MetricRecorder};
 use crate::scenario::rng::Rng;
 use crate::time::{Duration, Timestamp};
 
-const HELP_CONDITION: &str = "The condition of a cluster node.";
 const HELP_PROBLEM: &str = "Whether a problem of the given type and reason is affecting the node.";
 
 /// A task on node `n` hangs in the kernel from `from`: the kernel monitor

@@ -5,17 +5,14 @@
 //! scrape them (samples simply stop, counters carry on underneath).
 
 use super::world::{World, APPS, SCRAPE, THREADS_MAX};
+use crate::scenario::gen::exporters::{
+    readiness_probe_series, HELP_CONDITION, HELP_CPU, HELP_CTHREADS, HELP_MAX_THREADS, HELP_PROBE,
+    HELP_THREADS,
+};
 use crate::scenario::gen::{within, CounterStep, MetricRecorder};
 use crate::scenario::Family;
 use crate::time::Timestamp;
 
-const HELP_THREADS: &str = "Allocated threads in system";
-const HELP_MAX_THREADS: &str = "Limit of threads in the system";
-const HELP_CPU: &str = "Seconds the CPUs spent in each mode.";
-const HELP_CONDITION: &str = "The condition of a cluster node.";
-const HELP_PROBE: &str =
-    "Cumulative number of a liveness, readiness or startup probe for a container by result.";
-const HELP_CTHREADS: &str = "Number of threads running inside the container";
 const HELP_UP: &str = "1 if the target was scraped successfully, 0 if not (Prometheus).";
 const HELP_TAINT: &str = "The taint of a cluster node.";
 /// Readiness probes per minute (periodSeconds 10).
@@ -263,19 +260,9 @@ fn pod_series(m: &mut MetricRecorder, w: &World, i: usize) {
         p.node.as_str(),
     );
     let kubelet = format!("kubelet/{node}");
-    let age_min = ((from.0 - p.created.0) / 60_000) as f64;
-    for (result, initial) in [
-        ("successful", 6.0 * age_min),
-        ("failed", (age_min / 900.0).round()),
-    ] {
-        let labels = [
-            ("container", container),
-            ("namespace", ns),
-            ("node", node),
-            ("pod", pod),
-            ("probe_type", "Readiness"),
-            ("result", result),
-        ];
+    for (result, initial, labels) in
+        readiness_probe_series([ns, pod, container, node], p.created, from)
+    {
         counter(
             m,
             "prober_probe_total",
