@@ -24,16 +24,20 @@ pub const HELP_CTHREADS: &str = "Number of threads running inside the container"
 /// kubelet's probe results, in the order its counters are written.
 const PROBE_RESULTS: [&str; 2] = ["successful", "failed"];
 
+/// One `prober_probe_total` series: its `result`, its count at the start
+/// and its labels (kubelet's, in sorted order).
+pub type ProbeSeries<'a> = (&'static str, f64, [(&'static str, &'a str); 6]);
+
 /// The two `prober_probe_total` series of one container's readiness probe:
-/// `(result, count at from, labels)`. A pod created before `from` has
+/// one [`ProbeSeries`] per result. A pod created before `from` has
 /// already passed six probes a minute (periodSeconds 10) and failed about
 /// one every 15 hours, so its counters do not start at zero — a rate over
 /// a fresh counter would look like a burst.
-pub fn readiness_probe_series<'a>(
-    [ns, pod, container, node]: [&'a str; 4],
+pub fn readiness_probe_series(
+    [ns, pod, container, node]: [&str; 4],
     created: Timestamp,
     from: Timestamp,
-) -> [(&'static str, f64, [(&'static str, &'a str); 6]); 2] {
+) -> [ProbeSeries<'_>; 2] {
     let age_min = ((from.0 - created.0) / 60_000) as f64;
     PROBE_RESULTS.map(|result| {
         let initial = if result == "failed" {
