@@ -161,13 +161,39 @@ pub fn evict(
         );
         w.cluster.pods[ni].labels = prev.labels.clone();
         w.probed.push(ni);
-        start_pod(w, ni, created, r);
+        start_pod(w, ni, created, &CURRENT_IMAGE, r);
     }
+}
+
+/// The image a replacement pod pulls: the shop's current release, pulled
+/// in 2–9 s (a rollout's new version is pulled by every node at once).
+pub const CURRENT_IMAGE: Image<'static> = Image {
+    repo: None,
+    version: "v2.4.0",
+    pull_ms: (2_000, 9_000),
+};
+
+/// Which image a starting pod pulls, and how long the pull takes (ms).
+pub struct Image<'a> {
+    /// The image's repository under the shop's registry; `None`: the
+    /// container's name.
+    pub repo: Option<&'a str>,
+    /// The tag, e.g. `v2.4.0`.
+    pub version: &'static str,
+    /// The pull's duration in milliseconds, drawn uniformly in this range.
+    pub pull_ms: (i64, i64),
 }
 
 /// A fresh pod's start-up as the scheduler and kubelet report it; its
 /// readiness probe is refused for 20–45 s after the container starts.
-pub fn start_pod(w: &mut World, i: usize, created: Timestamp, r: &mut Rng) {
+/// Returns when it becomes ready.
+pub fn start_pod(
+    w: &mut World,
+    i: usize,
+    created: Timestamp,
+    image: &Image<'_>,
+    r: &mut Rng,
+) -> Timestamp {
     let p = w.cluster.pods[i].clone();
     let msg = format!(
         "Successfully assigned {}/{} to {}",
@@ -182,12 +208,13 @@ pub fn start_pod(w: &mut World, i: usize, created: Timestamp, r: &mut Rng) {
         "Scheduled",
         &msg,
     );
-    let image = format!("europe-docker.pkg.dev/shop/{}:v2.4.0", p.container);
+    let repo = image.repo.unwrap_or(&p.container);
+    let image_ref = format!("europe-docker.pkg.dev/shop/{repo}:{}", image.version);
     let mut s = created.add(Duration(r.range(500, 2_000)));
-    let pulling = format!("Pulling image \"{image}\"");
+    let pulling = format!("Pulling image \"{image_ref}\"");
     w.events.kubelet(s, &p, Normal, "Pulling", &pulling);
-    s = s.add(Duration(r.range(2_000, 9_000)));
-    let pulled = format!("Successfully pulled image \"{image}\"");
+    s = s.add(Duration(r.range(image.pull_ms.0, image.pull_ms.1)));
+    let pulled = format!("Successfully pulled image \"{image_ref}\"");
     w.events.kubelet(s, &p, Normal, "Pulled", &pulled);
     let created_msg = format!("Created container {}", p.container);
     w.events
@@ -209,6 +236,7 @@ pub fn start_pod(w: &mut World, i: usize, created: Timestamp, r: &mut Rng) {
         "Unhealthy",
         &refused,
     );
+    ready_at
 }
 
 /// The kubelet of node `n` starting (after a reboot or on a new node):

@@ -90,7 +90,7 @@ pub(super) fn join(w: &mut World, n: usize, t: Timestamp, r: &mut Rng) {
             sync,
         );
         if w.probed.contains(&i) {
-            disrupt::start_pod(w, i, cni, r);
+            disrupt::start_pod(w, i, cni, &disrupt::CURRENT_IMAGE, r);
         }
     }
 }

@@ -2,13 +2,13 @@
 //! each failing readiness briefly while it warms up, the old pod stopped
 //! once the new one serves. Benign: it must not look like a sick node.
 
-use super::story::probe_refused;
+use super::disrupt::{start_pod, Image};
 use super::world::World;
-use crate::scenario::gen::{EventType, Involved};
+use crate::scenario::gen::EventType;
 use crate::scenario::rng::Rng;
 use crate::time::{Duration, Timestamp};
 
-use EventType::{Normal, Warning};
+use EventType::Normal;
 
 /// A rolling update of every pod of Deployment `app` from `at`: batches
 /// of `batch` pods every 40–70 s; each replacement starts on the same node,
@@ -43,64 +43,12 @@ pub fn rolling_update(w: &mut World, app: &str, at: Timestamp, batch: usize, r: 
             );
             w.cluster.pods[ni].labels = prev.labels.clone();
             w.probed.push(ni);
-            let p = w.cluster.pods[ni].clone();
-            let scheduled = format!(
-                "Successfully assigned {}/{} to {}",
-                p.namespace, p.name, p.node
-            );
-            w.events.record(
-                created,
-                Involved::pod(&p),
-                "default-scheduler",
-                "",
-                Normal,
-                "Scheduled",
-                &scheduled,
-            );
-            let image = format!("europe-docker.pkg.dev/shop/{app}:v2.4.1");
-            let mut s = created.add(Duration(r.range(500, 2_000)));
-            w.events.kubelet(
-                s,
-                &p,
-                Normal,
-                "Pulling",
-                &format!("Pulling image \"{image}\""),
-            );
-            s = s.add(Duration(r.range(2_000, 6_000)));
-            w.events.kubelet(
-                s,
-                &p,
-                Normal,
-                "Pulled",
-                &format!("Successfully pulled image \"{image}\""),
-            );
-            w.events.kubelet(
-                s.add(Duration(300)),
-                &p,
-                Normal,
-                "Created",
-                &format!("Created container {}", p.container),
-            );
-            w.events.kubelet(
-                s.add(Duration(900)),
-                &p,
-                Normal,
-                "Started",
-                &format!("Started container {}", p.container),
-            );
-            let ready_at = s.add(Duration(r.range(20_000, 45_000)));
-            w.pod_state[ni].unready.push((s, ready_at));
-            let msg = probe_refused(&p);
-            w.events.kubelet_repeat(
-                r,
-                &p,
-                s.add(Duration::secs(5)),
-                ready_at,
-                (9_500, 10_500),
-                Warning,
-                "Unhealthy",
-                &msg,
-            );
+            let image = Image {
+                repo: Some(app),
+                version: "v2.4.1",
+                pull_ms: (2_000, 6_000),
+            };
+            let ready_at = start_pod(w, ni, created, &image, r);
             let stop = ready_at.add(Duration(r.range(1_000, 3_000)));
             w.events.kubelet(
                 stop,
