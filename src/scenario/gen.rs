@@ -1,7 +1,6 @@
-//! A small toolkit for scenario generators (binder today; thread leak,
-//! network loss, cluster overload, rolling deploy, flapping node, missing
-//! metrics and a 500-node cluster later), so each generator only describes
-//! its story and the shapes every scenario needs are written once:
+//! A small toolkit for the scenario generators (Binder and every suite
+//! scenario), so each generator only describes its story and the shapes
+//! every scenario needs are written once:
 //!
 //! - [`Cluster`]: nodes (zone, pool, creation time) and pods (namespace, name,
 //!   uid, node, lifetime), turned into `nodes.json` / `pods.json` objects;
@@ -9,7 +8,9 @@
 //!   every scrape interval at a fixed per-target offset, as Prometheus does;
 //! - [`EventRecorder`]: Kubernetes Events folded exactly as the API delivers
 //!   them (same object, rising `count`, moving `lastTimestamp`), in the mix of
-//!   old-style, new-style and hostless events real clusters produce.
+//!   old-style, new-style and hostless events real clusters produce;
+//! - [`exporters`]: the real exporters' HELP texts and kubelet's probe
+//!   series.
 //!
 //! Everything is deterministic: randomness comes from [`super::rng::Rng`]
 //! streams keyed by name, so adding a series or event leaves others as they were.
