@@ -12,7 +12,8 @@
 //! figure to keep: it does not depend on the machine as absolute times do).
 //!
 //! `cargo bench --bench query_vs_prometheus` (NODES, default 540, and TICKS,
-//! default 601, as in the first side-by-side; RUNS, default 9).
+//! default 601, as in the first side-by-side; RUNS, default 9;
+//! ONLY, a substring: just the rows whose query contains it).
 
 #[path = "../tests/serve/compare.rs"]
 mod compare;
@@ -157,6 +158,7 @@ async fn main() {
         env_or("TICKS", 601),
         env_or("RUNS", 9).max(1),
     );
+    let only = std::env::var("ONLY").ok();
     let published = Published::new();
     for i in 0..ticks {
         published.publish(fixture::snapshot(nodes, i, ticks));
@@ -191,7 +193,10 @@ async fn main() {
         "topk(10, nodewatch_signal_anomaly > 0)",
         "sum by (signal) (nodewatch_signal_anomaly)",
         "rate(nodewatch_actions_total[5m])",
-    ] {
+    ]
+    .into_iter()
+    .filter(|q| only.as_deref().is_none_or(|o| q.contains(o)))
+    {
         let path = format!(
             "/api/v1/query_range?query={}&start={start}&end={end}&step=30",
             encode(q)

@@ -108,7 +108,12 @@ pub async fn serve(
             a = listener.accept() => a,
         };
         let stream = match accepted {
-            Ok((stream, _)) => stream,
+            Ok((stream, _)) => {
+                // Answers are written whole; Nagle's algorithm would only
+                // hold a small answer's last segment back for an ACK.
+                let _ = stream.set_nodelay(true);
+                stream
+            }
             Err(e) => {
                 errors += 1;
                 // Out of descriptors: free one; other errors (a client that

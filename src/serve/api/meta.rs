@@ -4,7 +4,7 @@
 //! `query_exemplars` so Grafana's exemplar toggle does not error.
 
 use super::params::Params;
-use super::{json, json_response, params, timed, Failure, PROMETHEUS_API_VERSION};
+use super::{json, json_response, params, timed, Failure, Run, PROMETHEUS_API_VERSION};
 use crate::config::names::is_label_name;
 use crate::serve::history::{History, SERIES};
 use crate::serve::query::{self, Labels};
@@ -50,7 +50,7 @@ pub(super) async fn series(State(st): State<AppState>, req: Request) -> Response
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "series", move |h, _| {
+    timed(&st, "series", Run::Pool, move |h, _| {
         if p.all("match[]").is_empty() {
             return Err(Failure(
                 StatusCode::BAD_REQUEST,
@@ -96,7 +96,7 @@ pub(super) async fn labels(State(st): State<AppState>, req: Request) -> Response
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "labels", move |h, _| {
+    timed(&st, "labels", Run::Pool, move |h, _| {
         let limit = p.limit()?;
         let names: BTreeSet<&str> = matching(h, &p)?
             .into_iter()
@@ -117,7 +117,7 @@ pub(super) async fn label_values(
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "label_values", move |h, _| {
+    timed(&st, "label_values", Run::Pool, move |h, _| {
         if !is_label_name(&name) {
             return Err(Failure(
                 StatusCode::BAD_REQUEST,

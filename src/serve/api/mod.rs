@@ -91,8 +91,13 @@ impl IntoResponse for Failure {
     }
 }
 
-pub(super) fn json_response(code: StatusCode, body: String) -> Response {
-    (code, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+pub(super) fn json_response(code: StatusCode, body: impl Into<Body>) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.into(),
+    )
+        .into_response()
 }
 
 /// Parameters from the URL query and a form body (body values first, as
@@ -123,18 +128,35 @@ pub(super) async fn params(req: Request) -> Result<Params, Failure> {
     Ok(p)
 }
 
-/// Runs `work` on the blocking pool (evaluation is CPU-bound and may take
-/// tens of ms at 5,000 nodes) within the query limits of `serve:`: at most
-/// `query_max_concurrency` at once (others queue), all within
-/// `query_timeout` (`503 timeout`, as Prometheus), the body at most
-/// `max_response_bytes` (`422 execution`); records the latency.
+/// Queries that read at most this many samples ([`query::cost`]) are
+/// answered on the async worker: tens of microseconds of work, less than
+/// the hand-off to the blocking pool and back.
+const INLINE_SAMPLES: usize = 16_384;
+
+/// Where a request's work runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Run {
+    /// On the blocking pool: evaluation is CPU-bound and may take tens of
+    /// ms at 5,000 nodes, which must not stall the async workers
+    /// (`/healthz` among them).
+    Pool,
+    /// On the async worker, for work known to be tiny.
+    Inline,
+}
+
+/// Runs `work` (on the blocking pool unless `run` says it is tiny) within
+/// the query limits of `serve:`: at most `query_max_concurrency` at once
+/// (others queue), all within `query_timeout` (`503 timeout`, as
+/// Prometheus), the body at most `max_response_bytes` (`422 execution`);
+/// records the latency.
 pub(super) async fn timed(
     st: &AppState,
     endpoint: &'static str,
+    run: Run,
     work: impl FnOnce(&History, Limits) -> Result<String, Failure> + Send + 'static,
 ) -> Response {
     let started = Instant::now();
-    let response = match run_limited(st, work).await {
+    let response = match run_limited(st, run, work).await {
         Ok((body, permit)) => permit_response(body, permit),
         Err(f) => f.into_response(),
     };
@@ -169,6 +191,7 @@ pub(super) struct Limits {
 
 async fn run_limited(
     st: &AppState,
+    run: Run,
     work: impl FnOnce(&History, Limits) -> Result<String, Failure> + Send + 'static,
 ) -> Result<(String, OwnedSemaphorePermit), Failure> {
     let cfg = st.published.config();
@@ -186,16 +209,23 @@ async fn run_limited(
         },
         max_bytes: usize::try_from(cfg.max_response_bytes).unwrap_or(usize::MAX),
     };
+    let checked = move |body: String| {
+        if body.len() > limits.max_bytes {
+            return Err(too_large(limits.max_bytes));
+        }
+        Ok(body)
+    };
+    if run == Run::Inline {
+        let body = work(&st.published.store(), limits)?;
+        return Ok((checked(body)?, permit));
+    }
     let published = st.published.clone();
     // The permit goes with the work: a query that outlives its answer (it
     // stops at its next deadline check) still counts against the limit,
     // and so does an answer until it is sent (see `permit_response`).
     let task = tokio::task::spawn_blocking(move || {
         let body = work(&published.store(), limits)?;
-        if body.len() > limits.max_bytes {
-            return Err(too_large(limits.max_bytes));
-        }
-        Ok((body, permit))
+        Ok((checked(body)?, permit))
     });
     // A little grace past the deadline so the evaluation's own check
     // answers first.
@@ -220,6 +250,12 @@ fn permit_response(body: String, permit: OwnedSemaphorePermit) -> Response {
     const CHUNK: usize = 64 * 1024;
     let bytes = Bytes::from(body);
     let len = bytes.len();
+    if len <= CHUNK {
+        // One chunk: hyper writes it with the headers at once; the permit
+        // bounds big bodies, not this one.
+        drop(permit);
+        return json_response(StatusCode::OK, bytes);
+    }
     let chunks = (0..len.div_ceil(CHUNK)).map(move |i| {
         let _held = &permit;
         Ok::<_, std::convert::Infallible>(bytes.slice(i * CHUNK..((i + 1) * CHUNK).min(len)))
@@ -271,8 +307,9 @@ async fn instant(State(st): State<AppState>, req: Request) -> Response {
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "query", move |h, lim| {
-        let expr = parse_query(&p)?;
+    let (run, parsed) = prepare(&st, &p, |_| Some(1));
+    timed(&st, "query", run, move |h, lim| {
+        let expr = parsed.map_or_else(|| parse_query(&p), Ok)?;
         let at = match p.time("time")? {
             Some(t) => t,
             None => default_time(h),
@@ -288,8 +325,9 @@ async fn range(State(st): State<AppState>, req: Request) -> Response {
         Ok(p) => p,
         Err(f) => return f.into_response(),
     };
-    timed(&st, "query_range", move |h, lim| {
-        let expr = parse_query(&p)?;
+    let (run, parsed) = prepare(&st, &p, range_steps);
+    timed(&st, "query_range", run, move |h, lim| {
+        let expr = parsed.map_or_else(|| parse_query(&p), Ok)?;
         let start = p.time("start")?.ok_or_else(|| missing("start"))?;
         let end = p.time("end")?.ok_or_else(|| missing("end"))?;
         let step = p.duration("step")?.ok_or_else(|| missing("step"))?;
@@ -297,6 +335,36 @@ async fn range(State(st): State<AppState>, req: Request) -> Response {
         respond(h, &out, lim)
     })
     .await
+}
+
+/// Longest query text parsed on the async worker to size it: a short query
+/// without regex matchers parses in microseconds (a regex matcher compiles
+/// a regex, which can take milliseconds).
+const INLINE_QUERY_BYTES: usize = 256;
+
+/// Where a query runs, and its parsed form when parsing it here was cheap
+/// (a parse error is left for the work to report, with its usual answer).
+fn prepare(
+    st: &AppState,
+    p: &Params,
+    steps: impl Fn(&Params) -> Option<usize>,
+) -> (Run, Option<promql_parser::parser::Expr>) {
+    let q = p.get("query").unwrap_or("");
+    if q.len() > INLINE_QUERY_BYTES || q.contains("=~") || q.contains("!~") {
+        return (Run::Pool, None);
+    }
+    let (Ok(expr), Some(steps)) = (parse_query(p), steps(p)) else {
+        return (Run::Pool, None);
+    };
+    let small = query::cost::at_most(&st.published.store(), &expr, steps, INLINE_SAMPLES);
+    (if small { Run::Inline } else { Run::Pool }, Some(expr))
+}
+
+/// Steps of a range query's parameters, when they parse.
+fn range_steps(p: &Params) -> Option<usize> {
+    let (start, end) = (p.time("start").ok()??, p.time("end").ok()??);
+    let step = p.duration("step").ok()??;
+    (step > 0 && end >= start).then(|| ((end - start) / step) as usize + 1)
 }
 
 /// The success body of a query result, within the body limit.

@@ -22,6 +22,7 @@
 
 mod aggregate;
 mod binary;
+pub mod cost;
 mod eval;
 mod functions;
 pub mod guard;
