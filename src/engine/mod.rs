@@ -341,6 +341,20 @@ impl Engine {
             .events
             .as_ref()
             .is_some_and(|q| q.count == EventCount::Increments);
+        // Drift is judged against the peers' common movement: the median
+        // of their standardized deviations from their own baselines.
+        let common_drift = if sig.detect.drift && sig.detect.peers && peers.is_some() {
+            let (series, values) = (&self.series[s], &self.values);
+            score::peer_stats(
+                (0..n)
+                    .filter(|&i| peer[i])
+                    .filter_map(|i| score::node::drift_residual(&sig.detect, &series[i], values[i])),
+                &mut self.scratch,
+            )
+            .map_or(0.0, |p| p.median)
+        } else {
+            0.0
+        };
         let (mut tripped, mut with_data) = (Vec::new(), 0usize);
         // Common cause is judged per family once all signals are assessed.
         for i in 0..n {
@@ -348,12 +362,13 @@ impl Engine {
                 self.evidence[s][i] = None;
                 continue;
             }
-            let ev = score::node::assess(
+            let ev = score::node::assess_relative(
                 &sig.detect,
                 &mut self.series[s][i],
                 self.values[i],
                 peers,
                 count_tail,
+                common_drift,
             );
             if ev.value.is_finite() {
                 with_data += 1;

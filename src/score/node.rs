@@ -49,6 +49,34 @@ pub fn assess(
     peers: Option<PeerStats>,
     count_tail: bool,
 ) -> Evidence {
+    assess_relative(cfg, st, x, peers, count_tail, 0.0)
+}
+
+/// The standardized deviation from its own baseline that the drift
+/// detector (CUSUM) reads for `x`: `(x − median) / max(1.4826·MAD, floor)`,
+/// or `None` before the baseline is warm. The engine takes the median of
+/// these across a signal's peers as the cluster's common movement
+/// ([`assess_relative`]).
+pub fn drift_residual(cfg: &DetectConfig, st: &SeriesState, x: f64) -> Option<f64> {
+    (cfg.drift && st.warm() && x.is_finite()).then(|| (x - st.median) / (1.4826 * st.mad).max(cfg.mad_floor))
+}
+
+/// [`assess`], with the drift detector reading the node's deviation from
+/// its own baseline *less* `common_drift`, the median deviation of its
+/// peers at the same instant. A whole cluster climbing together (the
+/// morning rise of a daily load curve, in step on every node) is then no
+/// drift of any node's own, while one node drifting away from where its
+/// peers move still accumulates: a leak shows *relative* to the others,
+/// whatever the time of day. Without a daily history (a profile needs at
+/// least a day of data) this is what can tell the two apart.
+pub fn assess_relative(
+    cfg: &DetectConfig,
+    st: &mut SeriesState,
+    x: f64,
+    peers: Option<PeerStats>,
+    count_tail: bool,
+    common_drift: f64,
+) -> Evidence {
     let mut ev = Evidence {
         value: x,
         median: st.median,
@@ -83,7 +111,8 @@ pub fn assess(
         }
         if cfg.drift {
             let scale = (1.4826 * st.mad).max(cfg.mad_floor);
-            ev.drift_z = detectors::cusum(st, (x - st.median) / scale, cfg.direction, cfg.z);
+            let r = (x - st.median) / scale - common_drift;
+            ev.drift_z = detectors::cusum(st, r, cfg.direction, cfg.z);
             own = own.max(level(ev.drift_z, cfg.z));
         }
         own_level = Some(own);
