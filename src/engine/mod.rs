@@ -5,6 +5,7 @@
 
 mod attribution;
 mod contributors;
+mod long_window;
 mod pools;
 mod rules;
 mod snapshot;
@@ -135,6 +136,11 @@ pub struct Engine {
     /// Pool policies' thresholds and hub selectors (`pools.rs`).
     pools: pools::Pools,
     alerts: AlertBook,
+    /// `[signal]` the window of long-window node signals (`long_window.rs`).
+    long_window: Vec<Option<crate::time::Duration>>,
+    /// `[family][node]` the last tick the family was a common cause there
+    /// (families with a long-window member only).
+    last_common: HashMap<String, Vec<u64>>,
     tick: u64,
     at: Timestamp,
     scratch: Vec<f32>,
@@ -154,6 +160,8 @@ impl Engine {
         Engine {
             events: EventIngest::new(&catalog),
             breakdown: contributors::breakdowns(&catalog),
+            long_window: long_window::long_windows(&catalog),
+            last_common: HashMap::new(),
             discounts: Vec::new(),
             catalog,
             settings,
@@ -234,6 +242,7 @@ impl Engine {
             }
         }
         self.common_cause_pass();
+        self.linger_common_cause();
         self.attribution_pass();
         self.score_nodes();
         self.evaluate_rules(&mut out);
@@ -323,6 +332,13 @@ impl Engine {
             for &(i, v) in rows {
                 self.values[i as usize] = v;
                 known[i as usize] = true;
+            }
+        }
+        if self.long_window[s].is_some() {
+            for i in 0..n {
+                if self.too_young_for(s, i as u32) {
+                    self.values[i] = f64::NAN;
+                }
             }
         }
         let exists: Vec<bool> = (0..n)
