@@ -53,7 +53,9 @@ fn a_slow_leak_under_a_daily_curve_and_no_alert_for_the_morning_climb() {
     assert_eq!(row.faulty.len(), 1);
     // Found, and long before the exhaustion at about 23:20 (the scenario
     // ends at 14:00): within the nine hours the SRE wants to spare.
-    let delay = row.faulty[0].delay_s.unwrap_or_else(|| panic!("missed\n{table}"));
+    let delay = row.faulty[0]
+        .delay_s
+        .unwrap_or_else(|| panic!("missed\n{table}"));
     assert!(delay < 4.0 * 3600.0, "{table}");
     assert_eq!(row.false_alerts, 0, "{table}");
     assert_eq!(row.false_cordons, 0, "{table}");

@@ -83,3 +83,95 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::Observation;
+    use crate::time::Timestamp;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    const CATALOG: &str = "
+signals:
+  - name: short
+    family: f
+    metric: {name: m, by: [node]}
+    detect: {z: 4, mad_floor: 0.05}
+  - name: long
+    family: f
+    metric: {name: m, rate: 1h, by: [node]}
+    detect: {baseline: false, z: 4, mad_floor: 0.01}
+rules:
+  - alert: NodeUnhealthy
+    scope: node
+    when: {score_above: 0.8}
+    for: 2m
+";
+
+    fn engine() -> Engine {
+        let c = crate::catalog::Catalog::from_sources(vec![(
+            PathBuf::from("t.yaml"),
+            CATALOG.to_string(),
+        )])
+        .unwrap();
+        Engine::new(Arc::new(c), super::super::Settings::default())
+    }
+
+    fn obs(t: i64, short: impl Fn(usize) -> f64, long: impl Fn(usize) -> f64) -> Observation {
+        let rows = |f: &dyn Fn(usize) -> f64| {
+            (0..8)
+                .map(|n| (vec![format!("n{n}")], f(n)))
+                .collect::<Vec<_>>()
+        };
+        Observation {
+            at: Timestamp(t * 30_000),
+            metrics: vec![Some(Ok(rows(&short))), Some(Ok(rows(&long)))],
+            events_ok: true,
+            ..Default::default()
+        }
+    }
+
+    fn quiet(t: i64, n: usize) -> f64 {
+        0.01 * (((t * 7 + n as i64 * 13) % 5) as f64)
+    }
+
+    #[test]
+    fn a_common_cause_lingers_on_long_windows_for_their_window() {
+        assert_eq!(
+            long_windows(&engine().catalog),
+            vec![None, Some(Duration::mins(60))]
+        );
+        let mut e = engine();
+        // Ticks of 30 s: a cluster-wide incident on `short` at ticks 40–49;
+        // the long window still carries it on node 3 afterwards.
+        let mut first_alert = None;
+        for t in 0..300 {
+            let incident = (40..50).contains(&t);
+            let out = e.tick(obs(
+                t,
+                |n| if incident { 0.9 } else { quiet(t, n) },
+                |n| {
+                    if n == 3 && t >= 40 {
+                        0.2
+                    } else {
+                        quiet(t, n) / 5.0
+                    }
+                },
+            ));
+            if t >= 40 && t <= 49 + 120 {
+                let ev = e.evidence[1][3].unwrap();
+                assert!(ev.suppressed && ev.level == 0.0, "tick {t}: {ev:?}");
+            }
+            if first_alert.is_none() && !out.notifications.is_empty() {
+                first_alert = Some(t);
+            }
+        }
+        // One hour (120 ticks) after the incident's last tick, node 3 is
+        // judged on its hour again: 0.2 against peers at 0 is a gray node.
+        let t = first_alert.expect("node 3 judged after the window");
+        assert!(t > 49 + 120, "alerted at tick {t}, inside the window");
+        let ev = e.evidence[1][3].unwrap();
+        assert!(!ev.suppressed && ev.level > 0.9, "{ev:?}");
+    }
+}

@@ -361,13 +361,13 @@ impl Engine {
         // of their standardized deviations from their own baselines.
         let common_drift = if sig.detect.drift && sig.detect.peers && peers.is_some() {
             let (series, values) = (&self.series[s], &self.values);
-            score::peer_stats(
-                (0..n)
-                    .filter(|&i| peer[i])
-                    .filter_map(|i| score::node::drift_residual(&sig.detect, &series[i], values[i])),
+            score::detectors::peer_median(
+                (0..n).filter(|&i| peer[i]).filter_map(|i| {
+                    score::node::drift_residual(&sig.detect, &series[i], values[i])
+                }),
                 &mut self.scratch,
             )
-            .map_or(0.0, |p| p.median)
+            .unwrap_or(0.0)
         } else {
             0.0
         };

@@ -58,7 +58,8 @@ pub fn assess(
 /// these across a signal's peers as the cluster's common movement
 /// ([`assess_relative`]).
 pub fn drift_residual(cfg: &DetectConfig, st: &SeriesState, x: f64) -> Option<f64> {
-    (cfg.drift && st.warm() && x.is_finite()).then(|| (x - st.median) / (1.4826 * st.mad).max(cfg.mad_floor))
+    (cfg.drift && st.warm() && x.is_finite())
+        .then(|| (x - st.median) / (1.4826 * st.mad).max(cfg.mad_floor))
 }
 
 /// [`assess`], with the drift detector reading the node's deviation from
@@ -136,9 +137,11 @@ pub fn assess_relative(
     };
     ev.level = thr_level.max(local);
     ev.tripped = ev.threshold || own_level.is_some_and(|o| o >= 0.5);
+    // A signal judged without its own history (thresholds, peers only)
+    // keeps none: no ring to fill, no median to refresh.
     if cfg.novelty {
         st.record_novelty(x, ev.tripped);
-    } else {
+    } else if cfg.baseline || cfg.drift {
         st.record(x, ev.tripped);
     }
     ev
@@ -305,6 +308,35 @@ mod tests {
             assert!(ev.tripped && ev.level == 1.0);
             assert_eq!(ev.median, 1.0);
         }
+    }
+
+    #[test]
+    fn drift_is_judged_against_the_peers_common_movement() {
+        let cfg = DetectConfig {
+            z: 6.0,
+            mad_floor: 1.0,
+            drift: true,
+            ..Default::default()
+        };
+        let peers = Some(PeerStats {
+            median: 0.0,
+            mad: 0.0,
+            n: 8,
+        });
+        // Every node 3σ above its own baseline, in step: no one's drift.
+        let (mut along, mut away) = (warm(0.0), warm(0.0));
+        for _ in 0..10 {
+            assert_eq!(drift_residual(&cfg, &along, 3.0), Some(3.0));
+            let ev = assess_relative(&cfg, &mut along, 3.0, peers, false, 3.0);
+            assert_eq!(ev.drift_z, 0.0);
+        }
+        // 3σ above where the others move: it accumulates.
+        let mut drift = 0.0;
+        for _ in 0..10 {
+            drift = assess_relative(&cfg, &mut away, 6.0, peers, false, 3.0).drift_z;
+        }
+        assert!(drift >= cfg.z, "{drift}");
+        assert_eq!(drift_residual(&cfg, &warm(0.0), f64::NAN), None);
     }
 
     #[test]
