@@ -159,7 +159,7 @@ rules:
                     }
                 },
             ));
-            if t >= 40 && t <= 49 + 120 {
+            if (40..=49 + 120).contains(&t) {
                 let ev = e.evidence[1][3].unwrap();
                 assert!(ev.suppressed && ev.level == 0.0, "tick {t}: {ev:?}");
             }
