@@ -8,12 +8,18 @@
 //!   already told once as one cluster alert (a zone's outage would
 //!   otherwise re-alert each of its nodes when the zone alone stops being
 //!   a common cause);
+//! - **the node's own incident lingers too**: a node on which a short
+//!   member of the family counted (an acute fault: lost networking, every
+//!   probe failing) within the window is not judged on the long one — the
+//!   short signals tell that incident while it lasts, and its hour would
+//!   otherwise keep the node unhealthy (and cordoned) for an hour after it
+//!   recovered. A gray node is exactly one the short signals never see;
 //! - **no judgement before the node has a whole window of its own after
 //!   its warm-up**: the first hour of a new node holds its start-up
 //!   (probes refused while pods start), which is no gray failure.
 //!
 //! Only signals whose window is at least [`LONG_WINDOW`] are concerned,
-//! so the short signals behave exactly as before. State: one tick number
+//! so the short signals behave exactly as before. State: two tick numbers
 //! per (family, node) for families with a long-window member.
 
 use super::Engine;
@@ -63,7 +69,7 @@ impl Engine {
                         && self.catalog.signals[m].family() == fam
                 })
                 .collect();
-            let last = self.last_common.entry(fam).or_default();
+            let last = self.last_common.entry(fam.clone()).or_default();
             last.resize(n, 0);
             for &m in &members {
                 for (i, ev) in self.evidence[m].iter().enumerate() {
@@ -72,11 +78,23 @@ impl Engine {
                     }
                 }
             }
+            let own = self.last_own.entry(fam).or_default();
+            own.resize(n, 0);
+            for &m in members.iter().filter(|&&m| self.long_window[m].is_none()) {
+                for (i, ev) in self.evidence[m].iter().enumerate() {
+                    if ev.as_ref().is_some_and(|e| e.level >= 0.5) {
+                        own[i] = self.tick;
+                    }
+                }
+            }
             let keep = (w.0 / step) as u64;
+            let within = |t: u64| t > 0 && self.tick - t <= keep;
             for (i, ev) in self.evidence[s].iter_mut().enumerate() {
                 let Some(ev) = ev.as_mut() else { continue };
-                if last[i] > 0 && self.tick - last[i] <= keep {
+                if within(last[i]) {
                     ev.suppressed = true;
+                    ev.level = 0.0;
+                } else if within(own[i]) {
                     ev.level = 0.0;
                 }
             }
@@ -173,5 +191,32 @@ rules:
         assert!(t > 49 + 120, "alerted at tick {t}, inside the window");
         let ev = e.evidence[1][3].unwrap();
         assert!(!ev.suppressed && ev.level > 0.9, "{ev:?}");
+    }
+
+    #[test]
+    fn a_nodes_own_acute_incident_lingers_on_long_windows() {
+        let mut e = engine();
+        // Node 3 alone fails hard at ticks 40–49 (the short signal tells
+        // it); its hour of failures is no gray failure on top of that.
+        for t in 0..200 {
+            let acute = (40..50).contains(&t);
+            e.tick(obs(
+                t,
+                |n| if acute && n == 3 { 0.9 } else { quiet(t, n) },
+                |n| {
+                    if n == 3 && t >= 40 {
+                        0.2
+                    } else {
+                        quiet(t, n) / 5.0
+                    }
+                },
+            ));
+            let ev = e.evidence[1][3].unwrap();
+            if (40..=49 + 120).contains(&t) {
+                assert!(ev.level == 0.0 && !ev.suppressed, "tick {t}: {ev:?}");
+            } else if t > 49 + 120 {
+                assert!(ev.level > 0.9, "tick {t}: {ev:?}");
+            }
+        }
     }
 }

@@ -141,6 +141,9 @@ pub struct Engine {
     /// `[family][node]` the last tick the family was a common cause there
     /// (families with a long-window member only).
     last_common: HashMap<String, Vec<u64>>,
+    /// `[family][node]` the last tick a short member of the family counted
+    /// on the node (families with a long-window member only).
+    last_own: HashMap<String, Vec<u64>>,
     tick: u64,
     at: Timestamp,
     scratch: Vec<f32>,
@@ -162,6 +165,7 @@ impl Engine {
             breakdown: contributors::breakdowns(&catalog),
             long_window: long_window::long_windows(&catalog),
             last_common: HashMap::new(),
+            last_own: HashMap::new(),
             discounts: Vec::new(),
             catalog,
             settings,
