@@ -5,6 +5,7 @@
 
 mod attribution;
 mod contributors;
+mod long_window;
 mod pools;
 mod rules;
 mod snapshot;
@@ -135,6 +136,14 @@ pub struct Engine {
     /// Pool policies' thresholds and hub selectors (`pools.rs`).
     pools: pools::Pools,
     alerts: AlertBook,
+    /// `[signal]` the window of long-window node signals (`long_window.rs`).
+    long_window: Vec<Option<crate::time::Duration>>,
+    /// `[family][node]` the last tick the family was a common cause there
+    /// (families with a long-window member only).
+    last_common: HashMap<String, Vec<u64>>,
+    /// `[family][node]` the last tick a short member of the family counted
+    /// on the node (families with a long-window member only).
+    last_own: HashMap<String, Vec<u64>>,
     tick: u64,
     at: Timestamp,
     scratch: Vec<f32>,
@@ -154,6 +163,9 @@ impl Engine {
         Engine {
             events: EventIngest::new(&catalog),
             breakdown: contributors::breakdowns(&catalog),
+            long_window: long_window::long_windows(&catalog),
+            last_common: HashMap::new(),
+            last_own: HashMap::new(),
             discounts: Vec::new(),
             catalog,
             settings,
@@ -234,6 +246,7 @@ impl Engine {
             }
         }
         self.common_cause_pass();
+        self.linger_common_cause();
         self.attribution_pass();
         self.score_nodes();
         self.evaluate_rules(&mut out);
@@ -325,6 +338,13 @@ impl Engine {
                 known[i as usize] = true;
             }
         }
+        if self.long_window[s].is_some() {
+            for i in 0..n {
+                if self.too_young_for(s, i as u32) {
+                    self.values[i] = f64::NAN;
+                }
+            }
+        }
         let exists: Vec<bool> = (0..n)
             .map(|i| self.nodes.exists(i as u32, obs.at))
             .collect();
@@ -341,6 +361,20 @@ impl Engine {
             .events
             .as_ref()
             .is_some_and(|q| q.count == EventCount::Increments);
+        // Drift is judged against the peers' common movement: the median
+        // of their standardized deviations from their own baselines.
+        let common_drift = if sig.detect.drift && sig.detect.peers && peers.is_some() {
+            let (series, values) = (&self.series[s], &self.values);
+            score::detectors::peer_median(
+                (0..n).filter(|&i| peer[i]).filter_map(|i| {
+                    score::node::drift_residual(&sig.detect, &series[i], values[i])
+                }),
+                &mut self.scratch,
+            )
+            .unwrap_or(0.0)
+        } else {
+            0.0
+        };
         let (mut tripped, mut with_data) = (Vec::new(), 0usize);
         // Common cause is judged per family once all signals are assessed.
         for i in 0..n {
@@ -348,12 +382,13 @@ impl Engine {
                 self.evidence[s][i] = None;
                 continue;
             }
-            let ev = score::node::assess(
+            let ev = score::node::assess_relative(
                 &sig.detect,
                 &mut self.series[s][i],
                 self.values[i],
                 peers,
                 count_tail,
+                common_drift,
             );
             if ev.value.is_finite() {
                 with_data += 1;

@@ -154,6 +154,14 @@ pub fn peer_stats(values: impl Iterator<Item = f64>, scratch: &mut Vec<f32>) -> 
     Some(PeerStats { median, mad, n })
 }
 
+/// Median of the finite values with at least [`MIN_PEERS`] of them (the
+/// peers' common movement, where their spread is not needed).
+pub fn peer_median(values: impl Iterator<Item = f64>, scratch: &mut Vec<f32>) -> Option<f64> {
+    scratch.clear();
+    scratch.extend(values.filter(|v| v.is_finite()).map(|v| v as f32));
+    (scratch.len() >= MIN_PEERS).then(|| super::baseline::median_in_place(scratch))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +234,14 @@ mod tests {
         assert_eq!(p.n, 4);
         assert_eq!(p.median, 2.5);
         assert_eq!(p.mad, 1.0); // deviations 1.5, .5, .5, 7.5 → 1.0
+        assert_eq!(
+            peer_median([1.0, f64::NAN, 3.0].into_iter(), &mut scratch),
+            None
+        );
+        assert_eq!(
+            peer_median([1.0, 2.0, 3.0, 10.0].into_iter(), &mut scratch),
+            Some(2.5)
+        );
     }
 
     #[test]

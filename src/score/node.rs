@@ -49,6 +49,35 @@ pub fn assess(
     peers: Option<PeerStats>,
     count_tail: bool,
 ) -> Evidence {
+    assess_relative(cfg, st, x, peers, count_tail, 0.0)
+}
+
+/// The standardized deviation from its own baseline that the drift
+/// detector (CUSUM) reads for `x`: `(x − median) / max(1.4826·MAD, floor)`,
+/// or `None` before the baseline is warm. The engine takes the median of
+/// these across a signal's peers as the cluster's common movement
+/// ([`assess_relative`]).
+pub fn drift_residual(cfg: &DetectConfig, st: &SeriesState, x: f64) -> Option<f64> {
+    (cfg.drift && st.warm() && x.is_finite())
+        .then(|| (x - st.median) / (1.4826 * st.mad).max(cfg.mad_floor))
+}
+
+/// [`assess`], with the drift detector reading the node's deviation from
+/// its own baseline *less* `common_drift`, the median deviation of its
+/// peers at the same instant. A whole cluster climbing together (the
+/// morning rise of a daily load curve, in step on every node) is then no
+/// drift of any node's own, while one node drifting away from where its
+/// peers move still accumulates: a leak shows *relative* to the others,
+/// whatever the time of day. Without a daily history (a profile needs at
+/// least a day of data) this is what can tell the two apart.
+pub fn assess_relative(
+    cfg: &DetectConfig,
+    st: &mut SeriesState,
+    x: f64,
+    peers: Option<PeerStats>,
+    count_tail: bool,
+    common_drift: f64,
+) -> Evidence {
     let mut ev = Evidence {
         value: x,
         median: st.median,
@@ -83,7 +112,8 @@ pub fn assess(
         }
         if cfg.drift {
             let scale = (1.4826 * st.mad).max(cfg.mad_floor);
-            ev.drift_z = detectors::cusum(st, (x - st.median) / scale, cfg.direction, cfg.z);
+            let r = (x - st.median) / scale - common_drift;
+            ev.drift_z = detectors::cusum(st, r, cfg.direction, cfg.z);
             own = own.max(level(ev.drift_z, cfg.z));
         }
         own_level = Some(own);
@@ -107,9 +137,11 @@ pub fn assess(
     };
     ev.level = thr_level.max(local);
     ev.tripped = ev.threshold || own_level.is_some_and(|o| o >= 0.5);
+    // A signal judged without its own history (thresholds, peers only)
+    // keeps none: no ring to fill, no median to refresh.
     if cfg.novelty {
         st.record_novelty(x, ev.tripped);
-    } else {
+    } else if cfg.baseline || cfg.drift {
         st.record(x, ev.tripped);
     }
     ev
@@ -276,6 +308,35 @@ mod tests {
             assert!(ev.tripped && ev.level == 1.0);
             assert_eq!(ev.median, 1.0);
         }
+    }
+
+    #[test]
+    fn drift_is_judged_against_the_peers_common_movement() {
+        let cfg = DetectConfig {
+            z: 6.0,
+            mad_floor: 1.0,
+            drift: true,
+            ..Default::default()
+        };
+        let peers = Some(PeerStats {
+            median: 0.0,
+            mad: 0.0,
+            n: 8,
+        });
+        // Every node 3σ above its own baseline, in step: no one's drift.
+        let (mut along, mut away) = (warm(0.0), warm(0.0));
+        for _ in 0..10 {
+            assert_eq!(drift_residual(&cfg, &along, 3.0), Some(3.0));
+            let ev = assess_relative(&cfg, &mut along, 3.0, peers, false, 3.0);
+            assert_eq!(ev.drift_z, 0.0);
+        }
+        // 3σ above where the others move: it accumulates.
+        let mut drift = 0.0;
+        for _ in 0..10 {
+            drift = assess_relative(&cfg, &mut away, 6.0, peers, false, 3.0).drift_z;
+        }
+        assert!(drift >= cfg.z, "{drift}");
+        assert_eq!(drift_residual(&cfg, &warm(0.0), f64::NAN), None);
     }
 
     #[test]
