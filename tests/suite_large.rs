@@ -7,20 +7,27 @@
 
 use nodewatch::catalog::Catalog;
 use nodewatch::scenario::suite::{large_cluster, slow_leak_diurnal};
-use nodewatch::suite::run_builtin;
+use nodewatch::suite::{run_builtin, SuiteRow};
 use std::sync::Arc;
 
-#[test]
-fn three_sick_nodes_among_540() {
+/// Runs one built-in scenario through the suite: its row and the table.
+fn run_one(name: &str) -> (SuiteRow, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let names = [large_cluster::NAME.to_string()];
     let r = rt
-        .block_on(run_builtin(&names, Arc::new(Catalog::builtin()), false))
+        .block_on(run_builtin(
+            &[name.to_string()],
+            Arc::new(Catalog::builtin()),
+            false,
+        ))
         .unwrap();
-    let table = r.table();
-    let row = &r.rows[0];
+    (r.rows[0].clone(), r.table())
+}
+
+#[test]
+fn three_sick_nodes_among_540() {
+    let (row, table) = run_one(large_cluster::NAME);
     assert_eq!(row.nodes, large_cluster::NODES + large_cluster::AUTOSCALED);
     assert_eq!(row.faulty.len(), large_cluster::SICK.len());
     for f in &row.faulty {
@@ -40,15 +47,7 @@ fn three_sick_nodes_among_540() {
 
 #[test]
 fn a_slow_leak_under_a_daily_curve_and_no_alert_for_the_morning_climb() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let names = [slow_leak_diurnal::NAME.to_string()];
-    let r = rt
-        .block_on(run_builtin(&names, Arc::new(Catalog::builtin()), false))
-        .unwrap();
-    let table = r.table();
-    let row = &r.rows[0];
+    let (row, table) = run_one(slow_leak_diurnal::NAME);
     assert_eq!(row.nodes, slow_leak_diurnal::NODES);
     assert_eq!(row.faulty.len(), 1);
     // Found, and long before the exhaustion at about 23:20 (the scenario
