@@ -191,6 +191,13 @@ fn the_build_context_holds_what_the_build_reads() {
         } else if let (true, Some(n)) = (in_bench, l.strip_prefix("name = ")) {
             needed.push(format!("benches/{}.rs", n.trim_matches('"')));
         }
+        // Path dependencies (dev ones too): cargo reads their manifests
+        // to resolve the lock file before it builds anything.
+        if let (true, Some((_, rest))) = (l.contains('{'), l.split_once("path = \"")) {
+            let dir = &rest[..rest.find('"').expect("closing quote")];
+            needed.push(format!("{dir}/Cargo.toml"));
+            needed.push(format!("{dir}/src/lib.rs"));
+        }
     }
     // Files compiled into the binary.
     let mut stack = vec![root().join("src")];

@@ -6,6 +6,7 @@
 //! this cost ~230 requests and ~480 log lines.
 
 use hostile::{Hostile, Misbehave};
+use nodewatch_testkit::free_port;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -15,14 +16,6 @@ mod hostile;
 
 /// How long `run` is left against the broken server.
 const RUN_FOR: Duration = Duration::from_secs(8);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn kubeconfig(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
     let path = dir.join("kubeconfig");

@@ -6,6 +6,7 @@
 mod fake_apiserver;
 
 use fake_apiserver::{harness, FakeApiServer, Options};
+use nodewatch_testkit::free_port;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -23,14 +24,6 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
     s.read_to_string(&mut out).ok()?;
     let code = out.split_whitespace().nth(1)?.parse().ok()?;
     Some((code, out))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

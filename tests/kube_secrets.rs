@@ -12,6 +12,7 @@
 mod fake_apiserver;
 
 use fake_apiserver::{harness, FakeApiServer, Options};
+use nodewatch_testkit::free_port;
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -26,14 +27,6 @@ fn secret() -> String {
         .unwrap()
         .as_nanos();
     format!("plantedSecret{}x{nanos}", std::process::id())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `GET path` with the API token; the whole answer, headers included.

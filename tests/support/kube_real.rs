@@ -27,6 +27,7 @@
 
 #[path = "kube_real/process.rs"]
 mod process;
+use nodewatch_testkit::free_port;
 pub use process::{kubectl_with, ok};
 use process::{run_ok, spawn, tail};
 use std::path::{Path, PathBuf};
@@ -56,12 +57,6 @@ pub fn binaries() -> PathBuf {
         );
     }
     dir
-}
-
-/// A free TCP port on 127.0.0.1.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
 
 /// A running etcd + kube-apiserver; both killed when dropped.

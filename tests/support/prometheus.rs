@@ -28,8 +28,9 @@
 //! Every test binary uses a part of this module only.
 #![allow(dead_code)]
 
+pub use nodewatch_testkit::free_port;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -237,14 +238,6 @@ impl Drop for Prometheus {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// A port on 127.0.0.1 nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 /// `GET /-/ready` answers 200.

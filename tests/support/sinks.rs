@@ -6,17 +6,12 @@
 #![allow(dead_code)]
 
 use nodewatch::model::AlertState;
+pub use nodewatch_testkit::free_port;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
 
 /// Polls `f` every 50 ms until it returns `Some`, at most `within`.
 pub async fn wait_for<T, F, Fut>(within: Duration, what: &str, mut f: F) -> T
