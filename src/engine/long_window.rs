@@ -20,81 +20,122 @@
 //!
 //! Only signals whose window is at least [`LONG_WINDOW`] are concerned,
 //! so the short signals behave exactly as before. State: two tick numbers
-//! per (family, node) for families with a long-window member.
+//! per (long-window signal, node), and its family's members, listed once.
 
 use super::Engine;
-use crate::catalog::SignalScope;
+use crate::catalog::{Catalog, SignalScope};
+use crate::score::Evidence;
 use crate::time::Duration;
 
 /// Windows from this length on are "long".
 pub const LONG_WINDOW: Duration = Duration::mins(30);
 
-/// `[signal]` the long window of each node signal, if it has one.
-pub(super) fn long_windows(catalog: &crate::catalog::Catalog) -> Vec<Option<Duration>> {
-    catalog
-        .signals
-        .iter()
-        .map(|s| {
-            let w = s.metric.as_ref().and_then(|m| m.rate)?;
-            (s.scope == SignalScope::Node && w.0 >= LONG_WINDOW.0).then_some(w)
-        })
-        .collect()
+/// The catalog's long-window node signals and their lingering state, laid
+/// out once when the engine is built so a tick only walks vectors.
+#[derive(Debug, Default)]
+pub(super) struct LongWindows {
+    /// `[signal]` the window of long-window node signals.
+    by_signal: Vec<Option<Duration>>,
+    long: Vec<Long>,
+}
+
+/// One long-window node signal and what its two lingering rules read.
+#[derive(Debug)]
+struct Long {
+    signal: usize,
+    window: Duration,
+    /// Node signals of its family (itself included): where the family was
+    /// a common cause.
+    family: Vec<usize>,
+    /// The family's short node signals: the node's own acute incident.
+    short: Vec<usize>,
+    /// `[node]` the last tick the family was a common cause there.
+    last_common: Vec<u64>,
+    /// `[node]` the last tick a short member counted there.
+    last_own: Vec<u64>,
+}
+
+impl LongWindows {
+    /// The long-window node signals of `catalog`.
+    pub(super) fn new(catalog: &Catalog) -> Self {
+        let node = |s: usize| catalog.signals[s].scope == SignalScope::Node;
+        let by_signal: Vec<Option<Duration>> = (0..catalog.signals.len())
+            .map(|s| {
+                let w = catalog.signals[s].metric.as_ref().and_then(|m| m.rate)?;
+                (node(s) && w.0 >= LONG_WINDOW.0).then_some(w)
+            })
+            .collect();
+        let long = (0..by_signal.len())
+            .filter_map(|s| {
+                let window = by_signal[s]?;
+                let fam = catalog.signals[s].family();
+                let family: Vec<usize> = (0..by_signal.len())
+                    .filter(|&m| node(m) && catalog.signals[m].family() == fam)
+                    .collect();
+                let short = family
+                    .iter()
+                    .copied()
+                    .filter(|&m| by_signal[m].is_none())
+                    .collect();
+                Some(Long {
+                    signal: s,
+                    window,
+                    family,
+                    short,
+                    last_common: Vec::new(),
+                    last_own: Vec::new(),
+                })
+            })
+            .collect();
+        LongWindows { by_signal, long }
+    }
+
+    /// The window of signal `s` if it is a long-window node signal.
+    pub(super) fn window(&self, s: usize) -> Option<Duration> {
+        self.by_signal[s]
+    }
 }
 
 impl Engine {
     /// Whether node `i` is too young to be judged on long-window signal `s`
     /// at this tick (created less than warm-up + window ago).
     pub(super) fn too_young_for(&self, s: usize, i: u32) -> bool {
-        let Some(w) = self.long_window[s] else {
+        let Some(w) = self.long.window(s) else {
             return false;
         };
         let created = self.nodes.entry(i).created;
         created.is_some_and(|c| self.at.since(c).0 < self.settings.warm_up.0 + w.0)
     }
 
-    /// After the common-cause pass: records the nodes suppressed this tick
-    /// per family, and suppresses the long-window members on nodes that
-    /// were suppressed within their window.
+    /// After the common-cause pass: records the nodes where each long
+    /// signal's family was suppressed (a common cause) or a short member
+    /// counted this tick, and suppresses or silences the long signal on
+    /// nodes where either happened within its window.
     pub(super) fn linger_common_cause(&mut self) {
-        let step = self.settings.step.0.max(1);
-        let n = self.nodes.len();
-        for s in 0..self.catalog.signals.len() {
-            let Some(w) = self.long_window[s] else {
-                continue;
+        let (step, tick, n) = (self.settings.step.0.max(1), self.tick, self.nodes.len());
+        let evidence = &mut self.evidence;
+        for l in &mut self.long.long {
+            l.last_common.resize(n, 0);
+            l.last_own.resize(n, 0);
+            let mark = |last: &mut [u64], members: &[usize], hit: &dyn Fn(&Evidence) -> bool| {
+                for &m in members {
+                    for (i, ev) in evidence[m].iter().enumerate() {
+                        if ev.as_ref().is_some_and(hit) {
+                            last[i] = tick;
+                        }
+                    }
+                }
             };
-            let fam = self.catalog.signals[s].family().to_string();
-            let members: Vec<usize> = (0..self.catalog.signals.len())
-                .filter(|&m| {
-                    self.catalog.signals[m].scope == SignalScope::Node
-                        && self.catalog.signals[m].family() == fam
-                })
-                .collect();
-            let last = self.last_common.entry(fam.clone()).or_default();
-            last.resize(n, 0);
-            for &m in &members {
-                for (i, ev) in self.evidence[m].iter().enumerate() {
-                    if ev.as_ref().is_some_and(|e| e.suppressed) {
-                        last[i] = self.tick;
-                    }
-                }
-            }
-            let own = self.last_own.entry(fam).or_default();
-            own.resize(n, 0);
-            for &m in members.iter().filter(|&&m| self.long_window[m].is_none()) {
-                for (i, ev) in self.evidence[m].iter().enumerate() {
-                    if ev.as_ref().is_some_and(|e| e.level >= 0.5) {
-                        own[i] = self.tick;
-                    }
-                }
-            }
-            let keep = (w.0 / step) as u64;
-            let within = |t: u64| t > 0 && self.tick - t <= keep;
-            for (i, ev) in self.evidence[s].iter_mut().enumerate() {
+            mark(&mut l.last_common, &l.family, &|e| e.suppressed);
+            mark(&mut l.last_own, &l.short, &|e| e.level >= 0.5);
+            let keep = (l.window.0 / step) as u64;
+            let within = |t: u64| t > 0 && tick - t <= keep;
+            for (i, ev) in evidence[l.signal].iter_mut().enumerate() {
                 let Some(ev) = ev.as_mut() else { continue };
-                if within(last[i]) {
+                if within(l.last_common[i]) {
                     ev.suppressed = true;
                     ev.level = 0.0;
-                } else if within(own[i]) {
+                } else if within(l.last_own[i]) {
                     ev.level = 0.0;
                 }
             }
@@ -157,7 +198,7 @@ rules:
     #[test]
     fn a_common_cause_lingers_on_long_windows_for_their_window() {
         assert_eq!(
-            long_windows(&engine().catalog),
+            LongWindows::new(&engine().catalog).by_signal,
             vec![None, Some(Duration::mins(60))]
         );
         let mut e = engine();

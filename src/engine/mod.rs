@@ -136,14 +136,8 @@ pub struct Engine {
     /// Pool policies' thresholds and hub selectors (`pools.rs`).
     pools: pools::Pools,
     alerts: AlertBook,
-    /// `[signal]` the window of long-window node signals (`long_window.rs`).
-    long_window: Vec<Option<crate::time::Duration>>,
-    /// `[family][node]` the last tick the family was a common cause there
-    /// (families with a long-window member only).
-    last_common: HashMap<String, Vec<u64>>,
-    /// `[family][node]` the last tick a short member of the family counted
-    /// on the node (families with a long-window member only).
-    last_own: HashMap<String, Vec<u64>>,
+    /// Long-window node signals and their lingering state (`long_window.rs`).
+    long: long_window::LongWindows,
     tick: u64,
     at: Timestamp,
     scratch: Vec<f32>,
@@ -163,9 +157,7 @@ impl Engine {
         Engine {
             events: EventIngest::new(&catalog),
             breakdown: contributors::breakdowns(&catalog),
-            long_window: long_window::long_windows(&catalog),
-            last_common: HashMap::new(),
-            last_own: HashMap::new(),
+            long: long_window::LongWindows::new(&catalog),
             discounts: Vec::new(),
             catalog,
             settings,
@@ -338,7 +330,7 @@ impl Engine {
                 known[i as usize] = true;
             }
         }
-        if self.long_window[s].is_some() {
+        if self.long.window(s).is_some() {
             for i in 0..n {
                 if self.too_young_for(s, i as u32) {
                     self.values[i] = f64::NAN;

@@ -58,8 +58,12 @@ pub fn assess(
 /// these across a signal's peers as the cluster's common movement
 /// ([`assess_relative`]).
 pub fn drift_residual(cfg: &DetectConfig, st: &SeriesState, x: f64) -> Option<f64> {
-    (cfg.drift && st.warm() && x.is_finite())
-        .then(|| (x - st.median) / (1.4826 * st.mad).max(cfg.mad_floor))
+    (cfg.drift && st.warm() && x.is_finite()).then(|| standardized(cfg, st, x))
+}
+
+/// `(x − median) / max(1.4826·MAD, floor)` against `st`'s own baseline.
+fn standardized(cfg: &DetectConfig, st: &SeriesState, x: f64) -> f64 {
+    (x - st.median) / (1.4826 * st.mad).max(cfg.mad_floor)
 }
 
 /// [`assess`], with the drift detector reading the node's deviation from
@@ -111,8 +115,7 @@ pub fn assess_relative(
             own = own.max(level(ev.own_z, cfg.z));
         }
         if cfg.drift {
-            let scale = (1.4826 * st.mad).max(cfg.mad_floor);
-            let r = (x - st.median) / scale - common_drift;
+            let r = standardized(cfg, st, x) - common_drift;
             ev.drift_z = detectors::cusum(st, r, cfg.direction, cfg.z);
             own = own.max(level(ev.drift_z, cfg.z));
         }
