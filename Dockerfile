@@ -5,7 +5,7 @@
 #   docker build -t registry.example.org/nodewatch:0.1.0 .
 #
 # Not built by CI here (the test machines have no Docker engine);
-# tests/deploy_image.rs checks this file's structure against the manifests
+# tests/deploy/image.rs checks this file's structure against the manifests
 # in deploy/ instead.
 
 # Build stage. Debian 12 (bookworm), as the runtime base, so the binary

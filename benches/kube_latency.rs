@@ -1,5 +1,5 @@
 //! Time to alert at scale on a real API server: kube-apiserver v1.37.2 and
-//! etcd (`tests/support/kube_real.rs`), NODES Node objects with
+//! etcd (`tests/testkit/src/kube_real.rs`), NODES Node objects with
 //! PODS_PER_NODE pods bound to each, the `nodewatch` binary running the
 //! shipped deployment (`deploy/base`: its config, RBAC and Lease, as its
 //! ServiceAccount), and node faults injected as Events on 1%, 10% and 25%
@@ -30,10 +30,8 @@
 //! 30s), WARMUP and TIMEOUT in seconds override the defaults; DEBUG=1
 //! prints nodewatch's event counters). About 10 minutes per level.
 
-#[path = "../tests/support/deploy.rs"]
-mod deploy;
-#[path = "../tests/support/kube_real.rs"]
-mod kube_real;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::kube_real;
 
 use deploy::{container_command, container_env, flag, free_addr, get, render, Process};
 use futures::StreamExt;

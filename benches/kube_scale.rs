@@ -7,8 +7,7 @@
 //!
 //! `cargo bench --bench kube_scale` (NODES / PODS / EVENTS override the sizes).
 
-#[path = "../tests/support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::fake_apiserver;
 
 use fake_apiserver::{FakeApiServer, Options};
 use serde_json::{json, Value};

@@ -10,8 +10,7 @@ use nodewatch::serve::{query, Exporter, Format, Published};
 use std::hint::black_box;
 use std::time::Instant;
 
-#[path = "../tests/serve/fixture.rs"]
-mod fixture;
+use nodewatch_testkit::serve::fixture;
 
 const NODES: usize = 5_000;
 const TICKS: usize = 720;

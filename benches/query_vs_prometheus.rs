@@ -1,5 +1,5 @@
 //! The query API against a real Prometheus 2.42 on the same series: the
-//! synthetic cluster of `benches/query.rs` (`tests/serve/fixture.rs`),
+//! synthetic cluster of `benches/query.rs` (`tests/testkit/src/serve/fixture.rs`),
 //! NODES nodes × TICKS ticks at 30 s, published into nodewatch's history,
 //! and the very same samples written out as OpenMetrics, backfilled with
 //! `promtool tsdb create-blocks-from openmetrics` into Debian's
@@ -15,14 +15,10 @@
 //! default 601, as in the first side-by-side; RUNS, default 9;
 //! ONLY, a substring: just the rows whose query contains it).
 
-#[path = "../tests/serve/compare.rs"]
-mod compare;
-#[path = "../tests/serve/fixture.rs"]
-mod fixture;
-#[path = "../tests/serve/http.rs"]
-mod http;
-#[path = "../tests/support/prometheus.rs"]
-mod prometheus;
+use nodewatch_testkit::prometheus;
+use nodewatch_testkit::serve::compare;
+use nodewatch_testkit::serve::fixture;
+use nodewatch_testkit::serve::http;
 
 use nodewatch::serve::Published;
 use std::fmt::Write as _;

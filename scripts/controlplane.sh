@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the real Kubernetes control plane the tests start (tests/support/
-# kube_real.rs): kube-apiserver from the Go module k8s.io/kubernetes and an
+# Builds the real Kubernetes control plane the tests start (tests/testkit/
+# src/kube_real.rs): kube-apiserver from the Go module k8s.io/kubernetes and an
 # embedded etcd, as pinned by tests/controlplane/go.mod and go.sum, using only
 # the Go module proxy; cached by scripts/go-cache.sh (about 7 minutes on 2
 # cores the first time).

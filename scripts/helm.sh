@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the helm CLI the chart tests run (tests/deploy_helm.rs) from the Go
+# Builds the helm CLI the chart tests run (tests/deploy/helm.rs) from the Go
 # module helm.sh/helm/v4, as pinned by tests/helm/go.mod and go.sum, using
 # only the Go module proxy; cached by scripts/go-cache.sh (about 3 minutes
 # on 2 cores the first time).

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # tests, scenario backfill, scraping /metrics), headless Chromium (the status
 # page test), Alertmanager and an SMTP server writing a Maildir (the
 # notification sink tests), and openssl (the service-account signing key of
-# the real API server in tests/kube_real*.rs), and python3-venv (checkov's
+# the real API server in tests/kube/real*.rs), and python3-venv (checkov's
 # virtualenv, below).
 APT_PACKAGES=(prometheus chromium prometheus-alertmanager python3-aiosmtpd openssl python3-venv)
 
@@ -25,11 +25,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# kubectl (with its built-in kustomize) renders deploy/ for tests/deploy_*.rs.
+# kubectl (with its built-in kustomize) renders deploy/ for tests/deploy/*.rs.
 # It is not a Debian package; the tests would fail on it too, but say so here
 # first.
 if ! command -v kubectl >/dev/null 2>&1; then
-  echo "error: kubectl is missing: tests/deploy_*.rs render deploy/ with 'kubectl kustomize'." >&2
+  echo "error: kubectl is missing: tests/deploy/*.rs render deploy/ with 'kubectl kustomize'." >&2
   echo "Install kubectl (https://kubernetes.io/docs/tasks/tools/), e.g. as /usr/bin/kubectl, and run again." >&2
   exit 1
 fi
@@ -39,20 +39,20 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 # The real Kubernetes control plane (kube-apiserver v1.37.2 and etcd) that
-# tests/kube_real*.rs start: built from the Go module proxy the first time
+# tests/kube/real*.rs start: built from the Go module proxy the first time
 # (about 7 minutes on 2 cores), then reused from ~/.cache/nodewatch until the
 # pin in tests/controlplane/go.mod changes. The tests fail without it.
 echo "== control plane"
 NODEWATCH_CONTROLPLANE="$(scripts/controlplane.sh)"
 export NODEWATCH_CONTROLPLANE
-# helm v4 (tests/deploy_helm.rs: lint, template, install of deploy/helm on
+# helm v4 (tests/deploy/helm.rs: lint, template, install of deploy/helm on
 # the real API server), built the same way (about 3 minutes the first time).
 echo "== helm"
 NODEWATCH_HELM="$(scripts/helm.sh)/helm"
 export NODEWATCH_HELM
 
 # checkov (PyPI), the third-party policy check of the rendered manifests
-# (tests/deploy_helm.rs), in its own virtualenv cached beside the Go
+# (tests/deploy/helm.rs), in its own virtualenv cached beside the Go
 # binaries (about 30 s the first time).
 CHECKOV_VERSION=3.3.30
 checkov_venv="${NODEWATCH_CACHE:-${HOME:-/root}/.cache/nodewatch}/checkov-$CHECKOV_VERSION"

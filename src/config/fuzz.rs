@@ -75,7 +75,7 @@ fn corpus() -> Vec<String> {
         .map(|(_, t)| t.to_string())
         .collect();
     // Read at test time, not included: the container build context (and
-    // tests/deploy_image.rs) holds only what the binary compiles in.
+    // tests/deploy/image.rs) holds only what the binary compiles in.
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for f in [
         "deploy/base/config.yaml",

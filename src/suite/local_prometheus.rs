@@ -5,7 +5,7 @@
 //! (Debian's package) started on 127.0.0.1 with its own config, port and
 //! storage — never the packaged service. Dropping it kills the process and
 //! removes the directory. (The test suite has its own, richer harness in
-//! `tests/support/prometheus.rs`; this is the same recipe for the CLI.)
+//! `tests/testkit/src/prometheus.rs`; this is the same recipe for the CLI.)
 
 use crate::scenario::{write_dir, Scenario};
 use std::io::{Read, Write};

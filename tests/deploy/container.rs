@@ -9,10 +9,8 @@
 //! the kubelet sends) releases the Lease and exits 0. Outside addresses in
 //! the config (Prometheus, sinks) are pointed at a closed loopback port.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::fake_apiserver;
 
 use deploy::{
     container_command, container_env, flag, render, Process, Rendered, KUSTOMIZATIONS, POD_NAME,

@@ -6,10 +6,8 @@
 //! cluster or registry, checked against the rendered objects (names, labels,
 //! annotation keys, Secret keys). A command the test does not know fails it.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::fake_apiserver;
 
 use deploy::{readme_section, render, sh_commands, Process, Rendered, KUSTOMIZATIONS};
 use fake_apiserver::{harness, FakeApiServer, Options};
@@ -258,7 +256,7 @@ fn check_kubectl(cmd: &str, w: &[&str], base: &Rendered, notif: &Rendered) {
             assert_eq!(key, nodewatch::live::CORDONED_BY, "{cmd}");
         }
         _ => {
-            panic!("README command not covered by tests/deploy_docs.rs (run it or check it): {cmd}")
+            panic!("README command not covered by tests/deploy/docs.rs (run it or check it): {cmd}")
         }
     }
 }
@@ -290,7 +288,7 @@ async fn the_walkthrough_runs() {
             ),
             ["kubectl", ..] => check_kubectl(cmd, &w, &base, &notif),
             _ => panic!(
-                "README command not covered by tests/deploy_docs.rs (run it or check it): {cmd}"
+                "README command not covered by tests/deploy/docs.rs (run it or check it): {cmd}"
             ),
         }
     }

@@ -6,12 +6,10 @@
 //! first). With `deploy/base` it cordons; with `deploy/overlays/dry-run`,
 //! over the same ticks, it alerts alike, reports "would cordon, refused
 //! because dry-run" for the same nodes, and never writes to a node.
-//! (`tests/deploy_container.rs` runs the binary itself with those args.)
+//! (`tests/deploy/container.rs` runs the binary itself with those args.)
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::fake_apiserver;
 
 use deploy::{flag, remap_args, render, Rendered};
 use fake_apiserver::{harness, FakeApiServer, Options};

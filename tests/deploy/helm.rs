@@ -10,17 +10,15 @@
 //! - another release name and namespace stay consistent (Lease, audit
 //!   ConfigMap, RBAC, alert rules) and pass `nodewatch check`;
 //! - `helm install`, `upgrade` and `uninstall` against the real API server
-//!   (`tests/support/kube_real.rs`), with no warning from Pod Security
+//!   (`tests/testkit/src/kube_real.rs`), with no warning from Pod Security
 //!   `restricted`, and the ServiceAccount allowed by the real authorizer
 //!   exactly what its release's config needs;
 //! - checkov (PyPI, `$NODEWATCH_CHECKOV`), a third-party policy check, over
 //!   every kustomization's and the chart's output fails exactly the checks
 //!   README "Policy check (checkov)" gives a reason for.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::kube_real;
 
 use deploy::{render, root, yaml_documents, Rendered};
 use kube_real::ControlPlane;

@@ -5,8 +5,7 @@
 //! and a `.dockerignore` allow-list that still holds every file the build
 //! reads.
 
-#[path = "support/deploy.rs"]
-mod deploy;
+use nodewatch_testkit::deploy;
 
 use deploy::{render, root};
 

@@ -7,8 +7,7 @@
 //! for word. The components behind the overlays also combine, and every
 //! rendered config passes `nodewatch check --config`.
 
-#[path = "support/deploy.rs"]
-mod deploy;
+use nodewatch_testkit::deploy;
 
 use deploy::{render, root, Rendered};
 use serde_json::Value;

@@ -3,10 +3,9 @@
 //! probed on `/healthz`/`/readyz`, spread over nodes and zones, kept running
 //! on cordoned nodes, protected by a PodDisruptionBudget and a priority
 //! class, and reachable only on its HTTP port through the Service.
-//! (Guaranteed QoS and its sizing: `tests/deploy_qos.rs`.)
+//! (Guaranteed QoS and its sizing: `tests/deploy/qos.rs`.)
 
-#[path = "support/deploy.rs"]
-mod deploy;
+use nodewatch_testkit::deploy;
 
 use deploy::{render, Rendered, KUSTOMIZATIONS};
 use k8s_openapi::api::core::v1::PodSpec;

@@ -5,8 +5,7 @@
 //! query API's history bound from the rendered config, the scoring state
 //! per (node, signal), and a tick that leaves the core mostly idle.
 
-#[path = "support/deploy.rs"]
-mod deploy;
+use nodewatch_testkit::deploy;
 
 use deploy::{render, Rendered, KUSTOMIZATIONS};
 use k8s_openapi::api::core::v1::{Container, PodSpec};

@@ -5,8 +5,7 @@
 //! server enforces in the Kubernetes tests), and the rules ConfigMap is the
 //! files of `rules/`, byte for byte.
 
-#[path = "support/deploy.rs"]
-mod deploy;
+use nodewatch_testkit::deploy;
 
 use deploy::{render, root, Rendered, KUSTOMIZATIONS};
 use k8s_openapi::api::{apps, coordination, core, networking, policy, rbac, scheduling};

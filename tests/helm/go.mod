@@ -1,4 +1,4 @@
-// The helm CLI for nodewatch's chart tests (tests/deploy_helm.rs), built by
+// The helm CLI for nodewatch's chart tests (tests/deploy/helm.rs), built by
 // scripts/helm.sh from helm.sh/helm/v4 at the pinned version.
 module nodewatch.test/helm
 

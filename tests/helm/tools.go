@@ -1,6 +1,6 @@
 //go:build tools
 
-// The helm CLI that tests/deploy_helm.rs runs (helm lint, template,
+// The helm CLI that tests/deploy/helm.rs runs (helm lint, template,
 // install against the real API server), built from the Go module proxy by
 // scripts/helm.sh. This file only pins the module: go.mod and go.sum hold
 // the exact versions, as Cargo.lock does for the Rust side.

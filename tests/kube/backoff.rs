@@ -1,5 +1,5 @@
 //! `nodewatch run` against an API server that is not there or answers
-//! garbage (a fake on raw TCP, `Hostile` in `support/hostile.rs`: a real
+//! garbage (a fake on raw TCP, `Hostile` in `tests/testkit/src/hostile.rs`: a real
 //! API server cannot be made to answer like this): the watches back off
 //! exponentially instead of retrying every 100 ms, and repeated errors are
 //! logged a few times, not dozens of lines a second. Before the fix, 8 s of
@@ -11,8 +11,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-#[path = "support/hostile.rs"]
-mod hostile;
+use nodewatch_testkit::hostile;
 
 /// How long `run` is left against the broken server.
 const RUN_FOR: Duration = Duration::from_secs(8);

@@ -4,8 +4,7 @@
 //! again while it is still sick, and the optional taint and opt-in
 //! uncordon write and remove exactly what nodewatch added.
 
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::fake_apiserver;
 
 use fake_apiserver::{harness, FakeApiServer, Options};
 use nodewatch::act::{CordonRequest, Cordoner};
@@ -330,7 +329,7 @@ fn strategic_merge_patch_replaces_taints_and_merges_conditions() {
             "status": {"conditions": [{"type": "DiskPressure", "status": "False"}]}}),
     );
     // Taints have no merge key (listType=atomic): replaced whole, as the
-    // real API server does (tests/kube_real_cordon.rs).
+    // real API server does (tests/kube/real_cordon.rs).
     assert_eq!(
         node["spec"]["taints"],
         json!([{"key": "b", "effect": "NoSchedule"}])

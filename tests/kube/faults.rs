@@ -4,8 +4,7 @@
 //! after 410 happens by itself, bookmarks spare the quiet watches a relist,
 //! and scoring resumes by itself after the outage.
 
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::fake_apiserver;
 
 use fake_apiserver::{harness, FakeApiServer, Options};
 use nodewatch::act::{Governor, InMemoryCordoner, RecordingNotifier};

@@ -5,8 +5,7 @@
 //! nobody leads is sent on taking over) and no node is cordoned twice. A graceful release hands over in under 2 seconds. The
 //! Lease annotation `nodewatch.io/paused` stops all actions.
 
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::fake_apiserver;
 
 use fake_apiserver::{harness, FakeApiServer, Options};
 use nodewatch::catalog::Catalog;

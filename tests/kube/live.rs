@@ -6,11 +6,8 @@
 //! visible on the server: `spec.unschedulable`, nodewatch's annotations
 //! and a Warning Event on the node.
 
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
+use nodewatch_testkit::fake_apiserver;
 
 use fake_apiserver::{harness, FakeApiServer, Options};
 use nodewatch::catalog::Catalog;

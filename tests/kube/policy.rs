@@ -6,8 +6,7 @@
 //! fake API server. (The governor's own rules are unit tests in
 //! `src/act/governor/`; the window's scenario is in `suite.rs`.)
 
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::fake_apiserver;
 
 use nodewatch::act::{
     ActError, Cordoner, Governor, GovernorSettings, Mode, PoolPolicy, RecordingNotifier, Selector,

@@ -4,8 +4,7 @@
 //! it is refused with 403, reported, and not fatal: the agent keeps
 //! scoring.
 
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::fake_apiserver;
 
 use fake_apiserver::rbac::{Attributes, Rbac, User};
 use fake_apiserver::{harness, FakeApiServer, Options};

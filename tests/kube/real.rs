@@ -1,5 +1,5 @@
 //! The shipped manifests and RBAC against a real kube-apiserver (v1.37.2,
-//! with etcd; `tests/support/kube_real.rs`), not the fake:
+//! with etcd; `tests/testkit/src/kube_real.rs`), not the fake:
 //!
 //! - every kustomization in `deploy/` passes `kubectl apply --server-side
 //!   --dry-run=server` (schema, strict field validation, admission
@@ -10,10 +10,8 @@
 //!   TokenRequest API, is allowed by the real RBAC authorizer exactly what
 //!   nodewatch needs and answered 403 for anything else.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::kube_real;
 
 use deploy::{render, Rendered, KUSTOMIZATIONS};
 use kube_real::{kubectl_with, ControlPlane};

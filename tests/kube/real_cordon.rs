@@ -1,5 +1,5 @@
 //! Cordon and uncordon against a real kube-apiserver (v1.37.2 with etcd;
-//! `tests/support/kube_real.rs`), as nodewatch's own ServiceAccount with a
+//! `tests/testkit/src/kube_real.rs`), as nodewatch's own ServiceAccount with a
 //! TokenRequest token and only the shipped RBAC, through kube-rs and rustls
 //! exactly as `nodewatch run` connects: the strategic-merge patches, the
 //! resourceVersion precondition, the annotations, the optional taint and
@@ -7,12 +7,8 @@
 //! node's other taints survive both, and a human's cordon is left alone.
 //! (Drain, NodeCondition and audit log: `kube_real_remedy.rs`.)
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
-#[path = "support/kube_real_scenario.rs"]
-mod kube_real_scenario;
+use nodewatch_testkit::kube_real;
+use nodewatch_testkit::kube_real_scenario;
 
 use kube_real::ControlPlane;
 use kube_real_scenario::{self as play, event_reasons, request};

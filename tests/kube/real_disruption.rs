@@ -1,5 +1,5 @@
 //! Expected disruption on a real kube-apiserver (v1.37.2 with etcd;
-//! `tests/support/kube_real.rs`): the Binder incident's vvsw window, whose
+//! `tests/testkit/src/kube_real.rs`): the Binder incident's vvsw window, whose
 //! sick node nodewatch cordons (`kube_real_live.rs`), played again with
 //! that node tainted `ToBeDeletedByClusterAutoscaler` on the server. The
 //! live agent — reading the real Node's `spec.taints` through its own
@@ -7,15 +7,9 @@
 //! the node exactly as replay of the same data does: no alert, no cordon,
 //! and the snapshot says why. The node on the server is left untouched.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
-#[path = "support/kube_real_scenario.rs"]
-mod kube_real_scenario;
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
+use nodewatch_testkit::kube_real;
+use nodewatch_testkit::kube_real_scenario;
 
 use kube_real::ControlPlane;
 use kube_real_scenario as play;

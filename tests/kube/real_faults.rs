@@ -1,10 +1,10 @@
 //! Watch faults on the real server (kube-apiserver v1.37.2 with etcd;
-//! `tests/support/kube_real.rs`), through a TCP proxy in front of it
-//! (`tests/support/tcp_proxy.rs`): every connection cut mid-stream, then
+//! `tests/testkit/src/kube_real.rs`), through a TCP proxy in front of it
+//! (`tests/testkit/src/tcp_proxy.rs`): every connection cut mid-stream, then
 //! the server unreachable while Events are written and etcd is compacted,
 //! so the resumed watches get a real 410 Gone and relist, then every
 //! byte held 300 ms around the cordon. Over the Binder
-//! incident's vvsw window (`tests/support/kube_real_scenario.rs`) the agent
+//! incident's vvsw window (`tests/testkit/src/kube_real_scenario.rs`) the agent
 //! still sends exactly replay's alerts and makes replay's cordon: no Event
 //! lost, none counted twice.
 //!
@@ -13,17 +13,10 @@
 //! with writes in it is enough for 410, as on a busy cluster after a
 //! longer one.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
-#[path = "support/kube_real_scenario.rs"]
-mod kube_real_scenario;
-#[path = "support/tcp_proxy.rs"]
-mod tcp_proxy;
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
+use nodewatch_testkit::kube_real;
+use nodewatch_testkit::kube_real_scenario;
+use nodewatch_testkit::tcp_proxy;
 
 use kube_real::ControlPlane;
 use kube_real_scenario as play;

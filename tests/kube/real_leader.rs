@@ -1,7 +1,7 @@
 //! Two replicas on the real server's Lease (kube-apiserver v1.37.2 with
-//! etcd; `tests/support/kube_real.rs`), as nodewatch's ServiceAccount under
+//! etcd; `tests/testkit/src/kube_real.rs`), as nodewatch's ServiceAccount under
 //! the shipped RBAC, over the Binder incident's vvsw window written through
-//! the API (`tests/support/kube_real_scenario.rs`): exactly one leads and
+//! the API (`tests/testkit/src/kube_real_scenario.rs`): exactly one leads and
 //! acts; when it dies without releasing, the other takes over once the
 //! real Lease expires, and together they send exactly replay's alerts and
 //! make replay's cordon once; a graceful shutdown releases the Lease, so a
@@ -9,15 +9,9 @@
 //! annotation an operator puts on the real Lease (`kubectl annotate`)
 //! stops all actions until it is removed.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
-#[path = "support/kube_real_scenario.rs"]
-mod kube_real_scenario;
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
+use nodewatch_testkit::kube_real;
+use nodewatch_testkit::kube_real_scenario;
 
 use kube_real::ControlPlane;
 use kube_real_scenario as play;

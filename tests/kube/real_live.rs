@@ -1,5 +1,5 @@
 //! Live = replay on a real kube-apiserver (v1.37.2 with etcd;
-//! `tests/support/kube_real.rs`): the Binder incident's vvsw window
+//! `tests/testkit/src/kube_real.rs`): the Binder incident's vvsw window
 //! (2018-02-20 16:30–17:10, 2,734 Events, one cordon) with its nodes and
 //! pods created through the API, its Events written through the API in
 //! scenario order at simulated time, and its metrics from a real
@@ -25,17 +25,12 @@
 //! window.
 //!
 //! How the scenario gets into the real server, and what the real server
-//! forced on that: `tests/support/kube_real_scenario.rs`.
+//! forced on that: `tests/testkit/src/kube_real_scenario.rs`.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
-#[path = "support/kube_real_scenario.rs"]
-mod kube_real_scenario;
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::kube_real;
+use nodewatch_testkit::kube_real_scenario;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};

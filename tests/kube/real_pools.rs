@@ -1,5 +1,5 @@
 //! Per-pool hub selectors and thresholds live on a real kube-apiserver
-//! (v1.37.2 with etcd; `tests/support/kube_real.rs`): the `hub-renamed`
+//! (v1.37.2 with etcd; `tests/testkit/src/kube_real.rs`): the `hub-renamed`
 //! scenario's window 08:30–09:30 (a Zero to JupyterHub hub on the
 //! `default-pool`, an overloading `jupyterhub-…` hub on the
 //! `research-pool`) with its nodes and pods created through the API, its
@@ -9,15 +9,9 @@
 //! each hub pod runs from its own Pod watch — sends each pool its hub's
 //! alert, exactly as replay of the same data does.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
-#[path = "support/kube_real_scenario.rs"]
-mod kube_real_scenario;
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
+use nodewatch_testkit::kube_real;
+use nodewatch_testkit::kube_real_scenario;
 
 use kube_real::ControlPlane;
 use kube_real_scenario as play;

@@ -1,16 +1,13 @@
 //! What nodewatch offers remediators, against a real kube-apiserver
-//! (v1.37.2 with etcd; `tests/support/kube_real.rs`) as nodewatch's own
+//! (v1.37.2 with etcd; `tests/testkit/src/kube_real.rs`) as nodewatch's own
 //! ServiceAccount under the shipped RBAC: the opt-in drain after a cordon
 //! through the real Eviction API (PodDisruptionBudgets enforced by the
 //! server), the opt-in NodeCondition through the real `nodes/status`
 //! subresource, and the opt-in audit log in a real ConfigMap.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
-#[path = "support/kube_real_scenario.rs"]
-mod kube_real_scenario;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::kube_real;
+use nodewatch_testkit::kube_real_scenario;
 
 use kube_real::ControlPlane;
 use kube_real_scenario as play;

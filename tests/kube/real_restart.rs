@@ -1,5 +1,5 @@
 //! What a new leader does with the NodeConditions it finds, on a real
-//! kube-apiserver (v1.37.2 with etcd; `tests/support/kube_real.rs`) as
+//! kube-apiserver (v1.37.2 with etcd; `tests/testkit/src/kube_real.rs`) as
 //! nodewatch's ServiceAccount under the shipped RBAC (`src/live/restart.rs`):
 //!
 //! - after a restart, a `NodewatchUnhealthy=True` left on a node the new
@@ -11,15 +11,9 @@
 //!
 //! (Unfinished drains: `kube_real_resume.rs`.)
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
-#[path = "support/kube_real_scenario.rs"]
-mod kube_real_scenario;
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
+use nodewatch_testkit::kube_real;
+use nodewatch_testkit::kube_real_scenario;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};

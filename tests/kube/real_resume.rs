@@ -1,17 +1,14 @@
 //! A drain an earlier leader left unfinished, on a real kube-apiserver
-//! (v1.37.2 with etcd; `tests/support/kube_real.rs`) as nodewatch's
+//! (v1.37.2 with etcd; `tests/testkit/src/kube_real.rs`) as nodewatch's
 //! ServiceAccount under the shipped RBAC plus `deploy/components/drain`
 //! (`src/live/restart.rs`): drains left `evicting` (the leader crashed)
 //! or `handover` (it lost the lease) are resumed by the next leader
 //! through the real Eviction API and end `done`; a finished one is not
 //! redone; a standby and a leader in dry-run resume nothing.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
-#[path = "support/kube_real_scenario.rs"]
-mod kube_real_scenario;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::kube_real;
+use nodewatch_testkit::kube_real_scenario;
 
 use kube_real::ControlPlane;
 use kube_real_scenario as play;

@@ -1,16 +1,14 @@
 //! The rendered `deploy/base` container (`nodewatch run` with the
 //! container's args, config and env) against a real kube-apiserver (v1.37.2
-//! with etcd; `tests/support/kube_real.rs`), as nodewatch's ServiceAccount
+//! with etcd; `tests/testkit/src/kube_real.rs`), as nodewatch's ServiceAccount
 //! with a TokenRequest token and the shipped RBAC applied by `kubectl
 //! apply`: it lists and watches the real server's nodes, pods and Events
 //! (an Event and a node created while it runs reach it), takes and renews
 //! the shipped Lease under its pod name, never needs more than the RBAC
 //! grants, and on SIGTERM releases the Lease and exits 0.
 
-#[path = "support/deploy.rs"]
-mod deploy;
-#[path = "support/kube_real.rs"]
-mod kube_real;
+use nodewatch_testkit::deploy;
+use nodewatch_testkit::kube_real;
 
 use deploy::{container_command, container_env, render, Process, POD_NAME};
 use kube_real::ControlPlane;

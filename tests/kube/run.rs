@@ -2,8 +2,7 @@
 //! takes the Lease, serves /healthz, /readyz and /metrics, and on SIGTERM
 //! finishes, releases the Lease and exits 0.
 
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::fake_apiserver;
 
 use fake_apiserver::{harness, FakeApiServer, Options};
 use nodewatch_testkit::free_port;

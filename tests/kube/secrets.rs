@@ -8,8 +8,7 @@
 //! debug level), `/metrics`, the status page, the snapshot API and
 //! `/api/v1/query` answers are searched for it.
 
-#[path = "support/fake_apiserver/mod.rs"]
-mod fake_apiserver;
+use nodewatch_testkit::fake_apiserver;
 
 use fake_apiserver::{harness, FakeApiServer, Options};
 use nodewatch_testkit::free_port;

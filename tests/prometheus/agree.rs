@@ -12,9 +12,7 @@
 //! evaluation grid spread over the scenario plus the instants around every
 //! counter reset, series start and series end (lookback edges included).
 
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
 
 use nodewatch::catalog::Catalog;
 use nodewatch::collect::prometheus::{PrometheusCollector, PrometheusConfig};

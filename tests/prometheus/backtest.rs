@@ -7,9 +7,7 @@
 //! never answers ends the backtest with a clear error instead of a report
 //! on holes.
 
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
 
 use serde_json::Value;
 use std::path::Path;

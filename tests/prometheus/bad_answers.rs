@@ -7,9 +7,7 @@
 //! per tick, sent as Prometheus expects (POST form, `time`, `timeout`), and
 //! a node missing from an answer is unknown for that signal, not healthy.
 
-mod support {
-    pub mod loopback;
-}
+use nodewatch_testkit as support;
 
 use nodewatch::act::{Governor, InMemoryCordoner, RecordingNotifier};
 use nodewatch::catalog::{render, Catalog, SignalScope};

@@ -1,5 +1,5 @@
 //! The Prometheus client against a hostile server (a fake on raw TCP,
-//! `Hostile` in `support/hostile.rs`: a real Prometheus cannot be made to
+//! `Hostile` in `tests/testkit/src/hostile.rs`: a real Prometheus cannot be made to
 //! answer like this): a 200 answer larger than `max_response_bytes` is not
 //! read past the cap and counts as `too_large`; a 503 with a 256 MiB body is
 //! read a few KiB deep; a redirect loop costs a bounded number of requests
@@ -11,8 +11,7 @@ use nodewatch::collect::prometheus::{BackoffConfig, PrometheusCollector, Prometh
 use nodewatch::collect::MetricSource;
 use nodewatch::time::{Duration, Timestamp};
 
-#[path = "support/hostile.rs"]
-mod hostile;
+use nodewatch_testkit::hostile;
 
 /// Far more than any cap; small enough that a client reading it whole (the
 /// bug) fails the test without exhausting the machine.

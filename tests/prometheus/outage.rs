@@ -12,11 +12,7 @@
 //!   never more queries in flight than the limit (at nodewatch and at the
 //!   proxy), event signals still scored and still alerting, no cordon.
 
-mod support {
-    pub mod loopback;
-    pub mod prometheus;
-    pub mod sim;
-}
+use nodewatch_testkit as support;
 
 use nodewatch::collect::replay::ReplaySource;
 use nodewatch::model::{ActionKind, AlertState};

@@ -5,10 +5,7 @@
 //! fake that records requests, the bearer token file (re-read when it
 //! rotates) and extra headers such as `X-Scope-OrgID`.
 
-mod support {
-    pub mod loopback;
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
 
 use nodewatch::catalog::Catalog;
 use nodewatch::collect::prometheus::{BasicAuth, PrometheusCollector, PrometheusConfig};

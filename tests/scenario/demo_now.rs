@@ -20,10 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc};
 use support::serve_prom::promtool_json;
 
-mod support {
-    pub mod prometheus;
-    pub mod serve_prom;
-}
+use nodewatch_testkit as support;
 
 /// Longest wait for the demo to replay to its end.
 const WAIT: std::time::Duration = std::time::Duration::from_secs(180);

@@ -5,9 +5,7 @@
 //! sooner (median per scenario, a miss counting as the whole window), with
 //! no more false node alerts.
 
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
 
 use nodewatch::catalog::Catalog;
 use nodewatch::replay::Options;

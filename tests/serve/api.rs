@@ -12,10 +12,8 @@ use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
-#[path = "serve/fixture.rs"]
-mod fixture;
-#[path = "serve/http.rs"]
-mod http;
+use nodewatch_testkit::serve::fixture;
+use nodewatch_testkit::serve::http;
 
 /// Ticks in the fixture: one hour.
 const TICKS: usize = 120;

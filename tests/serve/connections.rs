@@ -14,10 +14,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
-#[path = "serve/fixture.rs"]
-mod fixture;
-#[path = "serve/http.rs"]
-mod http;
+use nodewatch_testkit::serve::fixture;
+use nodewatch_testkit::serve::http;
 
 /// Longest any answer may take here: far above a normal one, so only a
 /// server that never answers fails.

@@ -16,8 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 // A crate root resolves `mod` next to itself, hence the explicit path.
-#[path = "serve/http.rs"]
-mod http;
+use nodewatch_testkit::serve::http;
 
 fn node(name: &str, score: f64, explanation: &str) -> NodeView {
     NodeView {

@@ -16,12 +16,12 @@ use serde_json::Value;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-#[path = "serve/http.rs"]
-mod http;
+use nodewatch_testkit::serve::http;
 
-const DASHBOARD: &str = include_str!("../deploy/grafana/dashboards/nodewatch.json");
-const DATASOURCE: &str = include_str!("../deploy/grafana/provisioning/datasources/nodewatch.yaml");
-const PROVIDER: &str = include_str!("../deploy/grafana/provisioning/dashboards/nodewatch.yaml");
+const DASHBOARD: &str = include_str!("../../deploy/grafana/dashboards/nodewatch.json");
+const DATASOURCE: &str =
+    include_str!("../../deploy/grafana/provisioning/datasources/nodewatch.yaml");
+const PROVIDER: &str = include_str!("../../deploy/grafana/provisioning/dashboards/nodewatch.yaml");
 
 /// Grafana's built-in variables, as it would expand them for a 6 h range.
 fn expand(expr: &str) -> String {

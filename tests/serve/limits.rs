@@ -12,10 +12,8 @@ use nodewatch::time::Duration;
 use serde_json::Value;
 use std::net::SocketAddr;
 
-#[path = "serve/fixture.rs"]
-mod fixture;
-#[path = "serve/http.rs"]
-mod http;
+use nodewatch_testkit::serve::fixture;
+use nodewatch_testkit::serve::http;
 
 async fn cluster() -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     start(ServeConfig::default(), 6, 40).await

@@ -14,11 +14,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-#[path = "serve/http.rs"]
-mod http;
-mod support {
-    pub mod prometheus;
-}
+use nodewatch_testkit as support;
+use nodewatch_testkit::serve::http;
 
 /// First tick (s) and tick interval (s).
 const T0: i64 = 1_700_000_000;

@@ -22,16 +22,11 @@ use nodewatch::time::Timestamp;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-#[path = "serve/http.rs"]
-mod http;
-mod support {
-    pub mod prometheus;
-}
-#[path = "serve/compare.rs"]
-mod compare;
-#[path = "serve/corpus.rs"]
-mod corpus;
 use compare::{answer, compare, Answer, Verdict};
+use nodewatch_testkit as support;
+use nodewatch_testkit::serve::compare;
+use nodewatch_testkit::serve::corpus;
+use nodewatch_testkit::serve::http;
 
 /// First tick (s), tick interval (s) and number of ticks.
 const T0: i64 = 1_700_000_000;

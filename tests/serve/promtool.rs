@@ -11,14 +11,9 @@ use std::net::SocketAddr;
 use support::serve_prom::{promtool_error, promtool_json, Scraper};
 use tokio::net::TcpListener;
 
-#[path = "serve/fixture.rs"]
-mod fixture;
-#[path = "serve/http.rs"]
-mod http;
-mod support {
-    pub mod prometheus;
-    pub mod serve_prom;
-}
+use nodewatch_testkit as support;
+use nodewatch_testkit::serve::fixture;
+use nodewatch_testkit::serve::http;
 
 const TICKS: usize = 120;
 

@@ -18,10 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{sinks_config, wait_for, Alertmanager};
 
-#[path = "support/receiver.rs"]
-mod receiver;
-#[path = "support/sinks.rs"]
-mod support;
+use nodewatch_testkit::receiver;
+use nodewatch_testkit::sinks as support;
 
 /// The Binder replay's node alerts, in order.
 async fn binder_node_alerts() -> Vec<Notification> {

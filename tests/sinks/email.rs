@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::{node_alert, sinks_config, tls_fixture, wait_for, Smtp, SmtpTls};
 
-#[path = "support/sinks.rs"]
-mod support;
+use nodewatch_testkit::sinks as support;
 
 fn config(port: u16) -> nodewatch::act::sinks::SinksConfig {
     config_tls(port, "tls: none")

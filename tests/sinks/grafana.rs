@@ -18,10 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::sinks_config;
 
-#[path = "support/receiver.rs"]
-mod receiver;
-#[path = "support/sinks.rs"]
-mod support;
+use nodewatch_testkit::receiver;
+use nodewatch_testkit::sinks as support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cordons_refusals_and_cluster_incidents_become_annotations() {

@@ -1,5 +1,5 @@
 //! Sinks against hostile receivers (a fake on raw TCP, `Hostile` in
-//! `support/hostile.rs`: the real Alertmanager and Grafana cannot be made
+//! `tests/testkit/src/hostile.rs`: the real Alertmanager and Grafana cannot be made
 //! to misbehave like this). A receiver answering 500 with a 256 MiB body
 //! gets a few KiB of it read, never the whole, and the sink keeps
 //! delivering once the receiver behaves; a redirect loop is one permanent
@@ -14,10 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::{node_alert, sinks_config, wait_for};
 
-#[path = "support/hostile.rs"]
-mod hostile;
-#[path = "support/sinks.rs"]
-mod support;
+use nodewatch_testkit::hostile;
+use nodewatch_testkit::sinks as support;
 
 /// A body far larger than any error message, small enough that a client
 /// reading it whole (the bug) fails the test without exhausting memory.

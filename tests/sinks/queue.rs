@@ -12,10 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::{free_port, node_alert, sinks_config, wait_for};
 
-#[path = "support/receiver.rs"]
-mod receiver;
-#[path = "support/sinks.rs"]
-mod support;
+use nodewatch_testkit::receiver;
+use nodewatch_testkit::sinks as support;
 
 const ALERTS: usize = 12;
 const CHANGES: usize = 600;

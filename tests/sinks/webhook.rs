@@ -12,10 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{node_alert, sinks_config, wait_for};
 
-#[path = "support/receiver.rs"]
-mod receiver;
-#[path = "support/sinks.rs"]
-mod support;
+use nodewatch_testkit::receiver;
+use nodewatch_testkit::sinks as support;
 
 fn verify(key: &[u8], body: &[u8], header: &str) -> bool {
     let Some(hex) = header.strip_prefix("sha256=") else {

@@ -1,10 +1,8 @@
-//! Support for the deployment tests (`tests/deploy_*.rs`): renders the
+//! Support for the deployment tests (`tests/deploy/*.rs`): renders the
 //! kustomizations in `deploy/` with `kubectl kustomize`, finds objects in
 //! the output, and lays out what the nodewatch container would see (its
 //! ConfigMap and Secret volumes) in a temporary directory, so the rendered
 //! manifests can be run rather than only read.
-
-#![allow(dead_code)]
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Container;
@@ -12,14 +10,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-#[path = "deploy/process.rs"]
 mod process;
-// Not every test binary runs the agent.
-#[allow(unused_imports)]
 pub use process::{free_addr, get, Process};
-#[path = "deploy/container.rs"]
 mod container;
-#[allow(unused_imports)]
 pub use container::{container_command, container_env, loopback_only, POD_NAME};
 
 /// Every kustomization a user may apply.
@@ -32,7 +25,7 @@ pub const KUSTOMIZATIONS: &[&str] = &[
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    crate::repo_root()
 }
 
 /// `kubectl kustomize DIR` (DIR relative to the repository root), as
@@ -234,7 +227,7 @@ pub fn flag(args: &[String], name: &str) -> Option<String> {
 
 /// Runs the built `nodewatch` binary in the repository root.
 pub fn nodewatch(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+    Command::new(crate::nodewatch_bin())
         .args(args)
         .current_dir(root())
         .env_remove("RUST_BACKTRACE")

@@ -3,7 +3,6 @@
 //! on purpose: the real receivers (Alertmanager, Grafana, Prometheus, the
 //! API server) cannot be made to misbehave like this. It counts
 //! connections, requests and the body bytes clients let it write.
-#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

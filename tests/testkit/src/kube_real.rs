@@ -6,8 +6,7 @@
 //! validated but never gets ReplicaSets or pods.
 //!
 //! ```ignore
-//! #[path = "support/kube_real.rs"]
-//! mod kube_real;
+//! use nodewatch_testkit::kube_real;
 //! let cp = kube_real::ControlPlane::start();
 //! cp.kubectl_ok(&["apply", "--server-side", "-f", "-"], Some(&yaml));
 //! let sa = cp.service_account_kubeconfig("nodewatch", "nodewatch");
@@ -23,11 +22,9 @@
 //! - kube-apiserver self-signs its serving certificate (for 127.0.0.1) into
 //!   `--cert-dir`; kubeconfigs trust that file.
 //! - Start-up waits (bounded) for `/readyz` to answer `ok`.
-#![allow(dead_code)]
 
-#[path = "kube_real/process.rs"]
 mod process;
-use nodewatch_testkit::free_port;
+use crate::free_port;
 pub use process::{kubectl_with, ok};
 use process::{run_ok, spawn, tail};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! A built-in scenario played through a real API server
-//! (`tests/support/kube_real.rs`): a window of it moved to after now, its
+//! (`tests/testkit/src/kube_real.rs`): a window of it moved to after now, its
 //! nodes and pods created through the API, its Events written at
 //! simulated time as the kubelet would, agents started as nodewatch's
 //! ServiceAccount, and a cordon checked on the server.
@@ -13,7 +13,6 @@
 //! - It refuses a core/v1 Event that has `eventTime` but no `action`
 //!   (422); the scenario format keeps no `action`, so those Events get
 //!   their reason as action.
-#![allow(dead_code)]
 
 use super::kube_real::ControlPlane;
 use futures::{StreamExt, TryStreamExt};

@@ -13,7 +13,6 @@
 //! fake.set(Behaviour::Forward { to: prom.addr(), delay: Duration::from_secs(5) });
 //! fake.url(); fake.requests(); fake.peak_held();
 //! ```
-#![allow(dead_code)]
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -3,8 +3,7 @@
 //! the packaged service or its config.
 //!
 //! ```ignore
-//! mod support { pub mod prometheus; }
-//! use support::prometheus::Prometheus;
+//! use nodewatch_testkit::prometheus::Prometheus;
 //!
 //! let dir = tempfile::tempdir()?;                   // a scenario directory
 //! nodewatch::scenario::write_dir(&scenario, dir.path())?;
@@ -24,11 +23,8 @@
 //!   requests." in its log and, on plain HTTP, for `/-/ready` to answer 200.
 //! - A missing binary fails the test with a message naming the Debian
 //!   package (`scripts/test.sh` installs it); nothing is skipped.
-//!
-//! Every test binary uses a part of this module only.
-#![allow(dead_code)]
 
-pub use nodewatch_testkit::free_port;
+pub use crate::free_port;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,6 @@
 //! receivers, Alertmanager's webhook target, a fake Grafana API) on
 //! 127.0.0.1: answers from a script, then with a default status; can hold a
 //! request until released; records every request; stops on drop.
-#![allow(dead_code)]
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,9 +1,8 @@
 //! A real Prometheus scraping nodewatch's `/metrics`: the shared harness
-//! (`support/prometheus.rs`) starts Prometheus with an empty scrape config,
+//! ([`crate::prometheus`]) starts Prometheus with an empty scrape config,
 //! so this one writes its own config with one job for the given target and
 //! starts Debian's `prometheus` on 127.0.0.1 with temp storage, killed on
 //! drop. Also `promtool` as a Prometheus API client.
-#![allow(dead_code)]
 
 use super::prometheus::{free_port, require_tools};
 use std::net::SocketAddr;

@@ -4,7 +4,6 @@
 //! backfilled scenario. With a replay of the same slice (embedded
 //! evaluator, nothing failing) as the baseline, fault tests can say what
 //! should have happened and check what did.
-#![allow(dead_code)]
 
 use nodewatch::act::{Governor, InMemoryCordoner, RecordingNotifier};
 use nodewatch::catalog::{Catalog, SignalScope};

@@ -3,10 +3,9 @@
 //! writing a Maildir), each on a free 127.0.0.1 port with its own config and
 //! temp directory, stopped on drop; bounded waits; hand-made alerts. The
 //! HTTP receiver for webhooks and Grafana is in `receiver.rs`.
-#![allow(dead_code)]
 
+pub use crate::free_port;
 use nodewatch::model::AlertState;
-pub use nodewatch_testkit::free_port;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -178,7 +177,6 @@ pub struct Smtp {
 /// How the test SMTP server speaks TLS (certificate and key from
 /// `tests/fixtures/tls`, issued for 127.0.0.1 by `ca.pem`).
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[allow(dead_code)]
 pub enum SmtpTls {
     /// Plain text.
     None,
@@ -189,11 +187,8 @@ pub enum SmtpTls {
 }
 
 /// A file of the shared test TLS fixtures.
-#[allow(dead_code)]
 pub fn tls_fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/tls")
-        .join(name)
+    crate::repo_root().join("tests/fixtures/tls").join(name)
 }
 
 /// Debian's interpreter, where `python3-aiosmtpd` is installed (a `python3`

@@ -9,7 +9,6 @@
 //! Plain `std` threads: one accepting (polling a stop flag), two per
 //! connection copying each way until either side closes. Dropping the
 //! proxy stops accepting and closes every connection, which ends them all.
-#![allow(dead_code)]
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

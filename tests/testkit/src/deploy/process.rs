@@ -55,7 +55,7 @@ impl Process {
     /// stdout and stderr go to files in `dir`.
     pub fn spawn(args: &[String], env: &[(String, String)], dir: &Path, addr: &str) -> Process {
         let stderr = dir.join("nodewatch.stderr");
-        let child = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+        let child = Command::new(crate::nodewatch_bin())
             .args(args)
             .envs(env.iter().cloned())
             .env_remove("RUST_BACKTRACE")

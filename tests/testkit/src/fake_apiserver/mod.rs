@@ -1,9 +1,9 @@
 //! A fake Kubernetes API server on 127.0.0.1 that speaks the real wire
-//! protocol. One module, shared by the fake-server `tests/kube_*.rs`, the
-//! `tests/deploy_*.rs` that run the agent, and `benches/kube_scale.rs`.
+//! protocol. One module, shared by the fake-server `tests/kube/*.rs`, the
+//! `tests/deploy/*.rs` that run the agent, and `benches/kube_scale.rs`.
 //!
-//! A real kube-apiserver now runs in the tests too (`tests/support/
-//! kube_real.rs`; `tests/kube_real*.rs`: manifests, RBAC, cordon, `nodewatch
+//! A real kube-apiserver now runs in the tests too (`tests/testkit/
+//! src/kube_real.rs`; `tests/kube/real*.rs`: manifests, RBAC, cordon, `nodewatch
 //! run`, live = replay, two replicas, cuts and a real 410). The fake stays
 //! for what the real one cannot be made to do, or not cheaply: scenario
 //! objects with their own `creationTimestamp` and Events at 2018 simulated
@@ -28,8 +28,6 @@
 //!   server's event TTL does;
 //! - faults: an outage ([`FakeApiServer::down`]/[`FakeApiServer::up`]),
 //!   dropped watches, compaction, injected PATCH errors.
-
-#![allow(dead_code)]
 
 pub mod harness;
 pub mod http;
@@ -91,7 +89,7 @@ pub struct FakeApiServer {
 
 /// The path of the shipped RBAC manifest.
 pub fn rbac_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/base/rbac.yaml")
+    crate::repo_root().join("deploy/base/rbac.yaml")
 }
 
 impl FakeApiServer {

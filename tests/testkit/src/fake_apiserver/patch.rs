@@ -3,7 +3,7 @@
 //! in the schema (node conditions merge by `type`) and in the `$patch:
 //! delete` directive. Node taints have no merge key (`listType=atomic`): a
 //! patch replaces the whole list, as the real API server does
-//! (tests/kube_real_cordon.rs showed it). Lists without a merge key are replaced,
+//! (tests/kube/real_cordon.rs showed it). Lists without a merge key are replaced,
 //! `null` removes a field, in both kinds.
 
 use serde_json::{Map, Value};

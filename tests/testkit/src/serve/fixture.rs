@@ -3,7 +3,6 @@
 //! twelve signals of the default catalog (most flat, a few moving like real
 //! thread ratios and CPU), one node that turns sick half-way (its alert
 //! fires and it is cordoned), a hub workload, and a common-cause window.
-#![allow(dead_code)]
 
 use nodewatch::model::{ActionKind, AlertState};
 use nodewatch::serve::Published;

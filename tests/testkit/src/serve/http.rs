@@ -1,7 +1,6 @@
 //! Test-only HTTP/1.1 over a raw `tokio::net::TcpStream` (the crate has no
 //! HTTP client, and tokio's `io-util` feature is off, so this uses the
 //! readiness API), plus the `promtool check metrics` lint.
-#![allow(dead_code)]
 
 use nodewatch::serve::{router_with, serve_router, Published};
 use std::net::SocketAddr;
