@@ -43,15 +43,8 @@ pub fn config(path: &Path, catalog: &Catalog) -> Result<String> {
         || "none (metric signals unknown, no cordons)".to_string(),
         |p| nodewatch::outbound::redact_url(&p.url),
     );
-    let s = &cfg.sinks;
-    let _ = writeln!(
-        out,
-        "prometheus: {prom}; sinks: {} alertmanager URL(s), {} webhook(s), {} email, {} grafana",
-        s.alertmanager.as_ref().map_or(0, |a| a.urls.len()),
-        s.webhooks.len(),
-        s.email.len(),
-        s.grafana.len()
-    );
+    let sinks = cfg.sinks.summary();
+    let _ = writeln!(out, "prometheus: {prom}; sinks: {sinks}");
     for p in &g.pools {
         let mode = p.mode.map_or("as every node", |m| m.as_str());
         let mut extra = String::new();

@@ -6,7 +6,7 @@
 
 use super::fingerprint::Fingerprint;
 use super::item::{AlertEvent, AlertStatus, Item};
-use super::{alertmanager, email, grafana, webhook, Context, SinkError, SinkHandle, SinksConfig};
+use super::{Context, SinkError, SinkHandle, SinksConfig};
 use crate::act::{Notification, Notifier};
 use crate::model::AlertState;
 use crate::state::{ActionRecord, SinkStats};
@@ -52,17 +52,8 @@ impl Dispatcher {
         // On an error the handles started so far are dropped, which aborts
         // their tasks.
         let mut sinks = Vec::new();
-        if let Some(am) = &cfg.alertmanager {
-            sinks.extend(alertmanager::start(am, &ctx).map_err(err("sinks.alertmanager".into()))?);
-        }
-        for (i, w) in cfg.webhooks.iter().enumerate() {
-            sinks.push(webhook::start(w, &ctx).map_err(err(format!("sinks.webhooks[{i}]")))?);
-        }
-        for (i, e) in cfg.email.iter().enumerate() {
-            sinks.push(email::start(e, &ctx).map_err(err(format!("sinks.email[{i}]")))?);
-        }
-        for (i, g) in cfg.grafana.iter().enumerate() {
-            sinks.push(grafana::start(g, &ctx).map_err(err(format!("sinks.grafana[{i}]")))?);
+        for c in cfg.each() {
+            sinks.extend(c.sink.start(&ctx).map_err(err(c.field))?);
         }
         for s in &sinks {
             tracing::info!(sink = %s.name, "notification sink started");

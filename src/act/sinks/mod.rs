@@ -73,13 +73,80 @@ pub enum SinkError {
     NoRuntime,
 }
 
+/// What each kind of sink's config implements, so the kinds are listed in
+/// one place ([`SinksConfig::each`]) and validation, start-up and `check`'s
+/// summary iterate over them: a new sink is its folder, its field in
+/// [`SinksConfig`] and one line in `each`.
+pub(crate) trait SinkKind {
+    /// The receiver's `name:`, unique within its kind (`None`: the kind has
+    /// one entry, not a list).
+    fn name(&self) -> Option<&str>;
+    /// How many receivers the entry addresses (Alertmanager: its URLs).
+    fn receivers(&self) -> usize {
+        1
+    }
+    /// Checks what parsing cannot: values, combinations. Secrets are read
+    /// only when the sink starts.
+    fn validate(&self) -> Result<(), String>;
+    /// Reads the secrets and starts one task per receiver.
+    fn start(&self, ctx: &Context) -> Result<Vec<SinkHandle>, String>;
+}
+
+/// One configured entry of the `sinks:` section.
+pub(crate) struct Configured<'a> {
+    /// The kind, as the section's key (`webhooks`, `email`, …).
+    pub kind: &'static str,
+    /// Where it is in the file, e.g. `sinks.webhooks[0]`.
+    pub field: String,
+    /// Its config.
+    pub sink: &'a dyn SinkKind,
+}
+
 impl SinksConfig {
+    /// Every configured entry in file order: the one place that lists the
+    /// kinds of sink.
+    pub(crate) fn each(&self) -> Vec<Configured<'_>> {
+        fn list<'a, T: SinkKind>(out: &mut Vec<Configured<'a>>, kind: &'static str, all: &'a [T]) {
+            out.extend(all.iter().enumerate().map(|(i, sink)| Configured {
+                kind,
+                field: format!("sinks.{kind}[{i}]"),
+                sink: sink as &dyn SinkKind,
+            }));
+        }
+        let mut out = Vec::new();
+        if let Some(am) = &self.alertmanager {
+            let field = "sinks.alertmanager".to_string();
+            out.push(Configured {
+                kind: "alertmanager",
+                field,
+                sink: am,
+            });
+        }
+        list(&mut out, "webhooks", &self.webhooks);
+        list(&mut out, "email", &self.email);
+        list(&mut out, "grafana", &self.grafana);
+        out
+    }
+
     /// Whether no sink is configured.
     pub fn is_empty(&self) -> bool {
-        self.alertmanager.is_none()
-            && self.webhooks.is_empty()
-            && self.email.is_empty()
-            && self.grafana.is_empty()
+        self.each().is_empty()
+    }
+
+    /// Receivers per kind, e.g. `2 alertmanager, 1 webhooks` (`none`).
+    pub fn summary(&self) -> String {
+        let mut count: Vec<(&str, usize)> = Vec::new();
+        for c in self.each() {
+            match count.iter_mut().find(|(k, _)| *k == c.kind) {
+                Some((_, n)) => *n += c.sink.receivers(),
+                None => count.push((c.kind, c.sink.receivers())),
+            }
+        }
+        if count.is_empty() {
+            return "none".into();
+        }
+        let parts: Vec<String> = count.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        parts.join(", ")
     }
 
     /// Checks what parsing cannot: names, value ranges, combinations.
@@ -96,35 +163,16 @@ impl SinksConfig {
     /// validation reports them all).
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if let Some(am) = &self.alertmanager {
-            if let Err(m) = am.validate() {
-                out.push(("sinks.alertmanager".to_string(), m));
-            }
-        }
-        let mut check = |kind: &str,
-                         i: usize,
-                         name: &str,
-                         names: &mut BTreeSet<String>,
-                         r: Result<(), String>| {
-            let field = format!("sinks.{kind}[{i}]");
-            if let Err(m) = r {
-                out.push((field.clone(), m));
-            }
-            if !names.insert(name.to_string()) {
-                out.push((field, format!("name {name:?} is used twice")));
-            }
-        };
         let mut names = BTreeSet::new();
-        for (i, w) in self.webhooks.iter().enumerate() {
-            check("webhooks", i, &w.name, &mut names, w.validate());
-        }
-        names.clear();
-        for (i, e) in self.email.iter().enumerate() {
-            check("email", i, &e.name, &mut names, e.validate());
-        }
-        names.clear();
-        for (i, g) in self.grafana.iter().enumerate() {
-            check("grafana", i, &g.name, &mut names, g.validate());
+        for c in self.each() {
+            if let Err(m) = c.sink.validate() {
+                out.push((c.field.clone(), m));
+            }
+            if let Some(name) = c.sink.name() {
+                if !names.insert((c.kind, name)) {
+                    out.push((c.field, format!("name {name:?} is used twice")));
+                }
+            }
         }
         out
     }
@@ -190,5 +238,35 @@ impl Drop for SinkHandle {
     /// Stops the task: a dropped dispatcher leaves nothing running.
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SinksConfig;
+
+    #[test]
+    fn every_kind_is_listed_once_in_file_order() {
+        let cfg: SinksConfig = serde_yaml::from_str(
+            "alertmanager: {urls: [http://a:9093, http://b:9093]}\n\
+             webhooks: [{name: x, url: http://w}, {name: x, url: http://v}]\n\
+             grafana: [{name: x, url: http://g, token: {env: T}}]\n",
+        )
+        .unwrap();
+        let fields: Vec<String> = cfg.each().into_iter().map(|c| c.field).collect();
+        let want = [
+            "sinks.alertmanager",
+            "sinks.webhooks[0]",
+            "sinks.webhooks[1]",
+            "sinks.grafana[0]",
+        ];
+        assert_eq!(fields, want);
+        assert_eq!(cfg.summary(), "2 alertmanager, 2 webhooks, 1 grafana");
+        // A name is unique within its kind only: grafana's "x" is fine.
+        let problems = cfg.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "sinks.webhooks[1]");
+        assert_eq!(SinksConfig::default().summary(), "none");
+        assert!(SinksConfig::default().is_empty() && !cfg.is_empty());
     }
 }

@@ -13,7 +13,7 @@ use super::item::{AlertEvent, AlertStatus, Item};
 use super::queue::Queue;
 use super::retry::Backoff;
 use super::stats::Counters;
-use super::{Context, SinkHandle};
+use super::{Context, SinkHandle, SinkKind};
 use crate::time::{Clock, Duration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -56,9 +56,20 @@ fn fifteen_minutes() -> Duration {
     Duration::mins(15)
 }
 
-impl AlertmanagerConfig {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
+impl SinkKind for AlertmanagerConfig {
+    fn name(&self) -> Option<&str> {
+        None
+    }
+
+    fn receivers(&self) -> usize {
+        self.urls.len()
+    }
+
+    fn start(&self, ctx: &Context) -> Result<Vec<SinkHandle>, String> {
+        start(self, ctx)
+    }
+
+    fn validate(&self) -> Result<(), String> {
         if self.urls.is_empty() {
             return Err("urls: give at least one Alertmanager".into());
         }
@@ -109,7 +120,7 @@ struct Sender {
 }
 
 /// Starts one task per Alertmanager.
-pub(super) fn start(cfg: &AlertmanagerConfig, ctx: &Context) -> Result<Vec<SinkHandle>, String> {
+fn start(cfg: &AlertmanagerConfig, ctx: &Context) -> Result<Vec<SinkHandle>, String> {
     let token = cfg
         .bearer_token
         .as_ref()

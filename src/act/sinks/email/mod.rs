@@ -9,7 +9,7 @@ use super::common::{self, Delivery, DeliveryError, Secret, SecretRef};
 use super::item::Item;
 use super::webhook::four_hours;
 use super::worker::{Deliver, Outgoing, WorkerOptions};
-use super::{Context, SinkHandle};
+use super::{Context, SinkHandle, SinkKind};
 use crate::time::Duration;
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
@@ -123,9 +123,16 @@ fn ten_seconds() -> Duration {
     Duration::secs(10)
 }
 
-impl EmailConfig {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
+impl SinkKind for EmailConfig {
+    fn name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
+    fn start(&self, ctx: &Context) -> Result<Vec<SinkHandle>, String> {
+        start(self, ctx).map(|h| vec![h])
+    }
+
+    fn validate(&self) -> Result<(), String> {
         if self.to.is_empty() {
             return Err("to: give at least one recipient".into());
         }
@@ -178,7 +185,7 @@ fn transport(cfg: &EmailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, St
 }
 
 /// Starts the sink's task.
-pub(super) fn start(cfg: &EmailConfig, ctx: &Context) -> Result<SinkHandle, String> {
+fn start(cfg: &EmailConfig, ctx: &Context) -> Result<SinkHandle, String> {
     let sink = EmailSink {
         name: format!("email/{}", cfg.name),
         transport: transport(cfg)?,

@@ -8,7 +8,7 @@ use super::common::{self, Delivery, DeliveryError, Endpoint, Secret, SecretRef};
 use super::fingerprint::Fingerprint;
 use super::item::{AlertStatus, Item};
 use super::worker::{Deliver, Outgoing, WorkerOptions};
-use super::{Context, SinkHandle};
+use super::{Context, SinkHandle, SinkKind};
 use crate::model::ActionKind;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -68,9 +68,16 @@ fn yes() -> bool {
     true
 }
 
-impl GrafanaConfig {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
+impl SinkKind for GrafanaConfig {
+    fn name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
+    fn start(&self, ctx: &Context) -> Result<Vec<SinkHandle>, String> {
+        start(self, ctx).map(|h| vec![h])
+    }
+
+    fn validate(&self) -> Result<(), String> {
         for a in &self.actions {
             if ActionKind::parse(a).is_none() {
                 return Err(format!(
@@ -121,7 +128,7 @@ struct GrafanaSink {
 }
 
 /// Starts the sink's task.
-pub(super) fn start(cfg: &GrafanaConfig, _ctx: &Context) -> Result<SinkHandle, String> {
+fn start(cfg: &GrafanaConfig, _ctx: &Context) -> Result<SinkHandle, String> {
     let sink = GrafanaSink {
         base: cfg.url.clone(),
         client: common::http_client(cfg.delivery.timeout_std(), cfg.ca_file.as_ref())?,

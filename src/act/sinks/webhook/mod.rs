@@ -8,7 +8,7 @@ pub mod payload;
 use super::common::{self, Delivery, DeliveryError, Endpoint, Headers, Secret, SecretRef};
 use super::item::{Item, Key};
 use super::worker::{Deliver, Outgoing, WorkerOptions};
-use super::{Context, SinkHandle};
+use super::{Context, SinkHandle, SinkKind};
 use crate::time::Duration;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -69,9 +69,16 @@ pub(super) fn four_hours() -> Duration {
     Duration::mins(240)
 }
 
-impl WebhookConfig {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), String> {
+impl SinkKind for WebhookConfig {
+    fn name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
+    fn start(&self, ctx: &Context) -> Result<Vec<SinkHandle>, String> {
+        start(self, ctx).map(|h| vec![h])
+    }
+
+    fn validate(&self) -> Result<(), String> {
         if self.name.trim().is_empty() {
             return Err("name must not be empty".into());
         }
@@ -94,7 +101,7 @@ struct WebhookSink {
 }
 
 /// Starts the sink's task.
-pub(super) fn start(cfg: &WebhookConfig, ctx: &Context) -> Result<SinkHandle, String> {
+fn start(cfg: &WebhookConfig, ctx: &Context) -> Result<SinkHandle, String> {
     let resolve = |s: &Option<SecretRef>, what: &str| -> Result<Option<Secret>, String> {
         s.as_ref().map(|s| s.resolve(what)).transpose()
     };
