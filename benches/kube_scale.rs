@@ -7,10 +7,10 @@
 //!
 //! `cargo bench --bench kube_scale` (NODES / PODS / EVENTS override the sizes).
 
+use nodewatch_testkit::cluster::{event, node, pod};
 use nodewatch_testkit::fake_apiserver;
 
 use fake_apiserver::{FakeApiServer, Options};
-use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -21,53 +21,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn node(i: usize) -> Value {
-    let name = format!("gke-prod-pool-{}-{i:05}", i % 4);
-    let cond = |t: &str, s: &str| {
-        json!({"type": t, "status": s, "lastHeartbeatTime": "2024-05-01T10:00:00Z",
-        "lastTransitionTime": "2024-04-01T10:00:00Z", "reason": format!("Kubelet{t}"), "message": "kubelet is posting ready status"})
-    };
-    json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "uid": format!("node-uid-{i}"),
-        "creationTimestamp": "2024-04-01T10:00:00Z",
-        "labels": {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/instance-type": "n2-standard-16",
-            "beta.kubernetes.io/os": "linux", "cloud.google.com/gke-nodepool": format!("pool-{}", i % 4),
-            "kubernetes.io/hostname": name, "topology.kubernetes.io/zone": format!("us-central1-{}", ["a", "b", "c"][i % 3]),
-            "topology.kubernetes.io/region": "us-central1", "node.kubernetes.io/instance-type": "n2-standard-16"},
-        "annotations": {"node.alpha.kubernetes.io/ttl": "0", "volumes.kubernetes.io/controller-managed-attach-detach": "true",
-            "container.googleapis.com/instance_id": format!("{}", 1_000_000_000u64 + i as u64)}},
-        "spec": {"podCIDR": format!("10.{}.{}.0/24", i / 256, i % 256), "providerID": format!("gce://prod/us-central1-a/{name}")},
-        "status": {"conditions": [cond("MemoryPressure", "False"), cond("DiskPressure", "False"), cond("PIDPressure", "False"), cond("Ready", "True")],
-            "capacity": {"cpu": "16", "memory": "65865896Ki", "pods": "110"}, "allocatable": {"cpu": "15890m", "memory": "60055720Ki", "pods": "110"},
-            "addresses": [{"type": "InternalIP", "address": format!("10.128.{}.{}", i / 256, i % 256)}, {"type": "Hostname", "address": name}],
-            "nodeInfo": {"kubeletVersion": "v1.29.4", "containerRuntimeVersion": "containerd://1.7.13", "osImage": "Container-Optimized OS", "kernelVersion": "6.1.75"}}})
-}
-
-fn pod(i: usize, nodes: usize) -> Value {
-    let ns = format!("team-{}", i % 50);
-    let name = format!("web-{:x}-{i:06}", i * 7919 % 65536);
-    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns, "uid": format!("pod-uid-{i}"),
-        "creationTimestamp": "2024-05-01T09:00:00Z", "labels": {"app": "web", "pod-template-hash": "5d8f7c9b6", "team": format!("t{}", i % 50)},
-        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5d8f7c9b6", "uid": "rs-uid", "controller": true}]},
-        "spec": {"nodeName": format!("gke-prod-pool-{}-{:05}", (i % nodes) % 4, i % nodes), "serviceAccountName": "default",
-            "containers": [{"name": "web", "image": "registry.example.com/web:1.2.3", "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
-                "env": [{"name": "MODE", "value": "prod"}, {"name": "PORT", "value": "8080"}],
-                "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10}}],
-            "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}]},
-        "status": {"phase": "Running", "podIP": format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256), "qosClass": "Burstable",
-            "conditions": [{"type": "Ready", "status": "True"}, {"type": "ContainersReady", "status": "True"}, {"type": "PodScheduled", "status": "True"}],
-            "containerStatuses": [{"name": "web", "ready": true, "restartCount": 0, "image": "registry.example.com/web:1.2.3", "started": true}]}})
-}
-
-fn event(i: usize, pods: usize, nodes: usize) -> Value {
-    let p = i * 13 % pods;
-    json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": format!("web-{p}.{i:x}"), "namespace": format!("team-{}", p % 50)},
-        "involvedObject": {"kind": "Pod", "namespace": format!("team-{}", p % 50), "name": format!("web-{:x}-{p:06}", p * 7919 % 65536), "uid": format!("pod-uid-{p}")},
-        "reason": if i.is_multiple_of(3) { "Unhealthy" } else { "Pulled" }, "message": if i.is_multiple_of(3) { "Readiness probe failed: HTTP probe failed with statuscode: 503" } else { "Container image already present on machine" },
-        "source": {"component": "kubelet", "host": format!("gke-prod-pool-{}-{:05}", (p % nodes) % 4, p % nodes)}, "type": "Normal", "count": 1 + i % 4,
-        "firstTimestamp": "2024-05-01T09:30:00Z", "lastTimestamp": "2024-05-01T09:59:00Z"})
 }
 
 fn status_kb(pid: u32, key: &str) -> u64 {

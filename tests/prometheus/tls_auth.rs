@@ -52,7 +52,7 @@ async fn https_and_basic_auth_against_real_prometheus() {
         Options {
             web_config: Some(web),
             tls: true,
-            args: vec![],
+            ..Options::default()
         },
     );
     let dir = tempfile::tempdir().expect("temp dir");

@@ -20,6 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod cluster;
 pub mod deploy;
 pub mod fake_apiserver;
 pub mod hostile;

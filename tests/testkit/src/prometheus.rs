@@ -77,6 +77,9 @@ pub struct Options {
     pub tls: bool,
     /// More command-line flags.
     pub args: Vec<String>,
+    /// The whole `prometheus.yml` (default: nothing scraped, the data is
+    /// backfilled).
+    pub config: Option<String>,
 }
 
 /// A running Prometheus; killed when dropped.
@@ -111,11 +114,10 @@ impl Prometheus {
 
     fn launch(dir: tempfile::TempDir, storage: PathBuf, opts: Options) -> Self {
         require_tools();
-        std::fs::write(
-            dir.path().join("prometheus.yml"),
+        let config = opts.config.as_deref().unwrap_or(
             "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n",
-        )
-        .expect("write config");
+        );
+        std::fs::write(dir.path().join("prometheus.yml"), config).expect("write config");
         if let Some(web) = &opts.web_config {
             std::fs::write(dir.path().join("web.yml"), web).expect("write web config");
         }

@@ -185,6 +185,15 @@ impl FakeApiServer {
         v
     }
 
+    /// Deletes an object (`namespace` empty for nodes), recording the
+    /// deletion for watchers.
+    pub fn remove(&self, store: &'static str, namespace: &str, name: &str) -> bool {
+        let key = (namespace.to_string(), name.to_string());
+        let gone = lock(&self.inner.store).delete(store, &key).is_some();
+        self.inner.changed.notify_waiters();
+        gone
+    }
+
     /// A node as stored.
     pub fn node(&self, name: &str) -> Option<Value> {
         lock(&self.inner.store).get_value("nodes", &(String::new(), name.to_string()))

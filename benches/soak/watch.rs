@@ -1,0 +1,192 @@
+//! What the soak does to the agent from outside while it runs, and what it
+//! records: Grafana-shaped `query_range` requests and `/metrics` scrapes
+//! (latency, failures), the agent's memory and CPU (`/proc`), the alerts
+//! the webhook receiver got (first firing per node, duplicates) and the
+//! cordons the fake API server accepted.
+
+use nodewatch_testkit::fake_apiserver::FakeApiServer;
+use nodewatch_testkit::receiver::Receiver;
+use nodewatch_testkit::serve::http;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Everything recorded, shared by the watching tasks.
+#[derive(Default)]
+pub struct Record {
+    /// (seconds since start, VmRSS KiB, utime+stime in clock ticks).
+    pub samples: Vec<(f64, u64, u64)>,
+    /// Latencies of Grafana-shaped queries, ms; and failures.
+    pub query_ms: Vec<f64>,
+    pub query_failed: u64,
+    /// Latencies of `/metrics` scrapes, ms; and failures.
+    pub scrape_ms: Vec<f64>,
+    pub scrape_failed: u64,
+    /// First firing NodeUnhealthy per node, seconds since start.
+    pub first_alert: HashMap<String, f64>,
+    /// Firing notifications of the same alert (labels, startsAt) seen
+    /// more than once.
+    pub duplicates: u64,
+    /// Alert names seen firing, with counts.
+    pub alertnames: HashMap<String, u64>,
+    /// Cordons (node PATCHes answered 200), with seconds since start.
+    pub cordons: Vec<(f64, String)>,
+}
+
+/// `VmRSS` in KiB and utime+stime in clock ticks of `pid`.
+pub fn proc_sample(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the
+    // 12th and stime the 13th of them.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let cpu = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    (rss, cpu)
+}
+
+/// Starts the watching tasks; they run until `until`.
+pub fn start(
+    rec: Arc<Mutex<Record>>,
+    started: Instant,
+    until: Instant,
+    pid: u32,
+    agent: SocketAddr,
+    server: Arc<FakeApiServer>,
+    receiver: Arc<Receiver>,
+) {
+    let secs = move || started.elapsed().as_secs_f64();
+    let r = rec.clone();
+    tokio::spawn(async move {
+        while Instant::now() < until {
+            let (rss, cpu) = proc_sample(pid);
+            r.lock().expect("lock").samples.push((secs(), rss, cpu));
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+    });
+    // Grafana's dashboard refresh: its panels' range queries over the last
+    // hour, one every 2 s.
+    let r = rec.clone();
+    tokio::spawn(async move {
+        let queries = [
+            "nodewatch_node_score",
+            "topk(10, nodewatch_node_score)",
+            "max by (zone) (nodewatch_node_score)",
+            "sum by (signal) (nodewatch_signal_anomaly)",
+            "nodewatch_tick_duration_seconds",
+        ];
+        let mut i = 0;
+        while Instant::now() < until {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let q = queries[i % queries.len()].replace(' ', "%20");
+            let path = format!(
+                "/api/v1/query_range?query={q}&start={}&end={now}&step=30",
+                now - 3600
+            );
+            let t = Instant::now();
+            let ok = timed_get(agent, &path).await;
+            {
+                let mut g = r.lock().expect("lock");
+                if ok {
+                    g.query_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                } else {
+                    g.query_failed += 1;
+                }
+            }
+            i += 1;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    // A Prometheus scraping the agent every 15 s.
+    let r = rec.clone();
+    tokio::spawn(async move {
+        while Instant::now() < until {
+            let t = Instant::now();
+            let ok = timed_get(agent, "/metrics").await;
+            {
+                let mut g = r.lock().expect("lock");
+                if ok {
+                    g.scrape_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                } else {
+                    g.scrape_failed += 1;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        }
+    });
+    // Alerts and cordons, read once a second.
+    tokio::spawn(async move {
+        let (mut seen_alerts, mut seen_requests) = (0, 0);
+        let mut firing = HashMap::new();
+        while Instant::now() < until + Duration::from_secs(1) {
+            let now = secs();
+            let seen = receiver.seen();
+            let requests = server.requests();
+            {
+                let mut g = rec.lock().expect("lock");
+                for s in &seen[seen_alerts.min(seen.len())..] {
+                    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&s.body) else {
+                        continue;
+                    };
+                    for a in body["alerts"].as_array().into_iter().flatten() {
+                        if a["status"] != "firing" {
+                            continue;
+                        }
+                        let name = a["labels"]["alertname"].as_str().unwrap_or("").to_string();
+                        *g.alertnames.entry(name.clone()).or_default() += 1;
+                        let key = format!("{}{}", a["labels"], a["startsAt"]);
+                        if *firing.entry(key).and_modify(|n| *n += 1).or_insert(1) > 1 {
+                            g.duplicates += 1;
+                        }
+                        if name == "NodeUnhealthy" {
+                            if let Some(node) = a["labels"]["node"].as_str() {
+                                g.first_alert.entry(node.to_string()).or_insert(now);
+                            }
+                        }
+                    }
+                }
+                seen_alerts = seen.len();
+                for q in &requests[seen_requests.min(requests.len())..] {
+                    if q.verb == "patch" && q.status == 200 && q.path.contains("/nodes/") {
+                        let node = q.path.rsplit('/').next().unwrap_or("").to_string();
+                        g.cordons.push((now, node));
+                    }
+                }
+                seen_requests = requests.len();
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+/// A GET that answered 200 within 30 s (the test client panics on a
+/// broken answer; its task catches that).
+async fn timed_get(addr: SocketAddr, path: &str) -> bool {
+    let path = path.to_string();
+    let req = tokio::spawn(async move { http::request(addr, "GET", &path, &[]).await.status });
+    matches!(
+        tokio::time::timeout(Duration::from_secs(30), req).await,
+        Ok(Ok(200))
+    )
+}
+
+/// The `q`-quantile of `v` (sorted in place); 0 when empty.
+pub fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
