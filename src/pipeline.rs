@@ -11,7 +11,7 @@ use crate::engine::{Engine, PoolRules};
 use crate::model::{ActionKind, ActionRecord, AlertState, CordonRequest, Notification};
 use crate::state::Snapshot;
 use crate::time::Timestamp;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Actions kept for the snapshot (the report keeps its own full list).
 const RECENT_ACTIONS: usize = 100;
@@ -30,7 +30,6 @@ pub struct Pipeline<N: Notifier, C: Cordoner> {
     /// `max_actions` of them in a long-running agent).
     actions: Vec<ActionRecord>,
     max_actions: usize,
-    last_refusal: HashMap<String, String>,
     /// Alerts (name, node) not sent because their node's pool is
     /// detect-only; their resolution is not sent either.
     muted: HashSet<(String, String)>,
@@ -62,7 +61,6 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             cordoner,
             actions: Vec::new(),
             max_actions: usize::MAX,
-            last_refusal: HashMap::new(),
             muted: HashSet::new(),
             notifications: 0,
             tick_seconds: 0.0,
@@ -132,14 +130,27 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             self.engine.mark_cordoned(node);
         }
         if let Some(at) = at {
-            self.governor.record_cordon(at);
+            self.governor.ledger_mut().adopt_cordon(at);
         }
+    }
+
+    /// When nodewatch last cordoned a node (made or adopted), if ever.
+    pub fn last_cordon(&self) -> Option<Timestamp> {
+        self.governor.ledger().last_cordon()
+    }
+
+    /// Whether `node`, schedulable but annotated as cordoned by nodewatch at
+    /// `cordon_at`, is seen so for the first time (see the ledger).
+    pub fn first_sight_of_annotated_uncordon(&mut self, node: &str, cordon_at: &str) -> bool {
+        self.governor
+            .ledger_mut()
+            .first_sight_of_annotated_uncordon(node, cordon_at)
     }
 
     /// Records that a human uncordoned `node` after nodewatch cordoned it:
     /// it is left alone until it has been healthy again.
     pub fn note_human_uncordon(&mut self, node: &str) {
-        self.governor.note_human_uncordon(node);
+        self.governor.ledger_mut().note_human_uncordon(node);
     }
 
     /// Observes `source` at `at` and runs one tick; returns the actions
@@ -168,9 +179,9 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                 node,
                 "a human uncordoned a node nodewatch had cordoned; leaving it alone until healthy"
             );
-            self.governor.note_human_uncordon(node);
+            self.governor.ledger_mut().note_human_uncordon(node);
         }
-        for node in self.governor.overridden() {
+        for node in self.governor.ledger().overridden() {
             let healthy = self.engine.is_healthy(&node);
             self.governor.observe_health(&node, healthy, at);
         }
@@ -201,17 +212,15 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                     Ok(()) => {
                         tracing::info!(node = %req.node, rule = %req.rule, "cordoned: {}", req.explanation);
                         self.engine.mark_cordoned(&req.node);
-                        self.governor.record_cordon(at);
-                        self.last_refusal.remove(&req.node);
+                        self.governor.ledger_mut().record_cordon(&req.node, at);
                         taken.push(record(ActionKind::Cordon, req.explanation.clone()));
                     }
                     Err(e) => tracing::warn!(node = %req.node, "cordon failed, will retry: {e}"),
                 },
                 Err(refusal) => {
                     let reason = refusal.to_string();
-                    if self.last_refusal.get(&req.node) != Some(&reason) {
+                    if self.governor.ledger_mut().note_refusal(&req.node, &reason) {
                         log_refusal(&req.node, &refusal);
-                        self.last_refusal.insert(req.node.clone(), reason.clone());
                         let mut text = format!("would cordon, refused because {reason}");
                         if refusal == Refusal::DryRun && req.drain {
                             if let Some(more) = self.cordoner.would_also(&req.node).await {
@@ -224,7 +233,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             }
         }
         // A node no longer asked for starts a fresh refusal streak.
-        self.last_refusal.retain(|n, _| requested.contains(n));
+        self.governor.ledger_mut().end_refusal_streaks(&requested);
         for node in &out.uncordon_requests {
             if self.governor.settings.paused || self.governor.settings.dry_run {
                 continue;
@@ -236,7 +245,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             match self.cordoner.uncordon(node, at).await {
                 Ok(()) => {
                     self.engine.mark_uncordoned(node);
-                    self.governor.record_uncordon(node, at);
+                    self.governor.ledger_mut().record_uncordon(node, at);
                     taken.push(ActionRecord {
                         at,
                         node: node.clone(),

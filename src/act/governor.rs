@@ -6,6 +6,8 @@
 //! a cooldown after nodewatch uncordons a node; a node a human uncordoned is
 //! left alone until it has been healthy again; dry-run and pause switches.
 //! A refusal is reported with its reason, never silently dropped.
+//! The governor keeps no memory of its own: what nodewatch and humans did
+//! (last cordon, cooldowns, overrides) is in the [`Ledger`] it decides from.
 //! Per-pool policies ([`pools`]) and maintenance windows ([`windows`])
 //! refine these; both decide from plain values at the time given.
 
@@ -18,10 +20,10 @@ pub use holds::HoldState;
 pub use pools::{Limit, Mode, PoolPolicy, Selector};
 pub use windows::{Window, WindowSettings};
 
+use super::ledger::Ledger;
 use crate::model::{CordonRequest, NodeFacts};
 use crate::time::{Duration, Timestamp};
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::fmt;
 
 /// Governor settings; every field has the DESIGN.md default.
@@ -179,15 +181,14 @@ impl fmt::Display for Refusal {
     }
 }
 
-/// The governor's memory.
+/// The governor: its settings, and the ledger it decides from.
 #[derive(Clone, Debug, Default)]
 pub struct Governor {
     /// Settings.
     pub settings: GovernorSettings,
-    last_cordon: Option<Timestamp>,
-    uncordoned_at: HashMap<String, Timestamp>,
-    /// Nodes a human uncordoned → since when healthy (None: not yet).
-    human_override: HashMap<String, Option<Timestamp>>,
+    /// Who cordoned what and when, human overrides, cooldowns: the one
+    /// record of past actions (fed by the pipeline).
+    ledger: Ledger,
     /// Why every action is held now (set by the live agent each tick).
     hold: Option<String>,
     /// `settings.maintenance_windows`, compiled (an entry that cannot be
@@ -267,7 +268,7 @@ impl Governor {
         if !req.fresh {
             return Err(Refusal::StaleData);
         }
-        if self.human_override.contains_key(&req.node) {
+        if self.ledger.is_overridden(&req.node) {
             return Err(Refusal::HumanOverride);
         }
         if me.is_some_and(|n| n.excluded) {
@@ -285,7 +286,7 @@ impl Governor {
         // common cause: they count neither as unhealthy nor in the total.
         let judged: Vec<&NodeFacts> = scope.iter().copied().filter(|n| n.held.is_none()).collect();
         self.common_cause(policy, &judged)?;
-        if let Some(last) = self.last_cordon {
+        if let Some(last) = self.ledger.last_cordon() {
             if now.since(last) < s.min_interval {
                 return Err(Refusal::RateLimit { last });
             }
@@ -310,7 +311,7 @@ impl Governor {
                 }
             }
         }
-        if let Some(&since) = self.uncordoned_at.get(&req.node) {
+        if let Some(since) = self.ledger.uncordoned_at(&req.node) {
             if now.since(since) < s.cooldown {
                 return Err(Refusal::Cooldown { since });
             }
@@ -318,41 +319,22 @@ impl Governor {
         Ok(())
     }
 
-    /// Records a cordon that really happened.
-    pub fn record_cordon(&mut self, now: Timestamp) {
-        self.last_cordon = Some(now);
+    /// The record of past actions the governor decides from.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
-    /// Records an uncordon nodewatch did.
-    pub fn record_uncordon(&mut self, node: &str, now: Timestamp) {
-        self.uncordoned_at.insert(node.to_string(), now);
+    /// The record of past actions, to feed (the pipeline's results).
+    pub fn ledger_mut(&mut self) -> &mut Ledger {
+        &mut self.ledger
     }
 
-    /// Records that a human uncordoned a node nodewatch had cordoned.
-    pub fn note_human_uncordon(&mut self, node: &str) {
-        self.human_override.insert(node.to_string(), None);
-    }
-
-    /// Nodes a human uncordoned that nodewatch is waiting on.
-    pub fn overridden(&self) -> Vec<String> {
-        self.human_override.keys().cloned().collect()
-    }
-
-    /// Tracks health of overridden nodes; the override ends after the node
-    /// has been healthy for `healthy_period`.
+    /// Tracks health of an overridden node; the override ends after the
+    /// node has been healthy for `healthy_period` (the setting lives here,
+    /// the state in the ledger).
     pub fn observe_health(&mut self, node: &str, healthy: bool, now: Timestamp) {
         let period = self.settings.healthy_period;
-        let Some(since) = self.human_override.get_mut(node) else {
-            return;
-        };
-        match (healthy, *since) {
-            (false, _) => *since = None,
-            (true, None) => *since = Some(now),
-            (true, Some(t)) if now.since(t) >= period => {
-                self.human_override.remove(node);
-            }
-            _ => {}
-        }
+        self.ledger.observe_health(node, healthy, now, period);
     }
 }
 

@@ -1,9 +1,11 @@
 //! Act: what nodewatch does about its decisions. Notifiers and the cordoner
 //! sit behind small traits; the replay implementations record in memory,
 //! live ones (Alertmanager, webhooks, email, the Kubernetes API) plug in
-//! behind the same traits. Every cordon passes the [`governor`].
+//! behind the same traits. Every cordon passes the [`governor`], which
+//! decides from the [`ledger`] of past actions.
 
 pub mod governor;
+pub mod ledger;
 pub mod sinks;
 
 pub use crate::model::{CordonRequest, NodeFacts, Notification};
@@ -11,6 +13,7 @@ pub use governor::{
     Governor, GovernorSettings, HoldSettings, Limit, Mode, PoolPolicy, Refusal, Selector,
     WindowSettings,
 };
+pub use ledger::Ledger;
 
 use crate::model::ActionRecord;
 use crate::state::SinkStats;

@@ -30,11 +30,10 @@ use crate::catalog::Catalog;
 use crate::collect::{MetricSource, Source};
 use crate::engine::{self, Engine};
 use crate::k8s;
-use crate::model::{ActionKind, ActionRecord};
+use crate::model::ActionRecord;
 use crate::pipeline::Pipeline;
 use crate::serve::Published;
 use crate::time::{Clock, Timestamp};
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,8 +81,6 @@ pub struct Agent<M: MetricSource, N: Notifier> {
     identity: String,
     pause: bool,
     publish: Option<Published>,
-    human_seen: HashSet<(String, String)>,
-    last_cordon: Option<Timestamp>,
     hold: Option<AlertHold>,
     /// The latest node list (the watch sends one only when it changed).
     nodes_seen: Vec<k8s::Node>,
@@ -152,8 +149,6 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             identity,
             pause: opts.pause,
             publish: opts.publish,
-            human_seen: HashSet::new(),
-            last_cordon: None,
             hold,
             nodes_seen: Vec::new(),
             term: Term::default(),
@@ -210,9 +205,6 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             at,
             acting,
         );
-        for a in taken.iter().filter(|a| a.kind == ActionKind::Cordon) {
-            self.last_cordon = self.last_cordon.max(Some(a.at));
-        }
         if let Some(p) = &self.publish {
             p.publish(self.snapshot());
         }
@@ -232,12 +224,13 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             if n.spec.unschedulable {
                 let newer = Timestamp::parse_rfc3339(&at_text)
                     .ok()
-                    .filter(|&at| self.last_cordon.is_none_or(|l| at > l));
-                if newer.is_some() {
-                    self.last_cordon = newer;
-                }
+                    .filter(|&at| self.pipeline.last_cordon().is_none_or(|l| at > l));
                 self.pipeline.adopt_cordon(name, newer);
-            } else if self.human_seen.insert((name.clone(), at_text)) && !ours {
+            } else if self
+                .pipeline
+                .first_sight_of_annotated_uncordon(name, &at_text)
+                && !ours
+            {
                 // nodewatch removes its annotations when it uncordons, so an
                 // annotated schedulable node was uncordoned by a human. When
                 // the engine knew it as ours, the node list tells it itself.

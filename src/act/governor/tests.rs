@@ -72,7 +72,7 @@ fn rate_limit_one_per_ten_minutes() {
         max_fraction: 0.5,
         ..Default::default()
     });
-    g.record_cordon(T0);
+    g.ledger_mut().record_cordon("n0", T0);
     let ns = nodes(8);
     assert!(matches!(
         g.check(&req("n1"), &ns, T0.add(Duration::mins(9))),
@@ -156,7 +156,7 @@ fn never_the_last_healthy_node_of_a_zone() {
 #[test]
 fn cooldown_after_uncordon() {
     let mut g = Governor::default();
-    g.record_uncordon("n0", T0);
+    g.ledger_mut().record_uncordon("n0", T0);
     let ns = nodes(8);
     assert!(matches!(
         g.check(&req("n0"), &ns, T0.add(Duration::mins(30))),
@@ -168,7 +168,7 @@ fn cooldown_after_uncordon() {
 #[test]
 fn human_uncordon_waits_for_health() {
     let mut g = Governor::default();
-    g.note_human_uncordon("n0");
+    g.ledger_mut().note_human_uncordon("n0");
     let ns = nodes(8);
     assert_eq!(g.check(&req("n0"), &ns, T0), Err(Refusal::HumanOverride));
     g.observe_health("n0", true, T0);
