@@ -1,6 +1,7 @@
 //! Connecting to the API server: in-cluster service account, or a
 //! kubeconfig file and context, with rustls (ring) as the TLS provider.
 
+use super::bodycap::{CapLayer, DEFAULT_CAPS};
 use super::LiveError;
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use std::path::PathBuf;
@@ -51,5 +52,8 @@ pub async fn client_from(opts: &ClientOptions) -> Result<::kube::Client, LiveErr
     // Writes are retried by nodewatch itself, visibly and with a bound;
     // watchers have their own backoff.
     config.default_retry = false;
-    ::kube::Client::try_from(config).map_err(|e| cfg(&e))
+    // Every answer's body is capped (see `bodycap`): a hostile API server
+    // cannot make the agent buffer without bound.
+    let builder = ::kube::client::ClientBuilder::try_from(config).map_err(|e| cfg(&e))?;
+    Ok(builder.with_layer(&CapLayer(DEFAULT_CAPS)).build())
 }

@@ -19,6 +19,7 @@
 
 mod agent;
 pub mod audit;
+pub mod bodycap;
 mod client;
 pub mod condition;
 mod cordon;

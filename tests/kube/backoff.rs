@@ -4,6 +4,11 @@
 //! exponentially instead of retrying every 100 ms, and repeated errors are
 //! logged a few times, not dozens of lines a second. Before the fix, 8 s of
 //! this cost ~230 requests and ~480 log lines.
+//!
+//! The same fake also sends a 1 GiB list body and a 1 GiB watch line (no
+//! real API server can be made to): the agent cuts each at its cap
+//! (`src/live/bodycap.rs`), logs the error (the watchers' error path, which also counts it in
+//! `nodewatch_source_errors_total{kind="watch"}`) and stays small.
 
 use hostile::{Hostile, Misbehave};
 use nodewatch_testkit::free_port;
@@ -30,6 +35,29 @@ fn kubeconfig(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
 /// Starts `run` against the API server at `port`, leaves it `RUN_FOR`,
 /// stops it and returns its log.
 async fn run_against(port: u16) -> String {
+    run_watched(port).await.log
+}
+
+/// What a run left behind.
+struct Ran {
+    /// stderr and stdout.
+    log: String,
+    /// Peak resident memory (VmHWM), in MiB, just before it was stopped.
+    peak_mib: u64,
+}
+
+/// Peak resident memory of process `pid`, in MiB.
+fn peak_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024)
+}
+
+/// Like [`run_against`], with the peak memory at the end.
+async fn run_watched(port: u16) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let kc = kubeconfig(dir.path(), port);
     let mut child: Child = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
@@ -41,6 +69,7 @@ async fn run_against(port: u16) -> String {
         .spawn()
         .expect("start nodewatch run");
     tokio::time::sleep(RUN_FOR).await;
+    let peak_mib = peak_mib(child.id());
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -66,7 +95,7 @@ async fn run_against(port: u16) -> String {
         .unwrap()
         .read_to_string(&mut log)
         .unwrap();
-    log
+    Ran { log, peak_mib }
 }
 
 /// Log lines of any kind (kube's own included).
@@ -109,5 +138,50 @@ async fn a_closed_port_gets_few_log_lines() {
     assert!(
         log.contains("watch failed"),
         "the first error is logged\n{log}"
+    );
+}
+
+/// Memory the agent may reach against an API server sending 1 GiB bodies:
+/// far below the 1 GiB it would reach if it buffered them.
+const PEAK_MIB: u64 = 400;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1_gib_list_body_is_cut_at_the_cap_and_logged() {
+    let huge = Misbehave::Huge {
+        status: 200,
+        json: true,
+        limit: 1 << 30,
+    };
+    let server = Hostile::start(&[], huge).await;
+    let ran = run_watched(server.port).await;
+    let (written, peak) = (server.written() >> 20, ran.peak_mib);
+    eprintln!("server wrote {written} MiB; agent peak {peak} MiB");
+    assert!(
+        peak < PEAK_MIB,
+        "peak {peak} MiB: the list body was buffered\n{}",
+        ran.log
+    );
+    assert!(
+        ran.log.contains("response body over"),
+        "the cap is logged\n{}",
+        ran.log
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_watch_line_is_cut_at_the_cap_and_logged() {
+    let server = Hostile::start(&[], Misbehave::KubeEndlessWatch { limit: 1 << 30 }).await;
+    let ran = run_watched(server.port).await;
+    let (written, peak) = (server.written() >> 20, ran.peak_mib);
+    eprintln!("server wrote {written} MiB; agent peak {peak} MiB");
+    assert!(
+        peak < PEAK_MIB,
+        "peak {peak} MiB: the watch line was buffered\n{}",
+        ran.log
+    );
+    assert!(
+        ran.log.contains("watch line over"),
+        "the cap is logged\n{}",
+        ran.log
     );
 }

@@ -28,6 +28,12 @@ pub enum Misbehave {
     Garbage,
     /// `200 OK` with `{"id": 1}`.
     Ok,
+    /// A Kubernetes API server whose lists are empty and whose watches
+    /// (`watch=true`) answer `200` with one line of `limit` bytes.
+    KubeEndlessWatch {
+        /// Bytes of the one watch line at most.
+        limit: u64,
+    },
 }
 
 /// A hostile HTTP server on 127.0.0.1: answers every request (after the
@@ -173,47 +179,76 @@ async fn serve_hostile(mut sock: tokio::net::TcpStream, st: Arc<HostileState>) {
                 let _ = sock.write_all(b"\x00\x01garbage, not HTTP\r\n\r\n").await;
                 return;
             }
+            Misbehave::KubeEndlessWatch { limit } if path.contains("watch=true") => {
+                if !write_huge(&mut sock, &st, 200, true, limit).await {
+                    return;
+                }
+            }
+            Misbehave::KubeEndlessWatch { .. } => {
+                let body = r#"{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":"1"},"items":[]}"#;
+                let r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if sock.write_all(r.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
             Misbehave::Huge {
                 status,
                 json,
                 limit,
             } => {
-                let ctype = if json {
-                    "application/json"
-                } else {
-                    "text/plain"
-                };
-                let head = format!(
-                    "HTTP/1.1 {status} Whatever\r\nContent-Type: {ctype}\r\nTransfer-Encoding: chunked\r\n\r\n"
-                );
-                if sock.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                // A valid start, then filler that never closes the JSON.
-                let mut first = true;
-                let mut sent = 0u64;
-                let filler = vec![b' '; 64 * 1024];
-                while sent < limit {
-                    let data: &[u8] = if first && json {
-                        br#"{"status":"success","data":{"resultType":"vector","result":["#
-                    } else {
-                        &filler
-                    };
-                    first = false;
-                    let frame = format!("{:x}\r\n", data.len());
-                    let ok = sock.write_all(frame.as_bytes()).await.is_ok()
-                        && sock.write_all(data).await.is_ok()
-                        && sock.write_all(b"\r\n").await.is_ok();
-                    if !ok {
-                        return;
-                    }
-                    sent += data.len() as u64;
-                    st.written.fetch_add(data.len() as u64, SeqCst);
-                }
-                if sock.write_all(b"0\r\n\r\n").await.is_err() {
+                if !write_huge(&mut sock, &st, status, json, limit).await {
                     return;
                 }
             }
         }
     }
+}
+
+/// Writes a chunked answer of `status` with at most `limit` body bytes (a
+/// valid JSON start, then spaces: no newline, never closed); false if the
+/// client went away.
+async fn write_huge(
+    sock: &mut tokio::net::TcpStream,
+    st: &HostileState,
+    status: u16,
+    json: bool,
+    limit: u64,
+) -> bool {
+    use std::sync::atomic::Ordering::SeqCst;
+    use tokio::io::AsyncWriteExt;
+    let ctype = if json {
+        "application/json"
+    } else {
+        "text/plain"
+    };
+    let head = format!(
+        "HTTP/1.1 {status} Whatever\r\nContent-Type: {ctype}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    if sock.write_all(head.as_bytes()).await.is_err() {
+        return false;
+    }
+    let mut first = true;
+    let mut sent = 0u64;
+    let filler = vec![b' '; 64 * 1024];
+    while sent < limit {
+        let data: &[u8] = if first && json {
+            br#"{"status":"success","data":{"resultType":"vector","result":["#
+        } else {
+            &filler
+        };
+        first = false;
+        let frame = format!("{:x}\r\n", data.len());
+        let ok = sock.write_all(frame.as_bytes()).await.is_ok()
+            && sock.write_all(data).await.is_ok()
+            && sock.write_all(b"\r\n").await.is_ok();
+        if !ok {
+            return false;
+        }
+        sent += data.len() as u64;
+        st.written.fetch_add(data.len() as u64, SeqCst);
+    }
+    sock.write_all(b"0\r\n\r\n").await.is_ok()
 }
