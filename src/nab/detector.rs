@@ -74,7 +74,7 @@ pub struct NabSignal {
 impl Default for NabSettings {
     /// What the harness measures: novelty in both directions (NAB's
     /// anomalies go either way), no peers (one series), no floor on the
-    /// spread (NAB's units are unknown); `z: 6` on the value and its hourly
+    /// spread (NAB's units are unknown); `z: 5` on the value and its hourly
     /// mean, twice that on the daily change (a difference of two windows,
     /// each as noisy as the value); a baseline of 1,000 values (3.5 days of
     /// 5-minute rows); a rule that fires at once (NAB's anomalies are often
@@ -97,14 +97,14 @@ impl Default for NabSettings {
         let hour = Duration::mins(60);
         NabSettings {
             signals: vec![
-                signal("value", Duration(0), false, None, 6.0),
-                signal("value_1h_mean", hour, false, None, 6.0),
+                signal("value", Duration(0), false, None, 5.0),
+                signal("value_1h_mean", hour, false, None, 5.0),
                 signal(
                     "daily_change",
                     hour,
                     true,
                     Some(Duration::mins(24 * 60)),
-                    12.0,
+                    10.0,
                 ),
             ],
             baseline_len: 1000,

@@ -127,7 +127,7 @@ impl Grid {
         s
     }
 
-    /// `z=6 baseline_len=1000`.
+    /// `z=5 baseline_len=1000`.
     pub fn describe(&self, point: &[f64]) -> String {
         let parts: Vec<String> = self
             .axes
@@ -316,7 +316,7 @@ mod tests {
             "the daily change stays twice as demanding"
         );
         assert_eq!(g.describe(&[4.0, 750.0]), "z=4 baseline_len=750");
-        assert_eq!(g.settings(&[6.0, 1000.0]), NabSettings::default());
+        assert_eq!(g.settings(&[5.0, 1000.0]), NabSettings::default());
         let g = Grid::with_signals(NabSettings::default());
         assert_eq!(g.points().len(), 100);
         let names: Vec<String> = g
@@ -326,6 +326,6 @@ mod tests {
             .map(|s| s.name)
             .collect();
         assert_eq!(names, ["value", "daily_change"]);
-        assert_eq!(g.settings(&[7.0, 6.0, 1000.0]), NabSettings::default());
+        assert_eq!(g.settings(&[7.0, 5.0, 1000.0]), NabSettings::default());
     }
 }

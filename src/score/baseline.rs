@@ -12,6 +12,11 @@ pub const MIN_BASELINE: usize = 10;
 /// Ticks between baseline refreshes once warm: medians are the costly part
 /// of a tick, and a baseline that moves every 16 ticks (8 min at 30 s) is fresh enough.
 const REFRESH_EVERY: u16 = 16;
+/// Mean of |z| for Gaussian noise (√(2/π)): the calm series that
+/// self-calibration compares against.
+const NOISE_MEAN: f64 = 0.797_884_6;
+/// The detectors' cap on a strength (`detectors::Z_CAP`).
+const Z_CAP_SCORE: f64 = 99.0;
 
 /// The streaming state of one (subject, signal).
 #[derive(Clone, Debug)]
@@ -41,6 +46,11 @@ pub struct SeriesState {
     /// Novelty detection: the baseline from before the current excursion
     /// began, and how long it has lasted.
     excursion: Option<(Reference, u32)>,
+    /// Self-calibration: exponentially weighted mean of the subject's own
+    /// recent raw strengths (robust |z| of every unflagged value), and how
+    /// many fed it — see [`SeriesState::calibrated`].
+    score_mean: f32,
+    scores: u32,
 }
 
 /// A baseline's summary at one moment: what an excursion is judged against.
@@ -75,7 +85,42 @@ impl SeriesState {
             cusum_down: 0.0,
             frozen: 0,
             excursion: None,
+            score_mean: 0.0,
+            scores: 0,
         }
+    }
+
+    /// Records one raw strength `z` (robust z of a value the detectors did
+    /// not flag) into the subject's own score distribution. The weight is
+    /// 1/n while fewer than a ring length fed it, then 1/ring: a window as
+    /// long as the baseline, so there is no setting of its own.
+    pub fn record_score(&mut self, z: f64) {
+        if !z.is_finite() {
+            return;
+        }
+        self.scores = self.scores.saturating_add(1);
+        let w = 1.0 / (self.scores as f32).min(self.cap as f32);
+        let z = z as f32;
+        self.score_mean += w * (z - self.score_mean);
+    }
+
+    /// The anomaly likelihood idea (Numenta's, re-derived, not copied):
+    /// judge a strength against the subject's *own* recent strengths. Since
+    /// the robust z divides by the MAD, half of any series' |z| lie below
+    /// 0.67 whatever its shape; their *mean* is what heavy tails raise
+    /// (0.80 for Gaussian noise, several for a bursty count series that
+    /// routinely reaches 5–20σ). `z` is scaled by `0.80 / mean` when the
+    /// mean is above 0.80: a jumpy subject needs a proportionally larger
+    /// excursion, a calm one keeps its `z`. Never above `z`; before
+    /// [`MIN_BASELINE`] strengths were seen, `z` itself.
+    pub fn calibrated(&self, z: f64) -> f64 {
+        // A strength at the cap is beyond measure: no history makes it
+        // ordinary (and a capped mean says nothing about how far it went).
+        if (self.scores as usize) < MIN_BASELINE || z >= Z_CAP_SCORE {
+            return z;
+        }
+        let m = self.score_mean as f64;
+        z * (NOISE_MEAN / m.max(NOISE_MEAN))
     }
 
     /// What a value is judged against for novelty: the baseline from
@@ -297,6 +342,31 @@ mod tests {
         }
         s.refresh();
         assert_eq!((s.lo, s.hi), (5.0, 5.0));
+    }
+
+    #[test]
+    fn calibration_shrinks_z_only_for_a_jumpy_subject() {
+        // A calm subject: strengths like Gaussian noise keep their z.
+        let mut calm = SeriesState::new(100, 0);
+        assert_eq!(calm.calibrated(6.0), 6.0, "nothing learnt yet");
+        for i in 0..200 {
+            calm.record_score([0.2, 0.7, 1.4][i % 3]);
+        }
+        assert_eq!(calm.calibrated(6.0), 6.0);
+        // A jumpy one whose strengths average 4 (routine 5–20σ bursts):
+        // the same 6σ counts as 6 · 0.80 / 4 ≈ 1.2.
+        let mut jumpy = SeriesState::new(100, 0);
+        for i in 0..200 {
+            jumpy.record_score([0.5, 0.5, 0.5, 14.5][i % 4]);
+        }
+        let c = jumpy.calibrated(6.0);
+        assert!((c - 6.0 * NOISE_MEAN / 4.0).abs() < 0.05, "{c}");
+        assert!(
+            jumpy.calibrated(30.0) > 5.0,
+            "a large excursion still counts"
+        );
+        jumpy.record_score(f64::NAN);
+        assert!((jumpy.calibrated(6.0) - c).abs() < 1e-9, "NaN ignored");
     }
 
     #[test]

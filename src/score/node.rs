@@ -103,7 +103,8 @@ pub fn assess_relative(
             let r = st.reference();
             (ev.median, ev.mad) = (r.median, r.mad);
             if detectors::beyond_range(x, &r, cfg.mad_floor, cfg.direction) {
-                ev.own_z = robust_z(x, r.median, r.mad, cfg.mad_floor, cfg.direction);
+                let z = robust_z(x, r.median, r.mad, cfg.mad_floor, cfg.direction);
+                ev.own_z = z.min(st.calibrated(z));
             }
             own = own.max(level(ev.own_z, cfg.z));
         } else if cfg.baseline {
@@ -140,6 +141,14 @@ pub fn assess_relative(
     };
     ev.level = thr_level.max(local);
     ev.tripped = ev.threshold || own_level.is_some_and(|o| o >= 0.5);
+    // Self-calibration (novelty signals): the strengths of the values
+    // nothing flagged, against the current baseline, are the subject's own
+    // score distribution. Not (yet) on freezing robust-z baselines: there a
+    // node sick from its first minutes (the suite's `nodes-joining`) would
+    // learn its fault as its normal jumpiness and be missed.
+    if ev.warm && cfg.novelty && !count_tail && !ev.tripped {
+        st.record_score(robust_z(x, st.median, st.mad, cfg.mad_floor, cfg.direction));
+    }
     // A signal judged without its own history (thresholds, peers only)
     // keeps none: no ring to fill, no median to refresh.
     if cfg.novelty {
