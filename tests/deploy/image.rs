@@ -189,6 +189,11 @@ fn the_build_context_holds_what_the_build_reads() {
             in_bench = l == "[[bench]]";
         } else if let (true, Some(n)) = (in_bench, l.strip_prefix("name = ")) {
             needed.push(format!("benches/{}.rs", n.trim_matches('"')));
+        } else if let (true, Some(path)) = (in_bench, l.strip_prefix("path = ")) {
+            // A bench in a folder names its main file (after its name).
+            if let Some(last) = needed.last_mut() {
+                *last = path.trim_matches('"').to_string();
+            }
         }
         // Path dependencies (dev ones too): cargo reads their manifests
         // to resolve the lock file before it builds anything.
