@@ -134,11 +134,6 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         }
     }
 
-    /// When nodewatch last cordoned a node (made or adopted), if ever.
-    pub fn last_cordon(&self) -> Option<Timestamp> {
-        self.governor.ledger().last_cordon()
-    }
-
     /// Whether `node`, schedulable but annotated as cordoned by nodewatch at
     /// `cordon_at`, is seen so for the first time (see the ledger).
     pub fn first_sight_of_annotated_uncordon(&mut self, node: &str, cordon_at: &str) -> bool {

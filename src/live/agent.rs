@@ -222,10 +222,10 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             let at_text = a.get(AT).cloned().unwrap_or_default();
             let ours = self.pipeline.is_cordoned_by_us(name);
             if n.spec.unschedulable {
-                let newer = Timestamp::parse_rfc3339(&at_text)
-                    .ok()
-                    .filter(|&at| self.pipeline.last_cordon().is_none_or(|l| at > l));
-                self.pipeline.adopt_cordon(name, newer);
+                // The ledger keeps the newest cordon time, so an older
+                // annotation changes nothing.
+                let at = Timestamp::parse_rfc3339(&at_text).ok();
+                self.pipeline.adopt_cordon(name, at);
             } else if self
                 .pipeline
                 .first_sight_of_annotated_uncordon(name, &at_text)

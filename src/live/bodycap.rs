@@ -140,13 +140,16 @@ impl<B> Capped<B> {
                 }
             }
             Mode::Line(cap) => {
+                // The line carried over ends at this chunk's first newline;
+                // lines wholly inside the chunk are at most the chunk,
+                // which hyper bounds.
+                let first = data.iter().position(|&b| b == b'\n');
+                let carried = self.seen.saturating_add(first.unwrap_or(data.len()));
                 self.seen = match data.iter().rposition(|&b| b == b'\n') {
                     Some(i) => data.len() - i - 1,
-                    None => self.seen.saturating_add(data.len()),
+                    None => carried,
                 };
-                // A chunk may hold several whole lines before its last
-                // newline; each is at most the chunk, which hyper bounds.
-                if self.seen > cap {
+                if carried > cap || self.seen > cap {
                     return Err(CapError::WatchLine(cap));
                 }
             }
@@ -227,6 +230,10 @@ mod tests {
         }
         assert_eq!(c.count(b"0123456"), Ok(()));
         assert_eq!(c.count(b"7890"), Err(CapError::WatchLine(10)));
+        // A long line that ends inside the next chunk is caught too.
+        let mut c = capped(Mode::Line(10));
+        assert_eq!(c.count(b"012345678"), Ok(()));
+        assert_eq!(c.count(b"9abc\nde"), Err(CapError::WatchLine(10)));
     }
 
     #[test]
