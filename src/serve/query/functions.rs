@@ -101,7 +101,7 @@ pub(super) fn windowed(
     let (ids, windows, ends) = ev.windows(&ms.vs, range)?;
     let h = ev.h;
     let mut out = Vec::with_capacity(ids.len());
-    let mut buf: Vec<(i64, f64)> = Vec::new();
+    let mut read = super::window::Decoded::default();
     let mut cur = h.cursor();
     for (n, sid) in ids.into_iter().enumerate() {
         if n % 64 == 63 {
@@ -111,15 +111,15 @@ pub(super) fn windowed(
             continue;
         };
         cur.series(sid);
+        read.clear();
         let mut points = Vec::with_capacity(windows.len());
         let mut any = false;
         for (i, (w, t)) in windows.iter().zip(&ends).enumerate() {
-            buf.clear();
-            buf.extend(w.clone().filter_map(|g| Some((h.time_of(g), cur.get(g)?))));
-            let v = if buf.is_empty() {
+            let s = read.window(w.clone(), |g| Some((h.time_of(g), cur.get(g)?)));
+            let v = if s.is_empty() {
                 None
             } else {
-                f(&buf, *t, i, range)?
+                f(s, *t, i, range)?
             };
             any |= v.is_some();
             points.push(v);

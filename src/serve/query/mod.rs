@@ -36,6 +36,7 @@ mod range_params;
 mod select;
 mod subquery;
 mod topk;
+mod window;
 
 use super::history::History;
 pub use names::Names;
