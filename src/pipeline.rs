@@ -8,7 +8,7 @@
 use crate::act::{Cordoner, Governor, Mode, Notifier, Refusal};
 use crate::collect::{Observation, Source};
 use crate::engine::{Engine, PoolRules};
-use crate::model::{ActionKind, ActionRecord, AlertState, CordonRequest, Notification};
+use crate::model::{ActionKind, ActionRecord, AlertState, CordonRequest, NodeFacts, Notification};
 use crate::state::Snapshot;
 use crate::time::Timestamp;
 use std::collections::HashSet;
@@ -43,7 +43,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         engine.keep_labels(governor.label_keys());
         // The pool policies' thresholds and hub selectors, for the core.
         let pools = governor
-            .settings
+            .settings()
             .pools
             .iter()
             .map(|p| PoolRules {
@@ -108,7 +108,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
     /// Switches actions off (the pause flag or annotation, or a standby
     /// replica): every cordon is refused and reported, scoring goes on.
     pub fn set_paused(&mut self, paused: bool) {
-        self.governor.settings.paused = paused;
+        self.governor.set_paused(paused);
     }
 
     /// Holds every cordon for `reason` (an outside condition such as an
@@ -117,21 +117,16 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         self.governor.set_hold(reason);
     }
 
-    /// Whether nodewatch cordoned `node` (as far as it knows).
+    /// Whether nodewatch cordoned `node` (as far as the ledger knows).
     pub fn is_cordoned_by_us(&self, node: &str) -> bool {
-        self.engine.is_cordoned_by_us(node)
+        self.governor.ledger().is_cordoned_by_us(node)
     }
 
     /// Adopts a cordon nodewatch made earlier (found in the node's
     /// annotations after a restart or on another replica), made at `at`
     /// when known: it counts for the limits and the rate limit.
     pub fn adopt_cordon(&mut self, node: &str, at: Option<Timestamp>) {
-        if !self.engine.is_cordoned_by_us(node) {
-            self.engine.mark_cordoned(node);
-        }
-        if let Some(at) = at {
-            self.governor.ledger_mut().adopt_cordon(at);
-        }
+        self.governor.ledger_mut().adopt_cordon(node, at);
     }
 
     /// Whether `node`, schedulable but annotated as cordoned by nodewatch at
@@ -158,7 +153,14 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
     /// Runs one tick on an observation.
     pub async fn step_with(&mut self, obs: Observation) -> Vec<ActionRecord> {
         let started = std::time::Instant::now();
-        let out = self.engine.tick(obs);
+        // The node list goes to the ledger before the tick is judged: it
+        // supersedes what nodewatch wrote and shows humans' uncordons.
+        let ledger = self.governor.ledger_mut();
+        let mut human_uncordoned = Vec::new();
+        let out = self.engine.tick_with(obs, |changed| {
+            human_uncordoned = ledger.observe_listed(changed);
+            ledger.cordons().clone()
+        });
         self.tick_seconds = started.elapsed().as_secs_f64();
         let at = out.at;
         for n in out.notifications {
@@ -169,12 +171,11 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             tracing::info!(at = %at, "alert {} {} [{}] {}", n.status, n.alert.name, n.alert.scope, n.alert.subject);
             self.notifier.notify(n);
         }
-        for node in &out.human_uncordoned {
+        for node in &human_uncordoned {
             tracing::warn!(
                 node,
                 "a human uncordoned a node nodewatch had cordoned; leaving it alone until healthy"
             );
-            self.governor.ledger_mut().note_human_uncordon(node);
         }
         for node in self.governor.ledger().overridden() {
             let healthy = self.engine.is_healthy(&node);
@@ -185,7 +186,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         for req in &out.cordon_requests {
             requested.push(req.node.clone());
             // Facts change as cordons happen within one tick.
-            let facts = self.engine.refresh_facts(&out.facts);
+            let facts = self.governor.ledger().cordons().refresh(&out.facts);
             let record = |kind: ActionKind, reason: String| ActionRecord {
                 at,
                 node: req.node.clone(),
@@ -206,8 +207,9 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
                 Ok(()) => match self.cordoner.cordon(&req.node, req, at).await {
                     Ok(()) => {
                         tracing::info!(node = %req.node, rule = %req.rule, "cordoned: {}", req.explanation);
-                        self.engine.mark_cordoned(&req.node);
-                        self.governor.ledger_mut().record_cordon(&req.node, at);
+                        self.governor
+                            .ledger_mut()
+                            .record_cordon(&req.node, at, &req.rule);
                         taken.push(record(ActionKind::Cordon, req.explanation.clone()));
                     }
                     Err(e) => tracing::warn!(node = %req.node, "cordon failed, will retry: {e}"),
@@ -230,7 +232,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
         // A node no longer asked for starts a fresh refusal streak.
         self.governor.ledger_mut().end_refusal_streaks(&requested);
         for node in &out.uncordon_requests {
-            if self.governor.settings.paused || self.governor.settings.dry_run {
+            if !self.governor.acts() {
                 continue;
             }
             // A maintenance window holds uncordons too (until it ends).
@@ -239,7 +241,6 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
             }
             match self.cordoner.uncordon(node, at).await {
                 Ok(()) => {
-                    self.engine.mark_uncordoned(node);
                     self.governor.ledger_mut().record_uncordon(node, at);
                     taken.push(ActionRecord {
                         at,
@@ -265,8 +266,16 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
 
     /// The maintenance window holding `node` at `at`, if any, in words.
     pub fn window_hold_of(&self, node: &str, at: Timestamp) -> Option<String> {
-        let facts = self.engine.node_facts(node)?;
+        let facts = self.node_facts(node)?;
         self.governor.window_hold_of(&facts, at)
+    }
+
+    /// `node` as the governor sees it now: the engine's facts with the
+    /// ledger's current cordon state (actions of this tick count).
+    fn node_facts(&self, node: &str) -> Option<NodeFacts> {
+        let mut facts = self.engine.node_facts(node)?;
+        self.governor.ledger().cordons().refresh_one(&mut facts);
+        Some(facts)
     }
 
     /// Who cordons (the live agent resumes drains with it).
@@ -276,9 +285,8 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
 
     /// Whether `node`'s pool policy is detect-only (nothing sent for it).
     fn detect_only(&self, node: &str) -> bool {
-        !self.governor.settings.pools.is_empty()
+        self.governor.has_pools()
             && self
-                .engine
                 .node_facts(node)
                 .is_some_and(|f| self.governor.mode_of(&f) == Some(Mode::DetectOnly))
     }
@@ -286,7 +294,7 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
     /// Whether `n` stays unsent: a node alert of a detect-only pool, or the
     /// resolution of one that was not sent.
     fn mute(&mut self, n: &Notification) -> bool {
-        if self.governor.settings.pools.is_empty() {
+        if !self.governor.has_pools() {
             return false;
         }
         let key = (n.alert.name.clone(), n.alert.subject.clone());
@@ -304,6 +312,13 @@ impl<N: Notifier, C: Cordoner> Pipeline<N, C> {
     /// The snapshot to publish, with recent actions and self-health.
     pub fn snapshot(&self, scenario: Option<&str>) -> Snapshot {
         let mut s = self.engine.snapshot();
+        // The engine's view is from the start of the tick; the ledger's
+        // includes this tick's cordons and uncordons.
+        let cordons = self.governor.ledger().cordons();
+        for n in &mut s.nodes {
+            n.cordoned = cordons.unschedulable(&n.name, n.cordoned);
+            n.cordoned_by_us = cordons.is_ours(&n.name);
+        }
         s.scenario = scenario.map(str::to_string);
         let from = self.actions.len().saturating_sub(RECENT_ACTIONS);
         s.actions = self.actions[from..].to_vec();

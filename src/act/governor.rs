@@ -184,8 +184,9 @@ impl fmt::Display for Refusal {
 /// The governor: its settings, and the ledger it decides from.
 #[derive(Clone, Debug, Default)]
 pub struct Governor {
-    /// Settings.
-    pub settings: GovernorSettings,
+    /// Settings (read through [`Governor::settings`]; only the pause flag
+    /// changes at run time, through [`Governor::set_paused`]).
+    settings: GovernorSettings,
     /// Who cordoned what and when, human overrides, cooldowns: the one
     /// record of past actions (fed by the pipeline).
     ledger: Ledger,
@@ -197,6 +198,27 @@ pub struct Governor {
 }
 
 impl Governor {
+    /// The settings in use.
+    pub fn settings(&self) -> &GovernorSettings {
+        &self.settings
+    }
+
+    /// Switches actions off (or on again): while paused every cordon is
+    /// refused and no uncordon is made.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.settings.paused = paused;
+    }
+
+    /// Whether nodewatch writes to nodes now: neither paused nor a dry run.
+    pub fn acts(&self) -> bool {
+        !self.settings.paused && !self.settings.dry_run
+    }
+
+    /// Whether any pool policy is configured.
+    pub fn has_pools(&self) -> bool {
+        !self.settings.pools.is_empty()
+    }
+
     /// Holds every cordon for `reason` until called with `None`.
     pub fn set_hold(&mut self, reason: Option<String>) {
         self.hold = reason;

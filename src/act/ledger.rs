@@ -1,20 +1,30 @@
 //! The action ledger: the one place that remembers what nodewatch did and
-//! what humans did about it, so the governor decides from a single record
-//! instead of state scattered over the pipeline and the governor. It holds
-//! when nodewatch last cordoned (the rate limit), when it uncordoned each
-//! node (the cooldown), which nodes a human uncordoned after nodewatch
-//! cordoned them (the override, until healthy again), and the last refusal
-//! reported per node (so a refusal streak is reported once, not each tick).
-//! Pure: plain values at the time given, no kube or HTTP.
+//! what humans did about it, so the governor and the engine decide from a
+//! single record instead of state scattered over the stages. It holds
+//! which nodes nodewatch cordoned, when and why, and the schedulability it
+//! wrote until a node list shows it ([`Cordons`], which the engine reads
+//! each tick), when nodewatch last cordoned (the rate limit), when it
+//! uncordoned each node (the cooldown), which nodes a human uncordoned
+//! after nodewatch cordoned them (the override, until healthy again), and
+//! the last refusal reported per node (so a refusal streak is reported
+//! once, not each tick). It is fed with the cordoner's results, the node
+//! lists and the nodes' annotations. Pure: plain values at the time given,
+//! no kube or HTTP.
 
+use crate::model::{Cordoned, Cordons};
 use crate::time::{Duration, Timestamp};
 use std::collections::{HashMap, HashSet};
 
+/// Why an adopted cordon was made, as far as nodewatch knows.
+pub const ADOPTED: &str = "adopted from the node's annotations";
+
 /// Who did what, and what follows from it. Fed by the pipeline with the
-/// cordoner's results and the node lists' human uncordons; read by the
-/// governor.
+/// cordoner's results and the node lists; read by the governor, and by the
+/// engine as [`Cordons`].
 #[derive(Clone, Debug, Default)]
 pub struct Ledger {
+    /// Nodes nodewatch cordoned (when, why) and the schedulability it wrote.
+    cordons: Cordons,
     /// When nodewatch last cordoned any node (a real cordon or one adopted
     /// from a node's annotations).
     last_cordon: Option<Timestamp>,
@@ -30,19 +40,69 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Records a cordon of `node` that really happened at `at`: it counts
-    /// for the rate limit and ends the node's refusal streak.
-    pub fn record_cordon(&mut self, node: &str, at: Timestamp) {
+    /// Records a cordon of `node` that really happened at `at`, asked for
+    /// `why` (the rule): the node is nodewatch's and unschedulable, the
+    /// cordon counts for the rate limit and ends the node's refusal streak.
+    pub fn record_cordon(&mut self, node: &str, at: Timestamp, why: &str) {
+        let cordon = Cordoned {
+            at: Some(at),
+            why: why.to_string(),
+        };
+        self.cordons.ours.insert(node.to_string(), cordon);
+        self.cordons.written.insert(node.to_string(), true);
         self.last_cordon = self.last_cordon.max(Some(at));
         self.last_refusal.remove(node);
     }
 
-    /// Records a cordon made at `at` by an earlier run or another replica
-    /// (found in a node's annotations): it counts for the rate limit.
-    pub fn adopt_cordon(&mut self, at: Timestamp) {
+    /// Records a cordon of `node` made by an earlier run or another replica
+    /// (found in its annotations), at `at` when known: the node is
+    /// nodewatch's (a cordon already known keeps its time and reason), and
+    /// the cordon counts for the rate limit.
+    pub fn adopt_cordon(&mut self, node: &str, at: Option<Timestamp>) {
+        if !self.cordons.is_ours(node) {
+            let cordon = Cordoned {
+                at,
+                why: ADOPTED.to_string(),
+            };
+            self.cordons.ours.insert(node.to_string(), cordon);
+            self.cordons.written.insert(node.to_string(), true);
+        }
         // The newest cordon counts, whichever way it was learnt (a clock
         // skewed annotation cannot move the rate limit back).
-        self.last_cordon = self.last_cordon.max(Some(at));
+        self.last_cordon = self.last_cordon.max(at);
+    }
+
+    /// Whether nodewatch cordoned `node` and nobody uncordoned it since.
+    pub fn is_cordoned_by_us(&self, node: &str) -> bool {
+        self.cordons.is_ours(node)
+    }
+
+    /// nodewatch's cordon of `node` (when, why), if it has one.
+    pub fn cordon_of(&self, node: &str) -> Option<&Cordoned> {
+        self.cordons.ours.get(node)
+    }
+
+    /// nodewatch's cordons and the schedulability it wrote, as the engine
+    /// and the governor's facts read them.
+    pub fn cordons(&self) -> &Cordons {
+        &self.cordons
+    }
+
+    /// Takes in a node list's changed nodes, each with its listed
+    /// `spec.unschedulable`: what nodewatch wrote is superseded by what the
+    /// list shows, and a node nodewatch cordoned that is listed schedulable
+    /// was uncordoned by a human (nodewatch's own uncordons are recorded
+    /// before), which starts an override. Returns those nodes.
+    pub fn observe_listed(&mut self, changed: &[(String, bool)]) -> Vec<String> {
+        let mut human = Vec::new();
+        for (node, unschedulable) in changed {
+            self.cordons.written.remove(node);
+            if !unschedulable && self.cordons.ours.remove(node).is_some() {
+                self.note_human_uncordon(node);
+                human.push(node.clone());
+            }
+        }
+        human
     }
 
     /// When nodewatch last cordoned a node, if ever.
@@ -50,9 +110,11 @@ impl Ledger {
         self.last_cordon
     }
 
-    /// Records an uncordon of `node` nodewatch did at `at` (its cooldown
-    /// starts).
+    /// Records an uncordon of `node` nodewatch did at `at`: the node is
+    /// schedulable and no longer nodewatch's, and its cooldown starts.
     pub fn record_uncordon(&mut self, node: &str, at: Timestamp) {
+        self.cordons.ours.remove(node);
+        self.cordons.written.insert(node.to_string(), false);
         self.uncordoned_at.insert(node.to_string(), at);
     }
 
@@ -121,70 +183,4 @@ impl Ledger {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const T0: Timestamp = Timestamp(1_700_000_000_000);
-
-    #[test]
-    fn cordons_and_uncordons_are_remembered() {
-        let mut l = Ledger::default();
-        assert_eq!(l.last_cordon(), None);
-        l.record_cordon("n0", T0);
-        assert_eq!(l.last_cordon(), Some(T0));
-        let later = T0.add(Duration::mins(3));
-        l.adopt_cordon(later);
-        assert_eq!(l.last_cordon(), Some(later));
-        l.adopt_cordon(T0);
-        assert_eq!(
-            l.last_cordon(),
-            Some(later),
-            "an older cordon does not move it back"
-        );
-        assert_eq!(l.uncordoned_at("n0"), None);
-        l.record_uncordon("n0", later);
-        assert_eq!(l.uncordoned_at("n0"), Some(later));
-        assert_eq!(l.uncordoned_at("n1"), None);
-    }
-
-    #[test]
-    fn a_human_override_ends_after_a_healthy_period_without_a_break() {
-        let mut l = Ledger::default();
-        let p = Duration::mins(10);
-        l.observe_health("n0", true, T0, p);
-        assert!(!l.is_overridden("n0"), "no override, nothing tracked");
-        l.note_human_uncordon("n0");
-        assert_eq!(l.overridden(), vec!["n0".to_string()]);
-        l.observe_health("n0", true, T0, p);
-        l.observe_health("n0", false, T0.add(Duration::mins(5)), p);
-        l.observe_health("n0", true, T0.add(Duration::mins(6)), p);
-        l.observe_health("n0", true, T0.add(Duration::mins(15)), p);
-        assert!(l.is_overridden("n0"), "healthy 9 minutes since the break");
-        l.observe_health("n0", true, T0.add(Duration::mins(16)), p);
-        assert!(!l.is_overridden("n0"));
-        assert!(l.overridden().is_empty());
-    }
-
-    #[test]
-    fn an_annotated_uncordon_is_seen_once_per_cordon() {
-        let mut l = Ledger::default();
-        assert!(l.first_sight_of_annotated_uncordon("n0", "2026-01-01T00:00:00Z"));
-        assert!(!l.first_sight_of_annotated_uncordon("n0", "2026-01-01T00:00:00Z"));
-        assert!(l.first_sight_of_annotated_uncordon("n0", "2026-01-02T00:00:00Z"));
-        assert!(l.first_sight_of_annotated_uncordon("n1", "2026-01-01T00:00:00Z"));
-    }
-
-    #[test]
-    fn a_refusal_streak_is_reported_once_per_reason() {
-        let mut l = Ledger::default();
-        assert!(l.note_refusal("n0", "rate limit"));
-        assert!(!l.note_refusal("n0", "rate limit"), "same streak");
-        assert!(l.note_refusal("n0", "cooldown"), "new reason");
-        assert!(l.note_refusal("n1", "cooldown"), "per node");
-        l.end_refusal_streaks(&["n1".to_string()]);
-        assert!(l.note_refusal("n0", "cooldown"), "n0's streak ended");
-        assert!(!l.note_refusal("n1", "cooldown"), "n1 still asked for");
-        l.record_cordon("n1", T0);
-        assert!(l.note_refusal("n1", "cooldown"), "a cordon ends the streak");
-    }
-}
+mod tests;

@@ -1,7 +1,9 @@
 //! The pure core of one tick: signals → score → decide. It takes an
 //! [`Observation`] (from any source) and returns what changed: alert
 //! transitions, cordon and uncordon requests, and the facts the governor
-//! needs. No I/O, no clock: the observation carries the time.
+//! needs. No I/O, no clock: the observation carries the time. It only asks
+//! for cordons: who cordoned what is the action ledger's, which the engine
+//! reads as plain [`Cordons`] at the start of each tick.
 
 mod attribution;
 mod contributors;
@@ -23,7 +25,7 @@ const LEAVING: u8 = 2;
 use crate::catalog::{Catalog, EventCount, SignalScope};
 use crate::collect::Observation;
 use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
-use crate::model::{CordonRequest, NodeFacts, Notification};
+use crate::model::{CordonRequest, Cordons, NodeFacts, Notification};
 use crate::score::{self, Evidence, SeriesState};
 use crate::signals::disruption::{self, Disruption};
 use crate::signals::nodes::DEFAULT_POOL_LABEL;
@@ -95,8 +97,6 @@ pub struct TickOutput {
     /// Every existing node as the governor sees it (filled only when there
     /// are cordon requests to check).
     pub facts: Vec<NodeFacts>,
-    /// Nodes nodewatch had cordoned that a human uncordoned.
-    pub human_uncordoned: Vec<String>,
 }
 
 /// The scoring pipeline's state across ticks.
@@ -105,6 +105,9 @@ pub struct Engine {
     settings: Settings,
     /// Known nodes.
     nodes: NodeTable,
+    /// nodewatch's cordons as the action ledger gave them at the start of
+    /// this tick (read-only here; see [`Engine::tick_with`]).
+    cordons: Cordons,
     events: EventIngest,
     /// `[signal][node]` own-baseline state (node signals).
     series: Vec<Vec<SeriesState>>,
@@ -162,6 +165,7 @@ impl Engine {
             catalog,
             settings,
             nodes: NodeTable::default(),
+            cordons: Cordons::default(),
             series: vec![Vec::new(); n],
             windows: vec![Vec::new(); n],
             evidence: vec![Vec::new(); n],
@@ -194,19 +198,36 @@ impl Engine {
         &self.settings
     }
 
-    /// Runs one tick on `obs`.
+    /// Runs one tick on `obs` with no cordons by nodewatch (the engine
+    /// alone, as benchmarks and the core's tests run it).
     pub fn tick(&mut self, obs: Observation) -> TickOutput {
+        self.tick_with(obs, |_| Cordons::default())
+    }
+
+    /// Runs one tick on `obs`. The node list (if any) is applied first;
+    /// `cordons` is then handed each node whose object changed, with its
+    /// listed `spec.unschedulable`, and returns nodewatch's cordons as the
+    /// tick is to see them (the pipeline feeds the list to the action
+    /// ledger and answers with the ledger's values).
+    pub fn tick_with(
+        &mut self,
+        obs: Observation,
+        cordons: impl FnOnce(&[(String, bool)]) -> Cordons,
+    ) -> TickOutput {
         self.tick += 1;
         self.at = obs.at;
         let mut out = TickOutput {
             at: obs.at,
             ..Default::default()
         };
-        if let Some(list) = &obs.nodes {
-            out.human_uncordoned =
+        let changed = match &obs.nodes {
+            Some(list) => {
                 self.nodes
-                    .apply_list(list, &self.settings.pool_label, &self.kept_labels, obs.at);
-        }
+                    .apply_list(list, &self.settings.pool_label, &self.kept_labels, obs.at)
+            }
+            None => Vec::new(),
+        };
+        self.cordons = cordons(&changed);
         for p in &obs.pods {
             self.events.add_pod(p, &mut self.nodes);
         }
@@ -508,7 +529,8 @@ impl Engine {
 
     /// Why node `i` is held now (expected disruption), if it is.
     pub(crate) fn held(&self, i: u32) -> Option<Disruption> {
-        self.nodes.held(i, self.at, self.settings.warm_up)
+        self.nodes
+            .held(i, &self.cordons, self.at, self.settings.warm_up)
     }
 
     /// Nodes that currently exist.
@@ -532,8 +554,8 @@ impl Engine {
             name: e.name.clone(),
             zone: e.zone.clone(),
             pool: e.pool.clone(),
-            unschedulable: e.unschedulable,
-            cordoned_by_us: e.cordoned_by_us,
+            unschedulable: self.unschedulable(i),
+            cordoned_by_us: self.is_ours(i),
             healthy: self.scores.get(i as usize).copied().unwrap_or(0.0)
                 < self.settings.unhealthy_score,
             excluded: e.excluded,
@@ -557,26 +579,9 @@ impl Engine {
     pub(crate) fn upgrading_pools(&self) -> std::collections::BTreeMap<String, String> {
         disruption::upgrading_pools(self.existing().map(|i| {
             let e = self.nodes.entry(i);
-            let other = e.unschedulable && !e.cordoned_by_us;
+            let other = self.unschedulable(i) && !self.is_ours(i);
             (e.pool.as_str(), e.kubelet_version.as_str(), other)
         }))
-    }
-
-    /// `facts` with each node's cordon state as it is now (cordons made
-    /// earlier in the same tick count).
-    pub fn refresh_facts(&self, facts: &[NodeFacts]) -> Vec<NodeFacts> {
-        facts
-            .iter()
-            .map(|f| {
-                let mut f = f.clone();
-                if let Some(i) = self.nodes.get(&f.name) {
-                    let e = self.nodes.entry(i);
-                    f.unschedulable = e.unschedulable;
-                    f.cordoned_by_us = e.cordoned_by_us;
-                }
-                f
-            })
-            .collect()
     }
 
     /// Whether `node` counts as healthy now (unknown nodes do not).
@@ -597,27 +602,17 @@ impl Engine {
             .is_some_and(|i| self.known.get(i as usize) == Some(&self.node_signals))
     }
 
-    /// Whether nodewatch cordoned `node` (as far as the engine knows).
-    pub fn is_cordoned_by_us(&self, node: &str) -> bool {
-        self.nodes
-            .get(node)
-            .is_some_and(|i| self.nodes.entry(i).cordoned_by_us)
+    /// Node `i`'s `spec.unschedulable`: as listed, or as nodewatch wrote it
+    /// since (the ledger's [`Cordons`] of this tick).
+    pub(crate) fn unschedulable(&self, i: u32) -> bool {
+        let e = self.nodes.entry(i);
+        self.cordons.unschedulable(&e.name, e.unschedulable)
     }
 
-    /// Records that nodewatch cordoned `node`.
-    pub fn mark_cordoned(&mut self, node: &str) {
-        let i = self.nodes.intern(node);
-        let e = self.nodes.entry_mut(i);
-        e.unschedulable = true;
-        e.cordoned_by_us = true;
-    }
-
-    /// Records that nodewatch uncordoned `node`.
-    pub fn mark_uncordoned(&mut self, node: &str) {
-        let i = self.nodes.intern(node);
-        let e = self.nodes.entry_mut(i);
-        e.unschedulable = false;
-        e.cordoned_by_us = false;
+    /// Whether nodewatch cordoned node `i` (the ledger's [`Cordons`] of
+    /// this tick).
+    pub(crate) fn is_ours(&self, i: u32) -> bool {
+        self.cordons.is_ours(&self.nodes.entry(i).name)
     }
 
     /// Event ingestion counters: (objects, increments, unattributed).

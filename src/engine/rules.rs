@@ -252,7 +252,7 @@ impl Engine {
                 firing_node_alert = true;
                 let rule = &catalog.rules[r];
                 let held = self.held(i).is_some();
-                if rule.cordons() && !self.nodes.entry(i).unschedulable && !held {
+                if rule.cordons() && !self.unschedulable(i) && !held {
                     let fresh = self.known[iu] > 0 && self.known[iu] == self.node_signals;
                     out.cordon_requests.push(CordonRequest {
                         node: name.clone(),
@@ -265,18 +265,16 @@ impl Engine {
                 }
             }
             let healthy = !firing_node_alert && self.scores[iu] < self.settings.unhealthy_score;
+            let ours = self.is_ours(i);
             let since = &mut self.healthy_since[iu];
             *since = if healthy {
                 Some(since.unwrap_or(self.at))
             } else {
                 None
             };
-            let e = self.nodes.entry(i);
-            if let (Some(after), Some(since), true) =
-                (self.settings.uncordon_after, *since, e.cordoned_by_us)
-            {
+            if let (Some(after), Some(since), true) = (self.settings.uncordon_after, *since, ours) {
                 if self.at.since(since) >= after {
-                    out.uncordon_requests.push(e.name.clone());
+                    out.uncordon_requests.push(self.nodes.entry(i).name.clone());
                 }
             }
         }

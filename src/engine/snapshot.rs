@@ -142,8 +142,8 @@ impl Engine {
                     contributions: self.contributions(i),
                     signals,
                     unknown: self.unknown_signals(i),
-                    cordoned: e.unschedulable,
-                    cordoned_by_us: e.cordoned_by_us,
+                    cordoned: self.unschedulable(i),
+                    cordoned_by_us: self.is_ours(i),
                     held: self
                         .held(i)
                         .map(|d| d.to_string())

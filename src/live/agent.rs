@@ -133,7 +133,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             notifier = notifier.with_audit(AuditLog::start(client.clone(), ns, &opts.kube.audit));
         }
         let cordoner = KubeCordoner::new(client, &identity, &ev_ns, leader.clone(), &opts.kube)
-            .expect_into(source.shared());
+            .expect_into(source.expectations());
         let pipeline = Pipeline::new(
             Engine::new(catalog, es),
             Governor::new(opts.governor),
@@ -233,7 +233,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             {
                 // nodewatch removes its annotations when it uncordons, so an
                 // annotated schedulable node was uncordoned by a human. When
-                // the engine knew it as ours, the node list tells it itself.
+                // the ledger knew it as ours, the node list tells it itself.
                 tracing::warn!(node = %name, "a human uncordoned a node nodewatch had cordoned; leaving it alone until healthy");
                 self.pipeline.note_human_uncordon(name);
             }

@@ -16,8 +16,8 @@
 //! before every request.
 
 use super::drain::Drainer;
+use super::expected::Expectations;
 use super::leader::LeaderHandle;
-use super::watch::Shared;
 use super::LiveError;
 use crate::act::{ActError, CordonRequest, Cordoner};
 use crate::time::Timestamp;
@@ -25,7 +25,6 @@ use ::kube::api::{Api, Patch, PatchParams, PostParams};
 use k8s_openapi::api::core::v1::{Event, Node, Taint};
 use serde_json::{json, Value};
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Prefix of every annotation nodewatch writes.
@@ -78,7 +77,8 @@ pub struct KubeCordoner {
     attempts: u32,
     backoff: Duration,
     leader: LeaderHandle,
-    shared: Option<Arc<Shared>>,
+    /// Where the expected node states go (read by the watchers' inbox).
+    expected: Option<Expectations>,
     /// Drains after cordons, when `kubernetes.drain.enabled`.
     drain: Option<Drainer>,
     /// What happened so far.
@@ -107,7 +107,7 @@ impl KubeCordoner {
             attempts: settings.write_attempts.max(1),
             backoff: Duration::from_millis(settings.write_backoff.0.max(1) as u64),
             leader,
-            shared: None,
+            expected: None,
             drain,
             stats: CordonStats::default(),
         }
@@ -136,10 +136,11 @@ impl KubeCordoner {
         }
     }
 
-    /// Records expected node states in the watchers' inbox after each
-    /// write, so the next node list does not show the old state.
-    pub fn expect_into(mut self, shared: Arc<Shared>) -> Self {
-        self.shared = Some(shared);
+    /// Records the node state each write sets in `expected` (which the
+    /// watchers' inbox reads), so the next node list does not show the old
+    /// state.
+    pub fn expect_into(mut self, expected: Expectations) -> Self {
+        self.expected = Some(expected);
         self
     }
 
@@ -230,10 +231,10 @@ impl KubeCordoner {
     /// Set before the write, so the watch's confirmation (which may arrive
     /// before the write's own answer) always finds it.
     fn expect(&self, node: &str, unschedulable: Option<bool>) {
-        if let Some(s) = &self.shared {
+        if let Some(e) = &self.expected {
             match unschedulable {
-                Some(u) => s.lock().expect(node, u),
-                None => s.lock().unexpect(node),
+                Some(u) => e.expect(node, u),
+                None => e.forget(node),
             }
         }
     }

@@ -2,6 +2,7 @@
 //! (see [`super::watch`] for what a relist means for each), plus each
 //! watcher's health.
 
+use super::expected::Expectations;
 use crate::k8s;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
@@ -64,9 +65,9 @@ pub struct Inbox {
     pub(super) nodes: BTreeMap<String, k8s::Node>,
     pub(super) nodes_relist: Option<BTreeMap<String, k8s::Node>>,
     pub(super) nodes_changed: bool,
-    /// Cordons/uncordons nodewatch made that the watch has not shown yet:
-    /// node → (expected `unschedulable`, since).
-    expected: HashMap<String, (bool, Instant)>,
+    /// What nodewatch expects nodes' `unschedulable` to be after its
+    /// writes (shared with the cordoner, which records them; read here).
+    pub(super) expected: Expectations,
     pods: Vec<k8s::Pod>,
     pods_gone: Vec<k8s::PodKeys>,
     /// Known pods: inbox key → (hash of the node, the core's keys).
@@ -98,11 +99,7 @@ impl Inbox {
             return;
         }
         let relist = op == Op::Relist;
-        if let Some((want, _)) = self.expected.get(&n.metadata.name) {
-            if *want == n.spec.unschedulable {
-                self.expected.remove(&n.metadata.name);
-            }
-        }
+        self.expected.confirm(&n);
         let map = match (&mut self.nodes_relist, relist) {
             (Some(m), true) => m,
             _ => &mut self.nodes,
@@ -154,39 +151,13 @@ impl Inbox {
         (self.events.len(), self.nodes.len(), self.pod_nodes.len())
     }
 
-    /// Records that nodewatch set `unschedulable` on `node`, so node lists
-    /// show it until the watch does (the core would otherwise take the old
-    /// state for a human uncordon).
-    pub fn expect(&mut self, node: &str, unschedulable: bool) {
-        self.expected
-            .insert(node.to_string(), (unschedulable, Instant::now()));
-    }
-
-    /// Forgets an expectation (the write did not happen).
-    pub fn unexpect(&mut self, node: &str) {
-        self.expected.remove(node);
-    }
-
     /// Takes the pending pods, the node list if it changed (or `all_nodes`)
     /// and, when `events` is set, the pending events (otherwise they wait:
     /// the core drops events of an observation whose stream is broken).
     pub fn drain(&mut self, all_nodes: bool, events: bool) -> Drained {
-        // An expectation the watch never confirmed (e.g. lost in a relist
-        // that also saw a human undo it) does not hold forever.
-        self.expected
-            .retain(|_, (_, since)| since.elapsed() < Duration::from_secs(120));
-        let nodes = (all_nodes || self.nodes_changed).then(|| {
-            self.nodes
-                .values()
-                .map(|n| {
-                    let mut n = n.clone();
-                    if let Some((want, _)) = self.expected.get(&n.metadata.name) {
-                        n.spec.unschedulable = *want;
-                    }
-                    n
-                })
-                .collect()
-        });
+        // nodewatch's own writes show before the watch confirms them.
+        let nodes =
+            (all_nodes || self.nodes_changed).then(|| self.expected.show(self.nodes.values()));
         self.nodes_changed = false;
         Drained {
             events: if events {
@@ -304,7 +275,7 @@ mod tests {
         i.node(node("n1", false), Op::Apply);
         assert!(i.drain(false, true).nodes.is_some(), "changed");
         assert!(i.drain(false, true).nodes.is_none(), "unchanged");
-        i.expect("n1", true);
+        i.expected.expect("n1", true);
         let listed = i.drain(true, true).nodes.unwrap();
         assert!(listed[0].spec.unschedulable, "forced until confirmed");
         i.node(node("n1", true), Op::Apply);

@@ -7,7 +7,8 @@
 //!   behind the [`Source`](crate::collect::Source) trait;
 //! - [`KubeCordoner`]: cordons through the API server (strategic-merge patch,
 //!   annotations, an Event, optional taint, retries), and [`drain`]s the
-//!   node after it when asked to (Eviction API);
+//!   node after it when asked to (Eviction API), recording the node state
+//!   each write sets in the [`Expectations`] the watchers' inbox reads;
 //! - [`leader`]: Lease-based leader election; every replica scores, only
 //!   the holder acts;
 //! - [`Agent`]: all of it around the [`Pipeline`](crate::pipeline::Pipeline),
@@ -25,6 +26,7 @@ pub mod condition;
 mod cordon;
 pub mod drain;
 mod errlog;
+mod expected;
 mod gated;
 pub mod hold;
 mod inbox;
@@ -41,6 +43,7 @@ pub use cordon::{
     KubeCordoner, ANNOTATION_PREFIX, CORDONED_BY, PAUSED_ANNOTATION, PAUSE_REASON_ANNOTATION,
     PAUSE_UNTIL_ANNOTATION, TAINT_KEY,
 };
+pub use expected::Expectations;
 pub use leader::{Elector, LeaderHandle};
 pub use settings::{LeaseSettings, Settings};
 pub use source::{LiveSource, NoMetrics};

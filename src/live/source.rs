@@ -3,6 +3,7 @@
 //! from any [`MetricSource`] (the Prometheus collector in production, the
 //! embedded evaluator in tests, [`NoMetrics`] when none is configured).
 
+use super::expected::Expectations;
 use super::watch::{self, Kind, Shared, WatchStats};
 use super::LiveError;
 use crate::catalog::Catalog;
@@ -93,10 +94,15 @@ impl<M: MetricSource> LiveSource<M> {
         self.shared.lock().stats[Kind::Events as usize].healthy(self.quiet)
     }
 
-    /// The inbox, shared with the cordoner (which records expected node
-    /// states there).
+    /// The inbox, shared with the watchers.
     pub fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
+    }
+
+    /// What nodewatch expects nodes' `unschedulable` to be after its
+    /// writes, for the cordoner to record them in (the inbox reads them).
+    pub fn expectations(&self) -> Expectations {
+        self.shared.lock().expected.clone()
     }
 
     /// The metric source.

@@ -7,10 +7,12 @@
 
 mod action;
 mod alert;
+mod cordons;
 mod selector;
 
 pub use action::{ActionKind, ActionRecord, CordonRequest, NodeFacts};
 pub use alert::{AlertState, AlertView, Notification};
+pub use cordons::{Cordoned, Cordons};
 pub use selector::Selector;
 
 #[cfg(test)]

@@ -92,13 +92,19 @@ pub fn from_taints(taints: &[k8s::Taint]) -> Option<Disruption> {
         .map(|t| Disruption::Termination(t.key.clone()))
 }
 
-/// What holds node `e` at `at`: a taint, someone else's cordon, or the
+/// What holds node `e` at `at`: a taint, someone else's cordon
+/// (`cordoned_by_other`: unschedulable and not by nodewatch), or the
 /// warm-up after it joined or its kubelet changed version.
-pub fn of_entry(e: &NodeEntry, at: Timestamp, warm_up: Duration) -> Option<Disruption> {
+pub fn of_entry(
+    e: &NodeEntry,
+    cordoned_by_other: bool,
+    at: Timestamp,
+    warm_up: Duration,
+) -> Option<Disruption> {
     if let Some(d) = &e.tainted {
         return Some(d.clone());
     }
-    if e.unschedulable && !e.cordoned_by_us {
+    if cordoned_by_other {
         return Some(Disruption::CordonedByOther);
     }
     let since = match (e.created, e.restarted) {

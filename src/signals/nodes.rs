@@ -1,9 +1,12 @@
 //! The node table: interns node names to small indices so per-node state
-//! lives in flat vectors, and keeps what the governor needs to know about
-//! each node (zone, pool, existence, who cordoned it).
+//! lives in flat vectors, and keeps what the node lists say about each node
+//! (zone, pool, existence, schedulability). Who cordoned a node is not kept
+//! here: the action ledger owns that, and the engine reads it as
+//! [`Cordons`].
 
 use super::disruption::{self, Disruption};
 use crate::k8s;
+use crate::model::Cordons;
 use crate::time::{Duration, Timestamp};
 use std::collections::HashMap;
 
@@ -23,10 +26,9 @@ pub struct NodeEntry {
     pub created: Option<Timestamp>,
     /// Present in the latest node list (or seen in data when no list came).
     pub listed: bool,
-    /// `spec.unschedulable` as last seen or as set by nodewatch.
+    /// `spec.unschedulable` as last listed (what nodewatch wrote since is
+    /// in [`Cordons::written`]).
     pub unschedulable: bool,
-    /// Cordoned by nodewatch (and not uncordoned since).
-    pub cordoned_by_us: bool,
     /// Opted out of actions (`nodewatch.io/exclude: "true"`).
     pub excluded: bool,
     /// The disruption its taints announce (autoscaler, termination notice).
@@ -104,16 +106,25 @@ impl NodeTable {
         e.listed && e.created.is_none_or(|c| c <= at)
     }
 
-    /// Why node `i` is held at `at` (expected disruption), if it is.
-    pub fn held(&self, i: u32, at: Timestamp, warm_up: Duration) -> Option<Disruption> {
-        disruption::of_entry(&self.entries[i as usize], at, warm_up)
+    /// Why node `i` is held at `at` (expected disruption), if it is;
+    /// `cordons` tell nodewatch's own cordons from someone else's.
+    pub fn held(
+        &self,
+        i: u32,
+        cordons: &Cordons,
+        at: Timestamp,
+        warm_up: Duration,
+    ) -> Option<Disruption> {
+        let e = &self.entries[i as usize];
+        let by_other = cordons.unschedulable(&e.name, e.unschedulable) && !cordons.is_ours(&e.name);
+        disruption::of_entry(e, by_other, at, warm_up)
     }
 
     /// Applies a full node list seen at `at`: updates labels, taints,
     /// versions and schedulability, and marks nodes absent from it as no
-    /// longer listed. Returns the names of nodes nodewatch had cordoned
-    /// that are now schedulable again although nodewatch did not uncordon
-    /// them (a human did). Of each node's labels only the `keep` keys are
+    /// longer listed. Returns each node whose object changed, with its
+    /// listed `spec.unschedulable` (the action ledger tells a human's
+    /// uncordon from it). Of each node's labels only the `keep` keys are
     /// remembered.
     pub fn apply_list(
         &mut self,
@@ -121,8 +132,8 @@ impl NodeTable {
         pool_label: &str,
         keep: &[String],
         at: Timestamp,
-    ) -> Vec<String> {
-        let mut human_uncordoned = Vec::new();
+    ) -> Vec<(String, bool)> {
+        let mut changed = Vec::new();
         for e in &mut self.entries {
             e.listed = false;
         }
@@ -147,11 +158,8 @@ impl NodeTable {
                 .creation_timestamp
                 .as_deref()
                 .and_then(|t| Timestamp::parse_rfc3339(t).ok());
-            if e.cordoned_by_us && !n.spec.unschedulable {
-                e.cordoned_by_us = false;
-                human_uncordoned.push(e.name.clone());
-            }
             e.unschedulable = n.spec.unschedulable;
+            changed.push((e.name.clone(), e.unschedulable));
             e.tainted = disruption::from_taints(&n.spec.taints);
             let version = &n.status.node_info.kubelet_version;
             if !e.kubelet_version.is_empty() && !version.is_empty() && e.kubelet_version != *version
@@ -160,7 +168,7 @@ impl NodeTable {
             }
             e.kubelet_version.clone_from(version);
         }
-        human_uncordoned
+        changed
     }
 }
 

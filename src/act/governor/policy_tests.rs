@@ -63,7 +63,7 @@ fn a_small_pool_repairs_two_of_four_where_the_global_limits_refuse() {
         ..policy("gpu", &["gpu"])
     }]);
     assert_eq!(g.check(&req("gpu0"), &ns, T0), Ok(()));
-    g.ledger_mut().record_cordon("n0", T0);
+    g.ledger_mut().record_cordon("n0", T0, "NodeUnhealthy");
     cordon(&mut ns, "gpu0");
     // The cluster-wide rate limit still spaces them.
     assert!(matches!(
@@ -72,7 +72,7 @@ fn a_small_pool_repairs_two_of_four_where_the_global_limits_refuse() {
     ));
     let later = T0.add(Duration::mins(10));
     assert_eq!(g.check(&req("gpu1"), &ns, later), Ok(()));
-    g.ledger_mut().record_cordon("n0", later);
+    g.ledger_mut().record_cordon("n0", later, "NodeUnhealthy");
     cordon(&mut ns, "gpu1");
     // A third sick node: more than the pool allows.
     ns[2].healthy = false;

@@ -72,7 +72,7 @@ fn rate_limit_one_per_ten_minutes() {
         max_fraction: 0.5,
         ..Default::default()
     });
-    g.ledger_mut().record_cordon("n0", T0);
+    g.ledger_mut().record_cordon("n0", T0, "NodeUnhealthy");
     let ns = nodes(8);
     assert!(matches!(
         g.check(&req("n1"), &ns, T0.add(Duration::mins(9))),

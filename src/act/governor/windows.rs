@@ -94,13 +94,18 @@ fn zone(name: &str) -> Result<TimeZone, String> {
 /// A window ready to decide with.
 #[derive(Clone, Debug)]
 pub struct Window {
-    /// As written.
-    pub settings: WindowSettings,
+    /// As written (read through [`Window::settings`]).
+    settings: WindowSettings,
     cron: Cron,
     tz: TimeZone,
 }
 
 impl Window {
+    /// The window as written in the config.
+    pub fn settings(&self) -> &WindowSettings {
+        &self.settings
+    }
+
     /// Compiles `s` (checked by [`WindowSettings::problems`] first).
     pub fn compile(s: &WindowSettings) -> Result<Window, String> {
         if let Some((field, e)) = s.problems().into_iter().next() {

@@ -3,6 +3,7 @@
 //! watcher parse).
 
 use super::*;
+use crate::model::{Cordoned, Cordons};
 use crate::signals::NodeTable;
 
 fn t(s: &str) -> Timestamp {
@@ -29,7 +30,7 @@ fn the_autoscalers_taint_holds_a_node() {
         "spec":{"taints":[{"key":"ToBeDeletedByClusterAutoscaler","value":"1709629200","effect":"NoSchedule"}]}}"#,
     );
     let tab = table(&[n], T0);
-    let d = tab.held(0, t(T0), WARM).expect("held");
+    let d = tab.held(0, &Cordons::default(), t(T0), WARM).expect("held");
     assert_eq!(d, Disruption::ScaleDown);
     assert!(d.leaving());
     assert!(d.to_string().contains(AUTOSCALER_TAINT), "{d}");
@@ -43,7 +44,7 @@ fn termination_notices_hold_a_node_and_other_taints_do_not() {
         ));
         let tab = table(&[n], T0);
         assert_eq!(
-            tab.held(0, t(T0), WARM),
+            tab.held(0, &Cordons::default(), t(T0), WARM),
             Some(Disruption::Termination(key.to_string()))
         );
     }
@@ -53,22 +54,39 @@ fn termination_notices_hold_a_node_and_other_taints_do_not() {
         r#"{"metadata":{"name":"a"},"spec":{"taints":[{"key":"example.com/gpu","effect":"NoSchedule"},
         {"key":"DeletionCandidateOfClusterAutoscaler","value":"1709629200","effect":"PreferNoSchedule"}]}}"#,
     );
-    assert_eq!(table(&[n], T0).held(0, t(T0), WARM), None);
+    assert_eq!(
+        table(&[n], T0).held(0, &Cordons::default(), t(T0), WARM),
+        None
+    );
 }
 
 #[test]
 fn someone_elses_cordon_holds_a_node_and_nodewatchs_own_does_not() {
     let n = node(r#"{"metadata":{"name":"a"},"spec":{"unschedulable":true}}"#);
     let mut tab = table(std::slice::from_ref(&n), T0);
-    assert_eq!(tab.held(0, t(T0), WARM), Some(Disruption::CordonedByOther));
-    let e = tab.entry_mut(0);
-    e.cordoned_by_us = true;
-    assert_eq!(tab.held(0, t(T0), WARM), None, "nodewatch's own cordon");
+    assert_eq!(
+        tab.held(0, &Cordons::default(), t(T0), WARM),
+        Some(Disruption::CordonedByOther)
+    );
+    let mut ours = Cordons::default();
+    ours.ours.insert("a".into(), Cordoned::default());
+    assert_eq!(
+        tab.held(0, &ours, t(T0), WARM),
+        None,
+        "nodewatch's own cordon"
+    );
+    // nodewatch uncordoned it and the list has not shown that yet.
+    let mut written = Cordons::default();
+    written.written.insert("a".into(), false);
+    assert_eq!(
+        tab.held(0, &written, t(T0), WARM),
+        None,
+        "uncordoned by nodewatch"
+    );
     // Uncordoned again: nothing holds it.
-    let mut tab = table(&[n], T0);
     let plain = node(r#"{"metadata":{"name":"a"}}"#);
     tab.apply_list(&[plain], "pool", &[], t(T0));
-    assert_eq!(tab.held(0, t(T0), WARM), None);
+    assert_eq!(tab.held(0, &Cordons::default(), t(T0), WARM), None);
 }
 
 #[test]
@@ -77,17 +95,29 @@ fn a_new_node_warms_up_for_the_warm_up_and_then_is_judged() {
     let tab = table(&[n], T0);
     let until = t("2024-03-05T09:10:00Z");
     assert_eq!(
-        tab.held(0, t("2024-03-05T09:00:00Z"), WARM),
+        tab.held(0, &Cordons::default(), t("2024-03-05T09:00:00Z"), WARM),
         Some(Disruption::WarmUp { until })
     );
-    let d = tab.held(0, t("2024-03-05T09:09:30Z"), WARM).unwrap();
+    let d = tab
+        .held(0, &Cordons::default(), t("2024-03-05T09:09:30Z"), WARM)
+        .unwrap();
     assert!(!d.leaving());
     assert!(d.to_string().contains("warm-up"), "{d}");
-    assert_eq!(tab.held(0, until, WARM), None, "judged from the end on");
-    assert_eq!(tab.held(0, t("2024-03-05T08:59:00Z"), WARM), None);
+    assert_eq!(
+        tab.held(0, &Cordons::default(), until, WARM),
+        None,
+        "judged from the end on"
+    );
+    assert_eq!(
+        tab.held(0, &Cordons::default(), t("2024-03-05T08:59:00Z"), WARM),
+        None
+    );
     // A node that has been up for days is never in warm-up.
     let old = node(r#"{"metadata":{"name":"b","creationTimestamp":"2024-03-01T00:00:00Z"}}"#);
-    assert_eq!(table(&[old], T0).held(0, t(T0), WARM), None);
+    assert_eq!(
+        table(&[old], T0).held(0, &Cordons::default(), t(T0), WARM),
+        None
+    );
 }
 
 #[test]
@@ -99,19 +129,22 @@ fn a_new_kubelet_version_starts_a_second_warm_up() {
         ))
     };
     let mut tab = table(&[v("v1.28.7")], T0);
-    assert_eq!(tab.held(0, t(T0), WARM), None);
+    assert_eq!(tab.held(0, &Cordons::default(), t(T0), WARM), None);
     tab.apply_list(&[v("v1.28.7")], "pool", &[], t("2024-03-05T09:05:00Z"));
     assert_eq!(
-        tab.held(0, t("2024-03-05T09:05:00Z"), WARM),
+        tab.held(0, &Cordons::default(), t("2024-03-05T09:05:00Z"), WARM),
         None,
         "same version"
     );
     tab.apply_list(&[v("v1.29.2")], "pool", &[], t("2024-03-05T09:20:00Z"));
     assert!(matches!(
-        tab.held(0, t("2024-03-05T09:25:00Z"), WARM),
+        tab.held(0, &Cordons::default(), t("2024-03-05T09:25:00Z"), WARM),
         Some(Disruption::WarmUp { .. })
     ));
-    assert_eq!(tab.held(0, t("2024-03-05T09:30:00Z"), WARM), None);
+    assert_eq!(
+        tab.held(0, &Cordons::default(), t("2024-03-05T09:30:00Z"), WARM),
+        None
+    );
 }
 
 #[test]
