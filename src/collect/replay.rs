@@ -43,7 +43,7 @@ pub struct ReplaySource {
 /// Events in memory with a cursor, or read from the file as they come due.
 enum Events {
     Memory(Vec<(i64, k8s::Event)>, usize),
-    Stream(crate::scenario::EventStream),
+    Stream(Box<crate::scenario::EventStream>),
 }
 
 impl ReplaySource {
@@ -66,7 +66,7 @@ impl ReplaySource {
             None => (Tsdb::new(s.metrics), None),
         };
         let events = match events {
-            Some(stream) => Events::Stream(stream),
+            Some(stream) => Events::Stream(Box::new(stream)),
             None => Events::Memory(
                 s.events
                     .into_iter()

@@ -29,14 +29,15 @@ impl Feed {
     /// merge of their samples needs them all.
     pub(super) fn new(mut stream: MetricStream) -> Result<(Tsdb, Feed), Tsdb> {
         match Tsdb::for_stream(stream.families().to_vec()) {
-            Some((tsdb, stored)) => Ok((
-                tsdb,
+            Some((tsdb, stored)) => Ok((tsdb, {
+                // The Tsdb has the labels now; the stream needs only names.
+                stream.forget_labels();
                 Feed {
                     stream,
                     stored,
                     read_to: i64::MIN,
-                },
-            )),
+                }
+            })),
             None => {
                 let mut families = stream.families().to_vec();
                 let mut all: Vec<&mut Vec<(i64, f64)>> = families

@@ -31,6 +31,14 @@ impl Tsdb {
         if s.ts.last().is_some_and(|&last| ts <= last) {
             return;
         }
+        if s.ts.len() == s.ts.capacity() {
+            // Grow by a quarter rather than double: a window holds about
+            // the same count all along, and doubling would leave up to
+            // half of every series' buffer unused.
+            let more = s.ts.len() / 4 + 4;
+            s.ts.reserve_exact(more);
+            s.vs.reserve_exact(more);
+        }
         s.ts.push(ts);
         s.vs.push(v);
     }
