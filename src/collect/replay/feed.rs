@@ -1,11 +1,12 @@
 //! Feeding a streamed `metrics.om` into the replay's [`Tsdb`]: before each
 //! tick, samples are read up to [`READ_AHEAD`] past it (so the file is
 //! visited once per chunk of time, not once per tick) and those older than
-//! any window of the catalog can reach are dropped. What is held is then at
-//! most the widest window plus the read-ahead, per series.
+//! any query of the catalog can reach in that series are dropped (series no
+//! query reads are not kept). What is held is then at most, per series, its
+//! widest window plus the read-ahead.
 
 use crate::catalog::Catalog;
-use crate::collect::tsdb::{Tsdb, LOOKBACK_MS};
+use crate::collect::tsdb::Tsdb;
 use crate::scenario::{MetricStream, ScenarioError};
 use crate::time::{Duration, Timestamp};
 
@@ -20,6 +21,10 @@ pub(super) struct Feed {
     stored: Vec<usize>,
     /// Every sample at or before this time (ms) has been read.
     read_to: i64,
+    /// Per Tsdb series, how far back the catalog looks at it (ms; 0 for
+    /// one it never reads, whose samples are not kept at all). Worked out
+    /// at the first tick, when the catalog is known.
+    reach: Option<Vec<i64>>,
 }
 
 impl Feed {
@@ -36,6 +41,7 @@ impl Feed {
                     stream,
                     stored,
                     read_to: i64::MIN,
+                    reach: None,
                 }
             })),
             None => {
@@ -64,30 +70,23 @@ impl Feed {
         if at.0 <= self.read_to {
             return Ok(());
         }
-        let keep = widest_window(catalog);
+        let reach = self.reach.get_or_insert_with(|| {
+            tsdb.reach(catalog.signals.iter().filter_map(|s| s.metric.as_ref()))
+        });
         let target = at.0.saturating_add(READ_AHEAD.0);
         while let Some(next) = self.stream.next_ts().filter(|&t| t <= target) {
             let upto = next.saturating_add(READ_AHEAD.0).min(target);
             let stored = &self.stored;
-            self.stream
-                .read_until(upto, |i, ts, v| tsdb.push(stored[i], ts, v))?;
-            tsdb.forget_before(upto.min(at.0).saturating_sub(keep));
+            self.stream.read_until(upto, |i, ts, v| {
+                let s = stored[i];
+                if reach.get(s).is_some_and(|&r| r > 0) {
+                    tsdb.push(s, ts, v);
+                }
+            })?;
+            tsdb.forget_each(upto.min(at.0), reach);
         }
-        tsdb.forget_before(at.0.saturating_sub(keep));
+        tsdb.forget_each(at.0, reach);
         self.read_to = target;
         Ok(())
     }
-}
-
-/// How far back any query of `catalog` looks (ms): its widest `rate`
-/// window, or the instant selectors' lookback.
-fn widest_window(catalog: &Catalog) -> i64 {
-    let mut widest = LOOKBACK_MS;
-    for q in catalog.signals.iter().filter_map(|s| s.metric.as_ref()) {
-        let den = q.ratio_to.as_ref().and_then(|d| d.rate);
-        for w in [q.rate, den].into_iter().flatten() {
-            widest = widest.max(w.0);
-        }
-    }
-    widest
 }

@@ -4,7 +4,9 @@
 //! Evaluation is unchanged: windows only ever look at `[at - W, at]`, so
 //! samples outside it, dropped or not yet read, do not change a result.
 
+use super::plan::Plan;
 use super::{Stored, Tsdb};
+use crate::catalog::MetricQuery;
 use crate::scenario::Family;
 
 impl Tsdb {
@@ -48,6 +50,36 @@ impl Tsdb {
     pub fn forget_before(&mut self, ts: i64) {
         for s in &mut self.series {
             forget(s, ts);
+        }
+    }
+
+    /// Per series, how far back (ms) any of `queries` looks at it: the
+    /// widest `rate` window or instant lookback of the queries matching
+    /// it, 0 for a series none reads. A replay keeps only that much of
+    /// each series: most are read by instant selectors (5 minutes) even
+    /// when a few queries take an hour's `rate`.
+    pub fn reach<'a>(&self, queries: impl IntoIterator<Item = &'a MetricQuery>) -> Vec<i64> {
+        let mut reach = vec![0; self.series.len()];
+        for q in queries {
+            let plan = Plan::build(self, q);
+            for (s, back) in plan
+                .num
+                .reach()
+                .chain(plan.den.iter().flat_map(|d| d.reach()))
+            {
+                if let Some(r) = reach.get_mut(s) {
+                    *r = (*r).max(back);
+                }
+            }
+        }
+        reach
+    }
+
+    /// Drops, from each series `i`, the samples older than `at - reach[i]`
+    /// (ms); series beyond `reach` are left alone.
+    pub fn forget_each(&mut self, at: i64, reach: &[i64]) {
+        for (s, &back) in self.series.iter_mut().zip(reach) {
+            forget(s, at.saturating_sub(back));
         }
     }
 
