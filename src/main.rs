@@ -123,9 +123,12 @@ async fn run(cmd: Command) -> Result<()> {
     match cmd {
         Command::Replay { dir, json, rules } => {
             let catalog = load_catalog(&rules)?;
-            let sc = scenario::read_dir(&dir)
-                .with_context(|| format!("reading scenario {}", dir.display()))?;
-            let outcome = replay::run(sc, catalog, replay::Options::default()).await;
+            let reading = || format!("reading scenario {}", dir.display());
+            // Streamed: memory follows the cluster's size, not the length.
+            let sc = scenario::open_dir(&dir).with_context(reading)?;
+            let outcome = replay::run_streamed(sc, catalog, replay::Options::default())
+                .await
+                .with_context(reading)?;
             cli::print_outcome(&outcome, json)?;
         }
         Command::Demo(args) => cli::demo::run(args).await?,

@@ -10,7 +10,7 @@ use crate::collect::Source;
 use crate::engine::{Engine, Settings};
 use crate::pipeline::Pipeline;
 use crate::report::{timeline, Report};
-use crate::scenario::{Meta, Scenario};
+use crate::scenario::{Meta, Scenario, ScenarioError, Streamed};
 use crate::serve::Published;
 use crate::state::ActionRecord;
 use crate::time::Timestamp;
@@ -62,6 +62,23 @@ pub async fn run(scenario: Scenario, catalog: Arc<Catalog>, opts: Options) -> Ou
     let meta = scenario.meta.clone();
     let mut source = ReplaySource::new(scenario);
     drive(&mut source, meta, catalog, opts, |_| true).await
+}
+
+/// Replays a scenario opened with [`crate::scenario::open_dir`] (or any
+/// [`Streamed`]), reading its streamed files as the replay reaches their
+/// time; stops with the error if one changed under it.
+pub async fn run_streamed(
+    scenario: Streamed,
+    catalog: Arc<Catalog>,
+    opts: Options,
+) -> Result<Outcome, ScenarioError> {
+    let meta = scenario.scenario.meta.clone();
+    let mut source = ReplaySource::streaming(scenario);
+    let failure = source.failure();
+    let failed = || failure.lock().map_or(true, |f| f.is_some());
+    let outcome = drive(&mut source, meta, catalog, opts, |_| !failed()).await;
+    let error = failure.lock().ok().and_then(|mut f| f.take());
+    error.map_or(Ok(outcome), Err)
 }
 
 /// Runs the full pipeline over any `source` at simulated time, from

@@ -12,7 +12,7 @@
 //! Binder incident), shifted or not.
 
 use anyhow::{Context, Result};
-use nodewatch::scenario::{self, Scenario};
+use nodewatch::scenario::{self, Streamed};
 use nodewatch::time::{Clock, Duration, SystemClock, Timestamp};
 use nodewatch::{replay, serve};
 use std::path::PathBuf;
@@ -67,12 +67,12 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 /// the wall clock when a replay paced at `speed` and started `now` reaches
 /// it. Returns the shift.
 fn shift_to_now(
-    sc: &mut Scenario,
+    sc: &mut Streamed,
     until: Option<Timestamp>,
     speed: f64,
     now: Timestamp,
 ) -> Duration {
-    let meta = &sc.meta;
+    let meta = &sc.scenario.meta;
     let last = last_tick(meta, until);
     // The driver paces each tick (at - start) / speed after it starts, which
     // is a little after `now`: the last tick is never in the future.
@@ -96,11 +96,15 @@ fn last_tick(meta: &scenario::Meta, until: Option<Timestamp>) -> Timestamp {
 /// Runs `nodewatch demo`.
 pub async fn run(args: DemoArgs) -> Result<()> {
     let catalog = crate::load_catalog(&args.rules)?;
-    let mut sc = match &args.scenario {
+    // A directory is streamed, so a long or wide scenario does not have
+    // to fit in memory; the built-in one is generated in memory.
+    let mut sc: Streamed = match &args.scenario {
         Some(d) => {
-            scenario::read_dir(d).with_context(|| format!("reading scenario {}", d.display()))?
+            scenario::open_dir(d).with_context(|| format!("reading scenario {}", d.display()))?
         }
-        None => scenario::builtin("binder").context("built-in scenario missing")?,
+        None => scenario::builtin("binder")
+            .context("built-in scenario missing")?
+            .into(),
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -111,11 +115,17 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     let server = tokio::spawn(serve::serve(listener, published.clone(), async move {
         let _ = stop_rx.await;
     }));
-    let (speed, last) = (args.speed, last_tick(&sc.meta, args.until));
-    let hours = sc.meta.end.since(sc.meta.start).as_secs_f64() / 3600.0;
+    let (speed, last) = (args.speed, last_tick(&sc.scenario.meta, args.until));
+    let hours = sc
+        .scenario
+        .meta
+        .end
+        .since(sc.scenario.meta.start)
+        .as_secs_f64()
+        / 3600.0;
     println!(
         "nodewatch demo: replaying {:?} ({hours:.0} h of cluster time at {speed}x, about {:.0} min)",
-        sc.meta.name,
+        sc.scenario.meta.name,
         hours * 3600.0 / speed / 60.0
     );
     let shift = if args.original_time {
@@ -136,9 +146,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         until: args.until.map(|u| u.add(shift)),
         ..Default::default()
     };
-    let replay = replay::run(sc, catalog, opts);
+    let replay = replay::run_streamed(sc, catalog, opts);
     let outcome = tokio::select! {
-        o = replay => Some(o),
+        o = replay => Some(o.context("replaying the scenario")?),
         _ = tokio::signal::ctrl_c() => None,
     };
     if let Some(outcome) = outcome {
@@ -159,17 +169,23 @@ mod tests {
 
     #[test]
     fn the_last_tick_lands_when_the_paced_replay_reaches_it() {
-        let mut sc = scenario::builtin("binder").expect("binder");
-        let (start, end, step) = (sc.meta.start, sc.meta.end, sc.meta.step);
+        let binder = || Streamed::from(scenario::builtin("binder").expect("binder"));
+        let mut sc = binder();
+        let (start, end, step) = (
+            sc.scenario.meta.start,
+            sc.scenario.meta.end,
+            sc.scenario.meta.step,
+        );
         let now = Timestamp::parse_rfc3339("2026-12-04T16:20:17Z").unwrap();
         // 43 h at 600x: the replay reaches its end 258 s after it starts.
         let by = shift_to_now(&mut sc, None, 600.0, now);
         let lands = now.add(Duration::secs(258));
-        assert_eq!(sc.meta.end, end.add(by));
-        assert_eq!(sc.meta.start, start.add(by));
-        assert!(sc.meta.end <= lands && lands.0 - sc.meta.end.0 < step.0);
+        let meta = &sc.scenario.meta;
+        assert_eq!(meta.end, end.add(by));
+        assert_eq!(meta.start, start.add(by));
+        assert!(meta.end <= lands && lands.0 - meta.end.0 < step.0);
         // `--until` (in the scenario's own time) is the tick that lands.
-        let mut sc = scenario::builtin("binder").expect("binder");
+        let mut sc = binder();
         let until = Timestamp::parse_rfc3339("2018-02-20T17:10:00Z").unwrap();
         let by = shift_to_now(&mut sc, Some(until), 1e9, now);
         assert_eq!(
@@ -177,8 +193,8 @@ mod tests {
             Timestamp::parse_rfc3339("2026-12-04T16:20:00Z").unwrap()
         );
         // A speed of 1e-300 would pace the replay over 1e290 years.
-        let mut sc = scenario::builtin("binder").expect("binder");
+        let mut sc = binder();
         let by = shift_to_now(&mut sc, None, 1e-300, now);
-        assert!(sc.meta.end.since(now) <= MAX_PACE && by.0 > 0);
+        assert!(sc.scenario.meta.end.since(now) <= MAX_PACE && by.0 > 0);
     }
 }

@@ -13,15 +13,20 @@
 
 pub mod binder;
 pub mod gen;
+mod lines;
 pub mod openmetrics;
 mod reader;
 pub mod rng;
 mod shift;
+mod stream;
 pub mod suite;
 mod writer;
 
+pub use openmetrics::MetricStream;
 pub use reader::{check_ticks, read_dir, read_meta, MAX_EVENT_LINE, MAX_TICKS};
 pub use shift::shift_landing;
+pub(crate) use stream::delivery_time;
+pub use stream::{open_dir, EventStream, Streamed};
 pub use writer::write_dir;
 
 use crate::k8s;

@@ -10,206 +10,41 @@
 //! - families are contiguous, each series contiguous, samples in time order.
 //!
 //! The parser must take hundreds of thousands of lines quickly, so it works on
-//! borrowed line slices and only allocates when a new series starts.
+//! borrowed line slices and only allocates when a new series starts. It goes
+//! line by line ([`parser`]) so that [`index`] can validate a file without
+//! holding it, for a replay that streams it.
 
-use super::{Family, MetricType, ScenarioError, Series};
-use std::collections::HashMap;
+use super::{Family, MetricType, ScenarioError};
+use parser::{Line, LineParser};
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use text::{
-    escape_into, labels_end, parse_labels, parse_timestamp, parse_value, unescape, valid_name,
-};
+use text::{escape_into, valid_name};
 
+pub use index::{index, Indexed, MetricStream, MAX_LINE};
+
+mod index;
+mod parser;
 mod text;
-
-/// A family while parsing: its metadata name (counters without `_total`) and
-/// an index of its series by label set.
-struct Building {
-    meta_name: String,
-    family: Family,
-    by_labels: HashMap<Vec<(String, String)>, usize>,
-}
 
 /// Parses OpenMetrics `text`; `file` is only used to name errors.
 ///
 /// Errors carry the 1-based line. `unknown` families are read as gauges;
 /// `_created` samples of counters are skipped (Prometheus ignores them too).
 pub fn parse(text: &str, file: &Path) -> Result<Vec<Family>, ScenarioError> {
-    let err = |line: usize, message: String| ScenarioError {
-        file: file.to_path_buf(),
-        line: Some(line),
-        message,
-    };
-    let mut done: Vec<Family> = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut cur: Option<Building> = None;
-    // Fast path: consecutive samples of one series share the raw label text.
-    let mut last_raw: Option<&str> = None;
-    let mut last_series = 0usize;
-    let mut eof_line = None;
-    let mut n = 0;
-
-    for (i, raw_line) in text.split('\n').enumerate() {
-        n = i + 1;
-        let line = raw_line.strip_suffix('\r').unwrap_or(raw_line);
-        if let Some(at) = eof_line {
-            if line.is_empty() {
-                continue;
-            }
-            return Err(err(n, format!("content after `# EOF` (line {at})")));
-        }
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(comment) = line.strip_prefix('#') {
-            let comment = comment.trim_start();
-            if comment == "EOF" {
-                eof_line = Some(n);
-                continue;
-            }
-            let mut parts = comment.splitn(3, ' ');
-            let (keyword, name, rest) = (parts.next(), parts.next(), parts.next());
-            let (Some(keyword @ ("HELP" | "TYPE" | "UNIT")), Some(name)) = (keyword, name) else {
-                continue; // Free comments are harmless.
-            };
-            if !valid_name(name) {
-                return Err(err(n, format!("invalid metric name {name:?}")));
-            }
-            if cur.as_ref().is_none_or(|b| b.meta_name != name) {
-                if seen.contains_key(name) {
-                    return Err(err(n, format!("metric family {name:?} appears twice")));
-                }
-                finish(&mut cur, &mut done, &mut seen);
-                cur = Some(new_building(name, MetricType::Gauge));
-                last_raw = None;
-            }
-            let Some(b) = cur.as_mut() else { continue };
-            let rest = rest.unwrap_or("");
-            match keyword {
-                "HELP" => b.family.help = unescape(rest),
-                "TYPE" => {
-                    b.family.kind = match rest.trim() {
-                        "counter" => MetricType::Counter,
-                        "gauge" | "unknown" | "untyped" => MetricType::Gauge,
-                        other => return Err(err(n, format!("unsupported metric type {other:?}"))),
-                    };
-                    b.family.name = sample_name(name, b.family.kind);
-                }
-                _ => {}
-            }
-            continue;
-        }
-
-        // A sample: name[{labels}] value [timestamp] [# exemplar]
-        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
-        let name = &line[..name_end];
-        let (raw_labels, rest) = if line[name_end..].starts_with('{') {
-            let close = labels_end(&line[name_end..])
-                .ok_or_else(|| err(n, "unterminated label set".into()))?;
-            (&line[name_end..name_end + close], &line[name_end + close..])
-        } else {
-            ("", &line[name_end..])
-        };
-        let mut fields = rest.split_ascii_whitespace();
-        let value = fields
-            .next()
-            .ok_or_else(|| err(n, format!("sample {name:?} has no value")))?;
-        let ts = fields
-            .next()
-            .ok_or_else(|| err(n, format!("sample {name:?} has no timestamp")))?;
-        if let Some(extra) = fields.next() {
-            if extra != "#" {
-                return Err(err(n, format!("unexpected {extra:?} after the timestamp")));
+    let mut parser = LineParser::new(file);
+    let mut pieces = 0;
+    for (i, line) in text.split('\n').enumerate() {
+        pieces = i + 1;
+        if let Line::Sample {
+            series, ts, value, ..
+        } = parser.line(pieces, line)?
+        {
+            if let Some(s) = parser.current_series(series) {
+                s.samples.push((ts, value));
             }
         }
-        let value = parse_value(value).ok_or_else(|| err(n, format!("invalid value {value:?}")))?;
-        let ts = parse_timestamp(ts).ok_or_else(|| err(n, format!("invalid timestamp {ts:?}")))?;
-
-        let matches = cur
-            .as_ref()
-            .map(|b| (b.family.name == name, b.family.kind, &b.meta_name));
-        match matches {
-            Some((true, _, _)) => {}
-            Some((false, MetricType::Counter, meta))
-                if name.strip_suffix("_created") == Some(meta) =>
-            {
-                continue;
-            }
-            _ => {
-                if !valid_name(name) {
-                    return Err(err(n, format!("invalid metric name {name:?}")));
-                }
-                if seen.contains_key(name) {
-                    return Err(err(n, format!("samples of {name:?} are not contiguous")));
-                }
-                finish(&mut cur, &mut done, &mut seen);
-                cur = Some(new_building(name, MetricType::Gauge));
-                last_raw = None;
-            }
-        }
-        let Some(b) = cur.as_mut() else { continue };
-        if last_raw != Some(raw_labels) {
-            let labels = parse_labels(raw_labels).map_err(|m| err(n, m))?;
-            last_series = match b.by_labels.get(&labels) {
-                Some(&idx) => idx,
-                None => {
-                    b.family.series.push(Series {
-                        labels: labels.clone(),
-                        samples: Vec::new(),
-                    });
-                    b.by_labels.insert(labels, b.family.series.len() - 1);
-                    b.family.series.len() - 1
-                }
-            };
-            last_raw = Some(raw_labels);
-        }
-        let Some(series) = b.family.series.get_mut(last_series) else {
-            continue;
-        };
-        if let Some(&(prev, _)) = series.samples.last() {
-            if ts <= prev {
-                return Err(err(
-                    n,
-                    format!(
-                        "timestamp {ts} ms is not after the series' previous sample ({prev} ms)"
-                    ),
-                ));
-            }
-        }
-        series.samples.push((ts, value));
     }
-    if eof_line.is_none() {
-        return Err(err(n.max(1), "missing `# EOF` at the end".into()));
-    }
-    finish(&mut cur, &mut done, &mut seen);
-    Ok(done)
-}
-
-fn new_building(meta_name: &str, kind: MetricType) -> Building {
-    Building {
-        meta_name: meta_name.to_string(),
-        family: Family {
-            name: sample_name(meta_name, kind),
-            kind,
-            ..Family::default()
-        },
-        by_labels: HashMap::new(),
-    }
-}
-
-fn finish(cur: &mut Option<Building>, done: &mut Vec<Family>, seen: &mut HashMap<String, usize>) {
-    if let Some(b) = cur.take() {
-        seen.insert(b.meta_name, done.len());
-        seen.insert(b.family.name.clone(), done.len());
-        done.push(b.family);
-    }
-}
-
-fn sample_name(meta_name: &str, kind: MetricType) -> String {
-    match kind {
-        MetricType::Counter => format!("{meta_name}_total"),
-        MetricType::Gauge => meta_name.to_string(),
-    }
+    parser.finish(pieces)
 }
 
 fn bad_input(msg: String) -> io::Error {

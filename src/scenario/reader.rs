@@ -2,12 +2,14 @@
 //! [`Scenario`], naming the file and line of anything malformed so a person
 //! editing a scenario by hand can find the mistake.
 
+use super::lines::Lines;
 use super::{openmetrics, Meta, NodeChange, Scenario, ScenarioError, NODE_CHANGE_TYPES};
 use crate::config::yaml;
 use crate::k8s::{self, List};
 use crate::time::{Duration, Timestamp};
 use serde::de::DeserializeOwned;
 use std::fs;
+use std::io::BufReader;
 use std::path::Path;
 
 /// Most ticks one replay (or backtest) evaluates: a year of 30 s steps.
@@ -61,12 +63,19 @@ fn json_message(e: &serde_json::Error) -> String {
 /// `step > 0`, truth windows with `from <= to`, list kinds, and (in the
 /// OpenMetrics parser) strictly increasing timestamps per series.
 pub fn read_dir(dir: &Path) -> Result<Scenario, ScenarioError> {
+    let mut scenario = read_parts(dir)?;
+    scenario.events = read_events(&dir.join("events.jsonl"))?;
+    let om_path = dir.join("metrics.om");
+    scenario.metrics = openmetrics::parse(&read_text(&om_path)?, &om_path)?;
+    Ok(scenario)
+}
+
+/// Reads what a streamed replay holds in memory: `scenario.yaml`,
+/// `nodes.json`, `pods.json` and `nodes.jsonl`; no events, no metrics.
+pub(super) fn read_parts(dir: &Path) -> Result<Scenario, ScenarioError> {
     let meta = read_meta(&dir.join("scenario.yaml"))?;
     let nodes = read_list::<k8s::Node>(&dir.join("nodes.json"), "NodeList")?;
     let pods = read_list::<k8s::Pod>(&dir.join("pods.json"), "PodList")?;
-    let events = read_events(&dir.join("events.jsonl"))?;
-    let om_path = dir.join("metrics.om");
-    let metrics = openmetrics::parse(&read_text(&om_path)?, &om_path)?;
     let changes = dir.join("nodes.jsonl");
     let node_changes = if changes.exists() {
         read_node_changes(&changes)?
@@ -77,9 +86,8 @@ pub fn read_dir(dir: &Path) -> Result<Scenario, ScenarioError> {
         meta,
         nodes,
         pods,
-        events,
-        metrics,
         node_changes,
+        ..Scenario::default()
     })
 }
 
@@ -165,33 +173,44 @@ fn read_node_changes(path: &Path) -> Result<Vec<NodeChange>, ScenarioError> {
 }
 
 /// Reads a JSON-lines file of `what`s with their 1-based line numbers,
-/// blank lines skipped. Each line is parsed on its own so an error names
-/// the line of the file.
+/// blank lines skipped.
 fn read_jsonl<T: DeserializeOwned>(
     path: &Path,
     what: &str,
 ) -> Result<Vec<(usize, T)>, ScenarioError> {
-    let text = read_text(path)?;
     let mut items = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    for_each_jsonl(path, what, |n, item| items.push((n, item)))?;
+    Ok(items)
+}
+
+/// Calls `f(line number, item)` for each `what` of a JSON-lines file, blank
+/// lines skipped. Each line is parsed on its own so an error names the line
+/// of the file, and read on its own (at most [`MAX_EVENT_LINE`] bytes) so
+/// the file is never held whole.
+pub(super) fn for_each_jsonl<T: DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    mut f: impl FnMut(usize, T),
+) -> Result<(), ScenarioError> {
+    let file = fs::File::open(path).map_err(|e| error(path, None, format!("cannot read: {e}")))?;
+    let mut lines = Lines::new(BufReader::with_capacity(1 << 16, file), MAX_EVENT_LINE);
+    loop {
+        let (n, _, raw) = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(error(path, e.line(), e.message())),
+        };
+        let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.trim().is_empty() {
             continue;
-        }
-        if line.len() > MAX_EVENT_LINE {
-            return Err(error(
-                path,
-                Some(i + 1),
-                format!("line longer than the limit of {MAX_EVENT_LINE} bytes"),
-            ));
         }
         let item: T = serde_json::from_str(line).map_err(|e| {
             error(
                 path,
-                Some(i + 1),
+                Some(n),
                 format!("invalid {what}: {}", json_message(&e)),
             )
         })?;
-        items.push((i + 1, item));
+        f(n, item);
     }
-    Ok(items)
 }

@@ -12,6 +12,7 @@
 //! the original, each at its own time plus the shift.
 
 use super::{Meta, Scenario};
+use crate::k8s;
 use crate::time::{Duration, Timestamp};
 
 /// The shift, a whole number of `meta.step`s, that puts the scenario's tick
@@ -68,13 +69,7 @@ impl Scenario {
             }
         }
         for e in &mut self.events {
-            shift_text(&mut e.metadata.creation_timestamp, by);
-            shift_text(&mut e.first_timestamp, by);
-            shift_text(&mut e.last_timestamp, by);
-            shift_text(&mut e.event_time, by);
-            if let Some(s) = &mut e.series {
-                shift_text(&mut s.last_observed_time, by);
-            }
+            shift_event(e, by);
         }
         for family in &mut self.metrics {
             for series in &mut family.series {
@@ -83,6 +78,21 @@ impl Scenario {
                 }
             }
         }
+    }
+}
+
+/// Moves every time of one event by `by` (a streamed replay shifts each
+/// event as it reads it).
+pub(super) fn shift_event(e: &mut k8s::Event, by: Duration) {
+    if by.0 == 0 {
+        return;
+    }
+    shift_text(&mut e.metadata.creation_timestamp, by);
+    shift_text(&mut e.first_timestamp, by);
+    shift_text(&mut e.last_timestamp, by);
+    shift_text(&mut e.event_time, by);
+    if let Some(s) = &mut e.series {
+        shift_text(&mut s.last_observed_time, by);
     }
 }
 

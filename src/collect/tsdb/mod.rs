@@ -17,8 +17,9 @@
 mod aggregate;
 mod plan;
 mod select;
+mod stream;
 
-pub use select::{extrapolated, Extrapolation};
+pub use select::{extrapolated, Extrapolation, LOOKBACK_MS};
 
 use crate::catalog::MetricQuery;
 use crate::scenario::Family;
@@ -60,7 +61,15 @@ impl Tsdb {
     /// would store them); samples are sorted by time, keeping the last of
     /// duplicate timestamps.
     pub fn new(families: Vec<Family>) -> Self {
-        let mut raw: HashMap<String, Vec<Stored>> = HashMap::new();
+        Self::build(families).0
+    }
+
+    /// [`Tsdb::new`], also returning, per input series (families in order,
+    /// then their series), the index of the series it became, and whether
+    /// any two input series became one.
+    fn build(families: Vec<Family>) -> (Self, Vec<usize>, bool) {
+        let mut raw: HashMap<String, Vec<(Stored, usize)>> = HashMap::new();
+        let mut inputs = 0;
         for fam in families {
             let list = raw.entry(fam.name).or_default();
             for s in fam.series {
@@ -68,9 +77,12 @@ impl Tsdb {
                 labels.retain(|(_, v)| !v.is_empty());
                 labels.sort();
                 let (ts, vs) = s.samples.into_iter().unzip();
-                list.push(Stored { labels, ts, vs });
+                list.push((Stored { labels, ts, vs }, inputs));
+                inputs += 1;
             }
         }
+        let mut origin = vec![0; inputs];
+        let mut merged = false;
         let mut series: Vec<Stored> = Vec::new();
         let mut by_name = HashMap::new();
         for (name, list) in raw {
@@ -79,20 +91,23 @@ impl Tsdb {
             let order = {
                 let keys: Vec<_> = list
                     .iter()
-                    .map(|s| prometheus_order(&name, &s.labels))
+                    .map(|(s, _)| prometheus_order(&name, &s.labels))
                     .collect();
                 let mut order: Vec<usize> = (0..list.len()).collect();
                 order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
                 order
             };
-            let mut slots: Vec<Option<Stored>> = list.into_iter().map(Some).collect();
+            let mut slots: Vec<Option<(Stored, usize)>> = list.into_iter().map(Some).collect();
             let mut ids: Vec<usize> = Vec::with_capacity(slots.len());
-            for s in order.into_iter().filter_map(|i| slots[i].take()) {
+            for (s, input) in order.into_iter().filter_map(|i| slots[i].take()) {
                 match ids.last() {
                     Some(&prev) if series[prev].labels == s.labels => {
-                        merge_into(&mut series[prev], s)
+                        merge_into(&mut series[prev], s);
+                        origin[input] = prev;
+                        merged = true;
                     }
                     _ => {
+                        origin[input] = series.len();
                         ids.push(series.len());
                         series.push(normalized(s));
                     }
@@ -100,11 +115,12 @@ impl Tsdb {
             }
             by_name.insert(name, ids);
         }
-        Tsdb {
+        let db = Tsdb {
             series,
             by_name,
             plans: Mutex::new(Vec::new()),
-        }
+        };
+        (db, origin, merged)
     }
 
     /// The first and last sample timestamps (ms) over all series, or `None`

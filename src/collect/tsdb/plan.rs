@@ -68,6 +68,13 @@ impl Plan {
 }
 
 impl Side {
+    /// The series this side reads, each with how far back it looks at
+    /// them (ms): its `rate` window, or the instant lookback.
+    pub(super) fn reach(&self) -> impl Iterator<Item = (usize, i64)> + '_ {
+        let back = self.rate_ms.unwrap_or(select::LOOKBACK_MS);
+        self.members.iter().map(move |&(s, _)| (s, back))
+    }
+
     /// Evaluates this side at `at` into one accumulator per plan group.
     pub(super) fn eval(&self, db: &Tsdb, at: i64, groups: usize) -> Vec<Acc> {
         let mut accs = vec![Acc::default(); groups];

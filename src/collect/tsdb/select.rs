@@ -4,7 +4,7 @@
 //! replay and a real Prometheus agree to the last bits, not just roughly.
 
 /// Prometheus's default lookback delta (`--query.lookback-delta`, 5 m).
-pub(super) const LOOKBACK_MS: i64 = 5 * 60 * 1000;
+pub const LOOKBACK_MS: i64 = 5 * 60 * 1000;
 
 /// Instant vector selector at `at`: the latest sample with a timestamp in
 /// `[at - 5m, at]` (both ends inclusive in Prometheus 2.x), or `None`.
