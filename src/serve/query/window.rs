@@ -61,7 +61,7 @@ mod tests {
     /// Ticks 0..100, a sample on every tick not divisible by 3, worth g.
     fn read(g: u64, reads: &mut usize) -> Option<(i64, f64)> {
         *reads += 1;
-        (g % 3 != 0).then_some((g as i64 * 1000, g as f64))
+        (!g.is_multiple_of(3)).then_some((g as i64 * 1000, g as f64))
     }
 
     fn naive(w: Range<u64>) -> Vec<(i64, f64)> {
