@@ -31,38 +31,30 @@ fn a_streamed_replay_reports_as_the_whole_file_does() {
         let dir = tempfile::tempdir().unwrap();
         let sc = scenario::builtin(name).expect("built in");
         scenario::write_dir(&sc, dir.path()).expect("write");
-        let whole = scenario::read_dir(dir.path()).expect("read");
-        let want = rt().block_on(replay::run(whole, catalog.clone(), Default::default()));
-        assert!(!want.notifications.is_empty(), "{name}: alerts to compare");
-        let opened = scenario::open_dir(dir.path()).expect("open");
-        assert!(
-            opened.metrics.is_some() && opened.events.is_some(),
-            "{name}: streamed"
-        );
-        let got = rt()
-            .block_on(replay::run_streamed(
-                opened,
-                catalog.clone(),
-                Default::default(),
-            ))
-            .expect("no file changed");
-        assert_eq!(printed(&got), printed(&want), "{name}");
-
-        // Shifted in time as `demo` does: streamed samples and events move too.
-        let by = Duration::secs(7 * 86_400 + 60);
-        let mut whole = scenario::read_dir(dir.path()).expect("read");
-        whole.shift(by);
-        let want = rt().block_on(replay::run(whole, catalog.clone(), Default::default()));
-        let mut opened = scenario::open_dir(dir.path()).expect("open");
-        opened.shift(by);
-        let got = rt()
-            .block_on(replay::run_streamed(
-                opened,
-                catalog.clone(),
-                Default::default(),
-            ))
-            .expect("no file changed");
-        assert_eq!(printed(&got), printed(&want), "{name} shifted");
+        // Unshifted, and shifted in time as `demo` does: streamed samples
+        // and events move too.
+        for by in [None, Some(Duration::secs(7 * 86_400 + 60))] {
+            let mut whole = scenario::read_dir(dir.path()).expect("read");
+            let mut opened = scenario::open_dir(dir.path()).expect("open");
+            assert!(
+                opened.metrics.is_some() && opened.events.is_some(),
+                "{name}: streamed"
+            );
+            if let Some(by) = by {
+                whole.shift(by);
+                opened.shift(by);
+            }
+            let want = rt().block_on(replay::run(whole, catalog.clone(), Default::default()));
+            assert!(!want.notifications.is_empty(), "{name}: alerts to compare");
+            let got = rt()
+                .block_on(replay::run_streamed(
+                    opened,
+                    catalog.clone(),
+                    Default::default(),
+                ))
+                .expect("no file changed");
+            assert_eq!(printed(&got), printed(&want), "{name} shifted by {by:?}");
+        }
     }
 }
 
