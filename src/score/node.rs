@@ -1,7 +1,10 @@
 //! Assessing one value against its detectors, and combining a node's
-//! evidence into one score with an explanation.
+//! evidence into one score with an explanation. Which detectors run and
+//! what each does is in [`super::detectors`]; this file decides how their
+//! levels combine (threshold alone, own baseline and peers together).
 
-use super::detectors::{self, level, robust_z, threshold_crossed, PeerStats};
+pub use super::detectors::drift_residual;
+use super::detectors::{robust_z, Detector, Input, PeerStats, Role};
 use super::SeriesState;
 use crate::catalog::DetectConfig;
 
@@ -52,20 +55,6 @@ pub fn assess(
     assess_relative(cfg, st, x, peers, count_tail, 0.0)
 }
 
-/// The standardized deviation from its own baseline that the drift
-/// detector (CUSUM) reads for `x`: `(x − median) / max(1.4826·MAD, floor)`,
-/// or `None` before the baseline is warm. The engine takes the median of
-/// these across a signal's peers as the cluster's common movement
-/// ([`assess_relative`]).
-pub fn drift_residual(cfg: &DetectConfig, st: &SeriesState, x: f64) -> Option<f64> {
-    (cfg.drift && st.warm() && x.is_finite()).then(|| standardized(cfg, st, x))
-}
-
-/// `(x − median) / max(1.4826·MAD, floor)` against `st`'s own baseline.
-fn standardized(cfg: &DetectConfig, st: &SeriesState, x: f64) -> f64 {
-    (x - st.median) / (1.4826 * st.mad).max(cfg.mad_floor)
-}
-
 /// [`assess`], with the drift detector reading the node's deviation from
 /// its own baseline *less* `common_drift`, the median deviation of its
 /// peers at the same instant. A whole cluster climbing together (the
@@ -93,43 +82,41 @@ pub fn assess_relative(
     if !x.is_finite() {
         return ev;
     }
-    ev.threshold = threshold_crossed(x, cfg);
-    let thr_level: f64 = if ev.threshold { 1.0 } else { 0.0 };
-    let mut own_level = None;
-    if (cfg.baseline || cfg.drift || cfg.novelty) && ev.warm {
-        let mut own = 0.0f64;
-        if cfg.novelty && !count_tail {
-            // Judged against the baseline from before the excursion began.
-            let r = st.reference();
-            (ev.median, ev.mad) = (r.median, r.mad);
-            if detectors::beyond_range(x, &r, cfg.mad_floor, cfg.direction) {
-                let z = robust_z(x, r.median, r.mad, cfg.mad_floor, cfg.direction);
-                ev.own_z = z.min(st.calibrated(z));
-            }
-            own = own.max(level(ev.own_z, cfg.z));
-        } else if cfg.baseline {
-            ev.own_z = if count_tail {
-                detectors::nb_tail_z(x, st.mean, st.var, cfg.mad_floor)
-            } else {
-                robust_z(x, st.median, st.mad, cfg.mad_floor, cfg.direction)
-            };
-            own = own.max(level(ev.own_z, cfg.z));
-        }
-        if cfg.drift {
-            let r = standardized(cfg, st, x) - common_drift;
-            ev.drift_z = detectors::cusum(st, r, cfg.direction, cfg.z);
-            own = own.max(level(ev.drift_z, cfg.z));
-        }
-        own_level = Some(own);
-    }
-    let peer_level = match (cfg.peers, peers) {
-        (true, Some(p)) => {
-            let z = robust_z(x, p.median, p.mad, cfg.mad_floor, cfg.direction);
-            ev.peer_z = Some(z);
-            Some(level(z, cfg.z))
-        }
-        _ => None,
+    let input = Input {
+        cfg,
+        x,
+        peers,
+        count_tail,
+        common_drift,
     };
+    // The detectors judging the subject against its own history say
+    // nothing (not even 0) until that history is warm.
+    let mut own_level = ((cfg.baseline || cfg.drift || cfg.novelty) && ev.warm).then_some(0.0f64);
+    let (mut thr_level, mut peer_level) = (0.0f64, None::<f64>);
+    for d in Detector::ALL {
+        if !d.applies(cfg, count_tail) {
+            continue;
+        }
+        match d.role() {
+            Role::Fixed => {
+                if let Some(l) = d.run(&input, st, &mut ev) {
+                    thr_level = thr_level.max(l);
+                }
+            }
+            Role::Own => {
+                if let Some(own) = own_level.as_mut() {
+                    if let Some(l) = d.run(&input, st, &mut ev) {
+                        *own = own.max(l);
+                    }
+                }
+            }
+            Role::Peer => {
+                if let Some(l) = d.run(&input, st, &mut ev) {
+                    peer_level = Some(peer_level.map_or(l, |p| p.max(l)));
+                }
+            }
+        }
+    }
     let local = match (own_level, peer_level) {
         (Some(o), Some(p)) => o.min(p),
         (Some(o), None) => o,
@@ -140,13 +127,13 @@ pub fn assess_relative(
         _ => 0.0,
     };
     ev.level = thr_level.max(local);
-    ev.tripped = ev.threshold || own_level.is_some_and(|o| o >= 0.5);
+    ev.tripped = thr_level >= 0.5 || own_level.is_some_and(|o| o >= 0.5);
     // Self-calibration (novelty signals): the strengths of the values
     // nothing flagged, against the current baseline, are the subject's own
     // score distribution. Not (yet) on freezing robust-z baselines: there a
     // node sick from its first minutes (the suite's `nodes-joining`) would
     // learn its fault as its normal jumpiness and be missed.
-    if ev.warm && cfg.novelty && !count_tail && !ev.tripped {
+    if ev.warm && Detector::Novelty.applies(cfg, count_tail) && !ev.tripped {
         st.record_score(robust_z(x, st.median, st.mad, cfg.mad_floor, cfg.direction));
     }
     // A signal judged without its own history (thresholds, peers only)
@@ -163,42 +150,10 @@ impl Evidence {
     /// The evidence in words, e.g. `0.97: 19.4σ above its own baseline
     /// (median 0.00), 18.0σ above peers (median 0.01 of 8 nodes)`.
     pub fn describe(&self, cfg: &DetectConfig) -> String {
-        let mut parts = Vec::new();
-        if self.threshold {
-            match (cfg.above, cfg.below) {
-                (Some(a), _) if self.value > a => {
-                    parts.push(format!("above the fixed threshold {}", fmt(a)))
-                }
-                (_, Some(b)) => parts.push(format!("below the fixed threshold {}", fmt(b))),
-                _ => {}
-            }
-        }
-        if self.own_z > 0.0 {
-            let beyond = if cfg.novelty {
-                ", beyond anything in it"
-            } else {
-                ""
-            };
-            parts.push(format!(
-                "{:.1}σ from its own baseline (median {}, MAD {}){beyond}",
-                self.own_z,
-                fmt(self.median),
-                fmt(self.mad)
-            ));
-        }
-        if self.drift_z >= cfg.z {
-            parts.push(format!(
-                "drifting away from its baseline (CUSUM {:.1})",
-                self.drift_z
-            ));
-        }
-        if let (Some(z), Some(p)) = (self.peer_z, self.peers) {
-            parts.push(format!(
-                "{z:.1}σ from peers (median {} of {} nodes)",
-                fmt(p.median),
-                p.n
-            ));
-        }
+        let mut parts: Vec<String> = Detector::ALL
+            .into_iter()
+            .filter_map(|d| d.explain(self, cfg))
+            .collect();
         if self.suppressed {
             parts.push("not counted: common cause across nodes".to_string());
         }
