@@ -5,7 +5,7 @@ mod cli;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use nodewatch::catalog::{self, Catalog};
-use nodewatch::{replay, scenario};
+use nodewatch::{scenario, tools::replay};
 use std::path::PathBuf;
 use std::sync::Arc;
 

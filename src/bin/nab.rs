@@ -10,7 +10,7 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use nodewatch::nab::{self, Corpus, NabDetector, NabSettings};
+use nodewatch::tools::nab::{self, Corpus, NabDetector, NabSettings};
 use std::io::Write;
 use std::path::PathBuf;
 

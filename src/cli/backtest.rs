@@ -1,17 +1,17 @@
 //! `nodewatch backtest`: the rules over a Prometheus's history, printed as
 //! the same timeline and report as `nodewatch replay` (same `--json` keys).
-//! The work is in [`nodewatch::backtest`]; this file reads the arguments
+//! The work is in [`nodewatch::tools::backtest`]; this file reads the arguments
 //! and files and shows progress on a terminal.
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use nodewatch::backtest::{self, Options, DEFAULT_CHUNK};
 use nodewatch::collect::prometheus::PrometheusConfig;
 use nodewatch::config::Config;
 use nodewatch::k8s::{self, List};
 use nodewatch::scenario::Meta;
 use nodewatch::time::Clock;
 use nodewatch::time::{Duration, SystemClock, Timestamp};
+use nodewatch::tools::backtest::{self, Options, DEFAULT_CHUNK};
 use serde::de::DeserializeOwned;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

@@ -14,7 +14,7 @@
 use anyhow::{Context, Result};
 use nodewatch::scenario::{self, Streamed};
 use nodewatch::time::{Clock, Duration, SystemClock, Timestamp};
-use nodewatch::{replay, serve};
+use nodewatch::{serve, tools::replay};
 use std::path::PathBuf;
 
 /// Arguments of `nodewatch demo`.

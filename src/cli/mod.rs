@@ -1,6 +1,6 @@
 //! Subcommands with enough logic to deserve their own file. Each owns its
 //! clap arguments and an async entry point; the work itself lives in the
-//! library so tests can call it.
+//! library so tests can call it (the offline tools' in `nodewatch::tools`).
 
 pub mod backtest;
 pub mod check;
@@ -8,7 +8,7 @@ pub mod demo;
 pub mod run;
 pub mod suite;
 
-use nodewatch::replay::Outcome;
+use nodewatch::tools::replay::Outcome;
 
 /// Prints a replay or backtest outcome: the report as JSON, or the
 /// timeline followed by the detection summary.

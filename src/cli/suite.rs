@@ -3,7 +3,7 @@
 //! table: per scenario, the delay to detect each faulty node and cluster
 //! incident, false node alerts, false cordons, cluster alerts outside any
 //! incident and the nodes reported without data. The work is in
-//! [`nodewatch::suite`].
+//! [`nodewatch::tools::suite`].
 
 use anyhow::Result;
 use std::path::PathBuf;
@@ -29,7 +29,8 @@ pub struct SuiteArgs {
 /// Runs `nodewatch suite`.
 pub async fn run(args: SuiteArgs) -> Result<()> {
     let catalog = crate::load_catalog(&args.rules)?;
-    let report = nodewatch::suite::run_builtin(&args.names, catalog, args.kube_prometheus).await?;
+    let report =
+        nodewatch::tools::suite::run_builtin(&args.names, catalog, args.kube_prometheus).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -16,7 +16,7 @@ const FORBIDDEN: [&str; 13] = [
     "crate::serve",
     "crate::pipeline",
     "crate::outbound",
-    "crate::replay",
+    "crate::tools",
     "kube::",
     "k8s_openapi",
     "hyper",

@@ -12,8 +12,8 @@ use nodewatch::catalog::Catalog;
 use nodewatch::collect::tsdb::Tsdb;
 use nodewatch::live::PAUSED_ANNOTATION;
 use nodewatch::model::ActionKind;
-use nodewatch::replay;
 use nodewatch::time::Timestamp;
+use nodewatch::tools::replay;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

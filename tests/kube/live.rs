@@ -14,8 +14,8 @@ use nodewatch::catalog::Catalog;
 use nodewatch::collect::prometheus::{PrometheusCollector, PrometheusConfig};
 use nodewatch::live::{AgentOptions, CORDONED_BY};
 use nodewatch::model::ActionKind;
-use nodewatch::report::Report;
-use nodewatch::{replay, scenario};
+use nodewatch::tools::report::Report;
+use nodewatch::{scenario, tools::replay};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -152,12 +152,12 @@ fn a_window_in_force_is_in_the_snapshot_and_in_metrics() {
         .build()
         .unwrap();
     let at = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
-    let opts = |until: &str| nodewatch::replay::Options {
+    let opts = |until: &str| nodewatch::tools::replay::Options {
         publish: Some(published.clone()),
         until: Some(at(until)),
         ..Default::default()
     };
-    rt.block_on(nodewatch::replay::run(
+    rt.block_on(nodewatch::tools::replay::run(
         sc.clone(),
         Arc::new(Catalog::builtin()),
         opts("2024-03-05T09:00:00Z"),
@@ -173,7 +173,7 @@ fn a_window_in_force_is_in_the_snapshot_and_in_metrics() {
     let line = "nodewatch_held{kind=\"maintenance_window\",name=\"weekly-maintenance\",reason=\"kubelet config rollout CHG-1042\"}";
     assert!(metrics.contains(&format!("{line} 1")), "{metrics}");
     // After the window: the series stays, at 0.
-    rt.block_on(nodewatch::replay::run(
+    rt.block_on(nodewatch::tools::replay::run(
         sc,
         Arc::new(Catalog::builtin()),
         opts("2024-03-05T10:30:00Z"),

@@ -8,8 +8,8 @@
 use nodewatch::catalog::Catalog;
 use nodewatch::config::Config;
 use nodewatch::model::AlertState;
-use nodewatch::replay::{self, Options, Outcome};
 use nodewatch::scenario::{self, suite::hub_renamed};
+use nodewatch::tools::replay::{self, Options, Outcome};
 use std::path::Path;
 use std::sync::Arc;
 

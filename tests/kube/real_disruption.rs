@@ -17,7 +17,7 @@ use nodewatch::catalog::Catalog;
 use nodewatch::k8s::Taint;
 use nodewatch::model::ActionKind;
 use nodewatch::signals::disruption::AUTOSCALER_TAINT;
-use nodewatch::{replay, scenario};
+use nodewatch::{scenario, tools::replay};
 use std::sync::Arc;
 use std::time::Duration;
 

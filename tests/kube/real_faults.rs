@@ -23,7 +23,7 @@ use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
 use nodewatch::model::ActionKind;
 use nodewatch::time::Duration as SimDuration;
-use nodewatch::{replay, scenario};
+use nodewatch::{scenario, tools::replay};
 use std::sync::Arc;
 use std::time::Duration;
 use tcp_proxy::TcpProxy;

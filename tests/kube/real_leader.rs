@@ -18,7 +18,7 @@ use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
 use nodewatch::live::{PAUSED_ANNOTATION, PAUSE_REASON_ANNOTATION};
 use nodewatch::model::ActionKind;
-use nodewatch::{replay, scenario};
+use nodewatch::{scenario, tools::replay};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -39,7 +39,7 @@ use kube_real_scenario as play;
 use nodewatch::catalog::Catalog;
 use nodewatch::model::{ActionKind, AlertState};
 use nodewatch::time::Timestamp;
-use nodewatch::{replay, scenario};
+use nodewatch::{scenario, tools::replay};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;

@@ -19,7 +19,7 @@ use nodewatch::act::GovernorSettings;
 use nodewatch::catalog::Catalog;
 use nodewatch::model::AlertState;
 use nodewatch::scenario::suite::hub_renamed;
-use nodewatch::{replay, scenario};
+use nodewatch::{scenario, tools::replay};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -23,7 +23,7 @@ use nodewatch::act::GovernorSettings;
 use nodewatch::catalog::Catalog;
 use nodewatch::model::AlertState;
 use nodewatch::time::Timestamp;
-use nodewatch::{replay, scenario};
+use nodewatch::{scenario, tools::replay};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;

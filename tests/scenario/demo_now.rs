@@ -8,10 +8,10 @@
 
 use nodewatch::act::Notification;
 use nodewatch::catalog::Catalog;
-use nodewatch::replay::{self, Options};
-use nodewatch::report::Report;
 use nodewatch::scenario;
 use nodewatch::time::{Duration, Timestamp};
+use nodewatch::tools::replay::{self, Options};
+use nodewatch::tools::report::Report;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};

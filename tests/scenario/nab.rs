@@ -4,7 +4,7 @@
 //! prints every profile per category and overall, and runs are
 //! deterministic.
 
-use nodewatch::nab::{self, harness::Streaming, Corpus, NabDetector, NabSettings};
+use nodewatch::tools::nab::{self, harness::Streaming, Corpus, NabDetector, NabSettings};
 use std::path::PathBuf;
 use std::process::Command;
 

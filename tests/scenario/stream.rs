@@ -6,9 +6,9 @@
 use nodewatch::catalog::Catalog;
 use nodewatch::collect::replay::{ReplaySource, READ_AHEAD};
 use nodewatch::collect::Source;
-use nodewatch::replay::{self, Outcome};
 use nodewatch::scenario::{self, Streamed};
 use nodewatch::time::Duration;
+use nodewatch::tools::replay::{self, Outcome};
 use std::sync::Arc;
 
 fn rt() -> tokio::runtime::Runtime {

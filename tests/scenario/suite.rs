@@ -8,7 +8,7 @@
 use nodewatch::catalog::Catalog;
 use nodewatch::model::ActionKind;
 use nodewatch::scenario::{self, suite};
-use nodewatch::suite::{run_builtin, SuiteReport, SuiteRow};
+use nodewatch::tools::suite::{run_builtin, SuiteReport, SuiteRow};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -207,7 +207,7 @@ fn an_excluded_node_is_alerted_on_but_never_cordoned() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let out = rt.block_on(nodewatch::replay::run(
+    let out = rt.block_on(nodewatch::tools::replay::run(
         sc,
         Arc::new(Catalog::builtin()),
         Default::default(),
@@ -464,9 +464,9 @@ fn without_the_rule_the_disruption_would_be_alerted() {
             c.object.spec.taints.clear();
             c.object.spec.unschedulable = false;
         }
-        let mut opts = nodewatch::replay::Options::default();
+        let mut opts = nodewatch::tools::replay::Options::default();
         opts.engine.warm_up = nodewatch::time::Duration(0);
-        let out = rt.block_on(nodewatch::replay::run(
+        let out = rt.block_on(nodewatch::tools::replay::run(
             sc,
             Arc::new(Catalog::builtin()),
             opts,
@@ -492,7 +492,7 @@ fn a_maintenance_window_holds_the_cordon_until_it_ends() {
         .build()
         .unwrap();
     let replay = |sc: scenario::Scenario| {
-        rt.block_on(nodewatch::replay::run(
+        rt.block_on(nodewatch::tools::replay::run(
             sc,
             Arc::new(Catalog::builtin()),
             Default::default(),

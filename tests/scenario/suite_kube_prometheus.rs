@@ -8,9 +8,9 @@
 use nodewatch_testkit as support;
 
 use nodewatch::catalog::Catalog;
-use nodewatch::replay::Options;
 use nodewatch::scenario::{self, suite};
-use nodewatch::suite::{kube_prometheus, run_one, Baseline, SuiteReport};
+use nodewatch::tools::replay::Options;
+use nodewatch::tools::suite::{kube_prometheus, run_one, Baseline, SuiteReport};
 use std::sync::Arc;
 use support::prometheus::Prometheus;
 

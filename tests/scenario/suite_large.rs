@@ -7,7 +7,7 @@
 
 use nodewatch::catalog::Catalog;
 use nodewatch::scenario::suite::{large_cluster, slow_leak_diurnal};
-use nodewatch::suite::{run_builtin, SuiteRow};
+use nodewatch::tools::suite::{run_builtin, SuiteRow};
 use std::sync::Arc;
 
 /// Runs one built-in scenario through the suite: its row and the table.

@@ -11,7 +11,7 @@ use http::post_form;
 use nodewatch::catalog::Catalog;
 use nodewatch::serve::{serve, Published};
 use nodewatch::time::Timestamp;
-use nodewatch::{replay, scenario};
+use nodewatch::{scenario, tools::replay};
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::net::TcpListener;

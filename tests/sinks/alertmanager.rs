@@ -25,7 +25,8 @@ use nodewatch_testkit::sinks as support;
 async fn binder_node_alerts() -> Vec<Notification> {
     let scenario = nodewatch::scenario::builtin("binder").expect("built-in scenario");
     let outcome =
-        nodewatch::replay::run(scenario, Arc::new(Catalog::builtin()), Default::default()).await;
+        nodewatch::tools::replay::run(scenario, Arc::new(Catalog::builtin()), Default::default())
+            .await;
     outcome
         .notifications
         .into_iter()

@@ -14,11 +14,11 @@ use nodewatch::collect::replay::ReplaySource;
 use nodewatch::collect::{MetricSource, Observation, Source};
 use nodewatch::engine::{Engine, Settings};
 use nodewatch::pipeline::Pipeline;
-use nodewatch::replay::{self, Outcome};
 use nodewatch::scenario::Scenario;
 use nodewatch::serve::{Exporter, Format, Published};
 use nodewatch::state::Snapshot;
 use nodewatch::time::{Duration, Timestamp};
+use nodewatch::tools::replay::{self, Outcome};
 use std::sync::Arc;
 
 /// The pipeline type the helpers build.

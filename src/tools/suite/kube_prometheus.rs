@@ -7,7 +7,7 @@
 //! evaluation its series is present, fires once it has been present for
 //! `for`, and is dropped or resolved at the first evaluation it is absent).
 //! The firings become alert notifications scored by the same
-//! [`Report`](crate::report::Report) as nodewatch's own alerts.
+//! [`Report`](crate::tools::report::Report) as nodewatch's own alerts.
 //!
 //! The `job`/`cluster` selectors of the originals are left out where the
 //! scenarios' series carry no such label (backfilled data has only the
@@ -16,9 +16,9 @@
 use crate::collect::prometheus::response::QueryError;
 use crate::collect::prometheus::{ConfigError, PromClient, PrometheusConfig};
 use crate::model::{AlertState, AlertView, Notification};
-use crate::report::Report;
 use crate::scenario::{Meta, Scenario};
 use crate::time::{Duration, Timestamp};
+use crate::tools::report::Report;
 use std::collections::{BTreeMap, HashMap};
 
 /// What an alert is about, for scoring it like nodewatch's alerts.

@@ -9,11 +9,11 @@ use crate::collect::replay::ReplaySource;
 use crate::collect::Source;
 use crate::engine::{Engine, Settings};
 use crate::pipeline::Pipeline;
-use crate::report::{timeline, Report};
 use crate::scenario::{Meta, Scenario, ScenarioError, Streamed};
 use crate::serve::Published;
 use crate::state::ActionRecord;
 use crate::time::Timestamp;
+use crate::tools::report::{timeline, Report};
 use std::sync::Arc;
 
 /// How to replay.

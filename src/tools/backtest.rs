@@ -2,7 +2,7 @@
 //! signals come from chunked range queries ([`RangeSource`]); events, nodes
 //! and pods from files (what `kubectl get -o json` and an event archive
 //! give); everything runs through the same loop as replay
-//! ([`crate::replay::drive`]), so on the same data a backtest produces the
+//! ([`crate::tools::replay::drive`]), so on the same data a backtest produces the
 //! same alerts, cordons and report as `nodewatch replay`.
 
 use crate::act::GovernorSettings;
@@ -12,9 +12,9 @@ use crate::collect::replay::ReplaySource;
 use crate::collect::{MetricSource, Observation, Source};
 use crate::engine::Settings;
 use crate::k8s;
-use crate::replay::{self, Outcome};
 use crate::scenario::{Meta, Scenario, Truth};
 use crate::time::{Duration, Timestamp};
+use crate::tools::replay::{self, Outcome};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
