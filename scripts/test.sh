@@ -37,7 +37,7 @@ fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 # The real Kubernetes control plane (kube-apiserver v1.37.2 and etcd) that
 # tests/kube/real*.rs start: built from the Go module proxy the first time
 # (about 7 minutes on 2 cores), then reused from ~/.cache/nodewatch until the
@@ -67,4 +67,4 @@ fi
 export NODEWATCH_CHECKOV="$checkov_venv/bin/checkov"
 
 echo "== cargo test"
-cargo test --locked
+cargo test --locked --workspace

@@ -8,21 +8,17 @@
 //! tools that run the same [`pipeline`] on recorded or generated data
 //! (replay, suite, backtest, the NAB harness) live apart, in [`tools`].
 
+// The pure core is its own crate (core/), so the compiler keeps kube, HTTP
+// and the actors out of it; re-exported here under the paths the rest of
+// the agent uses.
+pub use nodewatch_core::{catalog, decide, engine, k8s, model, score, signals, state, time};
+
 pub mod act;
-pub mod catalog;
 pub mod collect;
 pub mod config;
-pub mod decide;
-pub mod engine;
-pub mod k8s;
 pub mod live;
-pub mod model;
 pub mod outbound;
 pub mod pipeline;
 pub mod scenario;
-pub mod score;
 pub mod serve;
-pub mod signals;
-pub mod state;
-pub mod time;
 pub mod tools;

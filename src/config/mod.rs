@@ -6,10 +6,12 @@
 
 #[cfg(test)]
 pub(crate) mod fuzz;
-pub mod names;
+pub mod headers;
 mod policy;
+/// Name checks and bounded YAML loading are the core's (its catalog reads
+/// rules with them).
+pub use nodewatch_core::config::{names, yaml};
 mod validate;
-pub mod yaml;
 
 use crate::act::GovernorSettings;
 use crate::engine::Settings;

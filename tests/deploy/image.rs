@@ -203,8 +203,15 @@ fn the_build_context_holds_what_the_build_reads() {
             needed.push(format!("{dir}/src/lib.rs"));
         }
     }
-    // Files compiled into the binary.
+    // Files compiled into the binary: by this crate or a path dependency
+    // (the core crate reads the rules).
     let mut stack = vec![root().join("src")];
+    stack.extend(
+        needed
+            .iter()
+            .filter_map(|n| n.strip_suffix("/src/lib.rs"))
+            .map(|dir| root().join(dir).join("src")),
+    );
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).expect("src dir").flatten() {
             let p = e.path();

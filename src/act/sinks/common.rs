@@ -254,7 +254,7 @@ pub fn parse_headers(
         .0
         .iter()
         .map(|(k, v)| {
-            if let Some(why) = crate::config::names::forbidden_header(k) {
+            if let Some(why) = crate::config::headers::forbidden_header(k) {
                 return Err(format!("headers: {k:?}: {why}"));
             }
             let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())

@@ -211,7 +211,7 @@ impl PrometheusConfig {
                     "use bearer_token_file or basic_auth for Authorization".into(),
                 );
             }
-            if let Some(why) = crate::config::names::forbidden_header(name) {
+            if let Some(why) = crate::config::headers::forbidden_header(name) {
                 return bad("headers", format!("{name:?}: {why}"));
             }
         }

@@ -3,9 +3,9 @@
 //! data holds actions.
 
 use super::*;
-use crate::collect::{Observation, SourceError};
 use crate::decide::TransitionKind;
 use crate::model::AlertState;
+use crate::model::{Observation, SourceError};
 use std::path::PathBuf;
 
 const CATALOG: &str = "

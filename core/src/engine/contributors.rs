@@ -197,9 +197,9 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::Observation;
     use crate::engine::Settings;
     use crate::k8s::{ObjectMeta, Pod, PodSpec};
+    use crate::model::Observation;
     use crate::time::Timestamp;
     use std::path::PathBuf;
     use std::sync::Arc;

@@ -8,12 +8,11 @@
 mod action;
 mod alert;
 mod cordons;
+mod observation;
 mod selector;
 
 pub use action::{ActionKind, ActionRecord, CordonRequest, NodeFacts};
 pub use alert::{AlertState, AlertView, Notification};
 pub use cordons::{Cordoned, Cordons};
+pub use observation::{Observation, SignalResult, SourceError};
 pub use selector::Selector;
-
-#[cfg(test)]
-mod purity;

@@ -146,7 +146,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::Observation;
+    use crate::model::Observation;
     use crate::time::Timestamp;
     use std::path::PathBuf;
     use std::sync::Arc;

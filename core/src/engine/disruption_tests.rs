@@ -5,9 +5,9 @@
 
 use super::tests::engine;
 use super::*;
-use crate::collect::Observation;
 use crate::k8s;
 use crate::model::AlertState;
+use crate::model::Observation;
 
 const TICK: i64 = 30_000;
 

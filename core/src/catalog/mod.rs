@@ -26,9 +26,12 @@ use std::path::{Path, PathBuf};
 pub const BUILTIN: &[(&str, &str)] = &[
     (
         "rules/signals.yaml",
-        include_str!("../../rules/signals.yaml"),
+        include_str!("../../../rules/signals.yaml"),
     ),
-    ("rules/alerts.yaml", include_str!("../../rules/alerts.yaml")),
+    (
+        "rules/alerts.yaml",
+        include_str!("../../../rules/alerts.yaml"),
+    ),
 ];
 
 /// One YAML file of the catalog; both keys are optional.

@@ -23,8 +23,8 @@ const ARRIVING: u8 = 1;
 const LEAVING: u8 = 2;
 
 use crate::catalog::{Catalog, EventCount, SignalScope};
-use crate::collect::Observation;
 use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
+use crate::model::Observation;
 use crate::model::{CordonRequest, Cordons, NodeFacts, Notification};
 use crate::score::{self, Evidence, SeriesState};
 use crate::signals::disruption::{self, Disruption};

@@ -237,7 +237,7 @@ impl PartialEq for Matcher {
 }
 
 /// (De)serializes matchers as an ordered YAML map `label: spec`.
-pub(crate) mod matcher_map {
+pub mod matcher_map {
     use super::Matcher;
     use serde::de::{MapAccess, Visitor};
     use serde::ser::SerializeMap;

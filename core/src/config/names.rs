@@ -1,7 +1,7 @@
 //! The name syntaxes nodewatch's settings must follow, checked once here:
 //! Prometheus metric and label names (Alertmanager rejects alerts with bad
-//! label names), Kubernetes object names and label keys, and HTTP headers
-//! a user may not set because the client owns them.
+//! label names), Kubernetes object names and label keys. (Which HTTP
+//! headers a user may set is the agent's: `nodewatch::config::headers`.)
 
 /// A Prometheus metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub fn is_metric_name(s: &str) -> bool {
@@ -68,32 +68,6 @@ pub fn is_k8s_label_key(s: &str) -> bool {
     name_ok && prefix.is_none_or(is_dns1123_subdomain)
 }
 
-/// Why a custom HTTP header may not be set, if it may not: the HTTP
-/// client owns framing and routing (`Host`, `Content-Length`, hop-by-hop
-/// headers), and the body's type is fixed by the API spoken.
-pub fn forbidden_header(name: &str) -> Option<&'static str> {
-    const OWNED: &[&str] = &[
-        "host",
-        "content-length",
-        "content-type",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "upgrade",
-        "expect",
-    ];
-    if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-        return Some("not a valid header name");
-    }
-    OWNED
-        .contains(&name.to_ascii_lowercase().as_str())
-        .then_some("set by the HTTP client (framing, routing or content type), not configurable")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,8 +94,5 @@ mod tests {
         assert!(is_k8s_label_key("cloud.google.com/gke-nodepool"));
         assert!(is_k8s_label_key("agentpool") && !is_k8s_label_key("bad key"));
         assert!(!is_k8s_label_key("/x") && !is_k8s_label_key("a/"));
-        assert!(forbidden_header("Host").is_some() && forbidden_header("CONNECTION").is_some());
-        assert!(forbidden_header("bad header").is_some());
-        assert!(forbidden_header("X-Scope-OrgID").is_none());
     }
 }
