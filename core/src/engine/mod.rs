@@ -4,9 +4,17 @@
 //! needs. No I/O, no clock: the observation carries the time. It only asks
 //! for cordons: who cordoned what is the action ledger's, which the engine
 //! reads as plain [`Cordons`] at the start of each tick.
+//!
+//! This file holds the tables and the order of a tick ([`Engine::tick_with`]);
+//! the stages it runs are beside it: `assess.rs` (signals against
+//! baselines and peers, node scores), `attribution.rs` and `topology.rs`
+//! (what is a workload's own or a zone's), `rules.rs` (the alert rules and
+//! cordon requests), `facts.rs` (what the governor and the agent read).
 
+mod assess;
 mod attribution;
 mod contributors;
+mod facts;
 mod long_window;
 mod pools;
 mod rules;
@@ -22,12 +30,10 @@ const ARRIVING: u8 = 1;
 /// Held while it leaves: no peer, no capacity, no common-cause evidence.
 const LEAVING: u8 = 2;
 
-use crate::catalog::{Catalog, EventCount, SignalScope};
-use crate::decide::{common_cause, AlertBook, CommonCauseSettings};
-use crate::model::Observation;
-use crate::model::{CordonRequest, Cordons, NodeFacts, Notification};
+use crate::catalog::{Catalog, SignalScope};
+use crate::decide::{AlertBook, CommonCauseSettings};
+use crate::model::{CordonRequest, Cordons, NodeFacts, Notification, Observation};
 use crate::score::{self, Evidence, SeriesState};
-use crate::signals::disruption::{self, Disruption};
 use crate::signals::nodes::DEFAULT_POOL_LABEL;
 use crate::signals::{EventIngest, EventWindow, Hit, NodeTable};
 use crate::time::{Duration, Timestamp};
@@ -323,325 +329,6 @@ impl Engine {
         self.scores.resize(n, 0.0);
         self.known.resize(n, 0);
         self.healthy_since.resize(n, None);
-    }
-
-    fn assess_node_signal(&mut self, s: usize, obs: &Observation, rows: &[(u32, f64)]) {
-        let sig = &self.catalog.signals[s];
-        let n = self.nodes.len();
-        self.values.clear();
-        self.values.resize(n, f64::NAN);
-        let mut known = vec![false; n];
-        if let Some(q) = &sig.events {
-            if obs.events_ok {
-                for (i, k) in known.iter_mut().enumerate() {
-                    if self.nodes.exists(i as u32, obs.at) {
-                        self.values[i] = self.windows[s][i].value(self.tick, q.count);
-                        *k = true;
-                    }
-                }
-            }
-        } else {
-            let answered = matches!(obs.metrics.get(s), Some(Some(Ok(_))));
-            if answered && sig.metric.as_ref().is_some_and(|q| q.absent_is_zero) {
-                self.values.fill(0.0);
-                known.fill(true);
-            }
-            for &(i, v) in rows {
-                self.values[i as usize] = v;
-                known[i as usize] = true;
-            }
-        }
-        if self.long.window(s).is_some() {
-            for i in 0..n {
-                if self.too_young_for(s, i as u32) {
-                    self.values[i] = f64::NAN;
-                }
-            }
-        }
-        let exists: Vec<bool> = (0..n)
-            .map(|i| self.nodes.exists(i as u32, obs.at))
-            .collect();
-        // A node on its way out (drained, tainted for deletion) is no peer;
-        // a node in warm-up is.
-        let peer: Vec<bool> = (0..n)
-            .map(|i| exists[i] && known[i] && self.holds[i] != LEAVING)
-            .collect();
-        let peers = score::peer_stats(
-            (0..n).filter(|&i| peer[i]).map(|i| self.values[i]),
-            &mut self.scratch,
-        );
-        let count_tail = sig
-            .events
-            .as_ref()
-            .is_some_and(|q| q.count == EventCount::Increments);
-        // Drift is judged against the peers' common movement: the median
-        // of their standardized deviations from their own baselines.
-        let common_drift = if sig.detect.drift && sig.detect.peers && peers.is_some() {
-            let (series, values) = (&self.series[s], &self.values);
-            score::detectors::peer_median(
-                (0..n).filter(|&i| peer[i]).filter_map(|i| {
-                    score::node::drift_residual(&sig.detect, &series[i], values[i])
-                }),
-                &mut self.scratch,
-            )
-            .unwrap_or(0.0)
-        } else {
-            0.0
-        };
-        let (mut tripped, mut with_data) = (Vec::new(), 0usize);
-        // Common cause is judged per family once all signals are assessed.
-        for i in 0..n {
-            if !(exists[i] && known[i]) {
-                self.evidence[s][i] = None;
-                continue;
-            }
-            let ev = score::node::assess_relative(
-                &sig.detect,
-                &mut self.series[s][i],
-                self.values[i],
-                peers,
-                count_tail,
-                common_drift,
-            );
-            if ev.value.is_finite() {
-                with_data += 1;
-            }
-            // Expected disruption is not sickness: a held node never
-            // counts towards a common cause.
-            if ev.tripped && self.holds[i] == NOT_HELD {
-                tripped.push(i as u32);
-            }
-            self.evidence[s][i] = Some(ev);
-        }
-        self.common[s] = Some((tripped, with_data));
-    }
-
-    /// Common cause per family: the nodes tripping any member signal; when
-    /// they are many, every member stops counting on those nodes.
-    fn common_cause_pass(&mut self) {
-        let catalog = self.catalog.clone();
-        let mut families: Vec<&str> = catalog
-            .signals
-            .iter()
-            .filter(|s| s.scope == SignalScope::Node)
-            .map(|s| s.family())
-            .collect();
-        families.sort();
-        families.dedup();
-        let mut verdicts = vec![None; catalog.signals.len()];
-        let mut domains = vec![None; catalog.signals.len()];
-        for fam in families {
-            let members: Vec<usize> = (0..catalog.signals.len())
-                .filter(|&s| {
-                    catalog.signals[s].scope == SignalScope::Node
-                        && catalog.signals[s].family() == fam
-                })
-                .collect();
-            let mut nodes: Vec<u32> = Vec::new();
-            let mut of = 0;
-            for &s in &members {
-                if let Some((t, w)) = &self.common[s] {
-                    nodes.extend(t);
-                    of = of.max(*w);
-                }
-            }
-            nodes.sort_unstable();
-            nodes.dedup();
-            let mut domain = None;
-            if !common_cause(nodes.len(), of, &self.settings.common_cause) {
-                let Some((d, inside)) = self.topology_cause(&nodes) else {
-                    continue;
-                };
-                (nodes, domain) = (inside, Some(d));
-            }
-            for &s in &members {
-                for &i in &nodes {
-                    if let Some(Some(ev)) = self.evidence[s].get_mut(i as usize) {
-                        ev.suppressed = true;
-                        ev.level = 0.0;
-                    }
-                }
-                verdicts[s] = Some((nodes.clone(), of));
-                domains[s] = domain.clone();
-            }
-        }
-        self.common = verdicts;
-        self.common_domain = domains;
-    }
-
-    fn assess_workload_signal(&mut self, s: usize, obs: &Observation) {
-        let sig = &self.catalog.signals[s];
-        let tick = self.tick;
-        let by = sig
-            .metric
-            .as_ref()
-            .map(|m| m.by.clone())
-            .unwrap_or_default();
-        let map = &mut self.workloads[s];
-        for w in map.values_mut() {
-            w.evidence = None;
-        }
-        if let Some(Some(Ok(rows))) = obs.metrics.get(s) {
-            for (subject, v) in rows {
-                let key = subject.join("/");
-                let stagger = map.len();
-                let w = map.entry(key).or_insert_with(|| Workload {
-                    labels: by.iter().cloned().zip(subject.iter().cloned()).collect(),
-                    state: SeriesState::new(self.settings.baseline_len, stagger),
-                    evidence: None,
-                    last_seen: tick,
-                });
-                w.last_seen = tick;
-                w.evidence = Some(score::node::assess(
-                    &sig.detect,
-                    &mut w.state,
-                    *v,
-                    None,
-                    false,
-                ));
-            }
-        }
-        // Subjects gone for an hour (a restarted pod's old name) are dropped,
-        // keeping memory bounded.
-        let keep = (3_600_000 / self.settings.step.0.max(1)) as u64;
-        map.retain(|_, w| tick - w.last_seen <= keep);
-    }
-
-    fn score_nodes(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.known[i] = self
-                .evidence
-                .iter()
-                .filter(|e| e.get(i).is_some_and(Option::is_some))
-                .count() as u16;
-            let parts = self
-                .catalog
-                .signals
-                .iter()
-                .enumerate()
-                .filter_map(|(s, sig)| {
-                    let ev = self.evidence[s].get(i)?.as_ref()?;
-                    (sig.scope == SignalScope::Node).then_some((sig.detect.weight, ev.level))
-                });
-            self.scores[i] = score::combine(parts);
-        }
-    }
-
-    /// Why node `i` is held now (expected disruption), if it is.
-    pub(crate) fn held(&self, i: u32) -> Option<Disruption> {
-        self.nodes
-            .held(i, &self.cordons, self.at, self.settings.warm_up)
-    }
-
-    /// Nodes that currently exist.
-    fn existing(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.nodes.len() as u32).filter(move |&i| self.nodes.exists(i, self.at))
-    }
-
-    fn facts(&self) -> Vec<NodeFacts> {
-        let upgrading = self.upgrading_pools();
-        self.existing().map(|i| self.fact(i, &upgrading)).collect()
-    }
-
-    /// Node `i` as the governor sees it.
-    fn fact(&self, i: u32, upgrading: &std::collections::BTreeMap<String, String>) -> NodeFacts {
-        let e = self.nodes.entry(i);
-        let held = self.held(i);
-        NodeFacts {
-            leaving: held.as_ref().is_some_and(Disruption::leaving),
-            held: held.map(|d| d.to_string()),
-            upgrade: upgrading.get(&e.pool).cloned(),
-            name: e.name.clone(),
-            zone: e.zone.clone(),
-            pool: e.pool.clone(),
-            unschedulable: self.unschedulable(i),
-            cordoned_by_us: self.is_ours(i),
-            healthy: self.scores.get(i as usize).copied().unwrap_or(0.0)
-                < self.settings.unhealthy_score,
-            excluded: e.excluded,
-            labels: e.labels.clone(),
-        }
-    }
-
-    /// `node` as the governor sees it, if known.
-    pub fn node_facts(&self, node: &str) -> Option<NodeFacts> {
-        let upgrading = self.upgrading_pools();
-        self.nodes.get(node).map(|i| self.fact(i, &upgrading))
-    }
-
-    /// Remembers these node label keys from now on (the governor's pool
-    /// selectors read them); takes effect with the next node list.
-    pub fn keep_labels(&mut self, keys: Vec<String>) {
-        self.kept_labels = keys;
-    }
-
-    /// Pools being upgraded now, with why (`signals::disruption`).
-    pub(crate) fn upgrading_pools(&self) -> std::collections::BTreeMap<String, String> {
-        disruption::upgrading_pools(self.existing().map(|i| {
-            let e = self.nodes.entry(i);
-            let other = self.unschedulable(i) && !self.is_ours(i);
-            (e.pool.as_str(), e.kubelet_version.as_str(), other)
-        }))
-    }
-
-    /// Whether `node` counts as healthy now (unknown nodes do not).
-    pub fn is_healthy(&self, node: &str) -> bool {
-        self.nodes.get(node).is_some_and(|i| {
-            self.healthy_since
-                .get(i as usize)
-                .copied()
-                .flatten()
-                .is_some()
-        })
-    }
-
-    /// Whether every node signal of `node` had data this tick.
-    pub fn is_fresh(&self, node: &str) -> bool {
-        self.nodes
-            .get(node)
-            .is_some_and(|i| self.known.get(i as usize) == Some(&self.node_signals))
-    }
-
-    /// Node `i`'s `spec.unschedulable`: as listed, or as nodewatch wrote it
-    /// since (the ledger's [`Cordons`] of this tick).
-    pub(crate) fn unschedulable(&self, i: u32) -> bool {
-        let e = self.nodes.entry(i);
-        self.cordons.unschedulable(&e.name, e.unschedulable)
-    }
-
-    /// Whether nodewatch cordoned node `i` (the ledger's [`Cordons`] of
-    /// this tick).
-    pub(crate) fn is_ours(&self, i: u32) -> bool {
-        self.cordons.is_ours(&self.nodes.entry(i).name)
-    }
-
-    /// Event ingestion counters: (objects, increments, unattributed).
-    pub fn event_counts(&self) -> (u64, u64, u64) {
-        (
-            self.events.ingested,
-            self.events.increments,
-            self.events.unattributed,
-        )
-    }
-
-    /// Approximate bytes of per-(node, signal) state, for the memory budget.
-    pub fn state_bytes_per_node_signal(&self) -> usize {
-        let mut total = 0usize;
-        let mut count = 0usize;
-        for s in &self.series {
-            for st in s {
-                total += st.bytes() + std::mem::size_of::<Option<Evidence>>();
-                count += 1;
-            }
-        }
-        for w in &self.windows {
-            total += w.len()
-                * (std::mem::size_of::<EventWindow>()
-                    + 64
-                    + crate::signals::events::MAX_OBJECTS * 16
-                    + crate::signals::contributors::TopK::max_bytes());
-        }
-        total / count.max(1)
     }
 }
 
