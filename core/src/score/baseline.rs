@@ -140,14 +140,19 @@ impl SeriesState {
     /// Records `x` for novelty detection: every value enters the baseline
     /// (so the range learns routine spikes), while an excursion (`novel`
     /// values in a row) keeps being judged against the baseline from before
-    /// it, for at most one ring length, after which it is the new normal.
+    /// it — but only for [`MIN_BASELINE`] values. An excursion that lasts
+    /// that long is a level shift: it has paged once, at its start, and is
+    /// then the new baseline (its values are in the ring and the range), so
+    /// it stops counting instead of holding the alert for a ring length,
+    /// and what happens *on* the new level (a spike, a dip back) is news
+    /// again. No setting of its own: a warm baseline's minimum.
     pub fn record_novelty(&mut self, x: f64, novel: bool) {
         if !x.is_finite() {
             return;
         }
         self.excursion = match (novel && self.warm(), self.excursion) {
             (false, _) => None,
-            (true, Some((r, n))) if (n as usize + 1) < self.cap => Some((r, n + 1)),
+            (true, Some((r, n))) if (n as usize + 1) < MIN_BASELINE => Some((r, n + 1)),
             (true, Some(_)) => None,
             (true, None) => Some((self.reference(), 1)),
         };

@@ -268,13 +268,17 @@ mod tests {
             assess(&cfg, &mut st, (i % 3) as f64, None, false);
         }
         assert!(!assess(&cfg, &mut st, 40.0, None, false).tripped);
-        // A step to a new level stays anomalous while it lasts, judged
-        // against the baseline from before it (median 1).
-        for _ in 0..10 {
+        // A step to a new level is anomalous, judged against the baseline
+        // from before it (median 1), for a warm baseline's minimum of
+        // values; then it is the new baseline, and a spike on it is news.
+        for _ in 0..crate::score::baseline::MIN_BASELINE {
             let ev = assess(&cfg, &mut st, 100.0, None, false);
             assert!(ev.tripped && ev.level == 1.0);
             assert_eq!(ev.median, 1.0);
         }
+        let ev = assess(&cfg, &mut st, 100.0, None, false);
+        assert!(!ev.tripped && ev.level == 0.0, "the new level is normal");
+        assert!(assess(&cfg, &mut st, 300.0, None, false).tripped);
     }
 
     #[test]

@@ -156,6 +156,8 @@ impl NabDetector {
 impl Streaming for NabDetector {
     fn step(&mut self, at: i64, value: f64) -> bool {
         let mut parts = Vec::with_capacity(self.states.len());
+        // Per signal so far: its window, whether it is offset, its MAD.
+        let mut spreads: Vec<(Duration, bool, f64)> = Vec::with_capacity(self.states.len());
         for (sig, (st, rows)) in self.settings.signals.iter().zip(&mut self.states) {
             rows.push_back((at, value));
             let keep = sig.window.0 + sig.minus_offset.map_or(0, |d| d.0);
@@ -168,7 +170,20 @@ impl Streaming for NabDetector {
                 x -= window_stat(rows, at - d.0, sig.window, sig.median);
             }
             let ev = score::node::assess(&sig.detect, st, x, None, false);
-            parts.push((sig.detect.weight, ev.level));
+            let mut level = ev.level;
+            if sig.minus_offset.is_some() {
+                // The same window without the offset: the level the
+                // difference is taken of, when the settings have it.
+                let plain = spreads
+                    .iter()
+                    .find(|&&(w, offset, _)| w == sig.window && !offset)
+                    .map(|s| s.2);
+                if plain.is_some_and(|mad| !has_rhythm(st.mad, mad)) {
+                    level = 0.0;
+                }
+            }
+            spreads.push((sig.window, sig.minus_offset.is_some(), st.mad));
+            parts.push((sig.detect.weight, level));
         }
         let holds = score::combine(parts.into_iter()) > self.settings.score_above;
         let t = self.alerts.evaluate(
@@ -181,6 +196,21 @@ impl Streaming for NabDetector {
         );
         matches!(t, Some(t) if t.kind == TransitionKind::Firing)
     }
+}
+
+/// Seasonality, detected rather than assumed: whether the subject's own
+/// history shows a rhythm at the offset (a day), judged from the spreads
+/// its baselines already hold — `offset_mad`, of the window's change since
+/// the same time a day ago, and `level_mad`, of the window's level. The
+/// robust lag-one-day autocorrelation `1 − offset_mad² / (2·level_mad²)` is
+/// positive exactly when the day before predicts today better than an
+/// unrelated hour would (the difference of two unrelated values spreads √2
+/// times as much as one). Without a rhythm, "a day unlike the day before"
+/// is no news — a series that is never like its previous day — and the
+/// change is not counted. No setting (the sign of the autocorrelation) and
+/// no memory (two MADs the baselines keep anyway).
+pub fn has_rhythm(offset_mad: f64, level_mad: f64) -> bool {
+    offset_mad <= std::f64::consts::SQRT_2 * level_mad
 }
 
 /// Mean (or median) of the rows in the window of width `w` ending at `end`
@@ -230,6 +260,29 @@ mod tests {
     }
 
     #[test]
+    fn a_level_shift_pages_once_then_is_the_baseline() {
+        let mut d = NabDetector::new(NabSettings::default());
+        let minute = 60_000;
+        let mut flags = Vec::new();
+        for i in 0..700i64 {
+            // Quiet noise; a lasting step at row 300; on the new level, a
+            // spike at row 600 (hours after the step). Before the shift was
+            // accepted the alert held for a ring length (1,000 rows) and
+            // the spike could not page. (It must be large: the values of
+            // the new level raised the self-calibration's mean strength —
+            // see BENCHMARKS, "left".)
+            let v = match i {
+                600 => 1000.0,
+                300.. => 50.0 + (i % 5) as f64,
+                _ => (i % 5) as f64,
+            };
+            flags.push(d.step(i * 5 * minute, v));
+        }
+        let at: Vec<usize> = (0..flags.len()).filter(|&i| flags[i]).collect();
+        assert_eq!(at, vec![300, 600], "the step once, then the spike on it");
+    }
+
+    #[test]
     fn a_day_unlike_the_day_before_pages() {
         // Five-minute rows; every day high (80) from 08:00 to 18:00 and low
         // (20) otherwise, with a little deterministic noise; on day 7 the
@@ -253,6 +306,32 @@ mod tests {
             !days.iter().any(|&d| (3..6).contains(&d)),
             "ordinary days stay quiet once a day of history exists: {days:?}"
         );
+    }
+
+    #[test]
+    fn a_daily_change_counts_only_where_a_daily_rhythm_is() {
+        // A daily wave: the day before predicts today (small change), while
+        // the level spreads widely.
+        assert!(has_rhythm(0.5, 10.0));
+        // Noise: today's hour minus yesterday's spreads √2 times one hour.
+        assert!(!has_rhythm(1.5, 1.0));
+        assert!(has_rhythm(0.0, 0.0), "a flat series has nothing to say");
+        // Detected on the subject's own history: white noise has no
+        // rhythm, a noisy daily wave has one (states 1 and 2: the hourly
+        // mean and the daily change).
+        let row = 5 * 60_000i64;
+        let noise = |i: i64| ((i * 7919 + 13) % 101) as f64 / 10.0;
+        let wave = |i: i64| {
+            50.0 + 40.0 * ((i % 288) as f64 / 288.0 * std::f64::consts::TAU).sin() + noise(i)
+        };
+        for (series, rhythm) in [(&noise as &dyn Fn(i64) -> f64, false), (&wave, true)] {
+            let mut d = NabDetector::new(NabSettings::default());
+            for i in 0..5 * 288i64 {
+                d.step(i * row, series(i));
+            }
+            let (level, change) = (d.states[1].0.mad, d.states[2].0.mad);
+            assert_eq!(has_rhythm(change, level), rhythm, "{level} {change}");
+        }
     }
 
     #[test]
