@@ -347,8 +347,9 @@ pub struct DetectConfig {
     /// count (besides being `z` from its median), and every value enters
     /// the baseline, so a spike seen once is no news the second time. For
     /// bursty signals whose spikes are routine; an excursion is judged
-    /// against the baseline from before it began for as long as it lasts
-    /// (at most one baseline length).
+    /// against the baseline from before it began for as long as it lasts,
+    /// at most 10 values: a level that lasts longer has paged once and is
+    /// then the new baseline.
     pub novelty: bool,
     /// Robust z (|x − median| / (1.4826·MAD)) at which a value starts to count.
     pub z: f64,

@@ -8,7 +8,9 @@
 //! - `daily_change`: `quantile_over_time(0.5, value[1h]) -
 //!   quantile_over_time(0.5, value[1h] offset 1d)`, for a day unlike the
 //!   day before (a missing peak, a flat afternoon) whose values are all in
-//!   the usual range; medians, so that one-row spikes leave no trace —
+//!   the usual range; medians, so that one-row spikes leave no trace;
+//!   counted only where the subject's own history shows a daily rhythm
+//!   ([`has_rhythm`]) —
 //!
 //! and one alerting rule on their combined score, fed a row at a time:
 //!

@@ -2,7 +2,8 @@
 //! baseline counts (besides being `z` from its median), and every value
 //! enters the baseline, so a routine spike seen once is no news the second
 //! time. An excursion is judged against the baseline from before it began
-//! ([`SeriesState::reference`]), and the strength is scaled by the
+//! ([`SeriesState::reference`]) until it has lasted a warm baseline's
+//! minimum (a level shift pages once, then is the baseline), and the strength is scaled by the
 //! subject's own jumpiness ([`SeriesState::calibrated`]).
 
 use super::{level, robust_z, Input, MAD_SCALE};
