@@ -123,6 +123,21 @@ impl SeriesState {
         z * (NOISE_MEAN / m.max(NOISE_MEAN))
     }
 
+    /// [`SeriesState::calibrated`] once the subject's strengths have
+    /// filled a ring length (the calibration's own window), `z` before.
+    /// For the freezing robust-z baseline of node signals: calibrated from
+    /// its 10th value, a node sick from its first minutes (the suite's
+    /// `nodes-joining`, rblz) fed its fault's strengths into a mean of a
+    /// handful of values, shrank every later strength by it and was
+    /// never found (with 1 false alert and 1 false cordon elsewhere in the
+    /// scenario). A young subject keeps its plain `z`.
+    pub fn calibrated_settled(&self, z: f64) -> f64 {
+        if (self.scores as usize) < self.cap {
+            return z;
+        }
+        self.calibrated(z)
+    }
+
     /// What a value is judged against for novelty: the baseline from
     /// before the current excursion, or the current one.
     pub fn reference(&self) -> Reference {
@@ -372,6 +387,22 @@ mod tests {
         );
         jumpy.record_score(f64::NAN);
         assert!((jumpy.calibrated(6.0) - c).abs() < 1e-9, "NaN ignored");
+    }
+
+    #[test]
+    fn settled_calibration_waits_for_a_ring_of_strengths() {
+        // Jumpy from the start (mean strength 4): the plain calibration
+        // shrinks from the 10th strength, the settled one only once a ring
+        // (here 50) of strengths fed it.
+        let mut s = SeriesState::new(50, 0);
+        for i in 0..49 {
+            s.record_score([0.5, 0.5, 0.5, 14.5][i % 4]);
+        }
+        assert!(s.calibrated(6.0) < 3.0);
+        assert_eq!(s.calibrated_settled(6.0), 6.0, "young: plain z");
+        s.record_score(0.5);
+        assert_eq!(s.calibrated_settled(6.0), s.calibrated(6.0));
+        assert!(s.calibrated_settled(6.0) < 3.0);
     }
 
     #[test]

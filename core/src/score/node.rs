@@ -128,12 +128,12 @@ pub fn assess_relative(
     };
     ev.level = thr_level.max(local);
     ev.tripped = thr_level >= 0.5 || own_level.is_some_and(|o| o >= 0.5);
-    // Self-calibration (novelty signals): the strengths of the values
-    // nothing flagged, against the current baseline, are the subject's own
-    // score distribution. Not (yet) on freezing robust-z baselines: there a
-    // node sick from its first minutes (the suite's `nodes-joining`) would
-    // learn its fault as its normal jumpiness and be missed.
-    if ev.warm && Detector::Novelty.applies(cfg, count_tail) && !ev.tripped {
+    // Self-calibration: the strengths of the values nothing flagged,
+    // against the current baseline, are the subject's own score
+    // distribution — for novelty and for robust-z signals alike (the
+    // latter use it only once it is a ring long: `calibrated_settled`).
+    let robust = Detector::OwnBaseline.applies(cfg, count_tail) && !count_tail;
+    if ev.warm && (robust || Detector::Novelty.applies(cfg, count_tail)) && !ev.tripped {
         st.record_score(robust_z(x, st.median, st.mad, cfg.mad_floor, cfg.direction));
     }
     // A signal judged without its own history (thresholds, peers only)

@@ -1,5 +1,7 @@
 //! The subject against its own baseline (`baseline`): robust z,
-//! (x − median) / max(1.4826·MAD, floor), or for event increments the
+//! (x − median) / max(1.4826·MAD, floor), scaled by the subject's own
+//! jumpiness once it has a ring of history
+//! ([`SeriesState::calibrated_settled`]), or for event increments the
 //! negative-binomial tail (`count_tail.rs`), which bursty counts need.
 //! Where `novelty` is configured it replaces this detector, except on
 //! event counts (novelty has no count model).
@@ -20,7 +22,10 @@ pub(super) fn run(input: &Input, st: &SeriesState, ev: &mut Evidence) -> Option<
     ev.own_z = if input.count_tail {
         nb_tail_z(x, st.mean, st.var, cfg.mad_floor)
     } else {
-        robust_z(x, st.median, st.mad, cfg.mad_floor, cfg.direction)
+        // Self-calibrated as novelty is, but only once the subject's own
+        // strengths fill a ring ([`SeriesState::calibrated_settled`]).
+        let z = robust_z(x, st.median, st.mad, cfg.mad_floor, cfg.direction);
+        z.min(st.calibrated_settled(z))
     };
     Some(level(ev.own_z, cfg.z))
 }
