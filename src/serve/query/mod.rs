@@ -21,6 +21,7 @@
 //! classic `le` buckets (`histogram.rs`).
 
 mod aggregate;
+mod aggregate_stream;
 mod binary;
 pub mod cost;
 mod eval;
@@ -218,5 +219,7 @@ pub fn series_matching(
 mod tests;
 #[cfg(test)]
 mod tests_histogram;
+#[cfg(test)]
+mod tests_stream;
 #[cfg(test)]
 mod tests_labels;
