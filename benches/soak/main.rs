@@ -158,7 +158,11 @@ async fn run() {
         ))
         .spawn()
         .expect("start nodewatch run");
-    eprintln!("agent pid {}, log {}", child.id(), dir.path().join("agent.log").display());
+    eprintln!(
+        "agent pid {}, log {}",
+        child.id(),
+        dir.path().join("agent.log").display()
+    );
     let started = Instant::now();
     let until = started + Duration::from_secs(60 * minutes as u64);
     let rec = Arc::new(Mutex::new(watch::Record::default()));

@@ -195,7 +195,11 @@ async fn timed_get(addr: SocketAddr, path: &str) -> Result<(), String> {
         Ok(Ok(Some(r))) => {
             let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
             let error: String = v["error"].as_str().unwrap_or("").chars().take(60).collect();
-            Err(format!("{} {}: {error}", r.status, v["errorType"].as_str().unwrap_or("-")))
+            Err(format!(
+                "{} {}: {error}",
+                r.status,
+                v["errorType"].as_str().unwrap_or("-")
+            ))
         }
     }
 }

@@ -220,6 +220,6 @@ mod tests;
 #[cfg(test)]
 mod tests_histogram;
 #[cfg(test)]
-mod tests_stream;
-#[cfg(test)]
 mod tests_labels;
+#[cfg(test)]
+mod tests_stream;

@@ -56,12 +56,7 @@ fn aggregating_a_selector_holds_groups_not_series() {
         let streamed = run(&h, &format!("{op} by (signal) (a)"), tight)
             .unwrap_or_else(|e| panic!("{op}: {e}"));
         // `a * 1` is no bare selector: the general path, unbounded.
-        let general = run(
-            &h,
-            &format!("{op} by (signal) (a * 1)"),
-            Budget::default(),
-        )
-        .unwrap();
+        let general = run(&h, &format!("{op} by (signal) (a * 1)"), Budget::default()).unwrap();
         assert_eq!(streamed, general, "{op}");
         let Data::Matrix(m) = &streamed else {
             panic!("{op}: not a matrix")
