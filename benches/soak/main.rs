@@ -21,7 +21,9 @@
 //! nodes or on stale data), for BENCHMARKS.md.
 //!
 //! `cargo bench --bench soak` (NODES 5000, PODS 150000, MINUTES 40,
-//! STEP 10s, SICK 4, STORM 50000).
+//! STEP 10s, SICK 4, STORM 50000, RETENTION 6h — `serve.history_retention`;
+//! AGENT_WRAP runs the agent under a tool such as heaptrack). Failed
+//! queries and scrapes are counted by kind.
 
 mod exporter;
 mod watch;
