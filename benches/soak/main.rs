@@ -21,7 +21,9 @@
 //! nodes or on stale data), for BENCHMARKS.md.
 //!
 //! `cargo bench --bench soak` (NODES 5000, PODS 150000, MINUTES 40,
-//! STEP 10s, SICK 4, STORM 50000).
+//! STEP 10s, SICK 4, STORM 50000, RETENTION 6h — `serve.history_retention`;
+//! AGENT_WRAP runs the agent under a tool such as heaptrack). Failed
+//! queries and scrapes are counted by kind.
 
 mod exporter;
 mod watch;
@@ -86,6 +88,9 @@ async fn run() {
     );
     let (n_sick, storm) = (env_or("SICK", 4), env_or("STORM", 50_000));
     let step = std::env::var("STEP").unwrap_or_else(|_| "10s".into());
+    // `serve.history_retention`; the shipped 6h at the shipped 30 s step
+    // is 720 ticks per series, which STEP=5s RETENTION=1h also holds.
+    let retention = std::env::var("RETENTION").unwrap_or_else(|_| "6h".into());
     let m = minutes as f64 / 40.0; // the schedule is written for 40 minutes
     let plan = Schedule {
         storm: 5.0 * m,
@@ -124,6 +129,7 @@ async fn run() {
         &config,
         format!(
             "engine:\n  step: {step}\n  pool_label: cloud.google.com/gke-nodepool\n\
+             serve:\n  history_retention: {retention}\n\
              prometheus:\n  url: {}\n  timeout: 10s\n\
              sinks:\n  webhooks:\n    - name: oncall\n      url: {}\n    - name: hanging\n      url: {}\n      delivery: {{timeout: 5s}}\n",
             prom.url(),
@@ -134,7 +140,12 @@ async fn run() {
     .expect("config");
     let port = nodewatch_testkit::free_port();
     let agent_addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nodewatch"))
+    // AGENT_WRAP runs the agent under a tool, e.g. `heaptrack -o /tmp/h`.
+    let wrap = std::env::var("AGENT_WRAP").unwrap_or_default();
+    let mut argv: Vec<String> = wrap.split_whitespace().map(String::from).collect();
+    argv.push(env!("CARGO_BIN_EXE_nodewatch").into());
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
         .args(["run", "--kubeconfig", kubeconfig.to_str().unwrap_or("")])
         .args([
             "--listen",
@@ -149,6 +160,11 @@ async fn run() {
         ))
         .spawn()
         .expect("start nodewatch run");
+    eprintln!(
+        "agent pid {}, log {}",
+        child.id(),
+        dir.path().join("agent.log").display()
+    );
     let started = Instant::now();
     let until = started + Duration::from_secs(60 * minutes as u64);
     let rec = Arc::new(Mutex::new(watch::Record::default()));
@@ -267,7 +283,7 @@ async fn run() {
         &sick_nodes,
         ticks,
         &log,
-        (nodes, pods, minutes, &step, storm),
+        (nodes, pods, minutes, &step, storm, &retention),
     );
 }
 
@@ -298,11 +314,11 @@ fn report(
     sick: &[(String, f64)],
     mut ticks: Vec<f64>,
     log: &str,
-    (nodes, pods, minutes, step, storm): (usize, usize, usize, &str, usize),
+    (nodes, pods, minutes, step, storm, retention): (usize, usize, usize, &str, usize, &str),
 ) {
     let mib = |kb: u64| kb as f64 / 1024.0;
     println!(
-        "soak: {nodes} nodes, {pods} pods, {minutes} min at step {step}, {storm} storm Events"
+        "soak: {nodes} nodes, {pods} pods, {minutes} min at step {step}, {storm} storm Events, history retention {retention}"
     );
     println!("| minute | RSS MiB | CPU s (cumulative) |\n| ---: | ---: | ---: |");
     let hz = 100.0; // USER_HZ on Linux
@@ -331,15 +347,21 @@ fn report(
         q.len(),
         watch::quantile(&mut q, 0.5),
         watch::quantile(&mut q, 0.99),
-        rec.query_failed
+        rec.query_failed.values().sum::<u64>()
     );
+    for (kind, n) in &rec.query_failed {
+        println!("  query_range failed {n}x: {kind}");
+    }
     println!(
         "/metrics: {} scrapes, median {:.1} ms, p99 {:.1} ms, {} failed",
         s.len(),
         watch::quantile(&mut s, 0.5),
         watch::quantile(&mut s, 0.99),
-        rec.scrape_failed
+        rec.scrape_failed.values().sum::<u64>()
     );
+    for (kind, n) in &rec.scrape_failed {
+        println!("  /metrics failed {n}x: {kind}");
+    }
     let mut lost = 0;
     for (node, t) in sick {
         match rec.first_alert.get(node) {

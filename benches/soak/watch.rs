@@ -7,7 +7,7 @@
 use nodewatch_testkit::fake_apiserver::FakeApiServer;
 use nodewatch_testkit::receiver::Receiver;
 use nodewatch_testkit::serve::http;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,12 +17,14 @@ use std::time::{Duration, Instant};
 pub struct Record {
     /// (seconds since start, VmRSS KiB, utime+stime in clock ticks).
     pub samples: Vec<(f64, u64, u64)>,
-    /// Latencies of Grafana-shaped queries, ms; and failures.
+    /// Latencies of Grafana-shaped queries, ms.
     pub query_ms: Vec<f64>,
-    pub query_failed: u64,
-    /// Latencies of `/metrics` scrapes, ms; and failures.
+    /// Failed queries by kind (see [`Failure`]) and query.
+    pub query_failed: BTreeMap<String, u64>,
+    /// Latencies of `/metrics` scrapes, ms.
     pub scrape_ms: Vec<f64>,
-    pub scrape_failed: u64,
+    /// Failed scrapes by kind.
+    pub scrape_failed: BTreeMap<String, u64>,
     /// First firing NodeUnhealthy per node, seconds since start.
     pub first_alert: HashMap<String, f64>,
     /// Firing notifications of the same alert (labels, startsAt) seen
@@ -96,13 +98,15 @@ pub fn start(
                 now - 3600
             );
             let t = Instant::now();
-            let ok = timed_get(agent, &path).await;
+            let got = timed_get(agent, &path).await;
             {
                 let mut g = r.lock().expect("lock");
-                if ok {
-                    g.query_ms.push(t.elapsed().as_secs_f64() * 1e3);
-                } else {
-                    g.query_failed += 1;
+                match got {
+                    Ok(()) => g.query_ms.push(t.elapsed().as_secs_f64() * 1e3),
+                    Err(kind) => {
+                        let key = format!("{kind} [{}]", queries[i % queries.len()]);
+                        *g.query_failed.entry(key).or_default() += 1;
+                    }
                 }
             }
             i += 1;
@@ -114,13 +118,12 @@ pub fn start(
     tokio::spawn(async move {
         while Instant::now() < until {
             let t = Instant::now();
-            let ok = timed_get(agent, "/metrics").await;
+            let got = timed_get(agent, "/metrics").await;
             {
                 let mut g = r.lock().expect("lock");
-                if ok {
-                    g.scrape_ms.push(t.elapsed().as_secs_f64() * 1e3);
-                } else {
-                    g.scrape_failed += 1;
+                match got {
+                    Ok(()) => g.scrape_ms.push(t.elapsed().as_secs_f64() * 1e3),
+                    Err(kind) => *g.scrape_failed.entry(kind).or_default() += 1,
                 }
             }
             tokio::time::sleep(Duration::from_secs(15)).await;
@@ -171,15 +174,34 @@ pub fn start(
     });
 }
 
-/// A GET that answered 200 within 30 s (the test client panics on a
-/// broken answer; its task catches that).
-async fn timed_get(addr: SocketAddr, path: &str) -> bool {
+/// A GET that answered 200 within 30 s, or why not: `connect` (refused,
+/// e.g. before the agent listens), `timeout` (no answer in 30 s), or the
+/// status with the Prometheus `errorType` and the start of the `error`.
+async fn timed_get(addr: SocketAddr, path: &str) -> Result<(), String> {
     let path = path.to_string();
-    let req = tokio::spawn(async move { http::request(addr, "GET", &path, &[]).await.status });
-    matches!(
-        tokio::time::timeout(Duration::from_secs(30), req).await,
-        Ok(Ok(200))
-    )
+    let req = tokio::spawn(async move {
+        let stream = tokio::net::TcpStream::connect(addr).await;
+        if stream.is_err() {
+            return None;
+        }
+        drop(stream);
+        Some(http::request(addr, "GET", &path, &[]).await)
+    });
+    match tokio::time::timeout(Duration::from_secs(30), req).await {
+        Err(_) => Err("timeout".into()),
+        Ok(Err(_)) => Err("broken answer".into()),
+        Ok(Ok(None)) => Err("connect".into()),
+        Ok(Ok(Some(r))) if r.status == 200 => Ok(()),
+        Ok(Ok(Some(r))) => {
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+            let error: String = v["error"].as_str().unwrap_or("").chars().take(60).collect();
+            Err(format!(
+                "{} {}: {error}",
+                r.status,
+                v["errorType"].as_str().unwrap_or("-")
+            ))
+        }
+    }
 }
 
 /// The `q`-quantile of `v` (sorted in place); 0 when empty.

@@ -208,6 +208,9 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         if let Some(p) = &self.publish {
             p.publish(self.snapshot());
         }
+        // The tick's transient buffers (the observation, Prometheus
+        // answers, a relist's pages) are freed by now: give them back.
+        super::malloc::release_free();
         taken
     }
 

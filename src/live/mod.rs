@@ -31,6 +31,7 @@ mod gated;
 pub mod hold;
 mod inbox;
 pub mod leader;
+pub mod malloc;
 pub mod restart;
 mod settings;
 pub mod slim;

@@ -58,6 +58,11 @@ pub(super) fn eval(ev: &mut Evaluator, a: &AggregateExpr) -> Result<Value, Query
             )));
         }
     }
+    if k.is_none() {
+        if let Some(v) = super::aggregate_stream::selector(ev, a, op)? {
+            return Ok(Value::Vector(v));
+        }
+    }
     let Value::Vector(input) = ev.eval(&a.expr)? else {
         return Err(QueryError::Parse(format!(
             "expected type instant vector in aggregation expression {op}"
@@ -145,13 +150,13 @@ fn sorted_input(e: &promql_parser::parser::Expr) -> bool {
 }
 
 /// Computes group keys from label sets.
-struct Keyer {
+pub(super) struct Keyer {
     by: Option<Vec<u32>>,
     without: Vec<u32>,
 }
 
 impl Keyer {
-    fn new(ev: &Evaluator, m: Option<&LabelModifier>) -> Self {
+    pub(super) fn new(ev: &Evaluator, m: Option<&LabelModifier>) -> Self {
         let ids = |ls: &[String]| -> Vec<u32> {
             ls.iter().filter_map(|l| ev.names.get(ev.h, l)).collect()
         };
@@ -172,7 +177,7 @@ impl Keyer {
         }
     }
 
-    fn key(&self, labels: &Labels) -> Labels {
+    pub(super) fn key(&self, labels: &Labels) -> Labels {
         match &self.by {
             Some(by) => labels
                 .iter()
@@ -190,49 +195,72 @@ impl Keyer {
 
 /// One group's value at one step; `None` when no member has a value.
 fn fold(op: &str, values: impl Iterator<Item = f64>) -> Option<f64> {
-    let (mut n, mut acc, mut mean) = (0.0f64, 0.0f64, 0.0f64);
+    let mut acc = Fold::default();
     for v in values {
-        n += 1.0;
+        acc.push(op, v);
+    }
+    acc.finish(op)
+}
+
+/// The running state of [`fold`], so members can be folded one at a time
+/// (in the same order, hence to the same bits).
+#[derive(Clone, Copy, Default)]
+pub(super) struct Fold {
+    n: f64,
+    acc: f64,
+    mean: f64,
+}
+
+impl Fold {
+    /// Folds in the next member's value.
+    pub(super) fn push(&mut self, op: &str, v: f64) {
+        self.n += 1.0;
+        let n = self.n;
         if n == 1.0 {
-            acc = v;
-            mean = v;
+            self.acc = v;
+            self.mean = v;
             if matches!(op, "stddev" | "stdvar") {
-                acc = 0.0;
+                self.acc = 0.0;
             }
-            continue;
+            return;
         }
         match op {
-            "sum" => acc += v,
-            "min" if acc > v || acc.is_nan() => acc = v,
-            "max" if acc < v || acc.is_nan() => acc = v,
+            "sum" => self.acc += v,
+            "min" if self.acc > v || self.acc.is_nan() => self.acc = v,
+            "max" if self.acc < v || self.acc.is_nan() => self.acc = v,
             "avg" => {
+                let mean = self.mean;
                 if mean.is_infinite() && v.is_finite() {
-                    continue;
+                    return;
                 }
                 if mean.is_infinite() && v.is_infinite() && mean.signum() == v.signum() {
-                    continue;
+                    return;
                 }
-                mean += v / n - mean / n;
+                self.mean += v / n - mean / n;
             }
             "stddev" | "stdvar" => {
-                let delta = v - mean;
-                mean += delta / n;
-                acc += delta * (v - mean);
+                let delta = v - self.mean;
+                self.mean += delta / n;
+                self.acc += delta * (v - self.mean);
             }
             _ => {}
         }
     }
-    if n == 0.0 {
-        return None;
+
+    /// The group's value; `None` when nothing was folded in.
+    pub(super) fn finish(&self, op: &str) -> Option<f64> {
+        if self.n == 0.0 {
+            return None;
+        }
+        Some(match op {
+            "count" => self.n,
+            "group" => 1.0,
+            "avg" => self.mean,
+            "stdvar" => self.acc / self.n,
+            "stddev" => (self.acc / self.n).sqrt(),
+            _ => self.acc,
+        })
     }
-    Some(match op {
-        "count" => n,
-        "group" => 1.0,
-        "avg" => mean,
-        "stdvar" => acc / n,
-        "stddev" => (acc / n).sqrt(),
-        _ => acc,
-    })
 }
 
 /// `topk`/`bottomk`: at each step, the `k` largest (smallest) members of

@@ -245,17 +245,8 @@ impl<'a> Evaluator<'a> {
         vs: &VectorSelector,
         times: bool,
     ) -> Result<Vec<Series>, QueryError> {
-        let ends = self.selector_times(vs)?;
-        let sel = Selector::compile(self.h, vs)?;
-        let ids = sel.select(self.h);
+        let (ids, ticks) = self.selector_ticks(vs)?;
         self.account(ids.len() * self.steps.len())?;
-        let ticks: Vec<Option<u64>> = ends
-            .iter()
-            .map(|&t| {
-                let g = self.h.tick_at_or_before(t)?;
-                (self.h.time_of(g) >= t - LOOKBACK_MS).then_some(g)
-            })
-            .collect();
         let mut cur = self.h.cursor();
         Ok(ids
             .into_iter()
@@ -279,6 +270,25 @@ impl<'a> Evaluator<'a> {
                     .then_some(Series { labels, points })
             })
             .collect())
+    }
+
+    /// The series an instant vector selector matches and, per step, the
+    /// global tick whose sample it reads (`None`: no tick within the
+    /// lookback).
+    pub(super) fn selector_ticks(
+        &mut self,
+        vs: &VectorSelector,
+    ) -> Result<(Vec<u32>, Vec<Option<u64>>), QueryError> {
+        let ends = self.selector_times(vs)?;
+        let ids = Selector::compile(self.h, vs)?.select(self.h);
+        let ticks = ends
+            .iter()
+            .map(|&t| {
+                let g = self.h.tick_at_or_before(t)?;
+                (self.h.time_of(g) >= t - LOOKBACK_MS).then_some(g)
+            })
+            .collect();
+        Ok((ids, ticks))
     }
 
     /// The series of a range selector with, per step, the global tick range

@@ -21,6 +21,7 @@
 //! classic `le` buckets (`histogram.rs`).
 
 mod aggregate;
+mod aggregate_stream;
 mod binary;
 pub mod cost;
 mod eval;
@@ -220,3 +221,5 @@ mod tests;
 mod tests_histogram;
 #[cfg(test)]
 mod tests_labels;
+#[cfg(test)]
+mod tests_stream;
