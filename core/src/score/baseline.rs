@@ -285,6 +285,16 @@ pub fn median_in_place(v: &mut [f32]) -> f64 {
     }
 }
 
+/// A small state warmed on 20 copies of `v` (ring 32), for detector tests.
+#[cfg(test)]
+pub(crate) fn warm_state(v: f64) -> SeriesState {
+    let mut s = SeriesState::new(32, 0);
+    for _ in 0..20 {
+        s.record(v, false);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -186,15 +186,8 @@ pub fn combine(parts: impl Iterator<Item = (f64, f64)>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::score::baseline::warm_state;
     use crate::score::PeerStats;
-
-    fn warm(v: f64) -> SeriesState {
-        let mut s = SeriesState::new(32, 0);
-        for _ in 0..20 {
-            s.record(v, false);
-        }
-        s
-    }
 
     #[test]
     fn node_local_needs_own_and_peers_to_agree() {
@@ -208,7 +201,7 @@ mod tests {
             mad: 0.0,
             n: 8,
         });
-        let ev = assess(&cfg, &mut warm(0.0), 0.9, calm_peers, false);
+        let ev = assess(&cfg, &mut warm_state(0.0), 0.9, calm_peers, false);
         assert_eq!(ev.level, 1.0);
         assert!(ev.tripped);
         // Everyone is at 0.9: anomalous against itself, not against peers.
@@ -217,11 +210,11 @@ mod tests {
             mad: 0.0,
             n: 8,
         });
-        let ev = assess(&cfg, &mut warm(0.0), 0.9, busy_peers, false);
+        let ev = assess(&cfg, &mut warm_state(0.0), 0.9, busy_peers, false);
         assert_eq!(ev.level, 0.0);
         assert!(ev.tripped, "still counts for common cause");
         // Always different from peers, normal for itself.
-        let ev = assess(&cfg, &mut warm(0.9), 0.9, calm_peers, false);
+        let ev = assess(&cfg, &mut warm_state(0.9), 0.9, calm_peers, false);
         assert_eq!(ev.level, 0.0);
     }
 
@@ -295,7 +288,7 @@ mod tests {
             n: 8,
         });
         // Every node 3σ above its own baseline, in step: no one's drift.
-        let (mut along, mut away) = (warm(0.0), warm(0.0));
+        let (mut along, mut away) = (warm_state(0.0), warm_state(0.0));
         for _ in 0..10 {
             assert_eq!(drift_residual(&cfg, &along, 3.0), Some(3.0));
             let ev = assess_relative(&cfg, &mut along, 3.0, peers, false, 3.0);
@@ -307,7 +300,7 @@ mod tests {
             drift = assess_relative(&cfg, &mut away, 6.0, peers, false, 3.0).drift_z;
         }
         assert!(drift >= cfg.z, "{drift}");
-        assert_eq!(drift_residual(&cfg, &warm(0.0), f64::NAN), None);
+        assert_eq!(drift_residual(&cfg, &warm_state(0.0), f64::NAN), None);
     }
 
     #[test]
@@ -327,7 +320,7 @@ mod tests {
         };
         let ev = assess(
             &cfg,
-            &mut warm(0.0),
+            &mut warm_state(0.0),
             0.9,
             Some(PeerStats {
                 median: 0.0,

@@ -49,14 +49,7 @@ pub(super) fn words(ev: &Evidence, then: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn warm(v: f64) -> SeriesState {
-        let mut s = SeriesState::new(32, 0);
-        for _ in 0..20 {
-            s.record(v, false);
-        }
-        s
-    }
+    use crate::score::baseline::warm_state;
 
     #[test]
     fn counts_are_judged_by_their_tail_not_by_robust_z() {
@@ -65,7 +58,7 @@ mod tests {
             mad_floor: 1.0,
             ..Default::default()
         };
-        let st = warm(0.0);
+        let st = warm_state(0.0);
         let input = |count_tail| Input {
             cfg: &cfg,
             x: 6.0,
