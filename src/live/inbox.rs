@@ -5,7 +5,7 @@
 use super::expected::Expectations;
 use crate::k8s;
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -58,8 +58,10 @@ impl WatchStats {
 /// Everything the watchers found since the last tick.
 #[derive(Default)]
 pub struct Inbox {
-    /// Events delivered since the last drain, in delivery order.
-    pub events: Vec<k8s::Event>,
+    /// Events delivered since the last drain, in delivery order. A ring,
+    /// so dropping the oldest at the cap is O(1) during a storm (it was a
+    /// `Vec::remove(0)`, a full copy per event once full).
+    pub events: VecDeque<k8s::Event>,
     /// Events dropped because nobody drained them.
     pub events_dropped: u64,
     pub(super) nodes: BTreeMap<String, k8s::Node>,
@@ -86,10 +88,10 @@ fn hash(parts: &[&str]) -> u64 {
 impl Inbox {
     pub(super) fn event(&mut self, e: k8s::Event) {
         if self.events.len() >= MAX_PENDING_EVENTS {
-            self.events.remove(0);
+            self.events.pop_front();
             self.events_dropped += 1;
         }
-        self.events.push(e);
+        self.events.push_back(e);
     }
 
     pub(super) fn node(&mut self, n: k8s::Node, op: Op) {
@@ -161,7 +163,7 @@ impl Inbox {
         self.nodes_changed = false;
         Drained {
             events: if events {
-                std::mem::take(&mut self.events)
+                std::mem::take(&mut self.events).into()
             } else {
                 Vec::new()
             },
