@@ -22,8 +22,9 @@ const ARENAS: i32 = 2;
 /// allocates).
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes a malloc parameter; it is called before
-    // other threads exist.
+    // SAFETY: mallopt only changes a malloc parameter and takes no
+    // pointers; glibc serialises it with its own lock. `main` calls it
+    // before the runtime's threads exist, so every arena is bound by it.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, ARENAS);
     }
