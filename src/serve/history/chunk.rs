@@ -127,8 +127,12 @@ impl Column {
             if i == self.sealed_chunks {
                 self.head.decode(out);
             } else if i < self.sealed_chunks {
-                // Runs are few (a dozen slots at most over 6 h at 30 s).
-                for chunk in &self.sealed {
+                // Without runs a slot is a chunk: index it directly. With
+                // runs, walk the slots (a series with runs has few: a run
+                // stands for many chunks).
+                let no_runs = self.sealed.len() as u64 == self.sealed_chunks;
+                let skip = if no_runs { std::mem::take(&mut i) } else { 0 };
+                for chunk in self.sealed.range(skip as usize..) {
                     if i >= chunk.chunks() {
                         i -= chunk.chunks();
                         continue;
