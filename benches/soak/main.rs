@@ -22,6 +22,8 @@
 //!
 //! `cargo bench --bench soak` (NODES 5000, PODS 150000, MINUTES 40,
 //! STEP 10s, SICK 4, STORM 50000, RETENTION 6h — `serve.history_retention`;
+//! SCRAPE 30s, Prometheus' scrape interval; FULL 720, the ticks per series
+//! from which the history counts as full for the RSS summary;
 //! AGENT_WRAP runs the agent under a tool such as heaptrack). Failed
 //! queries and scrapes are counted by kind.
 
@@ -91,6 +93,12 @@ async fn run() {
     // `serve.history_retention`; the shipped 6h at the shipped 30 s step
     // is 720 ticks per series, which STEP=5s RETENTION=1h also holds.
     let retention = std::env::var("RETENTION").unwrap_or_else(|_| "6h".into());
+    // Prometheus' scrape interval (kube-prometheus-stack ships 30s): its
+    // ingestion and the agent's `rate(...[5m])` queries scale with it.
+    let scrape = std::env::var("SCRAPE").unwrap_or_else(|_| "30s".into());
+    // The history is "full" once it holds this many ticks per series: the
+    // shipped 6h retention at the shipped 30s step.
+    let full = env_or("FULL", 720) as u64;
     let m = minutes as f64 / 40.0; // the schedule is written for 40 minutes
     let plan = Schedule {
         storm: 5.0 * m,
@@ -111,11 +119,15 @@ async fn run() {
     server.preload("pods", (0..pods).map(|i| pod(i, nodes)));
     let (exp, exp_addr) = exporter::Exporter::start(nodes, pods).await;
     let prom_dir = tempfile::tempdir().expect("temp dir");
+    // `honor_labels`: the one exporter stands for every node's
+    // node_exporter, whose `instance` names the node. Without it Prometheus
+    // renames that label `exported_instance` and sets `instance` to the
+    // exporter's address, so every node's series would land on one node.
     let mut prom = Prometheus::start_with(
         &prom_dir.path().join("data"),
         prometheus::Options {
             config: Some(format!(
-                "global:\n  scrape_interval: 15s\n  scrape_timeout: 14s\nscrape_configs:\n  - job_name: cluster\n    static_configs:\n      - targets: ['{exp_addr}']\n"
+                "global:\n  scrape_interval: {scrape}\n  scrape_timeout: {scrape}\nscrape_configs:\n  - job_name: cluster\n    honor_labels: true\n    static_configs:\n      - targets: ['{exp_addr}']\n"
             )),
             ..Default::default()
         },
@@ -271,20 +283,39 @@ async fn run() {
     tokio::time::sleep_until(until.into()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let ticks = tick_durations(agent_addr, minutes).await;
+    let actions = actions(agent_addr).await;
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
     let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
     let rec = rec.lock().expect("lock");
+    println!("the agent's actions (cordons and refusals, with the governor's reasons):");
+    for a in &actions {
+        println!("  {a}");
+    }
     report(
         &rec,
         &plan,
         &sick_nodes,
         ticks,
         &log,
+        full,
         (nodes, pods, minutes, &step, storm, &retention),
     );
+}
+
+/// The agent's action records (cordons, refusals and why), one line each.
+async fn actions(agent: std::net::SocketAddr) -> Vec<String> {
+    let path = nodewatch::serve::SNAPSHOT_PATH;
+    let r = nodewatch_testkit::serve::http::request(agent, "GET", path, &[]).await;
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+    v["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| a.to_string().chars().take(400).collect())
+        .collect()
 }
 
 /// Every tick's duration over the run, from the agent's own history.
@@ -314,21 +345,40 @@ fn report(
     sick: &[(String, f64)],
     mut ticks: Vec<f64>,
     log: &str,
+    full: u64,
     (nodes, pods, minutes, step, storm, retention): (usize, usize, usize, &str, usize, &str),
 ) {
     let mib = |kb: u64| kb as f64 / 1024.0;
     println!(
         "soak: {nodes} nodes, {pods} pods, {minutes} min at step {step}, {storm} storm Events, history retention {retention}"
     );
-    println!("| minute | RSS MiB | CPU s (cumulative) |\n| ---: | ---: | ---: |");
+    println!("| minute | RSS MiB | CPU s (cumulative) | history ticks | history series |\n| ---: | ---: | ---: | ---: | ---: |");
     let hz = 100.0; // USER_HZ on Linux
     for (t, rss, cpu) in rec.samples.iter().step_by(6) {
+        let (ticks, series) = rec.history_at(*t).unwrap_or_default();
         println!(
-            "| {:.0} | {:.0} | {:.0} |",
+            "| {:.0} | {:.0} | {:.0} | {ticks} | {series} |",
             t / 60.0,
             mib(*rss),
             *cpu as f64 / hz
         );
+    }
+    // The goal's condition: RSS once the history holds `full` ticks.
+    let mut at_full: Vec<f64> = rec
+        .samples
+        .iter()
+        .filter(|(t, _, _)| rec.history_at(*t).is_some_and(|h| h.0 >= full))
+        .map(|s| mib(s.1))
+        .collect();
+    match at_full.len() {
+        0 => println!("the history never held {full} ticks: the goal's condition was not reached"),
+        n => println!(
+            "with >= {full} ticks in the history ({n} samples, from minute {:.0}): RSS median {:.0} MiB, min {:.0}, max {:.0}",
+            rec.samples.iter().find(|(t, _, _)| rec.history_at(*t).is_some_and(|h| h.0 >= full)).map_or(0.0, |s| s.0 / 60.0),
+            watch::quantile(&mut at_full, 0.5),
+            watch::quantile(&mut at_full, 0.0),
+            watch::quantile(&mut at_full, 1.0)
+        ),
     }
     let peak = rec.samples.iter().map(|s| s.1).max().unwrap_or(0);
     let cpu_total = rec.samples.last().map_or(0, |s| s.2) as f64 / hz;

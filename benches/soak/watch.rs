@@ -34,6 +34,25 @@ pub struct Record {
     pub alertnames: HashMap<String, u64>,
     /// Cordons (node PATCHes answered 200), with seconds since start.
     pub cordons: Vec<(f64, String)>,
+    /// The history's size from each `/metrics` scrape: (seconds since
+    /// start, ticks retained, series, estimated bytes).
+    pub history: Vec<(f64, u64, u64, u64)>,
+}
+
+/// The value of the unlabelled gauge `name` in an exposition `body`.
+fn gauge(body: &str, name: &str) -> u64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+impl Record {
+    /// The history's ticks retained at `t` seconds: the last scrape before.
+    pub fn history_at(&self, t: f64) -> Option<(u64, u64)> {
+        let h = self.history.iter().rev().find(|h| h.0 <= t)?;
+        Some((h.1, h.2))
+    }
 }
 
 /// `VmRSS` in KiB and utime+stime in clock ticks of `pid`.
@@ -102,7 +121,7 @@ pub fn start(
             {
                 let mut g = r.lock().expect("lock");
                 match got {
-                    Ok(()) => g.query_ms.push(t.elapsed().as_secs_f64() * 1e3),
+                    Ok(_) => g.query_ms.push(t.elapsed().as_secs_f64() * 1e3),
                     Err(kind) => {
                         let key = format!("{kind} [{}]", queries[i % queries.len()]);
                         *g.query_failed.entry(key).or_default() += 1;
@@ -122,7 +141,16 @@ pub fn start(
             {
                 let mut g = r.lock().expect("lock");
                 match got {
-                    Ok(()) => g.scrape_ms.push(t.elapsed().as_secs_f64() * 1e3),
+                    Ok(body) => {
+                        g.scrape_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                        let h = |n| gauge(&body, n);
+                        g.history.push((
+                            secs(),
+                            h("nodewatch_history_ticks"),
+                            h("nodewatch_history_series"),
+                            h("nodewatch_history_memory_bytes"),
+                        ));
+                    }
                     Err(kind) => *g.scrape_failed.entry(kind).or_default() += 1,
                 }
             }
@@ -174,10 +202,10 @@ pub fn start(
     });
 }
 
-/// A GET that answered 200 within 30 s, or why not: `connect` (refused,
+/// The body of a GET that answered 200 within 30 s, or why not: `connect` (refused,
 /// e.g. before the agent listens), `timeout` (no answer in 30 s), or the
 /// status with the Prometheus `errorType` and the start of the `error`.
-async fn timed_get(addr: SocketAddr, path: &str) -> Result<(), String> {
+async fn timed_get(addr: SocketAddr, path: &str) -> Result<String, String> {
     let path = path.to_string();
     let req = tokio::spawn(async move {
         let stream = tokio::net::TcpStream::connect(addr).await;
@@ -191,7 +219,7 @@ async fn timed_get(addr: SocketAddr, path: &str) -> Result<(), String> {
         Err(_) => Err("timeout".into()),
         Ok(Err(_)) => Err("broken answer".into()),
         Ok(Ok(None)) => Err("connect".into()),
-        Ok(Ok(Some(r))) if r.status == 200 => Ok(()),
+        Ok(Ok(Some(r))) if r.status == 200 => Ok(r.body),
         Ok(Ok(Some(r))) => {
             let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
             let error: String = v["error"].as_str().unwrap_or("").chars().take(60).collect();
