@@ -299,7 +299,7 @@ impl SeriesState {
         self.ring
             .iter()
             .copied()
-            .chain(std::iter::repeat(self.same).take(self.run as usize))
+            .chain(std::iter::repeat_n(self.same, self.run as usize))
     }
 
     /// Heap bytes held plus inline size, for the memory budget.
