@@ -94,11 +94,13 @@ fn bench_tick(c: &mut Criterion) {
         engine.tick(observation(&catalog, t, evs));
     }
     eprintln!(
-        "state per (node, signal): {} bytes ({} nodes × {} signals)",
+        "state per (node, signal) at a 30 s step: {} bytes held, {} at most ({} nodes × {} signals)",
+        engine.state_bytes_held_per_node_signal(),
         engine.state_bytes_per_node_signal(),
         NODES,
         catalog.signals.len()
     );
+    state_at_a_short_step(&catalog);
     let mut t = 130;
     let obs = observation(&catalog, t, (0..200).map(event).collect());
     c.bench_function("tick_5000_nodes_default_catalog", |b| {
@@ -113,6 +115,25 @@ fn bench_tick(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+}
+
+/// The same state after the same ticks at the soak's 3 s step, where event
+/// windows span 10× more ticks (what one bucket per tick used to cost).
+fn state_at_a_short_step(catalog: &Arc<Catalog>) {
+    let settings = Settings {
+        step: nodewatch::time::Duration::secs(3),
+        ..Settings::default()
+    };
+    let mut engine = Engine::new(catalog.clone(), settings);
+    for t in 0..130 {
+        let evs = (0..200).map(|i| event(t * 1000 + i)).collect();
+        engine.tick(observation(catalog, t, evs));
+    }
+    eprintln!(
+        "state per (node, signal) at a 3 s step: {} bytes held, {} at most",
+        engine.state_bytes_held_per_node_signal(),
+        engine.state_bytes_per_node_signal(),
+    );
 }
 
 fn bench_events(c: &mut Criterion) {

@@ -111,8 +111,24 @@ impl Engine {
         )
     }
 
-    /// Approximate bytes of per-(node, signal) state, for the memory budget.
+    /// Bytes of per-(node, signal) state per (node, signal), at most: the
+    /// memory budget's figure. Series states count what they hold (their
+    /// rings are allocated whole); an event window counts the most it can
+    /// hold ([`EventWindow::max_bytes`]: a hit on every tick of its window,
+    /// every object and top-k slot taken), which a quiet window is far
+    /// below (see [`Engine::state_bytes_held_per_node_signal`]).
     pub fn state_bytes_per_node_signal(&self) -> usize {
+        self.state_bytes(|w| EventWindow::max_bytes(w.len_ticks()))
+    }
+
+    /// Bytes of per-(node, signal) state per (node, signal) held now: as
+    /// [`Engine::state_bytes_per_node_signal`], but each event window
+    /// counts what it holds ([`EventWindow::bytes`]).
+    pub fn state_bytes_held_per_node_signal(&self) -> usize {
+        self.state_bytes(EventWindow::bytes)
+    }
+
+    fn state_bytes(&self, window: impl Fn(&EventWindow) -> usize) -> usize {
         let mut total = 0usize;
         let mut count = 0usize;
         for s in &self.series {
@@ -121,12 +137,8 @@ impl Engine {
                 count += 1;
             }
         }
-        for w in &self.windows {
-            total += w.len()
-                * (std::mem::size_of::<EventWindow>()
-                    + 64
-                    + crate::signals::events::MAX_OBJECTS * 16
-                    + crate::signals::contributors::TopK::max_bytes());
+        for w in self.windows.iter().flatten() {
+            total += window(w);
         }
         total / count.max(1)
     }

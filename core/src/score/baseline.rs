@@ -2,8 +2,11 @@
 //! robust baseline (median and MAD) refreshed every few ticks, a CUSUM
 //! accumulator for slow drifts, and running mean/variance for count tails.
 //!
-//! Memory is fixed by the ring capacity (4 bytes a value): with the default
-//! 120 values this is about 0.5 KiB per (node, signal).
+//! Memory is bounded by the ring capacity (4 bytes a value): with the
+//! default 120 values about 0.5 KiB per (node, signal). A series whose
+//! values were all the same so far (a quiet signal: 0 failed probes, 0 OOM
+//! kills) holds them as one value and a count, and allocates its ring only
+//! when a different value comes.
 
 /// Default ring capacity (values); at a 30 s step, one hour of baseline.
 pub const DEFAULT_CAPACITY: usize = 120;
@@ -21,7 +24,13 @@ const Z_CAP_SCORE: f64 = 99.0;
 /// The streaming state of one (subject, signal).
 #[derive(Clone, Debug)]
 pub struct SeriesState {
+    /// The values, oldest at `head` once full; empty (no capacity) while
+    /// they are `run` copies of `same`.
     ring: Vec<f32>,
+    /// How many values the ring holds implicitly, all equal to `same`
+    /// (bit for bit); 0 once the ring is allocated.
+    run: u32,
+    same: f32,
     head: usize,
     cap: usize,
     /// Cached median of the ring.
@@ -71,7 +80,9 @@ impl SeriesState {
     /// refreshes of different series over different ticks.
     pub fn new(cap: usize, stagger: usize) -> Self {
         SeriesState {
-            ring: Vec::with_capacity(cap.max(1)),
+            ring: Vec::new(),
+            run: 0,
+            same: 0.0,
             head: 0,
             cap: cap.max(1),
             median: 0.0,
@@ -176,17 +187,17 @@ impl SeriesState {
 
     /// Values in the baseline.
     pub fn len(&self) -> usize {
-        self.ring.len()
+        self.ring.len() + self.run as usize
     }
 
     /// True when no value was recorded yet.
     pub fn is_empty(&self) -> bool {
-        self.ring.is_empty()
+        self.len() == 0
     }
 
     /// True once the baseline holds enough values to judge against.
     pub fn warm(&self) -> bool {
-        self.ring.len() >= MIN_BASELINE
+        self.len() >= MIN_BASELINE
     }
 
     /// Records `x` into the baseline unless it is `anomalous`: anomalies are
@@ -204,21 +215,39 @@ impl SeriesState {
         } else {
             self.frozen = 0;
         }
-        if self.ring.is_empty() {
+        if self.is_empty() {
             (self.lo, self.hi) = (x, x);
         } else {
             // Exact until the next refresh drops values that left the ring.
             (self.lo, self.hi) = (self.lo.min(x), self.hi.max(x));
         }
-        if self.ring.len() < self.cap {
-            self.ring.push(x as f32);
+        let v = x as f32;
+        if self.ring.is_empty() && (self.run == 0 || v.to_bits() == self.same.to_bits()) {
+            // Still one value repeated: count it (the ring's head moves as
+            // it would over identical values).
+            self.same = v;
+            if (self.run as usize) < self.cap {
+                self.run += 1;
+            } else {
+                self.head = (self.head + 1) % self.cap;
+            }
         } else {
-            self.ring[self.head] = x as f32;
-            self.head = (self.head + 1) % self.cap;
+            if self.ring.is_empty() {
+                // A different value: the run becomes a real ring.
+                self.ring = Vec::with_capacity(self.cap);
+                self.ring.resize(self.run as usize, self.same);
+                self.run = 0;
+            }
+            if self.ring.len() < self.cap {
+                self.ring.push(v);
+            } else {
+                self.ring[self.head] = v;
+                self.head = (self.head + 1) % self.cap;
+            }
         }
         // Refresh every tick while warming up (the ring is small then), then
         // every REFRESH_EVERY ticks.
-        if self.ring.len() <= 2 * MIN_BASELINE {
+        if self.len() <= 2 * MIN_BASELINE {
             self.refresh();
         } else if self.until_refresh == 0 {
             self.refresh();
@@ -230,17 +259,19 @@ impl SeriesState {
 
     /// Recomputes median, MAD, mean and variance from the ring.
     pub fn refresh(&mut self) {
-        let n = self.ring.len();
+        let n = self.len();
         if n == 0 {
             return;
         }
         let mut buf = [0f32; 512];
         let mut heap;
         let v: &mut [f32] = if n <= buf.len() {
-            buf[..n].copy_from_slice(&self.ring);
+            for (d, x) in buf[..n].iter_mut().zip(self.values()) {
+                *d = x;
+            }
             &mut buf[..n]
         } else {
-            heap = self.ring.clone();
+            heap = self.values().collect::<Vec<f32>>();
             &mut heap
         };
         self.median = median_in_place(v);
@@ -249,12 +280,11 @@ impl SeriesState {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
                 (lo.min(x as f64), hi.max(x as f64))
             });
-        let sum: f64 = self.ring.iter().map(|&x| x as f64).sum();
+        let sum: f64 = self.values().map(|x| x as f64).sum();
         self.mean = sum / n as f64;
         self.var = self
-            .ring
-            .iter()
-            .map(|&x| (x as f64 - self.mean).powi(2))
+            .values()
+            .map(|x| (x as f64 - self.mean).powi(2))
             .sum::<f64>()
             / n as f64;
         for x in v.iter_mut() {
@@ -263,7 +293,16 @@ impl SeriesState {
         self.mad = median_in_place(v);
     }
 
-    /// Approximate heap bytes plus inline size, for the memory budget.
+    /// The ring's values in storage order (a run of one value, or the
+    /// allocated ring), as the statistics read them.
+    fn values(&self) -> impl Iterator<Item = f32> + '_ {
+        self.ring
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(self.same, self.run as usize))
+    }
+
+    /// Heap bytes held plus inline size, for the memory budget.
     pub fn bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.ring.capacity() * std::mem::size_of::<f32>()
     }
@@ -421,5 +460,52 @@ mod tests {
         s.record(f64::NAN, false);
         s.record(f64::INFINITY, false);
         assert!(s.is_empty());
+    }
+
+    /// Statistics of a plain ring model (push until full, then overwrite
+    /// the oldest), in storage order: what a run of one value must match.
+    fn model_stats(ring: &[f32]) -> [u64; 4] {
+        let mut v = ring.to_vec();
+        let median = median_in_place(&mut v);
+        let n = ring.len() as f64;
+        let mean = ring.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let var = ring.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
+        let mut d: Vec<f32> = ring
+            .iter()
+            .map(|&x| (x as f64 - median).abs() as f32)
+            .collect();
+        let mad = median_in_place(&mut d);
+        [median, mad, mean, var].map(f64::to_bits)
+    }
+
+    #[test]
+    fn a_quiet_series_holds_no_ring_until_a_different_value_comes() {
+        let cap = 16;
+        for switch_at in [3usize, 16, 40] {
+            let mut s = SeriesState::new(cap, 0);
+            let (mut ring, mut head) = (Vec::new(), 0);
+            for t in 0..60usize {
+                // 0.1 repeats (inexact in binary, so sums depend on order
+                // and count), then other values from `switch_at` on.
+                let x = if t < switch_at {
+                    0.1
+                } else {
+                    (t % 7) as f64 * 0.3
+                };
+                s.record(x, false);
+                if ring.len() < cap {
+                    ring.push(x as f32);
+                } else {
+                    ring[head] = x as f32;
+                    head = (head + 1) % cap;
+                }
+                s.refresh();
+                let got = [s.median, s.mad, s.mean, s.var].map(f64::to_bits);
+                assert_eq!(got, model_stats(&ring), "switch {switch_at}, tick {t}");
+                assert_eq!(s.len(), ring.len());
+                let allocated = s.bytes() > std::mem::size_of::<SeriesState>();
+                assert_eq!(allocated, t >= switch_at, "switch {switch_at}, tick {t}");
+            }
+        }
     }
 }

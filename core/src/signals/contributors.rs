@@ -120,6 +120,17 @@ impl TopK {
         v
     }
 
+    /// Whether no workload is kept.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Bytes held on the heap now (slots and names).
+    pub fn bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.slots.iter().map(|s| s.pod.len()).sum::<usize>()
+    }
+
     /// Bytes held at most (for the memory budget).
     pub const fn max_bytes() -> usize {
         TOP_K * (std::mem::size_of::<Slot>() + MAX_NAME)

@@ -259,75 +259,182 @@ impl EventIngest {
     }
 }
 
-/// A trailing window of counts for one (node, event signal), in tick buckets.
+/// A trailing window of counts for one (node, event signal).
+///
+/// Memory follows what happened, not the window's length: a quiet window
+/// holds no heap at all; a busy one keeps only its ticks with hits (at most
+/// one entry per tick of the window, the same bound as one bucket per
+/// tick), and gives capacity back as the hits leave the window (all of it
+/// once the window is empty, with hysteresis before that so a steady rate
+/// does not reallocate every tick).
 #[derive(Clone, Debug)]
 pub struct EventWindow {
-    buckets: Box<[u32]>,
+    /// Window length in ticks (at least 1, at most `u32::MAX`).
+    len: u64,
+    /// The latest tick the window was advanced to.
     tick: u64,
+    /// Hits in the window; `None` while the window is empty.
+    busy: Option<Box<Busy>>,
+}
+
+/// The state of a window with something in it.
+#[derive(Clone, Debug, Default)]
+struct Busy {
+    /// Ticks with increments, oldest first: (tick as `u32`, wrapping, and
+    /// the tick's increments, saturating). Entries are at most `len - 1`
+    /// ticks older than the window's tick, so the wrapped difference is
+    /// exact.
+    counts: VecDeque<(u32, u32)>,
+    /// Sum of `counts`.
+    sum: u64,
+    /// Distinct objects and the last tick each was seen.
     objects: Vec<(u64, u64)>,
     /// The objects with the most increments in the window.
     top: TopK,
+}
+
+/// Below this capacity a buffer is never shrunk (not worth a reallocation).
+const MIN_SHRINK: usize = 8;
+
+/// Gives capacity back, with hysteresis, once a buffer uses at most a
+/// quarter of it: keeps the power of two at or above twice what is used (so
+/// it takes a doubling of the contents to grow again, and a further halving
+/// to shrink again; capacities stay powers of two, as growth makes them,
+/// which keeps [`EventWindow::max_bytes`] a true bound).
+fn shrink(len: usize, cap: usize, shrink_to: impl FnOnce(usize)) {
+    if cap > MIN_SHRINK && len * 4 <= cap {
+        shrink_to((len * 2).max(MIN_SHRINK / 2).next_power_of_two());
+    }
+}
+
+impl Busy {
+    fn is_empty(&self) -> bool {
+        self.counts.is_empty() && self.objects.is_empty() && self.top.is_empty()
+    }
+
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Busy>()
+            + self.counts.capacity() * std::mem::size_of::<(u32, u32)>()
+            + self.objects.capacity() * std::mem::size_of::<(u64, u64)>()
+            + self.top.bytes()
+    }
 }
 
 impl EventWindow {
     /// A window of `len` ticks.
     pub fn new(len: usize) -> Self {
         EventWindow {
-            buckets: vec![0; len.max(1)].into_boxed_slice(),
+            len: (len as u64).clamp(1, u32::MAX as u64),
             tick: 0,
-            objects: Vec::new(),
-            top: TopK::default(),
+            busy: None,
         }
     }
 
     fn advance(&mut self, tick: u64) {
-        let n = self.buckets.len() as u64;
         if tick > self.tick {
-            let gap = (tick - self.tick).min(n);
-            for k in 1..=gap {
-                self.buckets[((self.tick + k) % n) as usize] = 0;
-            }
             self.tick = tick;
         }
-        let oldest = tick.saturating_sub(n - 1);
-        self.objects.retain(|&(_, t)| t >= oldest);
-        self.top.expire(oldest);
+        let Some(b) = self.busy.as_mut() else { return };
+        let oldest = tick.saturating_sub(self.len - 1);
+        // Counts older than `len - 1` ticks before the latest tick leave the
+        // window. Entries are never newer than `self.tick` and stay less
+        // than `len <= u32::MAX` ticks behind it, so the wrapped age is exact.
+        let now = self.tick as u32;
+        let keep = self.tick.min(self.len - 1);
+        while let Some(&(t, c)) = b.counts.front() {
+            if u64::from(now.wrapping_sub(t)) <= keep {
+                break;
+            }
+            b.sum -= u64::from(c);
+            b.counts.pop_front();
+        }
+        b.objects.retain(|&(_, t)| t >= oldest);
+        b.top.expire(oldest);
+        if b.is_empty() {
+            self.busy = None;
+            return;
+        }
+        shrink(b.counts.len(), b.counts.capacity(), |n| {
+            b.counts.shrink_to(n)
+        });
+        shrink(b.objects.len(), b.objects.capacity(), |n| {
+            b.objects.shrink_to(n)
+        });
     }
 
-    /// Adds a hit at `tick`.
+    /// Adds a hit at `tick` (ticks never go back).
     pub fn add(&mut self, tick: u64, increments: u32, object: u64) {
         self.advance(tick);
-        let n = self.buckets.len() as u64;
-        let b = &mut self.buckets[(tick % n) as usize];
-        *b = b.saturating_add(increments);
-        if let Some(o) = self.objects.iter_mut().find(|(k, _)| *k == object) {
+        let b = self.busy.get_or_insert_with(Box::default);
+        if increments > 0 {
+            match b.counts.back_mut() {
+                Some((t, c)) if *t == tick as u32 => {
+                    let was = *c;
+                    *c = c.saturating_add(increments);
+                    b.sum += u64::from(*c - was);
+                }
+                _ => {
+                    b.counts.push_back((tick as u32, increments));
+                    b.sum += u64::from(increments);
+                }
+            }
+        }
+        if let Some(o) = b.objects.iter_mut().find(|(k, _)| *k == object) {
             o.1 = tick;
-        } else if self.objects.len() < MAX_OBJECTS {
-            self.objects.push((object, tick));
+        } else if b.objects.len() < MAX_OBJECTS {
+            b.objects.push((object, tick));
         }
     }
 
     /// Adds a hit at `tick` and credits it to pod `(namespace, name)`.
     pub fn add_from(&mut self, tick: u64, increments: u32, object: u64, pod: (&str, &str)) {
         self.add(tick, increments, object);
-        self.top.add(tick, pod, object, increments);
+        if let Some(b) = self.busy.as_mut() {
+            b.top.add(tick, pod, object, increments);
+        }
     }
 
     /// The workloads (or single pods) with the most increments in the
     /// window, largest first, with the window's total increments (as of
     /// the last update).
     pub fn top(&self) -> (Vec<(String, u32)>, u32) {
-        let total = self.buckets.iter().fold(0u32, |a, &b| a.saturating_add(b));
-        (self.top.top(), total)
+        match &self.busy {
+            Some(b) => (b.top.top(), b.sum.min(u32::MAX as u64) as u32),
+            None => (Vec::new(), 0),
+        }
     }
 
     /// The value at `tick`: increments or distinct objects in the window.
     pub fn value(&mut self, tick: u64, count: EventCount) -> f64 {
         self.advance(tick);
+        let Some(b) = &self.busy else { return 0.0 };
         match count {
-            EventCount::Increments => self.buckets.iter().map(|&b| b as f64).sum(),
-            EventCount::Objects => self.objects.len() as f64,
+            EventCount::Increments => b.sum as f64,
+            EventCount::Objects => b.objects.len() as f64,
         }
+    }
+
+    /// Bytes held now, inline and on the heap.
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.busy.as_ref().map_or(0, |b| b.bytes())
+    }
+
+    /// Bytes a window of `len` ticks can hold at most (a hit on every tick
+    /// of the window, [`MAX_OBJECTS`] objects, every top-k slot with a
+    /// name of the longest length): the memory budget's figure.
+    pub fn max_bytes(len: usize) -> usize {
+        let len = len.clamp(1, u32::MAX as usize);
+        std::mem::size_of::<Self>()
+            + std::mem::size_of::<Busy>()
+            // A VecDeque grows by doubling; shrinking keeps at most 2×.
+            + len.next_power_of_two() * std::mem::size_of::<(u32, u32)>()
+            + MAX_OBJECTS * std::mem::size_of::<(u64, u64)>()
+            + TopK::max_bytes()
+    }
+
+    /// The window's length in ticks.
+    pub fn len_ticks(&self) -> usize {
+        self.len as usize
     }
 }
 

@@ -250,3 +250,103 @@ fn deleted_pods_are_forgotten_after_a_grace_period() {
     ing.prune(Timestamp(40 * 60_000));
     assert_eq!(ing.pods_known(), 0);
 }
+
+/// The counts a window of `len` ticks must report: a plain sum over the
+/// hits of the last `len` ticks (the reference the windows are held to).
+fn brute(hits: &[(u64, u32)], tick: u64, len: u64) -> f64 {
+    hits.iter()
+        .filter(|&&(t, _)| t <= tick && t + len > tick)
+        .map(|&(_, c)| c as f64)
+        .sum()
+}
+
+#[test]
+fn windows_count_and_expire_across_gaps_like_a_plain_sum() {
+    let len = 7u64;
+    let mut w = EventWindow::new(len as usize);
+    let mut hits = Vec::new();
+    // Bursts, single hits and gaps shorter and longer than the window.
+    let mut tick = 0u64;
+    for (k, gap) in [1u64, 1, 2, 6, 7, 8, 1, 30, 3, 1, 1, 1, 1, 1, 1, 1, 9]
+        .into_iter()
+        .enumerate()
+    {
+        tick += gap;
+        for r in 0..(k % 3 + 1) as u32 {
+            w.add(tick, r + 1, k as u64);
+            hits.push((tick, r + 1));
+        }
+        for probe in tick..tick + gap.min(3) {
+            assert_eq!(
+                w.value(probe, EventCount::Increments),
+                brute(&hits, probe, len),
+                "tick {probe}"
+            );
+        }
+        tick += gap.min(3) - 1;
+    }
+}
+
+#[test]
+fn a_quiet_window_holds_nothing_and_a_storm_gives_its_memory_back() {
+    let mut w = EventWindow::new(200);
+    let quiet = w.bytes();
+    assert_eq!(quiet, std::mem::size_of::<EventWindow>(), "no heap");
+    assert_eq!(w.value(50, EventCount::Increments), 0.0);
+    assert_eq!(w.bytes(), quiet);
+    // A storm: hits on every tick from many objects and pods.
+    for t in 100..300u64 {
+        for o in 0..10 {
+            w.add_from(t, 1, t * 10 + o, ("prod", &format!("pod-{t}-{o}")));
+        }
+    }
+    let storm = w.bytes();
+    assert!(storm > quiet + 200 * 8, "{storm}");
+    assert!(storm <= EventWindow::max_bytes(200), "{storm}");
+    assert_eq!(w.value(299, EventCount::Increments), 2000.0);
+    // Then one hit every 50 ticks: a few entries, capacity given back.
+    for t in (300..700u64).step_by(50) {
+        w.add(t, 1, 1);
+        assert_eq!(w.value(t, EventCount::Increments), brute_sparse(t));
+    }
+    assert!(w.bytes() < storm / 4, "{} after {storm}", w.bytes());
+    // Once everything left the window, all of it.
+    assert_eq!(w.value(1000, EventCount::Increments), 0.0);
+    assert_eq!(w.value(1000, EventCount::Objects), 0.0);
+    assert_eq!(w.top(), (Vec::new(), 0));
+    assert_eq!(w.bytes(), quiet);
+}
+
+/// Increments of the sparse phase above in a 200-tick window at `t`: the
+/// storm's ticks 100..300 (10 each) still inside, plus one per 50 ticks.
+fn brute_sparse(t: u64) -> f64 {
+    let mut hits: Vec<(u64, u32)> = (100..300).map(|s| (s, 10)).collect();
+    hits.extend((300..=t).step_by(50).map(|s| (s, 1)));
+    brute(&hits, t, 200)
+}
+
+#[test]
+fn window_top_k_keeps_its_contents_and_order() {
+    let mut w = EventWindow::new(5);
+    w.add_from(1, 3, 1, ("prod", "hub-989cc9bd-5qdcb"));
+    w.add_from(2, 1, 2, ("prod", "web-0"));
+    w.add_from(3, 2, 3, ("prod", "hub-989cc9bd-7wcg8"));
+    assert_eq!(
+        w.top(),
+        (
+            vec![("prod/hub-*".to_string(), 5), ("prod/web-0".to_string(), 1)],
+            6
+        )
+    );
+    // Tick 7: ticks 1 and 2 left the window (counts and web-0's slot);
+    // hub's slot stays (last hit at tick 3) with its count, as before.
+    assert_eq!(w.value(7, EventCount::Increments), 2.0);
+    assert_eq!(w.top(), (vec![("prod/hub-*".to_string(), 5)], 2));
+    // Saturation per tick and for the total, as the buckets had it.
+    w.add(8, u32::MAX, 4);
+    w.add(8, 5, 4);
+    assert_eq!(w.value(8, EventCount::Increments), u32::MAX as f64);
+    w.add(9, 7, 4);
+    assert_eq!(w.value(9, EventCount::Increments), u32::MAX as f64 + 7.0);
+    assert_eq!(w.top().1, u32::MAX);
+}
