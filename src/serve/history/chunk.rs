@@ -40,7 +40,8 @@ enum Chunk {
 }
 
 impl Chunk {
-    /// Heap bytes: its slot in the column's queue and its stream.
+    /// Heap bytes: its slot in the column's queue (which holds no spare
+    /// slots) and its stream.
     fn bytes(&self) -> usize {
         std::mem::size_of::<Chunk>()
             + match self {
@@ -58,13 +59,18 @@ impl Chunk {
     }
 }
 
-/// The samples of one series from its first retained chunk to now.
+/// The samples of one series from its first retained chunk to now. One
+/// per series (~260,000 at 5,000 nodes), so it is kept small: `u32` chunk
+/// counts (2^32 chunks of 64 ticks is 8 years at a tick per millisecond),
+/// and a queue with no spare slots (a growing `VecDeque` starts at 4
+/// slots, 96 bytes, where a constant series needs 1).
 pub struct Column {
     /// Chunk index (global tick / `CHUNK`) of `sealed[0]`'s first chunk.
-    first_chunk: u64,
-    sealed: VecDeque<Chunk>,
+    first_chunk: u32,
     /// Chunks in `sealed` (runs counted by their length).
-    sealed_chunks: u64,
+    sealed_chunks: u32,
+    /// Exactly as many slots allocated as used (see [`Chunk::bytes`]).
+    sealed: VecDeque<Chunk>,
     /// The chunk being filled; `head.len()` is the offset of the next tick.
     head: Encoder,
 }
@@ -78,9 +84,9 @@ impl Column {
             head.push(stale());
         }
         Column {
-            first_chunk: tick / CHUNK as u64,
-            sealed: VecDeque::new(),
+            first_chunk: u32::try_from(tick / CHUNK as u64).unwrap_or(u32::MAX),
             sealed_chunks: 0,
+            sealed: VecDeque::new(),
             head,
         }
     }
@@ -115,6 +121,8 @@ impl Column {
         };
         // The head may keep room for the next chunk: counted too.
         let grown = (chunk.bytes() + self.head.heap_bytes()) as isize - before;
+        // One more slot, not double: the count above stays what is held.
+        self.sealed.reserve_exact(1);
         self.sealed.push_back(chunk);
         grown
     }
@@ -123,14 +131,15 @@ impl Column {
     /// `out`: stale where the column has none.
     pub fn decode(&self, c: u64, out: &mut Vec<f64>) {
         let start = out.len();
-        if let Some(mut i) = c.checked_sub(self.first_chunk) {
-            if i == self.sealed_chunks {
+        let sealed = u64::from(self.sealed_chunks);
+        if let Some(mut i) = c.checked_sub(u64::from(self.first_chunk)) {
+            if i == sealed {
                 self.head.decode(out);
-            } else if i < self.sealed_chunks {
+            } else if i < sealed {
                 // Without runs a slot is a chunk: index it directly. With
                 // runs, walk the slots (a series with runs has few: a run
                 // stands for many chunks).
-                let no_runs = self.sealed.len() as u64 == self.sealed_chunks;
+                let no_runs = self.sealed.len() as u64 == sealed;
                 let skip = if no_runs { std::mem::take(&mut i) } else { 0 };
                 for chunk in self.sealed.range(skip as usize..) {
                     if i >= chunk.chunks() {
@@ -160,7 +169,8 @@ impl Column {
     /// returns the heap bytes released.
     pub fn drop_before(&mut self, base: u64) -> usize {
         let mut freed = 0;
-        while (self.first_chunk + 1) * CHUNK as u64 <= base {
+        let len = self.sealed.len();
+        while (u64::from(self.first_chunk) + 1) * CHUNK as u64 <= base {
             match self.sealed.front_mut() {
                 Some(Chunk::Const(_, n)) if *n > 1 => *n -= 1,
                 Some(_) => freed += self.sealed.pop_front().map_or(0, |c| c.bytes()),
@@ -168,6 +178,10 @@ impl Column {
             }
             self.sealed_chunks -= 1;
             self.first_chunk += 1;
+        }
+        if self.sealed.len() < len {
+            // Give the freed slots back, as counted.
+            self.sealed.shrink_to_fit();
         }
         freed
     }
@@ -224,11 +238,13 @@ mod tests {
         // constant; the head holds the rest of the constant run.
         assert_eq!(c.sealed.len(), 3);
         assert!(matches!(c.sealed[2], Chunk::Const(v, 1) if v == 0.0));
+        assert_eq!(c.sealed.capacity(), 3, "no spare slots");
         let (stream, samples) = c.stream_bytes();
         assert_eq!(samples, 3 * CHUNK);
         assert!(stream > 0 && stream < 2 * CHUNK * 8, "{stream}");
         let freed = c.drop_before(5 * CHUNK as u64);
         assert_eq!(freed, 2 * SLOT + stream);
+        assert_eq!(c.sealed.capacity(), 1, "freed slots given back");
         assert!(is_stale(c.get(start)));
         assert_eq!(c.get(5 * CHUNK as u64 + 1), 0.0);
     }
@@ -248,6 +264,7 @@ mod tests {
         }
         assert_eq!(grew, c.bytes() as isize, "deltas add up");
         assert_eq!(c.sealed.len(), 3, "runs 3 × 0, 1 × 1, 4 × 0");
+        assert_eq!(c.sealed.capacity(), 3, "no spare slots");
         assert_eq!(c.stream_bytes(), (0, 8 * CHUNK));
         for t in 0..(8 * CHUNK as u64 + 2) {
             assert_eq!(c.get(t), v(t), "tick {t}");
@@ -264,6 +281,32 @@ mod tests {
         assert_eq!(c.drop_before(8 * CHUNK as u64), 2 * SLOT);
         assert!(c.sealed.is_empty());
         assert_eq!(c.get(8 * CHUNK as u64 + 1), v(8 * CHUNK as u64 + 1));
+    }
+
+    #[test]
+    fn a_constant_series_costs_one_slot_and_no_open_stream() {
+        let mut c = Column::starting_at(0);
+        let mut grew = 0;
+        for _ in 0..(5 * CHUNK + 7) {
+            grew += c.push(1.0);
+        }
+        assert_eq!(c.head.heap_bytes(), 0, "the open constant chunk");
+        assert_eq!((c.sealed.len(), c.sealed.capacity()), (1, 1));
+        assert_eq!(c.bytes(), SLOT);
+        assert_eq!(grew, SLOT as isize, "deltas add up");
+        // The first change writes the open chunk's run, as if written all
+        // along: every value reads back.
+        grew += c.push(2.0);
+        assert!(c.head.heap_bytes() > 0);
+        assert_eq!(grew, c.bytes() as isize);
+        assert_eq!(c.get(5 * CHUNK as u64 + 6), 1.0);
+        assert_eq!(c.get(5 * CHUNK as u64 + 7), 2.0);
+        assert_eq!(c.get(3), 1.0);
+        // A record of ~100 bytes, not the 144 of a u64-counted column
+        // with a 64-bit window (each byte is 0.25 MiB at 260,000 series).
+        let (column, slot) = (std::mem::size_of::<Column>(), SLOT);
+        eprintln!("Column {column} B, Chunk {slot} B");
+        assert!(column <= 80 && slot <= 24, "{column} {slot}");
     }
 
     #[test]
