@@ -7,9 +7,11 @@
 //! where the series was absent, exactly where Prometheus would have written
 //! a staleness marker when scraping `/metrics` every tick), in Gorilla
 //! XOR-compressed chunks read through a [`Cursor`]. Label sets are
-//! interned. Two bounds hold memory: `retention` (ticks older than that are
-//! dropped, a chunk of [`CHUNK`] ticks at a time) and `max_bytes` (when the
-//! estimate exceeds it, the oldest chunks go first, shortening retention).
+//! interned. The series live in a table of fixed pages (`pages.rs`), so
+//! growing it never doubles or copies it. Two bounds hold memory:
+//! `retention` (ticks older than that are dropped, a chunk of [`CHUNK`]
+//! ticks at a time) and `max_bytes` (when the estimate exceeds it, the
+//! oldest chunks go first, shortening retention).
 
 mod cache;
 mod chunk;
@@ -31,9 +33,9 @@ use std::collections::VecDeque;
 /// the open one included) and its record in the series table (counted
 /// per id handed out, see [`History::bytes`]): the label set (~4 pairs,
 /// 32 bytes and malloc's 16), its index entry (~20 with the hash table's
-/// spare room), its `by_name` posting, its `pending` sample and the node
-/// cache's id (~28). An estimate used for the memory bound, checked
-/// against real allocations in the benchmark.
+/// spare room), and ~28 for its `by_name` posting, its `pending` sample
+/// and the node cache's id. An estimate used for the memory bound,
+/// checked against real allocations in the benchmark.
 const SERIES_OVERHEAD: usize = 96;
 
 /// Bytes of a slot of the series table.
