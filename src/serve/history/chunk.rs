@@ -40,14 +40,12 @@ enum Chunk {
 }
 
 impl Chunk {
-    /// Heap bytes: its slot in the column's queue (which holds no spare
-    /// slots) and its stream.
-    fn bytes(&self) -> usize {
-        std::mem::size_of::<Chunk>()
-            + match self {
-                Chunk::Const(..) => 0,
-                Chunk::Xor(w) => w.len() * 8,
-            }
+    /// Heap bytes of its stream (its slot is counted with the queue's).
+    fn stream(&self) -> usize {
+        match self {
+            Chunk::Const(..) => 0,
+            Chunk::Xor(w) => w.len() * 8,
+        }
     }
 
     /// Chunks this slot stands for.
@@ -62,14 +60,14 @@ impl Chunk {
 /// The samples of one series from its first retained chunk to now. One
 /// per series (~260,000 at 5,000 nodes), so it is kept small: `u32` chunk
 /// counts (2^32 chunks of 64 ticks is 8 years at a tick per millisecond),
-/// and a queue with no spare slots (a growing `VecDeque` starts at 4
-/// slots, 96 bytes, where a constant series needs 1).
+/// and a queue whose first slot is allocated alone (a growing `VecDeque`
+/// starts at 4 slots, 96 bytes, where a constant series needs 1).
 pub struct Column {
     /// Chunk index (global tick / `CHUNK`) of `sealed[0]`'s first chunk.
     first_chunk: u32,
     /// Chunks in `sealed` (runs counted by their length).
     sealed_chunks: u32,
-    /// Exactly as many slots allocated as used (see [`Chunk::bytes`]).
+    /// Sealed chunks; its allocated slots are counted ([`Column::bytes`]).
     sealed: VecDeque<Chunk>,
     /// The chunk being filled; `head.len()` is the offset of the next tick.
     head: Encoder,
@@ -100,10 +98,10 @@ impl Column {
         } else {
             v
         };
-        let before = self.head.heap_bytes() as isize;
+        let before = self.fixed_bytes() as isize;
         self.head.push(v);
         if self.head.len() < CHUNK {
-            return self.head.heap_bytes() as isize - before;
+            return self.fixed_bytes() as isize - before;
         }
         self.sealed_chunks += 1;
         let chunk = match self.head.constant() {
@@ -112,19 +110,23 @@ impl Column {
                 if let Some(Chunk::Const(last, n)) = self.sealed.back_mut() {
                     if last.to_bits() == c.to_bits() && *n < u32::MAX {
                         *n += 1;
-                        return -before;
+                        return self.fixed_bytes() as isize - before;
                     }
                 }
                 Chunk::Const(c, 1)
             }
             None => Chunk::Xor(self.head.finish()),
         };
-        // The head may keep room for the next chunk: counted too.
-        let grown = (chunk.bytes() + self.head.heap_bytes()) as isize - before;
-        // One more slot, not double: the count above stays what is held.
-        self.sealed.reserve_exact(1);
+        // A first slot is allocated alone: a constant series never needs
+        // a second. Later ones grow as a `Vec` does, so a moving series
+        // does not reallocate its queue at every chunk.
+        if self.sealed.is_empty() {
+            self.sealed.reserve_exact(1);
+        }
+        let stream = chunk.stream();
         self.sealed.push_back(chunk);
-        grown
+        // The head may keep room for the next chunk: counted too.
+        (stream + self.fixed_bytes()) as isize - before
     }
 
     /// Appends the `CHUNK` samples of chunk `c` (global tick / `CHUNK`) to
@@ -168,27 +170,38 @@ impl Column {
     /// Drops sealed chunks that end at or before global tick `base`;
     /// returns the heap bytes released.
     pub fn drop_before(&mut self, base: u64) -> usize {
-        let mut freed = 0;
-        let len = self.sealed.len();
+        let (mut freed, slots) = (0, self.slot_bytes());
         while (u64::from(self.first_chunk) + 1) * CHUNK as u64 <= base {
             match self.sealed.front_mut() {
                 Some(Chunk::Const(_, n)) if *n > 1 => *n -= 1,
-                Some(_) => freed += self.sealed.pop_front().map_or(0, |c| c.bytes()),
+                Some(_) => freed += self.sealed.pop_front().map_or(0, |c| c.stream()),
                 None => break,
             }
             self.sealed_chunks -= 1;
             self.first_chunk += 1;
         }
-        if self.sealed.len() < len {
-            // Give the freed slots back, as counted.
+        // Mostly empty (a series that stopped moving, or left): give the
+        // slots back. A few spare ones stay for the next chunks.
+        if self.sealed.len() * 4 <= self.sealed.capacity() {
             self.sealed.shrink_to_fit();
         }
-        freed
+        freed + slots - self.slot_bytes()
     }
 
-    /// Heap bytes counted for this column (sealed chunks and the head).
+    /// Heap bytes counted for this column: the sealed chunks' streams, the
+    /// queue's slots and the head.
     pub fn bytes(&self) -> usize {
-        self.sealed.iter().map(Chunk::bytes).sum::<usize>() + self.head.heap_bytes()
+        self.sealed.iter().map(Chunk::stream).sum::<usize>() + self.fixed_bytes()
+    }
+
+    /// Heap bytes of the queue's allocated slots.
+    fn slot_bytes(&self) -> usize {
+        self.sealed.capacity() * std::mem::size_of::<Chunk>()
+    }
+
+    /// Heap bytes besides the sealed streams: the queue's slots and the head.
+    fn fixed_bytes(&self) -> usize {
+        self.slot_bytes() + self.head.heap_bytes()
     }
 
     /// Bytes of the sealed chunks' streams alone and their sample count,
@@ -238,13 +251,15 @@ mod tests {
         // constant; the head holds the rest of the constant run.
         assert_eq!(c.sealed.len(), 3);
         assert!(matches!(c.sealed[2], Chunk::Const(v, 1) if v == 0.0));
-        assert_eq!(c.sealed.capacity(), 3, "no spare slots");
         let (stream, samples) = c.stream_bytes();
+        assert_eq!(c.bytes(), stream + c.sealed.capacity() * SLOT);
         assert_eq!(samples, 3 * CHUNK);
         assert!(stream > 0 && stream < 2 * CHUNK * 8, "{stream}");
+        let held = c.bytes();
         let freed = c.drop_before(5 * CHUNK as u64);
-        assert_eq!(freed, 2 * SLOT + stream);
-        assert_eq!(c.sealed.capacity(), 1, "freed slots given back");
+        assert_eq!(freed, held - c.bytes());
+        assert_eq!(c.sealed.capacity(), 1, "a mostly empty queue shrinks");
+        assert_eq!(c.bytes(), SLOT, "one constant slot left");
         assert!(is_stale(c.get(start)));
         assert_eq!(c.get(5 * CHUNK as u64 + 1), 0.0);
     }
@@ -264,7 +279,6 @@ mod tests {
         }
         assert_eq!(grew, c.bytes() as isize, "deltas add up");
         assert_eq!(c.sealed.len(), 3, "runs 3 × 0, 1 × 1, 4 × 0");
-        assert_eq!(c.sealed.capacity(), 3, "no spare slots");
         assert_eq!(c.stream_bytes(), (0, 8 * CHUNK));
         for t in 0..(8 * CHUNK as u64 + 2) {
             assert_eq!(c.get(t), v(t), "tick {t}");
@@ -274,12 +288,15 @@ mod tests {
         assert_eq!(c.drop_before(2 * CHUNK as u64), 0);
         assert_eq!(c.get(2 * CHUNK as u64), 0.0);
         assert!(is_stale(c.get(CHUNK as u64)));
-        assert_eq!(c.drop_before(3 * CHUNK as u64), SLOT);
+        let held = c.bytes();
+        assert_eq!(c.drop_before(3 * CHUNK as u64), held - c.bytes());
+        assert_eq!(c.sealed.len(), 2);
         assert_eq!(c.get(3 * CHUNK as u64 + 5), 1.0);
         assert_eq!(c.get(7 * CHUNK as u64), 0.0);
         assert_eq!(c.stream_bytes(), (0, 5 * CHUNK));
-        assert_eq!(c.drop_before(8 * CHUNK as u64), 2 * SLOT);
-        assert!(c.sealed.is_empty());
+        let held = c.bytes();
+        assert_eq!(c.drop_before(8 * CHUNK as u64), held - c.bytes());
+        assert!(c.sealed.is_empty() && c.sealed.capacity() == 0);
         assert_eq!(c.get(8 * CHUNK as u64 + 1), v(8 * CHUNK as u64 + 1));
     }
 
