@@ -40,13 +40,12 @@ enum Chunk {
 }
 
 impl Chunk {
-    /// Heap bytes: its slot in the column's queue and its stream.
-    fn bytes(&self) -> usize {
-        std::mem::size_of::<Chunk>()
-            + match self {
-                Chunk::Const(..) => 0,
-                Chunk::Xor(w) => w.len() * 8,
-            }
+    /// Heap bytes of its stream (its slot is counted with the queue's).
+    fn stream(&self) -> usize {
+        match self {
+            Chunk::Const(..) => 0,
+            Chunk::Xor(w) => w.len() * 8,
+        }
     }
 
     /// Chunks this slot stands for.
@@ -58,13 +57,18 @@ impl Chunk {
     }
 }
 
-/// The samples of one series from its first retained chunk to now.
+/// The samples of one series from its first retained chunk to now. One
+/// per series (~260,000 at 5,000 nodes), so it is kept small: `u32` chunk
+/// counts (2^32 chunks of 64 ticks is 8 years at a tick per millisecond),
+/// and a queue whose first slot is allocated alone (a growing `VecDeque`
+/// starts at 4 slots, 96 bytes, where a constant series needs 1).
 pub struct Column {
     /// Chunk index (global tick / `CHUNK`) of `sealed[0]`'s first chunk.
-    first_chunk: u64,
-    sealed: VecDeque<Chunk>,
+    first_chunk: u32,
     /// Chunks in `sealed` (runs counted by their length).
-    sealed_chunks: u64,
+    sealed_chunks: u32,
+    /// Sealed chunks; its allocated slots are counted ([`Column::bytes`]).
+    sealed: VecDeque<Chunk>,
     /// The chunk being filled; `head.len()` is the offset of the next tick.
     head: Encoder,
 }
@@ -78,9 +82,9 @@ impl Column {
             head.push(stale());
         }
         Column {
-            first_chunk: tick / CHUNK as u64,
-            sealed: VecDeque::new(),
+            first_chunk: u32::try_from(tick / CHUNK as u64).unwrap_or(u32::MAX),
             sealed_chunks: 0,
+            sealed: VecDeque::new(),
             head,
         }
     }
@@ -94,10 +98,10 @@ impl Column {
         } else {
             v
         };
-        let before = self.head.heap_bytes() as isize;
+        let before = self.fixed_bytes() as isize;
         self.head.push(v);
         if self.head.len() < CHUNK {
-            return self.head.heap_bytes() as isize - before;
+            return self.fixed_bytes() as isize - before;
         }
         self.sealed_chunks += 1;
         let chunk = match self.head.constant() {
@@ -106,31 +110,38 @@ impl Column {
                 if let Some(Chunk::Const(last, n)) = self.sealed.back_mut() {
                     if last.to_bits() == c.to_bits() && *n < u32::MAX {
                         *n += 1;
-                        return -before;
+                        return self.fixed_bytes() as isize - before;
                     }
                 }
                 Chunk::Const(c, 1)
             }
             None => Chunk::Xor(self.head.finish()),
         };
-        // The head may keep room for the next chunk: counted too.
-        let grown = (chunk.bytes() + self.head.heap_bytes()) as isize - before;
+        // A first slot is allocated alone: a constant series never needs
+        // a second. Later ones grow as a `Vec` does, so a moving series
+        // does not reallocate its queue at every chunk.
+        if self.sealed.is_empty() {
+            self.sealed.reserve_exact(1);
+        }
+        let stream = chunk.stream();
         self.sealed.push_back(chunk);
-        grown
+        // The head may keep room for the next chunk: counted too.
+        (stream + self.fixed_bytes()) as isize - before
     }
 
     /// Appends the `CHUNK` samples of chunk `c` (global tick / `CHUNK`) to
     /// `out`: stale where the column has none.
     pub fn decode(&self, c: u64, out: &mut Vec<f64>) {
         let start = out.len();
-        if let Some(mut i) = c.checked_sub(self.first_chunk) {
-            if i == self.sealed_chunks {
+        let sealed = u64::from(self.sealed_chunks);
+        if let Some(mut i) = c.checked_sub(u64::from(self.first_chunk)) {
+            if i == sealed {
                 self.head.decode(out);
-            } else if i < self.sealed_chunks {
+            } else if i < sealed {
                 // Without runs a slot is a chunk: index it directly. With
                 // runs, walk the slots (a series with runs has few: a run
                 // stands for many chunks).
-                let no_runs = self.sealed.len() as u64 == self.sealed_chunks;
+                let no_runs = self.sealed.len() as u64 == sealed;
                 let skip = if no_runs { std::mem::take(&mut i) } else { 0 };
                 for chunk in self.sealed.range(skip as usize..) {
                     if i >= chunk.chunks() {
@@ -159,22 +170,38 @@ impl Column {
     /// Drops sealed chunks that end at or before global tick `base`;
     /// returns the heap bytes released.
     pub fn drop_before(&mut self, base: u64) -> usize {
-        let mut freed = 0;
-        while (self.first_chunk + 1) * CHUNK as u64 <= base {
+        let (mut freed, slots) = (0, self.slot_bytes());
+        while (u64::from(self.first_chunk) + 1) * CHUNK as u64 <= base {
             match self.sealed.front_mut() {
                 Some(Chunk::Const(_, n)) if *n > 1 => *n -= 1,
-                Some(_) => freed += self.sealed.pop_front().map_or(0, |c| c.bytes()),
+                Some(_) => freed += self.sealed.pop_front().map_or(0, |c| c.stream()),
                 None => break,
             }
             self.sealed_chunks -= 1;
             self.first_chunk += 1;
         }
-        freed
+        // Mostly empty (a series that stopped moving, or left): give the
+        // slots back. A few spare ones stay for the next chunks.
+        if self.sealed.len() * 4 <= self.sealed.capacity() {
+            self.sealed.shrink_to_fit();
+        }
+        freed + slots - self.slot_bytes()
     }
 
-    /// Heap bytes counted for this column (sealed chunks and the head).
+    /// Heap bytes counted for this column: the sealed chunks' streams, the
+    /// queue's slots and the head.
     pub fn bytes(&self) -> usize {
-        self.sealed.iter().map(Chunk::bytes).sum::<usize>() + self.head.heap_bytes()
+        self.sealed.iter().map(Chunk::stream).sum::<usize>() + self.fixed_bytes()
+    }
+
+    /// Heap bytes of the queue's allocated slots.
+    fn slot_bytes(&self) -> usize {
+        self.sealed.capacity() * std::mem::size_of::<Chunk>()
+    }
+
+    /// Heap bytes besides the sealed streams: the queue's slots and the head.
+    fn fixed_bytes(&self) -> usize {
+        self.slot_bytes() + self.head.heap_bytes()
     }
 
     /// Bytes of the sealed chunks' streams alone and their sample count,
@@ -225,10 +252,14 @@ mod tests {
         assert_eq!(c.sealed.len(), 3);
         assert!(matches!(c.sealed[2], Chunk::Const(v, 1) if v == 0.0));
         let (stream, samples) = c.stream_bytes();
+        assert_eq!(c.bytes(), stream + c.sealed.capacity() * SLOT);
         assert_eq!(samples, 3 * CHUNK);
         assert!(stream > 0 && stream < 2 * CHUNK * 8, "{stream}");
+        let held = c.bytes();
         let freed = c.drop_before(5 * CHUNK as u64);
-        assert_eq!(freed, 2 * SLOT + stream);
+        assert_eq!(freed, held - c.bytes());
+        assert_eq!(c.sealed.capacity(), 1, "a mostly empty queue shrinks");
+        assert_eq!(c.bytes(), SLOT, "one constant slot left");
         assert!(is_stale(c.get(start)));
         assert_eq!(c.get(5 * CHUNK as u64 + 1), 0.0);
     }
@@ -257,13 +288,42 @@ mod tests {
         assert_eq!(c.drop_before(2 * CHUNK as u64), 0);
         assert_eq!(c.get(2 * CHUNK as u64), 0.0);
         assert!(is_stale(c.get(CHUNK as u64)));
-        assert_eq!(c.drop_before(3 * CHUNK as u64), SLOT);
+        let held = c.bytes();
+        assert_eq!(c.drop_before(3 * CHUNK as u64), held - c.bytes());
+        assert_eq!(c.sealed.len(), 2);
         assert_eq!(c.get(3 * CHUNK as u64 + 5), 1.0);
         assert_eq!(c.get(7 * CHUNK as u64), 0.0);
         assert_eq!(c.stream_bytes(), (0, 5 * CHUNK));
-        assert_eq!(c.drop_before(8 * CHUNK as u64), 2 * SLOT);
-        assert!(c.sealed.is_empty());
+        let held = c.bytes();
+        assert_eq!(c.drop_before(8 * CHUNK as u64), held - c.bytes());
+        assert!(c.sealed.is_empty() && c.sealed.capacity() == 0);
         assert_eq!(c.get(8 * CHUNK as u64 + 1), v(8 * CHUNK as u64 + 1));
+    }
+
+    #[test]
+    fn a_constant_series_costs_one_slot_and_no_open_stream() {
+        let mut c = Column::starting_at(0);
+        let mut grew = 0;
+        for _ in 0..(5 * CHUNK + 7) {
+            grew += c.push(1.0);
+        }
+        assert_eq!(c.head.heap_bytes(), 0, "the open constant chunk");
+        assert_eq!((c.sealed.len(), c.sealed.capacity()), (1, 1));
+        assert_eq!(c.bytes(), SLOT);
+        assert_eq!(grew, SLOT as isize, "deltas add up");
+        // The first change writes the open chunk's run, as if written all
+        // along: every value reads back.
+        grew += c.push(2.0);
+        assert!(c.head.heap_bytes() > 0);
+        assert_eq!(grew, c.bytes() as isize);
+        assert_eq!(c.get(5 * CHUNK as u64 + 6), 1.0);
+        assert_eq!(c.get(5 * CHUNK as u64 + 7), 2.0);
+        assert_eq!(c.get(3), 1.0);
+        // A record of ~100 bytes, not the 144 of a u64-counted column
+        // with a 64-bit window (each byte is 0.25 MiB at 260,000 series).
+        let (column, slot) = (std::mem::size_of::<Column>(), SLOT);
+        eprintln!("Column {column} B, Chunk {slot} B");
+        assert!(column <= 80 && slot <= 24, "{column} {slot}");
     }
 
     #[test]

@@ -12,36 +12,41 @@
 //! series costs its compressed bits, not 64 raw values.
 
 /// The stream of one chunk being written, most significant bit first.
+/// While every value has the same bits the stream is not written at all
+/// (most open chunks at 5,000 nodes are constant: an allocation each
+/// would cost ~12 MiB); the first different value writes the run so far,
+/// giving the same stream as if it had been written all along.
 pub(super) struct Encoder {
     words: Vec<u64>,
-    /// Bits written.
-    bits: u32,
-    /// Bits of the first value.
-    first: u64,
-    /// Bits of the last value.
+    /// Bits of the last value (of every value, while `same`).
     prev: u64,
+    /// Bits written: at most `CHUNK` records of ≤ 77 bits.
+    bits: u16,
+    /// Values written: at most `CHUNK`.
+    n: u8,
     /// Window of the last `11` record; `leading == NONE` before the first.
-    leading: u32,
-    trailing: u32,
-    /// Values written.
-    n: u32,
-    /// Whether every value so far has the bits of the first.
+    leading: u8,
+    trailing: u8,
+    /// Whether every value so far has the same bits (nothing written yet).
     same: bool,
 }
 
+// The narrow counters hold a chunk: every value as a full `11` record.
+const _: () = assert!(super::CHUNK <= u8::MAX as usize);
+const _: () = assert!(super::CHUNK * (2 + 5 + 6 + 64) <= u16::MAX as usize);
+
 /// No window yet.
-const NONE: u32 = u32::MAX;
+const NONE: u8 = u8::MAX;
 
 impl Default for Encoder {
     fn default() -> Self {
         Encoder {
             words: Vec::new(),
-            bits: 0,
-            first: 0,
             prev: 0,
+            bits: 0,
+            n: 0,
             leading: NONE,
             trailing: 0,
-            n: 0,
             same: true,
         }
     }
@@ -51,37 +56,52 @@ impl Encoder {
     /// Appends `v`.
     pub(super) fn push(&mut self, v: f64) {
         let b = v.to_bits();
-        if self.n == 0 {
-            self.first = b;
-            self.write(b, 64);
-        } else {
-            let x = b ^ self.prev;
-            if x == 0 {
-                self.write(0, 1);
-            } else {
-                self.same = false;
-                let lead = x.leading_zeros().min(31);
-                let trail = x.trailing_zeros();
-                if self.leading != NONE && lead >= self.leading && trail >= self.trailing {
-                    self.write(0b10, 2);
-                    self.write(x >> self.trailing, 64 - self.leading - self.trailing);
-                } else {
-                    let sig = 64 - lead - trail;
-                    self.write(0b11, 2);
-                    self.write(u64::from(lead), 5);
-                    self.write(u64::from(sig & 63), 6);
-                    self.write(x >> trail, sig);
-                    (self.leading, self.trailing) = (lead, trail);
-                }
-            }
+        if self.n > 0 && (b != self.prev || !self.same) {
+            self.materialize();
+            self.record(b ^ self.prev);
         }
         self.prev = b;
         self.n += 1;
     }
 
+    /// Writes the constant run held so far, if not yet written: the first
+    /// value raw, then a `0` per repeat.
+    fn materialize(&mut self) {
+        if self.same && self.n > 0 {
+            self.same = false;
+            self.write(self.prev, 64);
+            for _ in 1..self.n {
+                self.write(0, 1);
+            }
+        }
+    }
+
+    /// Writes the record of a value whose XOR with the one before is `x`.
+    fn record(&mut self, x: u64) {
+        if x == 0 {
+            self.write(0, 1);
+            return;
+        }
+        let lead = x.leading_zeros().min(31);
+        let trail = x.trailing_zeros();
+        let (leading, trailing) = (u32::from(self.leading), u32::from(self.trailing));
+        if self.leading != NONE && lead >= leading && trail >= trailing {
+            self.write(0b10, 2);
+            self.write(x >> trailing, 64 - leading - trailing);
+        } else {
+            let sig = 64 - lead - trail;
+            self.write(0b11, 2);
+            self.write(u64::from(lead), 5);
+            self.write(u64::from(sig & 63), 6);
+            self.write(x >> trail, sig);
+            // Both fit a byte: lead ≤ 31, trail ≤ 63.
+            (self.leading, self.trailing) = (lead as u8, trail as u8);
+        }
+    }
+
     /// Writes the low `n` bits of `v` (`1 ≤ n ≤ 64`; higher bits are 0).
     fn write(&mut self, v: u64, n: u32) {
-        let off = self.bits % 64;
+        let off = u32::from(self.bits) % 64;
         if off == 0 {
             self.words.push(0);
         }
@@ -93,7 +113,8 @@ impl Encoder {
             self.words[last] |= v >> (n - free);
             self.words.push(v << (64 - (n - free)));
         }
-        self.bits += n;
+        // At most a chunk's worth: see the `const` asserts above.
+        self.bits += n as u16;
     }
 
     /// Values written.
@@ -103,7 +124,7 @@ impl Encoder {
 
     /// The value every sample has, when all have the same bits.
     pub(super) fn constant(&self) -> Option<f64> {
-        (self.n > 0 && self.same).then(|| f64::from_bits(self.first))
+        (self.n > 0 && self.same).then_some(f64::from_bits(self.prev))
     }
 
     /// Heap bytes of the stream (its allocation, what the bound counts).
@@ -123,6 +144,7 @@ impl Encoder {
     /// room for a stream as long (the next chunk of a moving series is
     /// usually about as long, so it grows without reallocating).
     pub(super) fn finish(&mut self) -> Box<[u64]> {
+        self.materialize();
         let words = std::mem::take(&mut self.words).into_boxed_slice();
         *self = Encoder::default();
         self.words.reserve_exact(words.len());
@@ -285,9 +307,16 @@ mod tests {
             e.push(0.25);
         }
         assert_eq!(e.constant(), Some(0.25));
-        assert_eq!(e.bits, 64 + 63);
+        assert_eq!((e.bits, e.heap_bytes()), (0, 0), "nothing written yet");
         e.push(0.5);
         assert_eq!(e.constant(), None);
+        // The run is written on the first change: 64 bits raw, a bit per
+        // repeat, then the new value's record.
+        assert!(e.bits > 64 + 63, "{}", e.bits);
+        let mut out = Vec::new();
+        e.decode(&mut out);
+        assert_eq!(out.len(), 65);
+        assert!(out[..64].iter().all(|v| *v == 0.25) && out[64] == 0.5);
         assert!(Encoder::default().constant().is_none());
     }
 
@@ -299,5 +328,14 @@ mod tests {
         }
         // ~1.4 bytes/sample is Prometheus's figure on real data.
         assert!(e.bits / 8 < 64 * 2, "{} bytes", e.bits / 8);
+        // Exactly a chunk of the widest records fits the counters.
+        let mut e = Encoder::default();
+        for i in 0..64u64 {
+            e.push(f64::from_bits(if i % 2 == 0 { 1 } else { 1 << 63 }));
+        }
+        assert_eq!(e.len(), 64);
+        let mut out = Vec::new();
+        e.decode(&mut out);
+        assert_eq!(out[63].to_bits(), 1 << 63);
     }
 }

@@ -7,15 +7,18 @@
 //! where the series was absent, exactly where Prometheus would have written
 //! a staleness marker when scraping `/metrics` every tick), in Gorilla
 //! XOR-compressed chunks read through a [`Cursor`]. Label sets are
-//! interned. Two bounds hold memory: `retention` (ticks older than that are
-//! dropped, a chunk of [`CHUNK`] ticks at a time) and `max_bytes` (when the
-//! estimate exceeds it, the oldest chunks go first, shortening retention).
+//! interned. The series live in a table of fixed pages (`pages.rs`), so
+//! growing it never doubles or copies it. Two bounds hold memory:
+//! `retention` (ticks older than that are dropped, a chunk of [`CHUNK`]
+//! ticks at a time) and `max_bytes` (when the estimate exceeds it, the
+//! oldest chunks go first, shortening retention).
 
 mod cache;
 mod chunk;
 mod gorilla;
 mod ingest;
 mod intern;
+mod pages;
 mod read;
 
 pub use chunk::{is_stale, CHUNK};
@@ -27,10 +30,16 @@ use chunk::Column;
 use std::collections::VecDeque;
 
 /// Heap bytes a series costs besides its chunks (which [`Column`] counts,
-/// the open one included): the label set, the index entries and the
-/// struct (an estimate used for the memory bound, checked against real
-/// allocations in the benchmark).
-const SERIES_OVERHEAD: usize = 200;
+/// the open one included) and its record in the series table (counted
+/// per id handed out, see [`History::bytes`]): the label set (~4 pairs,
+/// 32 bytes and malloc's 16), its index entry (~20 with the hash table's
+/// spare room), and ~28 for its `by_name` posting, its `pending` sample
+/// and the node cache's id. An estimate used for the memory bound,
+/// checked against real allocations in the benchmark.
+const SERIES_OVERHEAD: usize = 96;
+
+/// Bytes of a slot of the series table.
+const RECORD: usize = std::mem::size_of::<Option<Series>>();
 
 /// One stored series.
 pub struct Series {
@@ -52,8 +61,9 @@ pub struct History {
     times: VecDeque<i64>,
     /// Global tick index of `times[0]`.
     base: u64,
-    series: Vec<Option<Series>>,
-    free: Vec<u32>,
+    /// The series by id, in fixed pages (see `pages.rs`), with the free
+    /// list of removed series' ids.
+    series: pages::Pages<Series>,
     /// Series ids by a 64-bit hash of the flat label set ([`key_hash`]):
     /// the label sets themselves are stored once, in the series (a copy
     /// as the map's key cost ~60 bytes a series, 15 MiB at 5,000 nodes).
@@ -82,8 +92,7 @@ impl History {
             max_bytes,
             times: VecDeque::new(),
             base: 0,
-            series: Vec::new(),
-            free: Vec::new(),
+            series: pages::Pages::default(),
             index: FxMap::default(),
             collided: FxMap::default(),
             by_name: FxMap::default(),
@@ -167,17 +176,9 @@ impl History {
         self.chunk_bytes += series.column.bytes();
         let name = self.name_of(&series.labels);
         let key: Box<[u32]> = series.labels.iter().flat_map(|(n, v)| [*n, *v]).collect();
-        let sid = match self.free.pop() {
-            Some(sid) => {
-                self.series[sid as usize] = Some(series);
-                sid
-            }
-            None => {
-                self.series.push(Some(series));
-                self.pending.push(chunk::stale());
-                (self.series.len() - 1) as u32
-            }
-        };
+        let sid = self.series.insert(series);
+        // A new id is one past `pending`'s end; a reused one is in it.
+        self.pending.resize(self.series.len(), chunk::stale());
         self.pending[sid as usize] = chunk::stale();
         match self.index.entry(key_hash(&key)) {
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -202,9 +203,8 @@ impl History {
         }
         self.in_tick = false;
         let tick = self.now_tick();
-        for (sid, slot) in self.series.iter_mut().enumerate() {
-            let Some(s) = slot else { continue };
-            let v = self.pending[sid];
+        for (sid, s) in self.series.iter_mut() {
+            let v = self.pending[sid as usize];
             if !chunk::is_stale(v) {
                 s.last_present = tick;
             }
@@ -238,18 +238,17 @@ impl History {
     fn release(&mut self, base: u64) {
         self.base = base;
         let mut gone = Vec::new();
-        for (sid, slot) in self.series.iter_mut().enumerate() {
-            let Some(s) = slot else { continue };
+        for (sid, s) in self.series.iter_mut() {
             self.chunk_bytes = self.chunk_bytes.saturating_sub(s.column.drop_before(base));
             if s.last_present < base {
-                gone.push(sid as u32);
+                gone.push(sid);
             }
         }
         // Many series of one metric often go together (nodes leaving): each
         // name's list is filtered once, not once per series.
         let mut names = std::collections::HashSet::new();
         for &sid in &gone {
-            let Some(s) = self.series[sid as usize].take() else {
+            let Some(s) = self.series.remove(sid) else {
                 continue;
             };
             self.chunk_bytes = self.chunk_bytes.saturating_sub(s.column.bytes());
@@ -261,7 +260,6 @@ impl History {
                 self.collided.remove(&key);
             }
             names.extend(self.name_of(&s.labels));
-            self.free.push(sid);
             self.live -= 1;
         }
         if !gone.is_empty() {

@@ -3,13 +3,18 @@
 //! evaluator, `/metrics` and the memory bound read; writing (one tick's
 //! values, retention) is `mod.rs`.
 
-use super::{is_stale, Column, History, Series, CHUNK, SERIES_OVERHEAD};
+use super::{is_stale, Column, History, Series, CHUNK, RECORD, SERIES_OVERHEAD};
 
 impl History {
     /// Estimated heap bytes: chunks (compressed streams, their slots and
-    /// the open chunks), per-series overhead and interned strings.
+    /// the open chunks), the series table's slots (those of removed series
+    /// too, until reused; not the unused rest of the last page, at most a
+    /// page), per-series overhead and interned strings.
     pub fn bytes(&self) -> usize {
-        self.chunk_bytes + self.live * SERIES_OVERHEAD + self.strings.bytes()
+        self.chunk_bytes
+            + self.series.len() * RECORD
+            + self.live * SERIES_OVERHEAD
+            + self.strings.bytes()
     }
 
     /// Bytes of the sealed chunks' compressed streams and the samples
@@ -18,8 +23,7 @@ impl History {
     pub fn stream_bytes(&self) -> (usize, usize) {
         self.series
             .iter()
-            .flatten()
-            .map(|s| s.column.stream_bytes())
+            .map(|(_, s)| s.column.stream_bytes())
             .fold((0, 0), |(b, n), (b2, n2)| (b + b2, n + n2))
     }
 
@@ -59,13 +63,13 @@ impl History {
 
     /// The series `sid`, if it exists.
     pub fn series(&self, sid: u32) -> Option<&Series> {
-        self.series.get(sid as usize)?.as_ref()
+        self.series.get(sid)
     }
 
     /// Sample of `sid` at global tick `tick`; `None` when absent. Decodes
     /// a chunk per call: to read many samples, use [`History::cursor`].
     pub fn value(&self, sid: u32, tick: u64) -> Option<f64> {
-        let s = self.series.get(sid as usize)?.as_ref()?;
+        let s = self.series.get(sid)?;
         let v = s.column.get(tick);
         (!is_stale(v)).then_some(v)
     }
@@ -87,11 +91,7 @@ impl History {
 
     /// Ids of all series.
     pub fn all_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.series
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.is_some())
-            .map(|(i, _)| i as u32)
+        self.series.iter().map(|(id, _)| id)
     }
 
     /// Whether `sid` had a sample between global ticks `lo` and `hi`
