@@ -112,33 +112,37 @@ impl Engine {
     }
 
     /// Bytes of per-(node, signal) state per (node, signal), at most: the
-    /// memory budget's figure. Series states count what they hold (their
-    /// rings are allocated whole); an event window counts the most it can
+    /// memory budget's figure. Each series state counts its whole ring
+    /// ([`crate::score::SeriesState::max_bytes`]) and each event window the most it can
     /// hold ([`EventWindow::max_bytes`]: a hit on every tick of its window,
-    /// every object and top-k slot taken), which a quiet window is far
-    /// below (see [`Engine::state_bytes_held_per_node_signal`]).
+    /// every object and top-k slot taken); quiet signals hold far less
+    /// (see [`Engine::state_bytes_held_per_node_signal`]).
     pub fn state_bytes_per_node_signal(&self) -> usize {
-        self.state_bytes(|w| EventWindow::max_bytes(w.len_ticks()))
+        self.state_bytes(true)
     }
 
-    /// Bytes of per-(node, signal) state per (node, signal) held now: as
-    /// [`Engine::state_bytes_per_node_signal`], but each event window
-    /// counts what it holds ([`EventWindow::bytes`]).
+    /// Bytes of per-(node, signal) state per (node, signal) held now: what
+    /// each series state and event window has allocated.
     pub fn state_bytes_held_per_node_signal(&self) -> usize {
-        self.state_bytes(EventWindow::bytes)
+        self.state_bytes(false)
     }
 
-    fn state_bytes(&self, window: impl Fn(&EventWindow) -> usize) -> usize {
+    fn state_bytes(&self, at_most: bool) -> usize {
         let mut total = 0usize;
         let mut count = 0usize;
         for s in &self.series {
             for st in s {
-                total += st.bytes() + std::mem::size_of::<Option<Evidence>>();
+                let held = if at_most { st.max_bytes() } else { st.bytes() };
+                total += held + std::mem::size_of::<Option<Evidence>>();
                 count += 1;
             }
         }
         for w in self.windows.iter().flatten() {
-            total += window(w);
+            total += if at_most {
+                EventWindow::max_bytes(w.len_ticks())
+            } else {
+                w.bytes()
+            };
         }
         total / count.max(1)
     }

@@ -302,9 +302,15 @@ impl SeriesState {
             .chain(std::iter::repeat_n(self.same, self.run as usize))
     }
 
-    /// Heap bytes held plus inline size, for the memory budget.
+    /// Heap bytes held plus inline size (a quiet series holds no ring).
     pub fn bytes(&self) -> usize {
         std::mem::size_of::<Self>() + self.ring.capacity() * std::mem::size_of::<f32>()
+    }
+
+    /// The most [`SeriesState::bytes`] can be: a whole ring, for the
+    /// memory budget.
+    pub fn max_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.cap * std::mem::size_of::<f32>()
     }
 }
 

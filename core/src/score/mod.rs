@@ -1,6 +1,6 @@
 //! Score: per-signal detectors and the combined node score.
 //!
-//! Each (subject, signal) keeps a small fixed-size state ([`SeriesState`]):
+//! Each (subject, signal) keeps a small bounded state ([`SeriesState`]):
 //! a ring of recent values for its own baseline, a cached median/MAD and a
 //! CUSUM accumulator. Detectors turn a value into a z-like strength; a common
 //! mapping turns that into an anomaly level in [0, 1] ([`level`]). Levels of
