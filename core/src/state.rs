@@ -177,6 +177,10 @@ pub struct Stats {
     pub event_increments: u64,
     /// Events that could not be attributed to a node.
     pub events_unattributed: u64,
+    /// Metric rows whose node label names no node the API server lists
+    /// (dropped: a phantom such as node_exporter's `instance` left as an
+    /// address).
+    pub metric_rows_unlisted: u64,
     /// Pods whose node the core remembers (for events that name no node).
     pub pods_tracked: u64,
     /// Source errors by kind.

@@ -18,6 +18,7 @@
 use super::audit::AuditLog;
 use super::condition::ConditionMirror;
 use super::cordon::{KubeCordoner, AT, CORDONED_BY};
+use super::errlog::ErrorLog;
 pub use super::gated::Gated;
 use super::hold::AlertHold;
 use super::leader::{Elector, LeaderHandle};
@@ -87,6 +88,8 @@ pub struct Agent<M: MetricSource, N: Notifier> {
     /// What this leader took over (`restart.rs`).
     term: Term,
     duties: Duties,
+    /// Metric rows seen naming no listed node, and their log's rate limit.
+    unlisted: (u64, ErrorLog),
 }
 
 impl<M: MetricSource, N: Notifier> Agent<M, N> {
@@ -153,6 +156,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             nodes_seen: Vec::new(),
             term: Term::default(),
             duties,
+            unlisted: Default::default(),
         }
     }
 
@@ -194,6 +198,7 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
             self.pipeline.set_hold(why);
         }
         let taken = self.pipeline.step_with(obs).await;
+        self.log_unlisted();
         // Drains and conditions an earlier leader left, and the windows'
         // hold on the condition.
         let acting = leading && !paused;
@@ -212,6 +217,26 @@ impl<M: MetricSource, N: Notifier> Agent<M, N> {
         // answers, a relist's pages) are freed by now: give them back.
         super::malloc::release_free();
         taken
+    }
+
+    /// Says (at most once a minute) that metric rows named no node the API
+    /// server lists: a signal whose series never carry node names stays
+    /// unknown everywhere and holds every cordon, which must not be silent.
+    fn log_unlisted(&mut self) {
+        let (n, example) = self.pipeline.engine().metric_rows_unlisted();
+        if n <= self.unlisted.0 {
+            return;
+        }
+        self.unlisted.0 = n;
+        if self.unlisted.1.failed().is_some() {
+            let example: String = example.unwrap_or("").chars().take(128).collect();
+            tracing::warn!(
+                rows_total = n,
+                example = ?example,
+                "metric rows name no node the API server lists and were dropped \
+                 (their node label must hold the node's name: relabel node_exporter's instance)"
+            );
+        }
     }
 
     /// What the cluster says nodewatch did (see the module docs).

@@ -47,6 +47,12 @@ pub(super) fn encode_always(
         "Kubernetes Events that could not be attributed to a node.",
         stats.events_unattributed,
     )?;
+    counter(
+        enc,
+        "nodewatch_metric_rows_unlisted",
+        "Metric rows dropped because their node label names no node the API server lists.",
+        stats.metric_rows_unlisted,
+    )?;
     gauges(
         enc,
         "nodewatch_pods_tracked",

@@ -1,7 +1,8 @@
 //! Expected disruption in the engine at simulated time: a held node starts
 //! no alert and gets no cordon request, an alert already firing holds,
 //! held nodes make no common cause nor peers, a new node is judged after
-//! its warm-up, and a half-upgraded pool is reported.
+//! its warm-up, a half-upgraded pool is reported, and metric rows naming
+//! no listed node make no node.
 
 use super::tests::engine;
 use super::*;
@@ -202,4 +203,43 @@ fn a_half_upgraded_pool_with_a_drain_is_an_upgrade() {
         .contains("upgrade in progress in pool a"));
     let n5 = snap.nodes.iter().find(|n| n.name == "n5").unwrap();
     assert!(n5.held.is_none(), "pool b is not being upgraded");
+}
+
+#[test]
+fn metric_rows_naming_no_listed_node_are_dropped_and_counted() {
+    let mut e = engine();
+    let nodes: Vec<_> = (0..8).map(|i| node(i, None)).collect();
+    // A row for the exporter's own address, as Prometheus labels
+    // node_exporter's series without `honor_labels`, beside the real ones.
+    let phantom = |e: &mut Engine, t: i64| {
+        let mut rows: Vec<(Vec<String>, f64)> = (0..8)
+            .map(|i| (vec![format!("n{i}")], noise(t, i)))
+            .collect();
+        rows.push((vec!["127.0.0.1:9100".into()], 0.9));
+        e.tick(Observation {
+            at: Timestamp(t * TICK),
+            metrics: vec![Some(Ok(rows))],
+            events_ok: true,
+            nodes: Some(nodes.clone()),
+            ..Default::default()
+        })
+    };
+    for t in 0..3 {
+        phantom(&mut e, t);
+    }
+    let snap = e.snapshot();
+    assert_eq!(snap.nodes.len(), 8, "no node made of the phantom");
+    assert!(snap.nodes.iter().all(|n| n.name.starts_with('n')));
+    assert_eq!(snap.stats.metric_rows_unlisted, 3);
+    assert_eq!(e.metric_rows_unlisted(), (3, Some("127.0.0.1:9100")));
+    // Without any node list (a replay of metrics alone) data makes nodes.
+    let mut bare = engine();
+    bare.tick(Observation {
+        at: Timestamp(0),
+        metrics: vec![Some(Ok(vec![(vec!["m1".into()], 0.1)]))],
+        events_ok: true,
+        ..Default::default()
+    });
+    assert_eq!(bare.snapshot().nodes.len(), 1);
+    assert_eq!(bare.metric_rows_unlisted().0, 0);
 }

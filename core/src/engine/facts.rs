@@ -102,6 +102,12 @@ impl Engine {
         self.cordons.is_ours(&self.nodes.entry(i).name)
     }
 
+    /// Metric rows naming no node the API server listed (dropped), and the
+    /// last such subject ([`crate::signals::NodeTable::resolve`]).
+    pub fn metric_rows_unlisted(&self) -> (u64, Option<&str>) {
+        self.nodes.unlisted()
+    }
+
     /// Event ingestion counters: (objects, increments, unattributed).
     pub fn event_counts(&self) -> (u64, u64, u64) {
         (

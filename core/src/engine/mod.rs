@@ -240,13 +240,13 @@ impl Engine {
         self.events.forget_pods(&obs.pods_gone, obs.at);
         self.ingest_events(&obs);
         // Resolve metric subjects to node indices once; nodes may first
-        // appear in metric data (no node list yet).
+        // appear in metric data (no node list yet), never once listed.
         let mut rows_by_signal: Vec<Vec<(u32, f64)>> = vec![Vec::new(); self.catalog.signals.len()];
         for (s, sig) in self.catalog.signals.iter().enumerate() {
             if let (SignalScope::Node, Some(Some(Ok(rows)))) = (sig.scope, obs.metrics.get(s)) {
                 rows_by_signal[s] = rows
                     .iter()
-                    .filter_map(|(subject, v)| Some((self.nodes.intern(subject.first()?), *v)))
+                    .filter_map(|(subject, v)| Some((self.nodes.resolve(subject.first()?)?, *v)))
                     .collect();
             }
         }

@@ -243,6 +243,7 @@ impl Engine {
         snap.stats.events_ingested = ingested;
         snap.stats.event_increments = increments;
         snap.stats.events_unattributed = unattributed;
+        snap.stats.metric_rows_unlisted = self.metric_rows_unlisted().0;
         snap.stats.pods_tracked = self.events.pods_known() as u64;
         snap
     }

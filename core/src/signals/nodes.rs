@@ -52,6 +52,12 @@ pub struct NodeEntry {
 pub struct NodeTable {
     entries: Vec<NodeEntry>,
     index: HashMap<String, u32>,
+    /// Whether a node list was ever applied: from then on the list says
+    /// which nodes exist, and a subject of metric data it never named is
+    /// no node (see [`NodeTable::resolve`]).
+    has_list: bool,
+    /// Metric rows refused by [`NodeTable::resolve`], and the last subject.
+    unlisted: (u64, Option<String>),
 }
 
 impl NodeTable {
@@ -68,6 +74,32 @@ impl NodeTable {
         });
         self.index.insert(name.to_string(), i);
         i
+    }
+
+    /// Index of the node a metric row names. Without a node list (a replay
+    /// of metrics alone) a new name is a node learned from data. Once the
+    /// API server's list came, only nodes it named count: a series whose
+    /// node label holds something else (node_exporter's `instance` left
+    /// as `10.0.0.5:9100`, an exporter's own address) is refused and
+    /// counted, so it neither becomes a phantom node nor grows the table.
+    pub fn resolve(&mut self, name: &str) -> Option<u32> {
+        if !self.has_list {
+            return Some(self.intern(name));
+        }
+        let i = self.get(name);
+        if i.is_none() {
+            self.unlisted.0 += 1;
+            if self.unlisted.1.as_deref() != Some(name) {
+                self.unlisted.1 = Some(name.to_string());
+            }
+        }
+        i
+    }
+
+    /// Metric rows [`NodeTable::resolve`] refused so far, and the subject
+    /// of the last one.
+    pub fn unlisted(&self) -> (u64, Option<&str>) {
+        (self.unlisted.0, self.unlisted.1.as_deref())
     }
 
     /// Index of `name` if known.
@@ -134,6 +166,7 @@ impl NodeTable {
         at: Timestamp,
     ) -> Vec<(String, bool)> {
         let mut changed = Vec::new();
+        self.has_list = true;
         for e in &mut self.entries {
             e.listed = false;
         }
