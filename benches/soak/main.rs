@@ -309,7 +309,16 @@ async fn run() {
 async fn actions(agent: std::net::SocketAddr) -> Vec<String> {
     let path = nodewatch::serve::SNAPSHOT_PATH;
     let r = nodewatch_testkit::serve::http::request(agent, "GET", path, &[]).await;
-    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap_or_default();
+    let v: serde_json::Value = match serde_json::from_str(&r.body) {
+        Ok(v) => v,
+        Err(e) => {
+            let body = r.body.len();
+            return vec![format!(
+                "(snapshot unreadable: status {}, {body} bytes: {e})",
+                r.status
+            )];
+        }
+    };
     v["actions"]
         .as_array()
         .into_iter()

@@ -117,8 +117,15 @@ impl EventIngest {
         if pod.spec.node_name.is_empty() {
             return;
         }
-        let n = nodes.intern(&pod.spec.node_name);
         let k = pod.keys();
+        let Some(n) = nodes.learn(&pod.spec.node_name) else {
+            // On no listed node: not remembered, nor an earlier pod's
+            // place under the same name.
+            if self.pods_by_name.get(&k.name).is_some_and(|p| p.1 != k.uid) {
+                self.pods_by_name.remove(&k.name);
+            }
+            return;
+        };
         if k.uid != 0 {
             self.pods_by_uid.insert(k.uid, n);
         }
@@ -210,8 +217,10 @@ impl EventIngest {
     }
 
     fn attribute(&self, ev: &k8s::Event, nodes: &mut NodeTable) -> Option<u32> {
-        if let Some(host) = ev.reporting_node() {
-            return Some(nodes.intern(host));
+        // A host no listed node has (see `NodeTable::learn`) falls back to
+        // the involved object.
+        if let Some(i) = ev.reporting_node().and_then(|h| nodes.learn(h)) {
+            return Some(i);
         }
         let o = &ev.involved_object;
         match o.kind.as_str() {
@@ -222,7 +231,7 @@ impl EventIngest {
                     .copied()
                     .or_else(|| self.pods_by_name.get(&k.name).map(|p| p.0))
             }
-            "Node" if !o.name.is_empty() => Some(nodes.intern(&o.name)),
+            "Node" if !o.name.is_empty() => nodes.learn(&o.name),
             _ => None,
         }
     }

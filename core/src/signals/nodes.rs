@@ -76,17 +76,25 @@ impl NodeTable {
         i
     }
 
-    /// Index of the node a metric row names. Without a node list (a replay
-    /// of metrics alone) a new name is a node learned from data. Once the
-    /// API server's list came, only nodes it named count: a series whose
-    /// node label holds something else (node_exporter's `instance` left
-    /// as `10.0.0.5:9100`, an exporter's own address) is refused and
-    /// counted, so it neither becomes a phantom node nor grows the table.
-    pub fn resolve(&mut self, name: &str) -> Option<u32> {
-        if !self.has_list {
-            return Some(self.intern(name));
+    /// Index of the node outside data names (a metric row, an Event's
+    /// host, a pod's `nodeName`). Without a node list (a replay of metrics
+    /// alone) a new name is a node learned from data. Once the API
+    /// server's list came, only nodes it named count: anything else (an
+    /// exporter's own address, node_exporter's `instance` left as
+    /// `10.0.0.5:9100`, an Event whose `source.host` anyone with Event
+    /// write access may set) is no node, so outside data can neither make
+    /// phantom nodes nor grow the table.
+    pub fn learn(&mut self, name: &str) -> Option<u32> {
+        if self.has_list {
+            self.get(name)
+        } else {
+            Some(self.intern(name))
         }
-        let i = self.get(name);
+    }
+
+    /// [`NodeTable::learn`] for a metric row, counting the rows refused.
+    pub fn resolve(&mut self, name: &str) -> Option<u32> {
+        let i = self.learn(name);
         if i.is_none() {
             self.unlisted.0 += 1;
             if self.unlisted.1.as_deref() != Some(name) {

@@ -1,4 +1,5 @@
-//! Event attribution and increment counting.
+//! Event attribution and increment counting; once nodes are listed, no
+//! event or pod makes a node the list does not have.
 
 use super::*;
 use crate::catalog::Catalog;
@@ -349,4 +350,52 @@ fn window_top_k_keeps_its_contents_and_order() {
     w.add(9, 7, 4);
     assert_eq!(w.value(9, EventCount::Increments), u32::MAX as f64 + 7.0);
     assert_eq!(w.top().1, u32::MAX);
+}
+
+#[test]
+fn once_nodes_are_listed_events_and_pods_make_no_new_node() {
+    let c = catalog();
+    let mut nodes = NodeTable::default();
+    let mut listed = crate::k8s::Node::default();
+    listed.metadata.name = "n1".into();
+    nodes.apply_list(&[listed], "pool", &[], Timestamp(0));
+    let mut ing = EventIngest::new(&c);
+    let pod = |name: &str, node: &str| Pod {
+        metadata: ObjectMeta {
+            name: name.into(),
+            namespace: "prod".into(),
+            uid: format!("u-{name}"),
+            ..Default::default()
+        },
+        spec: PodSpec {
+            node_name: node.into(),
+        },
+    };
+    // A pod bound to a name the API server never listed is not placed.
+    ing.add_pod(&pod("p1", "ghost"), &mut nodes);
+    ing.add_pod(&pod("p2", "n1"), &mut nodes);
+    let ghost = EventSource {
+        component: "kubelet".into(),
+        host: "ghost".into(),
+    };
+    // Anyone who may write Events can set `source.host`: an unlisted host
+    // falls back to the involved pod, here unplaced, so unattributed.
+    let mut e = ev("a.1", "FailedSync", 1);
+    e.source = ghost.clone();
+    assert!(ingest(&mut ing, &mut nodes, &e).is_empty());
+    assert_eq!(ing.unattributed, 1);
+    // ... and here placed on a listed node.
+    let mut e = ev("a.2", "FailedSync", 1);
+    e.source = ghost;
+    e.involved_object.name = "p2".into();
+    e.involved_object.uid = "u-p2".into();
+    assert_eq!(ingest(&mut ing, &mut nodes, &e)[0].node, 0);
+    let mut e = ev("a.3", "NodeNotReady", 1);
+    e.involved_object = ObjectReference {
+        kind: "Node".into(),
+        name: "ghost".into(),
+        ..Default::default()
+    };
+    assert!(ingest(&mut ing, &mut nodes, &e).is_empty());
+    assert_eq!(nodes.len(), 1, "no node made of outside data");
 }
