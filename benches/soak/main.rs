@@ -2,7 +2,7 @@
 //! `nodewatch run` (the release binary, its own process, shipped rules and
 //! governor defaults) against the fake API server serving NODES nodes and
 //! PODS pods shaped like real ones, and a real Prometheus (Debian's 2.42)
-//! scraping every pod's and node's series from [`exporter`] every 15 s.
+//! scraping every pod's and node's series from [`exporter`] every SCRAPE (30 s).
 //! While it runs for MINUTES at `engine.step` STEP:
 //!
 //! - an event storm: STORM Events (default 50,000) in 10 minutes, the
