@@ -373,17 +373,18 @@ fn report(
         );
     }
     // The goal's condition: RSS once the history holds `full` ticks.
-    let mut at_full: Vec<f64> = rec
+    let full_samples: Vec<_> = rec
         .samples
         .iter()
         .filter(|(t, _, _)| rec.history_at(*t).is_some_and(|h| h.0 >= full))
-        .map(|s| mib(s.1))
         .collect();
-    match at_full.len() {
-        0 => println!("the history never held {full} ticks: the goal's condition was not reached"),
-        n => println!(
-            "with >= {full} ticks in the history ({n} samples, from minute {:.0}): RSS median {:.0} MiB, min {:.0}, max {:.0}",
-            rec.samples.iter().find(|(t, _, _)| rec.history_at(*t).is_some_and(|h| h.0 >= full)).map_or(0.0, |s| s.0 / 60.0),
+    let mut at_full: Vec<f64> = full_samples.iter().map(|s| mib(s.1)).collect();
+    match full_samples.first() {
+        None => println!("the history never held {full} ticks: the goal's condition was not reached"),
+        Some(first) => println!(
+            "with >= {full} ticks in the history ({} samples, from minute {:.0}): RSS median {:.0} MiB, min {:.0}, max {:.0}",
+            at_full.len(),
+            first.0 / 60.0,
             watch::quantile(&mut at_full, 0.5),
             watch::quantile(&mut at_full, 0.0),
             watch::quantile(&mut at_full, 1.0)

@@ -103,7 +103,7 @@ impl Engine {
     }
 
     /// Metric rows naming no node the API server listed (dropped), and the
-    /// last such subject ([`crate::signals::NodeTable::resolve`]).
+    /// first such subject ([`crate::signals::NodeTable::resolve`]).
     pub fn metric_rows_unlisted(&self) -> (u64, Option<&str>) {
         self.nodes.unlisted()
     }

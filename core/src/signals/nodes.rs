@@ -56,7 +56,7 @@ pub struct NodeTable {
     /// which nodes exist, and a subject of metric data it never named is
     /// no node (see [`NodeTable::resolve`]).
     has_list: bool,
-    /// Metric rows refused by [`NodeTable::resolve`], and the last subject.
+    /// Metric rows refused by [`NodeTable::resolve`], and the first subject.
     unlisted: (u64, Option<String>),
 }
 
@@ -97,7 +97,9 @@ impl NodeTable {
         let i = self.learn(name);
         if i.is_none() {
             self.unlisted.0 += 1;
-            if self.unlisted.1.as_deref() != Some(name) {
+            // The first is example enough: no allocation per refused row
+            // when a misconfigured signal refuses thousands each tick.
+            if self.unlisted.1.is_none() {
                 self.unlisted.1 = Some(name.to_string());
             }
         }
@@ -105,7 +107,7 @@ impl NodeTable {
     }
 
     /// Metric rows [`NodeTable::resolve`] refused so far, and the subject
-    /// of the last one.
+    /// of the first one.
     pub fn unlisted(&self) -> (u64, Option<&str>) {
         (self.unlisted.0, self.unlisted.1.as_deref())
     }
